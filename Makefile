@@ -1,0 +1,132 @@
+# akashi - build, test, demo, bench, fuzz.
+#
+#   make            build/akashi (optimised, -Werror)
+#   make deps       install the Debian packages needed to build and test (idempotent)
+#   make test       deps, then every suite under ASan+UBSan; ends with "N passed, N failed"
+#   make demo       deps, build, run the demo on a store under build/demo/
+#   make bench      deps, build, run bench/* (figures next to same-run baselines)
+#   make fuzz       libFuzzer targets (clang), each run for FUZZ_SECONDS
+#
+# Sources are found by wildcard: a new .c file in a module directory is built
+# without touching this file. auditd/main.c is the only file outside
+# libakashi.a, so unit tests link everything else.
+
+PKGS := sqlite3 openssl jansson libarchive libgit2 expat gmime-3.0 libevent \
+        libevent_openssl libevent_pthreads opendkim
+
+# Debian packages: to build, and to run the tests.
+DEPS_BUILD := gcc make pkg-config libsqlite3-dev libssl-dev libjansson-dev \
+              libarchive-dev libgit2-dev libexpat1-dev libgmime-3.0-dev libevent-dev \
+              libopendkim-dev libcmocka-dev
+DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils
+DEPS_FUZZ := clang libclang-rt-14-dev
+
+VARIANT ?= release
+ifeq ($(VARIANT),asan)
+  B := build/asan
+  VFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+else
+  B := build
+  VFLAGS := -O2 -g
+endif
+
+CC ?= cc
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wvla -Wno-missing-field-initializers
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(VFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(VFLAGS) $(LDFLAGS)
+
+LIB_SRCS := $(wildcard lib/*.c evidence/*.c policies/*.c reports/*.c auditd/*/*.c) \
+            $(filter-out auditd/main.c,$(wildcard auditd/*.c))
+LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS))
+MAIN_OBJ := $(B)/obj/auditd/main.o
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRCS))
+E2E := $(sort $(wildcard tests/e2e/*.t))
+
+.PHONY: all deps test check unit-bins demo bench fuzz clean format
+all: $(B)/akashi
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/libakashi.a: $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/akashi: $(MAIN_OBJ) $(B)/libakashi.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libakashi.a tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libakashi.a \
+		$(PKG_LIBS) $(shell pkg-config --libs cmocka)
+
+$(B)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libakashi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(B)/libakashi.a $(PKG_LIBS)
+
+unit-bins: $(B)/akashi $(UNIT_BINS) $(REPLAY_BINS)
+
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# Install what is missing; do nothing when everything is present. Uses sudo
+# only when not root and sudo exists.
+deps:
+	@missing=""; for p in $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_EXTRA); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
+	    >/dev/null || { echo "deps: apt-get failed" >&2; exit 1; }; \
+	else echo "deps: all present"; fi
+
+# The whole suite under ASan+UBSan: unit tests (cmocka, TAP), fuzz corpus
+# replays, and end-to-end scripts (TAP) against the sanitized binary.
+test: deps
+	$(MAKE) VARIANT=asan unit-bins
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  AKASHI=$(CURDIR)/build/asan/akashi perl tests/run \
+	  $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS)) \
+	  $(patsubst tests/fuzz/%.c,build/asan/tests/replay_%,$(FUZZ_SRCS)) $(E2E)
+
+check: test
+
+demo: deps
+	$(MAKE) VARIANT=release all
+	./build/akashi demo --dir build/demo
+
+bench: deps
+	$(MAKE) VARIANT=release all
+	@for b in $(sort $(wildcard bench/*.sh)); do echo "== $$b"; sh $$b || exit 1; done
+
+fuzz: deps
+	@missing=""; for p in $(DEPS_FUZZ); do dpkg-query -W $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; $$SUDO apt-get install -y -qq $$missing >/dev/null; }
+	$(MAKE) CC=clang VARIANT=fuzz fuzz-run
+
+FUZZ_SECONDS ?= 60
+fuzz-run:
+	@mkdir -p build/fuzz
+	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+	    $(PKG_CFLAGS) -o build/fuzz/$$n $$f $(LIB_SRCS) $(PKG_LIBS) || exit 1; \
+	  mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 build/fuzz/corpus-$$n \
+	    tests/fuzz/corpus/$$n || exit 1; done
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

@@ -48,8 +48,15 @@ void ak_error_prefix(const char *fmt, ...)
 	vset(fmt, ap);
 	va_end(ap);
 	n = strlen(msg);
-	if (old[0] != '\0')
-		snprintf(msg + n, sizeof(msg) - n, ": %s", old);
+	if (old[0] != '\0' && n + 3 < sizeof(msg)) {
+		size_t k = strlen(old), room = sizeof(msg) - n - 3;
+
+		memcpy(msg + n, ": ", 2);
+		if (k > room)
+			k = room; /* truncated, never overflowed */
+		memcpy(msg + n + 2, old, k);
+		msg[n + 2 + k] = '\0';
+	}
 }
 
 const char *ak_error_last(void)

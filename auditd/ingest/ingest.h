@@ -32,6 +32,11 @@ struct ingest_record {
 	int64_t time_us;      /* event time, UTC microseconds since the epoch */
 	const char *source;   /* producer of the record, e.g. "postfix:mx1", "csv:consent.csv" */
 	json_t *body;         /* borrowed: the sink takes its own reference if it keeps it */
+	/* Instead of body, an adapter whose records can be large (DMARC) may
+	 * give the body as canonical JSON text (lib/jcs.h) it wrote itself,
+	 * so no DOM of it is ever built. Exactly one of body / body_json. */
+	const char *body_json;
+	size_t body_json_len;
 	const char *event_id; /* the source's own id for this event, or NULL (dedupe uses
 			       * a hash of the normalised record instead) */
 	const char *where;    /* "FILE:LINE", "FILE: report 3", ... for messages */

@@ -32,11 +32,14 @@ else
 endif
 
 CC ?= cc
+# make V=1 shows every command.
+Q := $(if $(V),,@)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-        -Wformat=2 -Wvla -Wno-missing-field-initializers
+        -Wformat=2 -Wvla -Wno-missing-field-initializers -Wno-format-truncation
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(VFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DAKASHI_VERSION=\"0.1-$(VERSION)\" -I. $(WARN) $(VFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(VFLAGS) $(LDFLAGS)
 
 LIB_SRCS := $(wildcard lib/*.c evidence/*.c policies/*.c reports/*.c auditd/*/*.c) \
@@ -54,23 +57,27 @@ all: $(B)/akashi
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(if $(Q),@echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(B)/libakashi.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(B)/akashi: $(MAIN_OBJ) $(B)/libakashi.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/libakashi.a tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libakashi.a \
+	$(if $(Q),@echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libakashi.a \
 		$(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
 $(B)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libakashi.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(B)/libakashi.a $(PKG_LIBS)
+	$(if $(Q),@echo "  REPLAY  $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(B)/libakashi.a $(PKG_LIBS)
 
 unit-bins: $(B)/akashi $(UNIT_BINS) $(REPLAY_BINS)
 

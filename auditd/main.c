@@ -1,15 +1,107 @@
 /*
- * auditd/main.c - the akashi command: subcommand dispatch.
+ * auditd/main.c - the akashi command: global options and subcommand
+ * dispatch (the git/vault convention: one binary, `akashi serve` is the
+ * daemon). Each subcommand lives in auditd/cmd_*.c.
  */
+#include "auditd/cli.h"
+
+#include "lib/error.h"
+
+#include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static const struct cli_command commands[] = {
+	{"init", cmd_init, "create a store and its signing key", "[--origin NAME]"},
+	{"ingest", cmd_ingest, "append records from files or standard input",
+	 "[--kind KIND] [--format FORMAT] [--source NAME] [--skip-invalid] [--rejects FILE] "
+	 "[--year Y] [--zone ZONE] FILE...|-"},
+	{"log", cmd_log, "print entries as JSON Lines, byte for byte as hashed",
+	 "[--kind K] [--from SEQ] [--to SEQ] [--since TIME] [--until TIME]"},
+	{"checkpoint", cmd_checkpoint, "sign a checkpoint of the current log and print it", ""},
+	{"checkpoints", cmd_checkpoints, "list the stored checkpoints", "[--json]"},
+	{"key", cmd_key, "print the public key (PEM)", ""},
+	{"prove", cmd_prove, "print an inclusion or consistency proof",
+	 "SEQ [--size N] | --consistency OLD NEW"},
+	{"verify", cmd_verify, "recompute and check the whole log", "[--quiet]"},
+	{"search", cmd_search, "full-text search over entries", "QUERY [--kind K] [--limit N]"},
+	{"reindex", cmd_reindex, "rebuild all derived state from the entries", ""},
+	{"demo", cmd_demo, "build a demo store from generated sample data", "[--dir DIR]"},
+	{"config", cmd_config, "show every configuration key and its value", ""},
+};
+
+const struct cli_command *cli_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void help(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: akashi [--store DIR] [--config FILE] [--set KEY=VALUE]... COMMAND "
+		     "[ARGS]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nThe store is --store DIR, else $AKASHI_STORE, else /var/lib/akashi (root)\n"
+		     "or ~/.local/share/akashi. 'akashi COMMAND --help' shows a command's usage.\n");
+}
 
 int main(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-		printf("usage: akashi COMMAND [ARGS]\n");
-		return argc < 2 ? 2 : 0;
+	struct cli cli = {0};
+	const struct cli_command *cmd;
+	int i = 1, rc;
+
+	setlocale(LC_CTYPE, "C.UTF-8");
+	/* Global options before the command (akashi --store DIR log). */
+	while (i < argc && argv[i][0] == '-') {
+		const char *a = argv[i];
+		int opt = strcmp(a, "--store") == 0	 ? CLI_OPT_STORE
+			  : strcmp(a, "--set") == 0	 ? CLI_OPT_SET
+			  : strcmp(a, "--config") == 0 ? CLI_OPT_CONFIG
+						       : 0;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			help(stdout);
+			return CLI_OK;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("akashi %s\n", AKASHI_VERSION);
+			return CLI_OK;
+		}
+		if (opt == 0 || i + 1 >= argc) {
+			fprintf(stderr, "akashi: %s: unknown option or missing value\n", a);
+			help(stderr);
+			return CLI_USAGE;
+		}
+		if ((rc = cli_common_option(&cli, opt, argv[i + 1])) < 0)
+			return cli_error("akashi", rc);
+		i += 2;
 	}
-	fprintf(stderr, "akashi: unknown command '%s'\n", argv[1]);
-	return 2;
+	if (i >= argc) {
+		help(stderr);
+		return CLI_USAGE;
+	}
+	cmd = cli_find(argv[i]);
+	if (cmd == NULL) {
+		fprintf(stderr, "akashi: '%s' is not a command\n", argv[i]);
+		help(stderr);
+		return CLI_USAGE;
+	}
+	if (argc - i == 2 && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
+		printf("usage: akashi %s %s\n%s\n", cmd->name, cmd->usage, cmd->summary);
+		return CLI_OK;
+	}
+	optind = 1;
+	rc = cmd->run(&cli, argc - i, argv + i);
+	free(cli.sets);
+	config_free(cli.config);
+	return rc;
 }

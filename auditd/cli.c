@@ -1,0 +1,145 @@
+/*
+ * auditd/cli.c - shared plumbing of the subcommands (see auditd/cli.h).
+ */
+#include "auditd/cli.h"
+
+#include "lib/error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_common_option(struct cli *cli, int opt, const char *arg)
+{
+	const char **n;
+
+	switch (opt) {
+	case CLI_OPT_STORE:
+		cli->store_opt = arg;
+		return 1;
+	case CLI_OPT_CONFIG:
+		cli->config_path = arg;
+		return 1;
+	case CLI_OPT_SET:
+		n = realloc(cli->sets, (cli->nsets + 1) * sizeof(*n));
+		if (n == NULL)
+			return ak_error_oom();
+		cli->sets = n;
+		cli->sets[cli->nsets++] = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cli_configure(struct cli *cli)
+{
+	const char *env, *home, *xdg;
+	size_t i;
+	int rc;
+
+	if (cli->configured)
+		return 0;
+	if (cli->config == NULL && (rc = config_new(&cli->config)) != 0)
+		return rc;
+	if (cli->config_path && (rc = config_load_file(cli->config, cli->config_path)) != 0)
+		return rc;
+	for (i = 0; i < cli->nsets; i++)
+		if ((rc = config_set(cli->config, cli->sets[i])) != 0)
+			return rc;
+	env = getenv("AKASHI_STORE");
+	if (cli->store_opt)
+		snprintf(cli->store_dir, sizeof(cli->store_dir), "%s", cli->store_opt);
+	else if (env && *env)
+		snprintf(cli->store_dir, sizeof(cli->store_dir), "%s", env);
+	else if (*config_get(cli->config, "store"))
+		snprintf(cli->store_dir, sizeof(cli->store_dir), "%s",
+			 config_get(cli->config, "store"));
+	else if (geteuid() == 0)
+		snprintf(cli->store_dir, sizeof(cli->store_dir), "/var/lib/akashi");
+	else if ((xdg = getenv("XDG_DATA_HOME")) && *xdg)
+		snprintf(cli->store_dir, sizeof(cli->store_dir), "%s/akashi", xdg);
+	else if ((home = getenv("HOME")) && *home)
+		snprintf(cli->store_dir, sizeof(cli->store_dir), "%s/.local/share/akashi", home);
+	else
+		return ak_error_code(AK_EINVALID, "no store given: use --store DIR or AKASHI_STORE");
+	cli->configured = 1;
+	return 0;
+}
+
+int cli_open_store(struct cli *cli, int flags, struct evidence_store **out)
+{
+	int rc;
+
+	if ((rc = cli_configure(cli)) != 0)
+		return rc;
+	return evidence_open(out, cli->store_dir, flags);
+}
+
+int cli_error(const char *name, int rc)
+{
+	const char *msg = ak_error_last();
+
+	fprintf(stderr, "akashi: %s: %s\n", name, *msg ? msg : "failed");
+	return rc == AK_EINVALID ? CLI_FAIL : CLI_FAIL;
+}
+
+int cli_usage(const char *name, const char *fmt, ...)
+{
+	const struct cli_command *c = cli_find(name);
+	va_list ap;
+
+	fprintf(stderr, "akashi: %s: ", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: akashi %s %s\n", name, c ? c->usage : "");
+	return CLI_USAGE;
+}
+
+int cli_int(const char *what, const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max)
+		return ak_error_code(AK_EINVALID, "%s: '%s' is not a whole number from %lld to %lld",
+				     what, s, (long long)min, (long long)max);
+	*out = v;
+	return 0;
+}
+
+int cli_getopt(struct cli *cli, const char *name, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	int c, rc;
+
+	for (;;) {
+		opterr = 0;
+		c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		if (c == -1)
+			return -1;
+		if (c == '?' || c == ':') {
+			if (optopt && c == ':')
+				cli_usage(name, "option -%c needs a value", optopt);
+			else if (optopt)
+				cli_usage(name, "unknown option -%c", optopt);
+			else
+				cli_usage(name, "unknown option or missing value: %s",
+					  argv[optind - 1]);
+			return '?';
+		}
+		rc = cli_common_option(cli, c, optarg);
+		if (rc < 0) {
+			cli_error(name, rc);
+			return '?';
+		}
+		if (rc == 0)
+			return c;
+	}
+}

@@ -1,0 +1,93 @@
+/*
+ * auditd/cli.h - what every subcommand of the akashi command shares: the
+ * global options (--store, --config, --set), opening the store with the
+ * indexers of the higher layers registered, and reporting errors.
+ *
+ * Exit codes: 0 success, 1 failure (an error, or evidence that does not
+ * verify), 2 usage error.
+ */
+#ifndef AUDITD_CLI_H
+#define AUDITD_CLI_H
+
+#include "auditd/config.h"
+#include "evidence/evidence.h"
+
+#include <getopt.h>
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+struct cli {
+	const char *store_opt;   /* --store */
+	const char *config_path; /* --config */
+	const char **sets;       /* --set, in order */
+	size_t nsets;
+	struct config *config;   /* after cli_configure() */
+	char store_dir[4096];    /* resolved by cli_configure() */
+	int configured;
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+	const char *usage; /* options and arguments, after "akashi NAME " */
+};
+
+/* Long options every command accepts; put CLI_COMMON_OPTIONS first in a
+ * command's struct option array and pass unknown option codes to
+ * cli_common_option(). */
+#define CLI_OPT_STORE 0x1001
+#define CLI_OPT_SET 0x1002
+#define CLI_OPT_CONFIG 0x1003
+#define CLI_COMMON_OPTIONS                                                                        \
+	{"store", required_argument, NULL, CLI_OPT_STORE},                                        \
+		{"set", required_argument, NULL, CLI_OPT_SET},                                    \
+		{"config", required_argument, NULL, CLI_OPT_CONFIG}
+
+/* Handle a common option; 1 if it was one, 0 if not, <0 on error. */
+int cli_common_option(struct cli *cli, int opt, const char *arg);
+
+/* Load --config, apply --set, resolve the store directory: --store, else
+ * $AKASHI_STORE, else the config key "store", else /var/lib/akashi for
+ * root and ${XDG_DATA_HOME:-~/.local/share}/akashi for other users. */
+int cli_configure(struct cli *cli);
+
+/* cli_configure(), then open the store with every indexer registered. */
+int cli_open_store(struct cli *cli, int flags, struct evidence_store **out);
+
+/* Print "akashi: NAME: <message>" (the thread's error) and give the exit
+ * code for rc: CLI_FAIL, or CLI_USAGE for AK_EINVALID from arguments. */
+int cli_error(const char *name, int rc);
+
+/* Print "akashi: NAME: <fmt...>" and the command's usage line; CLI_USAGE. */
+int cli_usage(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse a decimal integer argument in [min, max]; AK_EINVALID. */
+int cli_int(const char *what, const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* getopt_long wrapper that starts from argv[1], reports unknown options
+ * by name, and hands common options to cli_common_option(). Returns the
+ * option code, -1 at the end, '?' after printing a usage error. */
+int cli_getopt(struct cli *cli, const char *name, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+
+/* The subcommand table (auditd/main.c). */
+const struct cli_command *cli_find(const char *name);
+
+/* Subcommands, one file or a few each. */
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_ingest(struct cli *cli, int argc, char **argv);
+int cmd_log(struct cli *cli, int argc, char **argv);
+int cmd_checkpoint(struct cli *cli, int argc, char **argv);
+int cmd_checkpoints(struct cli *cli, int argc, char **argv);
+int cmd_key(struct cli *cli, int argc, char **argv);
+int cmd_prove(struct cli *cli, int argc, char **argv);
+int cmd_verify(struct cli *cli, int argc, char **argv);
+int cmd_search(struct cli *cli, int argc, char **argv);
+int cmd_reindex(struct cli *cli, int argc, char **argv);
+int cmd_demo(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * auditd/config.c - the table of configuration keys and their parsing
+ * (see auditd/config.h). Add a key here and document it in
+ * docs/OPERATIONS.md in the same change.
+ */
+#include "auditd/config.h"
+
+#include "lib/error.h"
+#include "lib/lines.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum ctype { C_STR, C_INT, C_DURATION, C_BOOL };
+
+struct ckey {
+	const char *key;
+	enum ctype type;
+	const char *def;
+	const char *help;
+};
+
+static const struct ckey keys[] = {
+	{"store", C_STR, "", "store directory (overridden by --store and AKASHI_STORE)"},
+	{"ingest.batch", C_INT, "1000", "entries per append transaction"},
+	{"ingest.max_line", C_INT, "1048576", "longest input line accepted, bytes"},
+	{"ingest.max_errors_shown", C_INT, "20", "rejects printed to stderr per ingest"},
+	{"ingest.zone", C_STR, "", "zone of log times without one (IANA name); empty: host zone"},
+	{"ingest.year", C_INT, "0", "year of log times without one; 0: infer"},
+	{"ingest.max_report_bytes", C_INT, "268435456", "largest decompressed DMARC report"},
+	{"ingest.max_report_rows", C_INT, "1000000", "most rows in one DMARC report"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct config {
+	char *val[NKEYS];
+	int set[NKEYS];
+};
+
+static int find(const char *key, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].key) == len && memcmp(keys[i].key, key, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+int config_new(struct config **out)
+{
+	struct config *c = calloc(1, sizeof(*c));
+	size_t i;
+
+	if (c == NULL)
+		return ak_error_oom();
+	for (i = 0; i < NKEYS; i++)
+		if ((c->val[i] = strdup(keys[i].def)) == NULL) {
+			config_free(c);
+			return ak_error_oom();
+		}
+	*out = c;
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++)
+		free(c->val[i]);
+	free(c);
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -1;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mul = 60, end++;
+	else if (*end == 'h')
+		mul = 3600, end++;
+	else if (*end == 'd')
+		mul = 86400, end++;
+	if (*end != '\0' || v > INT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int check(int k, const char *v)
+{
+	int64_t x;
+
+	switch (keys[k].type) {
+	case C_INT:
+		if (parse_int(v, &x) != 0)
+			return ak_error_code(AK_EINVALID, "%s: '%s' is not an integer", keys[k].key,
+					     v);
+		break;
+	case C_DURATION:
+		if (parse_duration(v, &x) != 0)
+			return ak_error_code(AK_EINVALID,
+					     "%s: '%s' is not a duration (e.g. 60s, 5m, 2h, 3d)",
+					     keys[k].key, v);
+		break;
+	case C_BOOL:
+		if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "yes") &&
+		    strcmp(v, "no") && strcmp(v, "1") && strcmp(v, "0"))
+			return ak_error_code(AK_EINVALID, "%s: '%s' is not true or false",
+					     keys[k].key, v);
+		break;
+	case C_STR:
+		break;
+	}
+	return 0;
+}
+
+static int put(struct config *c, const char *key, size_t klen, const char *val)
+{
+	int k = find(key, klen);
+	char *copy;
+	int rc;
+
+	if (k < 0)
+		return ak_error_code(AK_EINVALID, "unknown key '%.*s' (see docs/OPERATIONS.md)",
+				     (int)klen, key);
+	if ((rc = check(k, val)) != 0)
+		return rc;
+	if ((copy = strdup(val)) == NULL)
+		return ak_error_oom();
+	free(c->val[k]);
+	c->val[k] = copy;
+	c->set[k] = 1;
+	return 0;
+}
+
+static const char *trim(char *s, size_t *len)
+{
+	while (*len && (s[0] == ' ' || s[0] == '\t'))
+		s++, (*len)--;
+	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t' || s[*len - 1] == '\r'))
+		(*len)--;
+	s[*len] = '\0';
+	return s;
+}
+
+int config_load_file(struct config *c, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	struct ak_lines r;
+	const char *line;
+	size_t len;
+	int rc = 0, got;
+
+	if (f == NULL)
+		return ak_error_set("%s: %s", path, strerror(errno));
+	if ((rc = ak_lines_init(&r, f, 65536)) != 0) {
+		fclose(f);
+		return rc;
+	}
+	while ((got = ak_lines_next(&r, &line, &len)) != 0) {
+		char *l = (char *)line, *eq;
+		const char *key, *val;
+		size_t klen, vlen;
+
+		if (got < 0) {
+			rc = got;
+			ak_error_prefix("%s:%lu", path, r.lineno);
+			break;
+		}
+		key = trim(l, &len);
+		if (len == 0 || key[0] == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (eq == NULL) {
+			rc = ak_error_code(AK_EINVALID, "%s:%lu: expected 'key = value'", path,
+					   r.lineno);
+			break;
+		}
+		klen = (size_t)(eq - key);
+		vlen = len - klen - 1;
+		val = trim(eq + 1, &vlen);
+		while (klen && (key[klen - 1] == ' ' || key[klen - 1] == '\t'))
+			klen--;
+		if ((rc = put(c, key, klen, val)) != 0) {
+			ak_error_prefix("%s:%lu", path, r.lineno);
+			break;
+		}
+	}
+	ak_lines_free(&r);
+	fclose(f);
+	return rc;
+}
+
+int config_set(struct config *c, const char *assignment)
+{
+	const char *eq = strchr(assignment, '=');
+	int rc;
+
+	if (eq == NULL || eq == assignment)
+		return ak_error_code(AK_EINVALID, "--set %s: expected KEY=VALUE", assignment);
+	if ((rc = put(c, assignment, (size_t)(eq - assignment), eq + 1)) != 0)
+		ak_error_prefix("--set");
+	return rc;
+}
+
+const char *config_get(const struct config *c, const char *key)
+{
+	int k = find(key, strlen(key));
+
+	return k < 0 ? "" : c->val[k];
+}
+
+int64_t config_int(const struct config *c, const char *key)
+{
+	int64_t v = 0;
+
+	parse_int(config_get(c, key), &v);
+	return v;
+}
+
+int64_t config_seconds(const struct config *c, const char *key)
+{
+	int64_t v = 0;
+
+	parse_duration(config_get(c, key), &v);
+	return v;
+}
+
+int config_bool(const struct config *c, const char *key)
+{
+	const char *v = config_get(c, key);
+
+	return strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "1") == 0;
+}
+
+int config_each(const struct config *c,
+		int (*cb)(void *ctx, const char *key, const char *value, int is_set,
+			  const char *help),
+		void *ctx)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < NKEYS; i++)
+		if ((rc = cb(ctx, keys[i].key, c->val[i], c->set[i], keys[i].help)) != 0)
+			return rc;
+	return 0;
+}

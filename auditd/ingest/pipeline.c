@@ -1,0 +1,617 @@
+/*
+ * auditd/ingest/pipeline.c - see pipeline.h.
+ *
+ * SECURITY: everything here handles outside input after an adapter read
+ * it. Records are bounded (the adapters' line and size limits, the spool
+ * record header checks), rejects are written as JSON with invalid UTF-8
+ * carried in base64, and nothing reaches the store before phase 2.
+ */
+#include "auditd/ingest/pipeline.h"
+
+#include "auditd/ingest/kinds.h"
+#include "lib/b64.h"
+#include "lib/error.h"
+#include "lib/lines.h"
+#include "lib/timefmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SOURCE_MAX 256
+
+/* Identical-record counter for the current event time (see pipeline.h). */
+struct occ {
+	uint64_t *keys;
+	uint32_t *counts;
+	size_t cap, used;
+	int64_t time_us;
+};
+
+struct ingest_pipeline {
+	struct evidence_store *st;
+	struct ingest_pipeline_opts o;
+	struct ingest_sink sink;
+	struct ak_jdoc *doc;
+	struct ak_buf body, material, tmp;
+	FILE *spool;
+	struct ingest_counts counts;
+	size_t shown;
+	struct occ occ;
+	const char *raw; /* the native line being added, for rejects */
+	size_t raw_len;
+};
+
+static uint64_t hash64(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	/* FNV-1a folded with a multiply per 8 bytes: only needs to separate
+	 * records well; a collision costs nothing but a different counter. */
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
+		h = (h ^ s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static int occ_next(struct occ *o, int64_t time_us, uint64_t key, uint32_t *out)
+{
+	size_t i;
+
+	if (o->time_us != time_us || o->cap == 0) {
+		if (o->used)
+			memset(o->keys, 0, o->cap * sizeof(*o->keys));
+		o->used = 0;
+		o->time_us = time_us;
+	}
+	if (key == 0)
+		key = 1; /* 0 marks an empty slot */
+	if (o->used * 2 >= o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 64, j;
+		uint64_t *k = calloc(cap, sizeof(*k));
+		uint32_t *c = calloc(cap, sizeof(*c));
+
+		if (k == NULL || c == NULL) {
+			free(k);
+			free(c);
+			return ak_error_oom();
+		}
+		for (j = 0; j < o->cap; j++)
+			if (o->keys[j]) {
+				size_t h = o->keys[j] & (cap - 1);
+
+				while (k[h])
+					h = (h + 1) & (cap - 1);
+				k[h] = o->keys[j];
+				c[h] = o->counts[j];
+			}
+		free(o->keys);
+		free(o->counts);
+		o->keys = k;
+		o->counts = c;
+		o->cap = cap;
+	}
+	for (i = key & (o->cap - 1); o->keys[i]; i = (i + 1) & (o->cap - 1))
+		if (o->keys[i] == key) {
+			*out = ++o->counts[i];
+			return 0;
+		}
+	o->keys[i] = key;
+	o->counts[i] = 0;
+	o->used++;
+	*out = 0;
+	return 0;
+}
+
+void ingest_pipeline_next_input(struct ingest_pipeline *p)
+{
+	p->occ.time_us = INT64_MIN;
+	if (p->occ.used)
+		memset(p->occ.keys, 0, p->occ.cap * sizeof(*p->occ.keys));
+	p->occ.used = 0;
+}
+
+/* ---- rejects ---- */
+
+static int is_utf8(const char *s, size_t n)
+{
+	struct ak_buf b = AK_BUF_INIT(0);
+	int ok = ak_jcs_write_string(&b, s, n) == 0;
+
+	ak_buf_free(&b);
+	return ok;
+}
+
+static int reject(void *ctx, const char *where, const char *reason, const char *raw,
+		  size_t raw_len)
+{
+	struct ingest_pipeline *p = ctx;
+
+	if (raw == NULL && p->raw) {
+		raw = p->raw;
+		raw_len = p->raw_len;
+	}
+	p->counts.rejected++;
+	if (p->o.errors && p->shown < p->o.max_errors_shown) {
+		fprintf(p->o.errors, "akashi: ingest: %s: %s\n", where, reason);
+		p->shown++;
+	}
+	if (p->o.rejects) {
+		struct ak_buf b = AK_BUF_INIT(0);
+		int rc = 0;
+
+		/* {"input":...,"reason":...,"where":...} in canonical key order. */
+		if (raw && is_utf8(raw, raw_len)) {
+			rc = ak_buf_puts(&b, "{\"input\":");
+			if (rc == 0)
+				rc = ak_jcs_write_string(&b, raw, raw_len);
+		} else if (raw) {
+			char *enc = malloc(AK_B64_LEN(raw_len) + 1);
+
+			if (enc == NULL)
+				rc = ak_error_oom();
+			else {
+				ak_b64_encode(enc, raw, raw_len);
+				rc = ak_buf_printf(&b, "{\"input_base64\":\"%s\"", enc);
+				free(enc);
+			}
+		} else {
+			rc = ak_buf_puts(&b, "{\"input\":null");
+		}
+		if (rc == 0)
+			rc = ak_buf_puts(&b, ",\"reason\":");
+		if (rc == 0)
+			rc = ak_jcs_write_string(&b, reason, strlen(reason));
+		if (rc == 0)
+			rc = ak_buf_puts(&b, ",\"where\":");
+		if (rc == 0)
+			rc = ak_jcs_write_string(&b, where, strlen(where));
+		if (rc == 0)
+			rc = ak_buf_puts(&b, "}\n");
+		if (rc == 0 && fwrite(b.data, 1, b.len, p->o.rejects) != b.len)
+			rc = ak_error_set("writing the rejects file: %s", strerror(errno));
+		ak_buf_free(&b);
+		return rc;
+	}
+	return 0;
+}
+
+static void skip(void *ctx, const char *where, const char *why)
+{
+	struct ingest_pipeline *p = ctx;
+
+	(void)where;
+	(void)why;
+	p->counts.skipped++;
+}
+
+/* ---- spool ---- */
+
+struct spool_hdr {
+	uint32_t kind_len, source_len, body_len, dedupe_len;
+	int64_t time_us;
+};
+
+static int spool_open(struct ingest_pipeline *p)
+{
+	const char *dir = p->o.spool_dir ? p->o.spool_dir : "/tmp";
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		char path[4096];
+
+		/* Filesystems without O_TMPFILE: a named file, unlinked at once. */
+		snprintf(path, sizeof(path), "%s/.ingest-spool-XXXXXX", dir);
+		fd = mkstemp(path);
+		if (fd >= 0)
+			unlink(path);
+	}
+	if (fd < 0 || (p->spool = fdopen(fd, "w+")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return ak_error_set("cannot make a spool file in %s: %s", dir, strerror(errno));
+	}
+	return 0;
+}
+
+static int spool_write(struct ingest_pipeline *p, const char *kind, int64_t time_us,
+		       const char *source, size_t source_len, const char *body, size_t body_len,
+		       const char *dedupe, size_t dedupe_len)
+{
+	struct spool_hdr h;
+
+	h.kind_len = (uint32_t)strlen(kind);
+	h.source_len = (uint32_t)source_len;
+	h.body_len = (uint32_t)body_len;
+	h.dedupe_len = (uint32_t)dedupe_len;
+	h.time_us = time_us;
+	if (fwrite(&h, sizeof(h), 1, p->spool) != 1 ||
+	    fwrite(kind, 1, h.kind_len, p->spool) != h.kind_len ||
+	    fwrite(source, 1, source_len, p->spool) != source_len ||
+	    fwrite(body, 1, body_len, p->spool) != body_len ||
+	    fwrite(dedupe, 1, dedupe_len, p->spool) != dedupe_len)
+		return ak_error_set("writing the spool file: %s", strerror(errno));
+	return 0;
+}
+
+/* ---- phase 1 ---- */
+
+int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t time_us,
+			const char *source, size_t source_len, const struct ak_jv *body,
+			const char *event_id, const char *where)
+{
+	json_t *fixed = NULL;
+	const char *body_id = NULL;
+	char reason[1024];
+	uint32_t occ = 0;
+	int rc;
+
+	if (p->o.kind && strcmp(kind, p->o.kind) != 0) {
+		snprintf(reason, sizeof(reason), "kind '%.40s' where --kind %s was given", kind,
+			 p->o.kind);
+		return reject(p, where, reason, NULL, 0);
+	}
+	if (source_len == 0 || source_len > SOURCE_MAX) {
+		snprintf(reason, sizeof(reason), "field 'source': must be 1 to %d bytes", SOURCE_MAX);
+		return reject(p, where, reason, NULL, 0);
+	}
+	if (time_us < AK_TIME_MIN_US || time_us > AK_TIME_MAX_US)
+		return reject(p, where, "field 'time': outside years 0000-9999", NULL, 0);
+	rc = ingest_kind_check(kind, body, &fixed, &body_id);
+	if (rc == AK_EINVALID) {
+		snprintf(reason, sizeof(reason), "%s", ak_error_last());
+		return reject(p, where, reason, NULL, 0);
+	}
+	if (rc != 0)
+		return rc;
+	ak_buf_reset(&p->body);
+	rc = fixed ? ak_jcs_write_jansson(&p->body, fixed) : ak_jcs_write(&p->body, body);
+	json_decref(fixed);
+	if (rc != 0) {
+		snprintf(reason, sizeof(reason), "body: %s", ak_error_last());
+		return rc == AK_EINVALID ? reject(p, where, reason, NULL, 0) : rc;
+	}
+	ak_buf_reset(&p->tmp);
+	if ((rc = ak_jcs_write_string(&p->tmp, source, source_len)) != 0) {
+		snprintf(reason, sizeof(reason), "field 'source': %s", ak_error_last());
+		return reject(p, where, reason, NULL, 0);
+	}
+	ak_buf_reset(&p->material);
+	if (event_id == NULL)
+		event_id = body_id;
+	if (event_id) {
+		rc = ak_buf_puts(&p->material, "id\n");
+		if (rc == 0)
+			rc = ak_buf_puts(&p->material, event_id);
+	} else {
+		uint64_t h = hash64(p->body.data, p->body.len,
+				    hash64(source, source_len, 0xcbf29ce484222325ULL));
+
+		if ((rc = occ_next(&p->occ, time_us, h, &occ)) != 0)
+			return rc;
+		rc = ak_buf_puts(&p->material, "record\n");
+		if (rc == 0)
+			rc = ak_buf_append(&p->material, source, source_len);
+		if (rc == 0)
+			rc = ak_buf_putc(&p->material, '\n');
+		if (rc == 0)
+			rc = ak_buf_append(&p->material, p->body.data, p->body.len);
+		if (rc == 0)
+			rc = ak_buf_printf(&p->material, "\n%u", occ);
+	}
+	if (rc != 0)
+		return rc;
+	if ((rc = spool_write(p, kind, time_us, source, source_len, p->body.data, p->body.len,
+			      p->material.data, p->material.len)) != 0)
+		return rc;
+	p->counts.records++;
+	return 0;
+}
+
+/* An adapter's record: canonicalise its body, parse it once, add it. */
+static int sink_record(void *ctx, const struct ingest_record *rec)
+{
+	struct ingest_pipeline *p = ctx;
+	const struct ak_jv *body;
+	const char *text;
+	size_t len;
+	char reason[1024];
+	int rc;
+
+	if (rec->body) {
+		ak_buf_reset(&p->tmp);
+		if ((rc = ak_jcs_write_jansson(&p->tmp, rec->body)) != 0) {
+			if (rc != AK_EINVALID)
+				return rc;
+			snprintf(reason, sizeof(reason), "body: %s", ak_error_last());
+			return reject(p, rec->where, reason, NULL, 0);
+		}
+		text = p->tmp.data;
+		len = p->tmp.len;
+	} else {
+		text = rec->body_json;
+		len = rec->body_json_len;
+	}
+	if ((rc = ak_json_parse(p->doc, text, len, &body)) != 0) {
+		if (rc != AK_EINVALID)
+			return rc;
+		snprintf(reason, sizeof(reason), "body: %s", ak_error_last());
+		return reject(p, rec->where, reason, NULL, 0);
+	}
+	return ingest_pipeline_add(p, rec->kind, rec->time_us, rec->source, strlen(rec->source),
+				   body, rec->event_id, rec->where);
+}
+
+int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,
+			const struct ingest_pipeline_opts *opts)
+{
+	struct ingest_pipeline *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (p == NULL)
+		return ak_error_oom();
+	p->st = st;
+	p->o = *opts;
+	if (p->o.batch == 0)
+		p->o.batch = 1000;
+	p->sink.record = sink_record;
+	p->sink.reject = reject;
+	p->sink.skip = skip;
+	p->sink.ctx = p;
+	p->occ.time_us = INT64_MIN;
+	ak_buf_init(&p->body, (size_t)256 << 20);
+	ak_buf_init(&p->material, (size_t)256 << 20);
+	ak_buf_init(&p->tmp, (size_t)256 << 20);
+	if ((rc = ak_jdoc_new(&p->doc, 0)) != 0 || (rc = spool_open(p)) != 0) {
+		ingest_pipeline_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void ingest_pipeline_free(struct ingest_pipeline *p)
+{
+	if (p == NULL)
+		return;
+	if (p->spool)
+		fclose(p->spool);
+	ak_jdoc_free(p->doc);
+	ak_buf_free(&p->body);
+	ak_buf_free(&p->material);
+	ak_buf_free(&p->tmp);
+	free(p->occ.keys);
+	free(p->occ.counts);
+	free(p);
+}
+
+const struct ingest_sink *ingest_pipeline_sink(struct ingest_pipeline *p)
+{
+	return &p->sink;
+}
+
+void ingest_pipeline_counts(const struct ingest_pipeline *p, struct ingest_counts *out)
+{
+	*out = p->counts;
+}
+
+/* ---- native JSON Lines ---- */
+
+static int native_line(struct ingest_pipeline *p, const char *line, size_t len,
+		       const char *where)
+{
+	const struct ak_jv *root, *kind, *tm, *src, *body;
+	char reason[1024];
+	int64_t t;
+	size_t i;
+	int rc;
+
+	if ((rc = ak_json_parse(p->doc, line, len, &root)) != 0) {
+		if (rc != AK_EINVALID)
+			return rc;
+		snprintf(reason, sizeof(reason), "not valid JSON: %s", ak_error_last());
+		return reject(p, where, reason, line, len);
+	}
+	if (root->type != AK_JOBJECT)
+		return reject(p, where, "not a JSON object", line, len);
+	for (i = 0; i < root->u.o.n; i++) {
+		const char *k = root->u.o.members[i].key;
+
+		if (strcmp(k, "kind") && strcmp(k, "time") && strcmp(k, "source") &&
+		    strcmp(k, "body")) {
+			if (strcmp(k, "seq") == 0 || strcmp(k, "received") == 0)
+				snprintf(reason, sizeof(reason),
+					 "field '%s': assigned by the store, not given", k);
+			else
+				snprintf(reason, sizeof(reason),
+					 "field '%.60s': unknown (a line has kind, time, source "
+					 "and body)",
+					 k);
+			return reject(p, where, reason, line, len);
+		}
+	}
+	kind = ak_jv_get(root, "kind");
+	tm = ak_jv_get(root, "time");
+	src = ak_jv_get(root, "source");
+	body = ak_jv_get(root, "body");
+	if (kind == NULL && p->o.kind == NULL)
+		return reject(p, where, "field 'kind': missing", line, len);
+	if (kind && kind->type != AK_JSTRING)
+		return reject(p, where, "field 'kind': must be a string", line, len);
+	if (tm == NULL)
+		return reject(p, where, "field 'time': missing", line, len);
+	if (tm->type != AK_JSTRING)
+		return reject(p, where, "field 'time': must be an RFC 3339 string", line, len);
+	if (ak_time_parse(tm->u.s.ptr, tm->u.s.len, &t) != 0) {
+		snprintf(reason, sizeof(reason), "field 'time': %s", ak_error_last());
+		return reject(p, where, reason, line, len);
+	}
+	if (src == NULL)
+		return reject(p, where, "field 'source': missing", line, len);
+	if (src->type != AK_JSTRING)
+		return reject(p, where, "field 'source': must be a string", line, len);
+	if (body == NULL)
+		return reject(p, where, "field 'body': missing", line, len);
+	if (body->type != AK_JOBJECT)
+		return reject(p, where, "field 'body': must be an object", line, len);
+	if (kind && !ingest_kind_known(kind->u.s.ptr) && strcmp(kind->u.s.ptr, "checkpoint") != 0) {
+		snprintf(reason, sizeof(reason), "field 'kind': unknown kind '%.40s'",
+			 kind->u.s.ptr);
+		return reject(p, where, reason, line, len);
+	}
+	/* The raw line goes to the reject file if the body rules refuse it. */
+	p->raw = line;
+	p->raw_len = len;
+	rc = ingest_pipeline_add(p, kind ? kind->u.s.ptr : p->o.kind, t, src->u.s.ptr,
+				 src->u.s.len, body, NULL, where);
+	p->raw = NULL;
+	return rc;
+}
+
+static int blank(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+int ingest_native(FILE *in, const struct ingest_options *opt, struct ingest_pipeline *p)
+{
+	struct ak_lines r;
+	const char *line;
+	size_t len;
+	char where[4200];
+	int rc, got;
+
+	if ((rc = ak_lines_init(&r, in, opt->max_line ? opt->max_line : (size_t)1 << 20)) != 0)
+		return rc;
+	ingest_pipeline_next_input(p);
+	while ((got = ak_lines_next(&r, &line, &len)) != 0) {
+		snprintf(where, sizeof(where), "%s:%lu", opt->name, r.lineno);
+		if (got == AK_ETOOBIG) {
+			if ((rc = reject(p, where, ak_error_last(), NULL, 0)) != 0)
+				break;
+			continue;
+		}
+		if (got < 0) {
+			rc = got;
+			ak_error_prefix("%s", opt->name);
+			break;
+		}
+		if (blank(line, len))
+			continue;
+		if ((rc = native_line(p, line, len, where)) != 0)
+			break;
+	}
+	ak_lines_free(&r);
+	return rc;
+}
+
+/* ---- phase 2 ---- */
+
+int ingest_pipeline_commit(struct ingest_pipeline *p, struct ingest_counts *out)
+{
+	struct evidence_record *recs = NULL;
+	struct ak_buf data = AK_BUF_INIT((size_t)1 << 30);
+	size_t *offs = NULL, n = 0, i;
+	struct spool_hdr h;
+	int rc = 0, eof = 0;
+
+	if (p->counts.rejected && !p->o.skip_invalid) {
+		*out = p->counts;
+		return ak_error_code(AK_EINVALID,
+				     "%zu record%s rejected: nothing was appended (fix the input, "
+				     "or use --skip-invalid to append the valid records)",
+				     p->counts.rejected, p->counts.rejected == 1 ? "" : "s");
+	}
+	if (fflush(p->spool) != 0 || fseek(p->spool, 0, SEEK_SET) != 0)
+		return ak_error_set("rewinding the spool file: %s", strerror(errno));
+	recs = calloc(p->o.batch, sizeof(*recs));
+	offs = calloc(p->o.batch, 4 * sizeof(*offs));
+	if (recs == NULL || offs == NULL) {
+		rc = ak_error_oom();
+		goto done;
+	}
+	while (!eof) {
+		struct evidence_append_result res;
+
+		n = 0;
+		ak_buf_reset(&data);
+		while (n < p->o.batch) {
+			size_t total, got;
+			char *dst;
+
+			if (fread(&h, sizeof(h), 1, p->spool) != 1) {
+				if (ferror(p->spool)) {
+					rc = ak_error_set("reading the spool file: %s",
+							  strerror(errno));
+					goto done;
+				}
+				eof = 1;
+				break;
+			}
+			total = (size_t)h.kind_len + 1 + h.source_len + h.body_len + h.dedupe_len;
+			if ((dst = ak_buf_reserve(&data, total)) == NULL) {
+				rc = AK_ETOOBIG;
+				goto done;
+			}
+			/* Offsets, not pointers: the buffer may move as it grows. */
+			offs[4 * n] = data.len;
+			got = fread(dst, 1, h.kind_len, p->spool);
+			dst[h.kind_len] = '\0';
+			got += fread(dst + h.kind_len + 1, 1, total - h.kind_len - 1, p->spool);
+			if (got != total - 1) {
+				rc = ak_error_set("the spool file is short");
+				goto done;
+			}
+			ak_buf_commit(&data, total);
+			offs[4 * n + 1] = h.source_len;
+			offs[4 * n + 2] = h.body_len;
+			offs[4 * n + 3] = h.dedupe_len;
+			recs[n].kind = NULL;
+			recs[n].time_us = h.time_us;
+			n++;
+		}
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++) {
+			char *base = data.data + offs[4 * i];
+			size_t kl = strlen(base);
+
+			recs[i].kind = base;
+			recs[i].source = base + kl + 1;
+			recs[i].source_len = offs[4 * i + 1];
+			recs[i].body = recs[i].source + recs[i].source_len;
+			recs[i].body_len = offs[4 * i + 2];
+			recs[i].dedupe = recs[i].body + recs[i].body_len;
+			recs[i].dedupe_len = offs[4 * i + 3];
+			recs[i].parsed = NULL;
+		}
+		if ((rc = evidence_append(p->st, recs, n, NULL, &res)) != 0)
+			goto done;
+		p->counts.appended += res.appended;
+		p->counts.duplicates += res.duplicates;
+		if (res.first_seq && p->counts.first_seq == 0)
+			p->counts.first_seq = res.first_seq;
+		if (res.last_seq)
+			p->counts.last_seq = res.last_seq;
+	}
+done:
+	*out = p->counts;
+	free(recs);
+	free(offs);
+	ak_buf_free(&data);
+	return rc;
+}

@@ -1,0 +1,313 @@
+/*
+ * evidence/append.c - appending entries: seq, received, canonical bytes,
+ * leaf, chain, Merkle frontier, stored tree nodes, dedupe keys, and the
+ * registered indexers, all in one transaction per batch.
+ *
+ * The hot path of every ingest runs through evidence_append_locked(), so it
+ * avoids per-entry allocation and formatting: the entry is assembled into
+ * one reused buffer from pieces (the body is already canonical; kind,
+ * received, seq, source and time are written directly), and statements are
+ * prepared once per store.
+ */
+#include "evidence/evidence_int.h"
+
+#include "lib/error.h"
+#include "lib/jcs.h"
+#include "lib/timefmt.h"
+
+#include <string.h>
+
+static int valid_kind(const char *k)
+{
+	size_t i;
+
+	if (k == NULL || k[0] < 'a' || k[0] > 'z')
+		return 0;
+	for (i = 1; k[i]; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+			return 0;
+	return i <= EVIDENCE_KIND_MAX;
+}
+
+/* Decimal digits of v (v >= 0) into out; returns the length. */
+static size_t put_int(char *out, int64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* The dedupe key: event time (big-endian, sign bit flipped so the b-tree
+ * orders by time), then a 16-byte digest of kind and material. */
+static int dedupe_key(struct evidence_store *st, const struct evidence_record *r,
+		      unsigned char key[24])
+{
+	static const unsigned char zero = 0;
+	unsigned char d[EVIDENCE_HASH_LEN];
+	uint64_t t = (uint64_t)r->time_us ^ ((uint64_t)1 << 63);
+	int i;
+
+	if (EVP_DigestInit_ex2(st->h->ctx, st->h->md, NULL) != 1 ||
+	    EVP_DigestUpdate(st->h->ctx, r->kind, strlen(r->kind)) != 1 ||
+	    EVP_DigestUpdate(st->h->ctx, &zero, 1) != 1 ||
+	    EVP_DigestUpdate(st->h->ctx, r->dedupe, r->dedupe_len) != 1 ||
+	    EVP_DigestFinal_ex(st->h->ctx, d, NULL) != 1)
+		return ak_error_set("OpenSSL: SHA-256 failed");
+	for (i = 0; i < 8; i++)
+		key[i] = (unsigned char)(t >> (56 - 8 * i));
+	memcpy(key + 8, d, 16);
+	return 0;
+}
+
+/* Assemble the canonical entry into st->scratch. Keys in RFC 8785 order:
+ * body, kind, received, seq, source, time. */
+static int assemble(struct evidence_store *st, const struct evidence_record *r, int64_t seq,
+		    const char *received, size_t received_len, const char *tm, size_t tm_len)
+{
+	struct ak_buf *b = &st->scratch;
+	char num[24];
+	size_t n;
+	int rc;
+
+	ak_buf_reset(b);
+	if ((rc = ak_buf_append(b, "{\"body\":", 8)) != 0 ||
+	    (rc = ak_buf_append(b, r->body, r->body_len)) != 0 ||
+	    (rc = ak_buf_append(b, ",\"kind\":\"", 9)) != 0 ||
+	    (rc = ak_buf_puts(b, r->kind)) != 0 ||
+	    (rc = ak_buf_append(b, "\",\"received\":\"", 14)) != 0 ||
+	    (rc = ak_buf_append(b, received, received_len)) != 0 ||
+	    (rc = ak_buf_append(b, "\",\"seq\":", 8)) != 0)
+		return rc;
+	n = put_int(num, seq);
+	if ((rc = ak_buf_append(b, num, n)) != 0 ||
+	    (rc = ak_buf_append(b, ",\"source\":", 10)) != 0)
+		return rc;
+	if ((rc = ak_jcs_write_string(b, r->source, r->source_len)) != 0) {
+		ak_error_prefix("source");
+		return rc;
+	}
+	if ((rc = ak_buf_append(b, ",\"time\":\"", 9)) != 0 ||
+	    (rc = ak_buf_append(b, tm, tm_len)) != 0 || (rc = ak_buf_append(b, "\"}", 2)) != 0)
+		return rc;
+	return 0;
+}
+
+static int wants(const struct evidence_indexer *ix, const char *kind)
+{
+	const char *const *k;
+
+	if (ix->kinds == NULL)
+		return 1;
+	for (k = ix->kinds; *k; k++)
+		if (strcmp(*k, kind) == 0)
+			return 1;
+	return 0;
+}
+
+int evidence_append_locked(struct evidence_store *st, struct evidence_head *head,
+			   const struct evidence_record *recs, size_t n, int64_t *seqs,
+			   struct evidence_append_result *out)
+{
+	char received[AK_TIME_MAX], tm[AK_TIME_MAX];
+	int received_len, tm_len = 0;
+	int64_t now, last_time = INT64_MIN;
+	struct evidence_node nodes[64];
+	struct evidence_append_result res = {0};
+	size_t i, j;
+	int rc, k, ndone;
+
+	if ((rc = evidence_stmt(st, &st->st_insert,
+				"INSERT INTO entries(seq, kind, time, leaf, bytes) "
+				"VALUES(?, ?, ?, ?, ?)")) != 0 ||
+	    (rc = evidence_stmt(st, &st->st_dedupe,
+				"INSERT OR IGNORE INTO dedupe(key, seq) VALUES(?, ?)")) != 0 ||
+	    (rc = evidence_stmt(st, &st->st_tree,
+				"INSERT INTO tree(level, idx, hash) VALUES(?, ?, ?)")) != 0)
+		return rc;
+	/* received never goes backwards along seq, even if the clock does. */
+	now = ak_time_now();
+	if (now < head->received_us)
+		now = head->received_us;
+	head->received_us = now;
+	received_len = ak_time_format(received, now, AK_TIME_MICRO);
+	if (received_len < 0)
+		return received_len;
+
+	for (i = 0; i < n; i++) {
+		const struct evidence_record *r = &recs[i];
+		unsigned char leaf[EVIDENCE_HASH_LEN], dkey[24];
+		int64_t seq = head->size + 1;
+
+		if (seqs)
+			seqs[i] = 0;
+		if (!valid_kind(r->kind))
+			return ak_error_code(AK_EINVALID,
+					     "record %zu: kind '%s' is not [a-z][a-z0-9_]* of at "
+					     "most %d bytes",
+					     i + 1, r->kind ? r->kind : "", EVIDENCE_KIND_MAX);
+		if (r->body_len < 2 || r->body[0] != '{' || r->body[r->body_len - 1] != '}')
+			return ak_error_code(AK_EINVALID, "record %zu: body is not a JSON object",
+					     i + 1);
+		if (r->time_us != last_time) {
+			tm_len = ak_time_format(tm, r->time_us, AK_TIME_AUTO);
+			if (tm_len < 0)
+				return tm_len;
+			last_time = r->time_us;
+		}
+		if (r->dedupe) {
+			if ((rc = dedupe_key(st, r, dkey)) != 0)
+				return rc;
+			sqlite3_bind_blob(st->st_dedupe, 1, dkey, sizeof(dkey), SQLITE_STATIC);
+			sqlite3_bind_int64(st->st_dedupe, 2, seq);
+			if (sqlite3_step(st->st_dedupe) != SQLITE_DONE) {
+				rc = evidence_sqlerr(st, "dedupe");
+				sqlite3_reset(st->st_dedupe);
+				return rc;
+			}
+			sqlite3_reset(st->st_dedupe);
+			if (sqlite3_changes(st->db) == 0) {
+				res.duplicates++;
+				continue;
+			}
+		}
+		if ((rc = assemble(st, r, seq, received, (size_t)received_len, tm,
+				   (size_t)tm_len)) != 0) {
+			ak_error_prefix("record %zu", i + 1);
+			return rc;
+		}
+		if ((rc = evidence_leaf_hash(st->h, st->scratch.data, st->scratch.len, leaf)) != 0 ||
+		    (rc = evidence_chain_hash(st->h, head->chain, leaf, head->chain)) != 0 ||
+		    (rc = evidence_frontier_push(st->h, &head->frontier, leaf, nodes, &ndone)) != 0)
+			return rc;
+		for (k = 0; k < ndone; k++) {
+			sqlite3_bind_int(st->st_tree, 1, nodes[k].level);
+			sqlite3_bind_int64(st->st_tree, 2, nodes[k].index);
+			sqlite3_bind_blob(st->st_tree, 3, nodes[k].hash, EVIDENCE_HASH_LEN,
+					  SQLITE_STATIC);
+			rc = sqlite3_step(st->st_tree) == SQLITE_DONE
+				     ? 0
+				     : evidence_sqlerr(st, "storing a tree node");
+			sqlite3_reset(st->st_tree);
+			if (rc != 0)
+				return rc;
+		}
+		sqlite3_bind_int64(st->st_insert, 1, seq);
+		sqlite3_bind_text(st->st_insert, 2, r->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st->st_insert, 3, r->time_us);
+		sqlite3_bind_blob(st->st_insert, 4, leaf, EVIDENCE_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st->st_insert, 5, st->scratch.data, (int)st->scratch.len,
+				  SQLITE_STATIC);
+		rc = sqlite3_step(st->st_insert) == SQLITE_DONE
+			     ? 0
+			     : evidence_sqlerr(st, "appending an entry");
+		sqlite3_reset(st->st_insert);
+		if (rc != 0)
+			return rc;
+		head->size = seq;
+		if (st->nix) {
+			struct evidence_entry e;
+
+			e.seq = seq;
+			e.kind = r->kind;
+			e.time_us = r->time_us;
+			e.bytes = st->scratch.data;
+			e.len = st->scratch.len;
+			e.body = st->scratch.data + 8;
+			e.body_len = r->body_len;
+			e.parsed = r->parsed;
+			for (j = 0; j < st->nix; j++) {
+				if (!wants(&st->ix[j], r->kind))
+					continue;
+				if ((rc = st->ix[j].index(st->db, &e, st->ix[j].ctx)) != 0) {
+					ak_error_prefix("indexer %s, seq %lld", st->ix[j].name,
+							(long long)seq);
+					return rc;
+				}
+			}
+		}
+		if (seqs)
+			seqs[i] = seq;
+		if (res.first_seq == 0)
+			res.first_seq = seq;
+		res.last_seq = seq;
+		res.appended++;
+	}
+	res.size = head->size;
+	if ((rc = evidence_head_put(st, head)) != 0)
+		return rc;
+	if (out)
+		*out = res;
+	return 0;
+}
+
+int evidence_append(struct evidence_store *st, const struct evidence_record *recs, size_t n,
+		    int64_t *seqs, struct evidence_append_result *out)
+{
+	struct evidence_head head;
+	int rc;
+
+	if ((rc = evidence_begin(st)) != 0)
+		return rc;
+	if ((rc = evidence_head_get(st, &head)) != 0 ||
+	    (rc = evidence_append_locked(st, &head, recs, n, seqs, out)) != 0) {
+		evidence_rollback(st);
+		return rc;
+	}
+	return evidence_commit(st);
+}
+
+/* Last occurrence of needle in hay (both lengths known). */
+static const char *memrmem(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+	const char *p;
+
+	if (nlen > hlen)
+		return NULL;
+	for (p = hay + hlen - nlen;; p--) {
+		if (*p == needle[0] && memcmp(p, needle, nlen) == 0)
+			return p;
+		if (p == hay)
+			return NULL;
+	}
+}
+
+/* In canonical entry bytes the top-level members after the body are kind,
+ * received, seq, source and time. Their values are strings and an integer,
+ * and inside a JSON string a quote is always escaped, so the byte sequences
+ * ,"kind":" and ,"seq": cannot occur after the body except as these
+ * members: the last occurrence is the one we want. */
+int evidence_entry_body(const char *bytes, size_t len, const char **body, size_t *body_len)
+{
+	const char *k;
+
+	if (len < 9 || memcmp(bytes, "{\"body\":", 8) != 0)
+		return ak_error_code(AK_EINVALID, "entry does not start with its body");
+	k = memrmem(bytes, len, ",\"kind\":\"", 9);
+	if (k == NULL || k < bytes + 9)
+		return ak_error_code(AK_EINVALID, "entry has no kind after its body");
+	*body = bytes + 8;
+	*body_len = (size_t)(k - (bytes + 8));
+	return 0;
+}
+
+int64_t evidence_entry_seq(const char *bytes, size_t len)
+{
+	const char *p = memrmem(bytes, len, ",\"seq\":", 7), *end = bytes + len;
+	int64_t v = 0;
+	int digits = 0;
+
+	if (p == NULL)
+		return -1;
+	for (p += 7; p < end && *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
+		v = v * 10 + (*p - '0');
+	if (digits == 0 || p == end || *p != ',')
+		return -1;
+	return v;
+}

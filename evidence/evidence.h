@@ -1,0 +1,329 @@
+/*
+ * evidence/evidence.h - the evidence store.
+ *
+ * An append-only log of entries. Each entry is one canonical JSON object
+ * (RFC 8785; lib/jcs.h):
+ *
+ *   {"body":{...},"kind":"consent","received":"2026-11-22T07:26:17.123456Z",
+ *    "seq":42,"source":"api:crm","time":"2026-11-21T23:00:00Z"}
+ *
+ * stored and handed out byte for byte. seq starts at 1 and has no gaps.
+ * Over the entries the store keeps
+ *   - leaf hashes        L(n) = SHA-256(0x00 || entry bytes)
+ *   - the Merkle tree    of RFC 9162 section 2.1.1 over L(1..N)
+ *   - the chain hash     C(0) = 32 zero bytes, C(n) = SHA-256(C(n-1) || L(n))
+ *   - checkpoints        C2SP signed notes (origin, size, root, "chain" line)
+ *                        signed with the store's Ed25519 key; each one is
+ *                        also appended as an entry of kind "checkpoint".
+ * docs/EVIDENCE-FORMAT.md states the format for outside verifiers.
+ *
+ * The store knows nothing of mail or policies: a body is opaque canonical
+ * JSON to it. Higher layers keep derived state (consent, suppression,
+ * accounts) in their own tables of the same database through indexers that
+ * the store calls inside each append transaction and replays on reindex.
+ * The store itself owns a full-text index and a (kind, time) catalog; both
+ * are rebuilt from the entries and may lag behind appends (see
+ * evidence_catchup()).
+ *
+ * Concurrency: one struct evidence_store is one SQLite connection, for one
+ * thread at a time. Several processes and connections may append at once;
+ * appends serialise on SQLite's write lock (WAL mode) and each batch is one
+ * transaction: all of it is in the log, or none of it.
+ *
+ * Errors: 0 on success, a negative AK_* code (lib/error.h) with a message.
+ * Memory: what comes back through an out parameter belongs to the caller
+ * and is freed as the function's comment says; pointers in callback
+ * structures are borrowed for the duration of the callback.
+ */
+#ifndef EVIDENCE_H
+#define EVIDENCE_H
+
+#include "lib/buf.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVIDENCE_HASH_LEN 32
+#define EVIDENCE_KIND_MAX 32
+#define EVIDENCE_ORIGIN_MAX 255
+
+/* Names of files in a store directory. */
+#define EVIDENCE_DB_FILE "akashi.db"
+#define EVIDENCE_KEY_FILE "key.pem"
+
+struct evidence_store;
+
+/* ---- hashing (pure functions, also used by offline verifiers) ---- */
+
+struct evidence_hasher; /* a reusable SHA-256 context */
+
+int evidence_hasher_new(struct evidence_hasher **out);
+void evidence_hasher_free(struct evidence_hasher *h);
+
+/* SHA-256(0x00 || data) */
+int evidence_leaf_hash(struct evidence_hasher *h, const void *data, size_t len,
+		       unsigned char out[EVIDENCE_HASH_LEN]);
+/* SHA-256(0x01 || left || right) */
+int evidence_node_hash(struct evidence_hasher *h, const unsigned char left[EVIDENCE_HASH_LEN],
+		       const unsigned char right[EVIDENCE_HASH_LEN],
+		       unsigned char out[EVIDENCE_HASH_LEN]);
+/* SHA-256(prev || leaf) */
+int evidence_chain_hash(struct evidence_hasher *h, const unsigned char prev[EVIDENCE_HASH_LEN],
+			const unsigned char leaf[EVIDENCE_HASH_LEN],
+			unsigned char out[EVIDENCE_HASH_LEN]);
+
+/* The Merkle tree hash of n leaf hashes (RFC 9162 MTH; n = 0 gives
+ * SHA-256 of the empty string). */
+int evidence_mth(struct evidence_hasher *h, const unsigned char (*leaves)[EVIDENCE_HASH_LEN],
+		 size_t n, unsigned char out[EVIDENCE_HASH_LEN]);
+
+/* RFC 9162 section 2.1.3.2: does path prove leaf index (0-based) in a tree
+ * of size with this root? 0 if it does, AK_ETAMPERED if not (message says
+ * why), AK_EINVALID for impossible arguments. */
+int evidence_verify_inclusion(struct evidence_hasher *h, uint64_t index, uint64_t size,
+			      const unsigned char leaf[EVIDENCE_HASH_LEN],
+			      const unsigned char (*path)[EVIDENCE_HASH_LEN], size_t path_len,
+			      const unsigned char root[EVIDENCE_HASH_LEN]);
+
+/* RFC 9162 section 2.1.4.2: does path prove the tree of old_size with
+ * old_root is a prefix of the tree of new_size with new_root? */
+int evidence_verify_consistency(struct evidence_hasher *h, uint64_t old_size, uint64_t new_size,
+				const unsigned char old_root[EVIDENCE_HASH_LEN],
+				const unsigned char new_root[EVIDENCE_HASH_LEN],
+				const unsigned char (*path)[EVIDENCE_HASH_LEN], size_t path_len);
+
+/* ---- checkpoints as text (pure) ---- */
+
+struct evidence_note {
+	char origin[EVIDENCE_ORIGIN_MAX + 1];
+	uint64_t size;
+	unsigned char root[EVIDENCE_HASH_LEN];
+	unsigned char chain[EVIDENCE_HASH_LEN];
+	unsigned char key_id[4];   /* first four bytes of the key hash */
+	unsigned char sig[64];     /* Ed25519 signature over the note body */
+	size_t body_len;           /* bytes of the note signed: up to the blank line */
+};
+
+/* Parse a signed note (as made by evidence_checkpoint()). AK_EINVALID with
+ * the line at fault. */
+int evidence_note_parse(const char *text, size_t len, struct evidence_note *out);
+
+/* Verify a signed note against a raw 32-byte Ed25519 public key: key hash
+ * and signature. 0, or AK_ETAMPERED saying what does not match. */
+int evidence_note_verify(const char *text, size_t len, const unsigned char pub[32],
+			 struct evidence_note *out);
+
+/* The key hash of RFC C2SP signed-note for an Ed25519 key:
+ * SHA-256(name || "\n" || 0x01 || pub). */
+int evidence_key_hash(const char *name, const unsigned char pub[32],
+		      unsigned char out[EVIDENCE_HASH_LEN]);
+
+/* Read a PEM SubjectPublicKeyInfo holding an Ed25519 key into 32 raw bytes. */
+int evidence_pubkey_from_pem(const char *pem, size_t len, unsigned char out[32]);
+
+/* ---- opening and creating ---- */
+
+/* Create a store in dir (created if missing, mode 0700): the database and a
+ * new Ed25519 key (key.pem, mode 0600). origin names the log in checkpoints
+ * (printable ASCII, no spaces or '+'; NULL: host name + "/akashi").
+ * AK_EEXISTS when dir already holds a store (nothing is changed then). */
+int evidence_init(const char *dir, const char *origin);
+
+enum evidence_open_flags {
+	EVIDENCE_READONLY = 1, /* no writes; the key is not loaded */
+};
+
+/* Open an existing store. AK_ENOTFOUND when dir holds none. Close with
+ * evidence_close(). */
+int evidence_open(struct evidence_store **out, const char *dir, int flags);
+void evidence_close(struct evidence_store *st);
+
+const char *evidence_origin(const struct evidence_store *st); /* borrowed */
+const char *evidence_dir(const struct evidence_store *st);    /* borrowed */
+
+/* The SQLite connection, for indexers and higher layers' own tables.
+ * Borrowed; never close it. Do not touch the store's own tables
+ * (meta, keys, entries, tree, head, checkpoints, dedupe, catalog, fts, derived). */
+sqlite3 *evidence_db(struct evidence_store *st);
+
+/* Number of entries (the tree size). */
+int evidence_size(struct evidence_store *st, int64_t *out);
+
+/* ---- appending ---- */
+
+struct evidence_record {
+	const char *kind;      /* [a-z][a-z0-9_]*, at most EVIDENCE_KIND_MAX bytes */
+	int64_t time_us;       /* event time, microseconds since the epoch, UTC */
+	const char *source;    /* UTF-8 */
+	size_t source_len;
+	const char *body;      /* a canonical JSON object (lib/jcs.h), not checked */
+	size_t body_len;
+	/* Identity for idempotent ingest: records of the same kind, time and
+	 * dedupe material are one record; a second one is counted as a
+	 * duplicate and not appended. NULL: never a duplicate. */
+	const void *dedupe;
+	size_t dedupe_len;
+	/* The body already parsed (a const struct ak_jv *), handed to
+	 * indexers so they need not parse it again; may be NULL. */
+	const void *parsed;
+};
+
+struct evidence_append_result {
+	size_t appended;
+	size_t duplicates;
+	int64_t first_seq; /* seqs given to this batch; 0 when none */
+	int64_t last_seq;
+	int64_t size;      /* the log's size after the batch */
+};
+
+/* Append n records in one transaction. seqs (optional, n slots) receives
+ * each record's seq, or 0 for a duplicate. If any indexer fails the batch
+ * is rolled back and nothing is appended. AK_EBUSY when the write lock
+ * stays taken past the busy timeout. */
+int evidence_append(struct evidence_store *st, const struct evidence_record *recs, size_t n,
+		    int64_t *seqs, struct evidence_append_result *out);
+
+/* ---- reading ---- */
+
+struct evidence_entry {
+	int64_t seq;
+	const char *kind;
+	int64_t time_us;
+	const char *bytes; /* the canonical entry, exactly as hashed */
+	size_t len;
+	const char *body;  /* the body object inside bytes */
+	size_t body_len;
+	const void *parsed; /* as in evidence_record, or NULL */
+};
+
+struct evidence_filter {
+	const char *kind;   /* NULL: every kind */
+	int64_t from_seq;   /* 0: from the start */
+	int64_t to_seq;     /* 0: to the end (inclusive) */
+	int64_t since_us;   /* event time >= since (when has_since) */
+	int64_t until_us;   /* event time <  until (when has_until) */
+	int has_since, has_until;
+};
+
+/* Call cb for every entry matching f, in seq order. cb returns 0 to go on,
+ * 1 to stop early (evidence_scan then returns 0), negative to fail. */
+typedef int (*evidence_entry_cb)(void *ctx, const struct evidence_entry *e);
+int evidence_scan(struct evidence_store *st, const struct evidence_filter *f, evidence_entry_cb cb,
+		  void *ctx);
+
+/* The entry bytes of seq appended to out. AK_ENOTFOUND. */
+int evidence_get(struct evidence_store *st, int64_t seq, struct ak_buf *out);
+
+/* Locate the body inside canonical entry bytes. 0 or AK_EINVALID. */
+int evidence_entry_body(const char *bytes, size_t len, const char **body, size_t *body_len);
+
+/* ---- derived state ---- */
+
+struct evidence_indexer {
+	const char *name;
+	/* Kinds this indexer wants (NULL-terminated), or NULL for all. */
+	const char *const *kinds;
+	/* Create tables if missing (called by evidence_add_indexer on a
+	 * writable store). */
+	int (*setup)(sqlite3 *db, void *ctx);
+	/* Empty the tables before a rebuild. */
+	int (*reset)(sqlite3 *db, void *ctx);
+	/* Index one entry; called inside the append transaction, in seq order. */
+	int (*index)(sqlite3 *db, const struct evidence_entry *e, void *ctx);
+	void *ctx;
+};
+
+/* Register an indexer (the struct is copied; ctx stays the caller's). */
+int evidence_add_indexer(struct evidence_store *st, const struct evidence_indexer *ix);
+
+/* Bring the full-text index and catalog up to date, at most max entries
+ * (0: all) in transactions of a few thousand. *upto (optional) gets the
+ * seq they now cover. */
+int evidence_catchup(struct evidence_store *st, int64_t max, int64_t *upto);
+
+/* Drop and rebuild all derived state (full-text index, catalog, and every
+ * registered indexer) from the entries. progress (optional) is called now
+ * and then with the seq reached. */
+int evidence_reindex(struct evidence_store *st, void (*progress)(void *ctx, int64_t seq, int64_t size),
+		     void *ctx);
+
+/* Full-text search (SQLite FTS5, trigram tokens: substrings of 3+
+ * characters, any script) over the string values of every entry. Brings
+ * the index up to date first when the store is writable. Results in seq
+ * order, at most limit (0: no limit), optionally of one kind.
+ * AK_EINVALID with a plain message for a query FTS5 cannot parse. */
+int evidence_search(struct evidence_store *st, const char *query, const char *kind, int64_t limit,
+		    evidence_entry_cb cb, void *ctx);
+
+/* ---- proofs ---- */
+
+/* The Merkle root of the first size entries (size <= evidence_size). */
+int evidence_root(struct evidence_store *st, int64_t size, unsigned char out[EVIDENCE_HASH_LEN]);
+
+/* Inclusion proof of entry seq in the tree of size entries (RFC 9162
+ * 2.1.3.1 PATH order, leaf first). *path is malloc'd: free() it. */
+int evidence_prove_inclusion(struct evidence_store *st, int64_t seq, int64_t size,
+			     unsigned char leaf[EVIDENCE_HASH_LEN],
+			     unsigned char (**path)[EVIDENCE_HASH_LEN], size_t *path_len);
+
+/* Consistency proof between tree sizes old_size <= new_size (RFC 9162
+ * 2.1.4.1). *path is malloc'd: free() it. */
+int evidence_prove_consistency(struct evidence_store *st, int64_t old_size, int64_t new_size,
+			       unsigned char (**path)[EVIDENCE_HASH_LEN], size_t *path_len);
+
+/* ---- checkpoints ---- */
+
+struct evidence_checkpoint {
+	int64_t size;
+	unsigned char root[EVIDENCE_HASH_LEN];
+	unsigned char chain[EVIDENCE_HASH_LEN];
+	int64_t made_us;
+	int64_t entry_seq; /* the seq of its "checkpoint" entry */
+	char *note;        /* the signed note text (malloc'd) */
+};
+
+void evidence_checkpoint_clear(struct evidence_checkpoint *cp);
+
+/* Sign a checkpoint for the current size and append its entry, in one
+ * transaction; or, when nothing but that checkpoint's own entry was
+ * appended since the latest checkpoint, give the latest. *created says
+ * which. Needs a writable store (the key). Clear out with
+ * evidence_checkpoint_clear(). */
+int evidence_checkpoint(struct evidence_store *st, struct evidence_checkpoint *out, int *created);
+
+/* The latest checkpoint; AK_ENOTFOUND when none was made yet. */
+int evidence_checkpoint_latest(struct evidence_store *st, struct evidence_checkpoint *out);
+
+/* The checkpoint of exactly this size; AK_ENOTFOUND. */
+int evidence_checkpoint_get(struct evidence_store *st, int64_t size,
+			    struct evidence_checkpoint *out);
+
+/* Every checkpoint, oldest first. The struct passed to cb is borrowed. */
+int evidence_checkpoint_list(struct evidence_store *st,
+			     int (*cb)(void *ctx, const struct evidence_checkpoint *cp), void *ctx);
+
+/* The store's public key: PEM SubjectPublicKeyInfo appended to out, and/or
+ * the raw 32 bytes (either may be NULL). */
+int evidence_public_key(struct evidence_store *st, struct ak_buf *pem, unsigned char raw[32]);
+
+/* ---- verification ---- */
+
+struct evidence_verify_result {
+	int64_t entries;      /* entries checked */
+	int64_t checkpoints;  /* checkpoints whose root, chain and signature held */
+	int64_t first_bad_seq; /* 0 when none is at fault, or the problem is not one entry's */
+	unsigned char root[EVIDENCE_HASH_LEN];
+	unsigned char chain[EVIDENCE_HASH_LEN];
+};
+
+/* Recompute everything from the stored entry bytes: every seq present once
+ * and in order, each entry canonical and carrying its own seq, every leaf
+ * hash, the chain, every stored tree node, the head, and the root, chain and
+ * signature of every checkpoint. 0 when all holds; AK_ETAMPERED with a
+ * message naming the first bad seq and what is wrong. progress as in
+ * evidence_reindex(). */
+int evidence_verify(struct evidence_store *st, struct evidence_verify_result *out,
+		    void (*progress)(void *ctx, int64_t seq, int64_t size), void *ctx);
+
+#endif

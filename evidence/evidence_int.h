@@ -1,0 +1,110 @@
+/*
+ * evidence/evidence_int.h - what the files of evidence/ share and nobody
+ * else sees: the store struct, the tree frontier, statement helpers.
+ */
+#ifndef EVIDENCE_INT_H
+#define EVIDENCE_INT_H
+
+#include "evidence/evidence.h"
+
+#include <openssl/evp.h>
+
+/* Tree nodes are stored for complete subtrees of 2^TILE_LEVEL leaves and
+ * above; below that a proof rehashes at most 2^TILE_LEVEL leaf hashes. */
+#define EVIDENCE_TILE_LEVEL 8
+#define EVIDENCE_TILE ((int64_t)1 << EVIDENCE_TILE_LEVEL)
+
+struct evidence_hasher {
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+};
+
+/* The right edge of the tree: the roots of the complete subtrees that make
+ * up the first size leaves, largest first (one per set bit of size). */
+struct evidence_frontier {
+	int64_t size;
+	int n;
+	unsigned char hash[64][EVIDENCE_HASH_LEN];
+};
+
+/* A node completed while pushing a leaf (level >= 1). */
+struct evidence_node {
+	int level;
+	int64_t index;
+	unsigned char hash[EVIDENCE_HASH_LEN];
+};
+
+/* Push one leaf; completed nodes of level >= EVIDENCE_TILE_LEVEL are
+ * written to done[] (room for 64), their count to *ndone. */
+int evidence_frontier_push(struct evidence_hasher *h, struct evidence_frontier *f,
+			   const unsigned char leaf[EVIDENCE_HASH_LEN], struct evidence_node *done,
+			   int *ndone);
+/* The Merkle root of the frontier's size. */
+int evidence_frontier_root(struct evidence_hasher *h, const struct evidence_frontier *f,
+			   unsigned char out[EVIDENCE_HASH_LEN]);
+/* Serialise / load (n * 32 bytes; n must match popcount(size)). */
+int evidence_frontier_load(struct evidence_frontier *f, int64_t size, const void *blob,
+			   size_t len);
+
+struct evidence_indexer_slot {
+	struct evidence_indexer ix;
+};
+
+struct evidence_store {
+	sqlite3 *db;
+	char *dir;
+	char origin[EVIDENCE_ORIGIN_MAX + 1];
+	int readonly;
+	EVP_PKEY *key;        /* private key; NULL when read-only */
+	unsigned char pub[32];
+	int have_pub;
+	struct evidence_hasher *h;
+	struct evidence_indexer *ix;
+	size_t nix;
+	struct ak_buf scratch; /* entry assembly */
+	/* cached statements (prepared on first use) */
+	sqlite3_stmt *st_insert, *st_dedupe, *st_tree, *st_head_get, *st_head_put;
+};
+
+/* Prepare sql once into *slot. */
+int evidence_stmt(struct evidence_store *st, sqlite3_stmt **slot, const char *sql);
+/* Run sql without results; the SQLite message on failure. */
+int evidence_exec(struct evidence_store *st, const char *sql);
+/* Set the error from the connection's last SQLite error, with context. */
+int evidence_sqlerr(struct evidence_store *st, const char *what);
+
+/* The head row inside a transaction. */
+struct evidence_head {
+	int64_t size;
+	unsigned char chain[EVIDENCE_HASH_LEN];
+	struct evidence_frontier frontier;
+	int64_t received_us;
+};
+int evidence_head_get(struct evidence_store *st, struct evidence_head *head);
+int evidence_head_put(struct evidence_store *st, const struct evidence_head *head);
+
+/* Append inside an open transaction (the caller holds the write lock). */
+int evidence_append_locked(struct evidence_store *st, struct evidence_head *head,
+			   const struct evidence_record *recs, size_t n, int64_t *seqs,
+			   struct evidence_append_result *out);
+
+/* Transactions. */
+int evidence_begin(struct evidence_store *st);
+int evidence_commit(struct evidence_store *st);
+void evidence_rollback(struct evidence_store *st);
+
+/* Hash of a complete subtree [a, b) computed from stored nodes and leaves. */
+int evidence_subtree_hash(struct evidence_store *st, int64_t a, int64_t b,
+			  unsigned char out[EVIDENCE_HASH_LEN]);
+
+/* Sign msg with the store's key (Ed25519). */
+int evidence_sign(struct evidence_store *st, const void *msg, size_t len, unsigned char sig[64]);
+
+/* Extract the top-level seq of canonical entry bytes; -1 if not found. */
+int64_t evidence_entry_seq(const char *bytes, size_t len);
+
+/* Text of an entry for the full-text index: its kind, source and every
+ * string value of its body, space-separated. */
+int evidence_fts_text(const char *bytes, size_t len, struct ak_buf *out);
+
+#endif

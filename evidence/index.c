@@ -1,0 +1,487 @@
+/*
+ * evidence/index.c - reading the log back, and the derived state the store
+ * owns: the (kind, time) catalog and the full-text index.
+ *
+ * Both derived tables are filled behind the appends by evidence_catchup(),
+ * not inside them: indexing text costs several times what appending does
+ * (research/baselines.md), and ingest must stay fast. Readers never miss an
+ * entry because of the lag: a scan uses the catalog for the entries it
+ * covers and reads the rest from the log itself; a search first catches up.
+ * evidence_reindex() throws all derived state away (including that of the
+ * registered indexers) and rebuilds it from the entries, which is also the
+ * proof that it is derived.
+ */
+#include "evidence/evidence_int.h"
+
+#include "lib/error.h"
+#include "lib/jcs.h"
+
+#include <string.h>
+
+#define CATCHUP_BATCH 5000
+
+static void walk_strings(const struct ak_jv *v, struct ak_buf *out, int *rc)
+{
+	size_t i;
+
+	if (*rc != 0)
+		return;
+	switch (v->type) {
+	case AK_JSTRING:
+		if (v->u.s.len) {
+			*rc = ak_buf_append(out, v->u.s.ptr, v->u.s.len);
+			if (*rc == 0)
+				*rc = ak_buf_putc(out, '\n');
+		}
+		break;
+	case AK_JARRAY:
+		for (i = 0; i < v->u.a.n; i++)
+			walk_strings(v->u.a.items[i], out, rc);
+		break;
+	case AK_JOBJECT:
+		for (i = 0; i < v->u.o.n; i++)
+			walk_strings(v->u.o.members[i].value, out, rc);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Kind, source and the string values of the body: what people search for
+ * (addresses, campaign names, message ids, Japanese text), not the keys. */
+static int fts_text(struct ak_jdoc *doc, const char *bytes, size_t len, struct ak_buf *out)
+{
+	const struct ak_jv *root, *v;
+	int rc;
+
+	ak_buf_reset(out);
+	if ((rc = ak_json_parse(doc, bytes, len, &root)) != 0)
+		return rc;
+	if ((v = ak_jv_get(root, "kind")) != NULL)
+		walk_strings(v, out, &rc);
+	if ((v = ak_jv_get(root, "source")) != NULL)
+		walk_strings(v, out, &rc);
+	if ((v = ak_jv_get(root, "body")) != NULL)
+		walk_strings(v, out, &rc);
+	return rc;
+}
+
+int evidence_fts_text(const char *bytes, size_t len, struct ak_buf *out)
+{
+	struct ak_jdoc *doc;
+	int rc;
+
+	if ((rc = ak_jdoc_new(&doc, 0)) != 0)
+		return rc;
+	rc = fts_text(doc, bytes, len, out);
+	ak_jdoc_free(doc);
+	return rc;
+}
+
+static int get_upto(struct evidence_store *st, int64_t *upto)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT upto FROM derived WHERE name = 'fts'", -1, &s,
+			       NULL) != SQLITE_OK)
+		return evidence_sqlerr(st, "reading index state");
+	*upto = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Index entries (upto, upto + max] in the open transaction. */
+static int index_range(struct evidence_store *st, struct ak_jdoc *doc, int64_t from, int64_t max,
+		       int64_t *reached)
+{
+	sqlite3_stmt *sel = NULL, *fts = NULL, *cat = NULL, *up = NULL;
+	struct ak_buf text = AK_BUF_INIT(0);
+	int64_t last = from;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT seq, kind, time, bytes FROM entries WHERE seq > ? "
+			       "ORDER BY seq LIMIT ?",
+			       -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "INSERT INTO fts(rowid, text) VALUES(?, ?)", -1, &fts,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO catalog(kind, time, seq) VALUES(?, ?, ?)",
+			       -1, &cat, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "UPDATE derived SET upto = ? WHERE name = 'fts'", -1, &up,
+			       NULL) != SQLITE_OK) {
+		rc = evidence_sqlerr(st, "indexing");
+		goto done;
+	}
+	sqlite3_bind_int64(sel, 1, from);
+	sqlite3_bind_int64(sel, 2, max);
+	while ((step = sqlite3_step(sel)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(sel, 0);
+
+		if ((rc = fts_text(doc, sqlite3_column_blob(sel, 3),
+				   (size_t)sqlite3_column_bytes(sel, 3), &text)) != 0) {
+			ak_error_prefix("indexing seq %lld", (long long)seq);
+			goto done;
+		}
+		sqlite3_bind_int64(fts, 1, seq);
+		sqlite3_bind_text(fts, 2, text.data ? text.data : "", (int)text.len, SQLITE_STATIC);
+		sqlite3_bind_value(cat, 1, sqlite3_column_value(sel, 1));
+		sqlite3_bind_int64(cat, 2, sqlite3_column_int64(sel, 2));
+		sqlite3_bind_int64(cat, 3, seq);
+		if (sqlite3_step(fts) != SQLITE_DONE || sqlite3_step(cat) != SQLITE_DONE) {
+			rc = evidence_sqlerr(st, "indexing");
+			goto done;
+		}
+		sqlite3_reset(fts);
+		sqlite3_reset(cat);
+		last = seq;
+	}
+	if (step != SQLITE_DONE) {
+		rc = evidence_sqlerr(st, "indexing");
+		goto done;
+	}
+	sqlite3_bind_int64(up, 1, last);
+	if (sqlite3_step(up) != SQLITE_DONE)
+		rc = evidence_sqlerr(st, "indexing");
+	*reached = last;
+done:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(fts);
+	sqlite3_finalize(cat);
+	sqlite3_finalize(up);
+	ak_buf_free(&text);
+	return rc;
+}
+
+int evidence_catchup(struct evidence_store *st, int64_t max, int64_t *upto)
+{
+	struct ak_jdoc *doc = NULL;
+	int64_t from, size, reached = 0, done_n = 0;
+	int rc;
+
+	if ((rc = ak_jdoc_new(&doc, 0)) != 0)
+		return rc;
+	for (;;) {
+		int64_t step = CATCHUP_BATCH;
+
+		if ((rc = get_upto(st, &from)) != 0 || (rc = evidence_size(st, &size)) != 0)
+			break;
+		if (from >= size || (max && done_n >= max))
+			break;
+		if (max && max - done_n < step)
+			step = max - done_n;
+		if ((rc = evidence_begin(st)) != 0)
+			break;
+		/* Re-read under the write lock: another process may have
+		 * caught up meanwhile. */
+		if ((rc = get_upto(st, &from)) != 0 ||
+		    (rc = index_range(st, doc, from, step, &reached)) != 0) {
+			evidence_rollback(st);
+			break;
+		}
+		if ((rc = evidence_commit(st)) != 0)
+			break;
+		if (reached == from)
+			break;
+		done_n += reached - from;
+	}
+	if (rc == 0 && upto)
+		rc = get_upto(st, upto);
+	ak_jdoc_free(doc);
+	return rc;
+}
+
+struct scan_row {
+	evidence_entry_cb cb;
+	void *ctx;
+};
+
+static int emit_rows(struct evidence_store *st, sqlite3_stmt *s, evidence_entry_cb cb, void *ctx,
+		     int *stopped)
+{
+	int step, rc;
+
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct evidence_entry e;
+
+		e.seq = sqlite3_column_int64(s, 0);
+		e.kind = (const char *)sqlite3_column_text(s, 1);
+		e.time_us = sqlite3_column_int64(s, 2);
+		e.bytes = sqlite3_column_blob(s, 3);
+		e.len = (size_t)sqlite3_column_bytes(s, 3);
+		e.parsed = NULL;
+		if (e.bytes == NULL || evidence_entry_body(e.bytes, e.len, &e.body, &e.body_len) != 0)
+			return ak_error_code(AK_ETAMPERED,
+					     "seq %lld: stored entry is damaged (run akashi verify)",
+					     (long long)e.seq);
+		rc = cb(ctx, &e);
+		if (rc > 0) {
+			*stopped = 1;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if (step != SQLITE_DONE)
+		return evidence_sqlerr(st, "reading entries");
+	return 0;
+}
+
+static void bind_filter(sqlite3_stmt *s, const struct evidence_filter *f, int64_t lo,
+			int64_t hi)
+{
+	int i = 1;
+
+	sqlite3_bind_int64(s, i++, lo);
+	sqlite3_bind_int64(s, i++, hi);
+	if (f->kind)
+		sqlite3_bind_text(s, i++, f->kind, -1, SQLITE_STATIC);
+	if (f->has_since)
+		sqlite3_bind_int64(s, i++, f->since_us);
+	if (f->has_until)
+		sqlite3_bind_int64(s, i++, f->until_us);
+}
+
+int evidence_scan(struct evidence_store *st, const struct evidence_filter *f, evidence_entry_cb cb,
+		  void *ctx)
+{
+	struct evidence_filter all = {0};
+	char sql[512], where[256];
+	sqlite3_stmt *s = NULL;
+	int64_t lo, hi, upto = 0, size;
+	int rc, stopped = 0;
+
+	if (f == NULL)
+		f = &all;
+	if ((rc = evidence_size(st, &size)) != 0)
+		return rc;
+	lo = f->from_seq > 0 ? f->from_seq - 1 : 0;
+	hi = f->to_seq > 0 && f->to_seq < size ? f->to_seq : size;
+	snprintf(where, sizeof(where), "%s%s%s", f->kind ? " AND c.kind = ?" : "",
+		 f->has_since ? " AND c.time >= ?" : "", f->has_until ? " AND c.time < ?" : "");
+	/* A read transaction keeps both halves on one snapshot. */
+	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return evidence_sqlerr(st, "reading entries");
+	if (f->kind || f->has_since || f->has_until) {
+		if ((rc = get_upto(st, &upto)) != 0)
+			goto done;
+		if (upto > lo) {
+			/* Catalogued part: the index finds the rows. */
+			snprintf(sql, sizeof(sql),
+				 "SELECT e.seq, e.kind, e.time, e.bytes FROM catalog c "
+				 "JOIN entries e ON e.seq = c.seq "
+				 "WHERE c.seq > ? AND c.seq <= ?%s ORDER BY c.seq",
+				 where);
+			if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+				rc = evidence_sqlerr(st, "reading entries");
+				goto done;
+			}
+			bind_filter(s, f, lo, upto < hi ? upto : hi);
+			rc = emit_rows(st, s, cb, ctx, &stopped);
+			sqlite3_finalize(s);
+			s = NULL;
+			if (rc != 0 || stopped)
+				goto done;
+			lo = upto > lo ? upto : lo;
+		}
+	}
+	if (lo < hi) {
+		/* The rest straight from the log. */
+		snprintf(where, sizeof(where), "%s%s%s", f->kind ? " AND c.kind = ?" : "",
+			 f->has_since ? " AND c.time >= ?" : "",
+			 f->has_until ? " AND c.time < ?" : "");
+		snprintf(sql, sizeof(sql),
+			 "SELECT c.seq, c.kind, c.time, c.bytes FROM entries c "
+			 "WHERE c.seq > ? AND c.seq <= ?%s ORDER BY c.seq",
+			 where);
+		if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+			rc = evidence_sqlerr(st, "reading entries");
+			goto done;
+		}
+		bind_filter(s, f, lo, hi);
+		rc = emit_rows(st, s, cb, ctx, &stopped);
+	}
+done:
+	sqlite3_finalize(s);
+	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
+int evidence_get(struct evidence_store *st, int64_t seq, struct ak_buf *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT bytes FROM entries WHERE seq = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return evidence_sqlerr(st, "reading an entry");
+	sqlite3_bind_int64(s, 1, seq);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		rc = ak_buf_append(out, sqlite3_column_blob(s, 0),
+				   (size_t)sqlite3_column_bytes(s, 0));
+	else
+		rc = ak_error_code(AK_ENOTFOUND, "no entry with seq %lld", (long long)seq);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Does the query use FTS5 query syntax, or is it plain text? */
+static int uses_syntax(const char *q)
+{
+	static const char *const ops[] = {"AND", "OR", "NOT", "NEAR", NULL};
+	const char *p = q;
+	size_t i;
+
+	if (strpbrk(q, "\"()*^:{}"))
+		return 1;
+	while (*p) {
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, " ");
+		for (i = 0; ops[i]; i++)
+			if (n == strlen(ops[i]) && strncmp(p, ops[i], n) == 0)
+				return 1;
+		p += n;
+	}
+	return 0;
+}
+
+int evidence_search(struct evidence_store *st, const char *query, const char *kind, int64_t limit,
+		    evidence_entry_cb cb, void *ctx)
+{
+	struct ak_buf phrase = AK_BUF_INIT(65536);
+	sqlite3_stmt *s = NULL;
+	const char *q = query;
+	int rc, stopped = 0, syntax = uses_syntax(query);
+
+	if (!st->readonly && (rc = evidence_catchup(st, 0, NULL)) != 0)
+		return rc;
+	if (!syntax) {
+		/* Plain text (an address, an IP, Japanese words) is one phrase:
+		 * found where it occurs as it is. */
+		const char *c;
+
+		rc = ak_buf_putc(&phrase, '"');
+		for (c = query; rc == 0 && *c; c++)
+			rc = *c == '"' ? ak_buf_puts(&phrase, "\"\"") : ak_buf_putc(&phrase, *c);
+		if (rc == 0)
+			rc = ak_buf_putc(&phrase, '"');
+		if (rc != 0)
+			return rc;
+		q = phrase.data;
+	}
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT e.seq, e.kind, e.time, e.bytes FROM fts "
+			       "JOIN entries e ON e.seq = fts.rowid "
+			       "WHERE fts MATCH ?1 AND (?2 IS NULL OR e.kind = ?2) "
+			       "ORDER BY e.seq LIMIT ?3",
+			       -1, &s, NULL) != SQLITE_OK) {
+		ak_buf_free(&phrase);
+		return evidence_sqlerr(st, "search");
+	}
+	sqlite3_bind_text(s, 1, q, -1, SQLITE_STATIC);
+	if (kind)
+		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, limit > 0 ? limit : -1);
+	rc = emit_rows(st, s, cb, ctx, &stopped);
+	if (rc != 0 && sqlite3_errcode(st->db) == SQLITE_ERROR)
+		rc = ak_error_code(AK_EINVALID,
+				   "cannot understand the search '%s': with quotes, parentheses or "
+				   "AND/OR/NOT it is read as a query (\"exact phrase\", word AND "
+				   "word, prefix*), and this one is unbalanced or incomplete; plain "
+				   "text without those is searched as it is",
+				   query);
+	sqlite3_finalize(s);
+	ak_buf_free(&phrase);
+	return rc;
+}
+
+static int reset_indexers(struct evidence_store *st)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < st->nix; i++)
+		if (st->ix[i].reset && (rc = st->ix[i].reset(st->db, st->ix[i].ctx)) != 0) {
+			ak_error_prefix("indexer %s", st->ix[i].name);
+			return rc;
+		}
+	return 0;
+}
+
+int evidence_reindex(struct evidence_store *st, void (*progress)(void *ctx, int64_t seq, int64_t size),
+		     void *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t size, last = 0;
+	int rc;
+
+	if ((rc = evidence_size(st, &size)) != 0)
+		return rc;
+	/* The whole rebuild is one transaction: readers see the old derived
+	 * state or the new, never a half-built one. */
+	if ((rc = evidence_begin(st)) != 0)
+		return rc;
+	if ((rc = evidence_exec(st, "DELETE FROM catalog; INSERT INTO fts(fts) VALUES('delete-all');"
+				    "UPDATE derived SET upto = 0 WHERE name = 'fts';")) != 0 ||
+	    (rc = reset_indexers(st)) != 0)
+		goto fail;
+	if (st->nix) {
+		if (sqlite3_prepare_v2(st->db, "SELECT seq, kind, time, bytes FROM entries ORDER BY seq",
+				       -1, &s, NULL) != SQLITE_OK) {
+			rc = evidence_sqlerr(st, "reindex");
+			goto fail;
+		}
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			struct evidence_entry e;
+			size_t i;
+
+			e.seq = sqlite3_column_int64(s, 0);
+			e.kind = (const char *)sqlite3_column_text(s, 1);
+			e.time_us = sqlite3_column_int64(s, 2);
+			e.bytes = sqlite3_column_blob(s, 3);
+			e.len = (size_t)sqlite3_column_bytes(s, 3);
+			e.parsed = NULL;
+			if (e.bytes == NULL ||
+			    evidence_entry_body(e.bytes, e.len, &e.body, &e.body_len) != 0) {
+				rc = ak_error_code(AK_ETAMPERED, "seq %lld: stored entry is damaged",
+						   (long long)e.seq);
+				goto fail;
+			}
+			for (i = 0; i < st->nix; i++) {
+				const char *const *k = st->ix[i].kinds;
+
+				if (k) {
+					while (*k && strcmp(*k, e.kind) != 0)
+						k++;
+					if (*k == NULL)
+						continue;
+				}
+				if ((rc = st->ix[i].index(st->db, &e, st->ix[i].ctx)) != 0) {
+					ak_error_prefix("indexer %s, seq %lld", st->ix[i].name,
+							(long long)e.seq);
+					goto fail;
+				}
+			}
+			last = e.seq;
+			if (progress && (last & 0xffff) == 0)
+				progress(ctx, last, size);
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+	}
+	if ((rc = evidence_commit(st)) != 0)
+		return rc;
+	/* The store's own indexes catch up in their usual batches. */
+	if ((rc = evidence_catchup(st, 0, NULL)) != 0)
+		return rc;
+	if (progress)
+		progress(ctx, size, size);
+	return 0;
+fail:
+	sqlite3_finalize(s);
+	evidence_rollback(st);
+	return rc;
+}

@@ -185,8 +185,10 @@ static int check_checkpoint(struct vstate *v, const struct evidence_checkpoint *
 				     "checkpoint of size %lld: signed by a key the store does "
 				     "not know",
 				     (long long)cp->size);
-	if ((rc = evidence_note_verify(cp->note, strlen(cp->note), pub, &note)) != 0)
-		return rc == AK_ETAMPERED ? rc : AK_ETAMPERED;
+	if ((rc = evidence_note_verify(cp->note, strlen(cp->note), pub, &note)) != 0) {
+		ak_error_prefix("checkpoint of size %lld", (long long)cp->size);
+		return AK_ETAMPERED;
+	}
 	if ((int64_t)note.size != cp->size || memcmp(note.root, root, 32) != 0 ||
 	    memcmp(note.chain, chain, 32) != 0 || strcmp(note.origin, v->st->origin) != 0)
 		return ak_error_code(AK_ETAMPERED,
@@ -216,6 +218,19 @@ static int check_cp_entry(struct vstate *v, const struct evidence_checkpoint *cp
 	return 0;
 }
 
+/* The largest seq stored (for sizing when the head cannot be trusted). */
+static int64_t max_seq(struct evidence_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT max(seq) FROM entries", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n > 0 ? n : 0;
+}
+
 int evidence_verify(struct evidence_store *st, struct evidence_verify_result *out,
 		    void (*progress)(void *ctx, int64_t seq, int64_t size), void *ctx)
 {
@@ -228,21 +243,38 @@ int evidence_verify(struct evidence_store *st, struct evidence_verify_result *ou
 	sqlite3_stmt *s = NULL;
 	int64_t expect = 1, seq, bad = 0;
 	size_t ncp_entries = 0;
+	char head_problem[1024] = "";
 	int rc = 0, step, k, ndone;
 
 	memset(&v, 0, sizeof(v));
 	v.st = st;
 	/* A read transaction: one consistent snapshot even while others append. */
 	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return evidence_sqlerr(st, "verify");
-	if ((rc = evidence_head_get(st, &head)) != 0 || (rc = ak_jdoc_new(&v.doc, 0)) != 0 ||
+		return evidence_sqlerr(st, "reading the log");
+	if (evidence_head_get(st, &head) != 0) {
+		/* A damaged head is reported after the entries and checkpoints
+		 * have had their say: they locate the problem better. */
+		snprintf(head_problem, sizeof(head_problem), "the head row is damaged: %s",
+			 ak_error_last());
+		memset(&head, 0, sizeof(head));
+		head.size = INT64_MAX;
+	}
+	if ((rc = ak_jdoc_new(&v.doc, 0)) != 0 ||
 	    (rc = evidence_checkpoint_list(st, collect_cp, &v)) != 0 || (rc = load_keys(&v)) != 0 ||
-	    (rc = load_nodes(&v, head.size)) != 0)
+	    (rc = load_nodes(&v, head_problem[0] ? max_seq(st) : head.size)) != 0)
 		goto done;
 	if (sqlite3_prepare_v2(st->db, "SELECT seq, leaf, bytes FROM entries ORDER BY seq", -1, &s,
 			       NULL) != SQLITE_OK) {
-		rc = evidence_sqlerr(st, "verify");
+		rc = evidence_sqlerr(st, "reading the log");
 		goto done;
+	}
+	/* A checkpoint of the empty log (made before the first append). */
+	while (v.cpi < v.ncps && v.cps[v.cpi].size == 0) {
+		if ((rc = evidence_frontier_root(st->h, &f, root)) != 0 ||
+		    (rc = check_checkpoint(&v, &v.cps[v.cpi], root, chain)) != 0)
+			goto done;
+		res.checkpoints++;
+		v.cpi++;
 	}
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *bytes = sqlite3_column_blob(s, 2);
@@ -332,10 +364,10 @@ int evidence_verify(struct evidence_store *st, struct evidence_verify_result *ou
 			progress(ctx, seq, head.size);
 	}
 	if (step != SQLITE_DONE) {
-		rc = evidence_sqlerr(st, "verify");
+		rc = evidence_sqlerr(st, "reading the log");
 		goto done;
 	}
-	if (res.entries != head.size) {
+	if (!head_problem[0] && res.entries != head.size) {
 		bad = res.entries + 1;
 		rc = ak_error_code(AK_ETAMPERED,
 				   "seq %lld: missing; the log ends at seq %lld but the head "
@@ -349,6 +381,10 @@ int evidence_verify(struct evidence_store *st, struct evidence_verify_result *ou
 				   "checkpoint of size %lld covers entries the log no longer has "
 				   "(it ends at seq %lld)",
 				   (long long)v.cps[v.cpi].size, (long long)res.entries);
+		goto done;
+	}
+	if (head_problem[0]) {
+		rc = ak_error_code(AK_ETAMPERED, "%s", head_problem);
 		goto done;
 	}
 	if (memcmp(chain, head.chain, 32) != 0 || f.n != head.frontier.n ||

@@ -22,12 +22,18 @@
 
 #define SOURCE_MAX 256
 
-/* Identical-record counter for the current event time (see pipeline.h). */
+/* Identical-record counter (see pipeline.h): how many records with the
+ * same time, source and body came before in this input. Keys mix the time
+ * in, so out-of-order inputs count right too. Bounded: past OCC_MAX
+ * distinct records the table starts over, which only means identical
+ * records farther apart than that are taken as one (deterministically, so
+ * re-reading the same input still adds nothing). */
+#define OCC_MAX ((size_t)1 << 18)
+
 struct occ {
 	uint64_t *keys;
 	uint32_t *counts;
 	size_t cap, used;
-	int64_t time_us;
 };
 
 struct ingest_pipeline {
@@ -63,18 +69,16 @@ static uint64_t hash64(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
-static int occ_next(struct occ *o, int64_t time_us, uint64_t key, uint32_t *out)
+static int occ_next(struct occ *o, uint64_t key, uint32_t *out)
 {
 	size_t i;
 
-	if (o->time_us != time_us || o->cap == 0) {
-		if (o->used)
-			memset(o->keys, 0, o->cap * sizeof(*o->keys));
-		o->used = 0;
-		o->time_us = time_us;
-	}
 	if (key == 0)
 		key = 1; /* 0 marks an empty slot */
+	if (o->used >= OCC_MAX) {
+		memset(o->keys, 0, o->cap * sizeof(*o->keys));
+		o->used = 0;
+	}
 	if (o->used * 2 >= o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 64, j;
 		uint64_t *k = calloc(cap, sizeof(*k));
@@ -114,7 +118,6 @@ static int occ_next(struct occ *o, int64_t time_us, uint64_t key, uint32_t *out)
 
 void ingest_pipeline_next_input(struct ingest_pipeline *p)
 {
-	p->occ.time_us = INT64_MIN;
 	if (p->occ.used)
 		memset(p->occ.keys, 0, p->occ.cap * sizeof(*p->occ.keys));
 	p->occ.used = 0;
@@ -294,9 +297,10 @@ int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t tim
 			rc = ak_buf_puts(&p->material, event_id);
 	} else {
 		uint64_t h = hash64(p->body.data, p->body.len,
-				    hash64(source, source_len, 0xcbf29ce484222325ULL));
+				    hash64(source, source_len,
+					   0xcbf29ce484222325ULL ^ (uint64_t)time_us));
 
-		if ((rc = occ_next(&p->occ, time_us, h, &occ)) != 0)
+		if ((rc = occ_next(&p->occ, h, &occ)) != 0)
 			return rc;
 		rc = ak_buf_puts(&p->material, "record\n");
 		if (rc == 0)
@@ -367,7 +371,6 @@ int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,
 	p->sink.reject = reject;
 	p->sink.skip = skip;
 	p->sink.ctx = p;
-	p->occ.time_us = INT64_MIN;
 	ak_buf_init(&p->body, (size_t)256 << 20);
 	ak_buf_init(&p->material, (size_t)256 << 20);
 	ak_buf_init(&p->tmp, (size_t)256 << 20);

@@ -18,9 +18,10 @@
  * Dedupe identity of a record: kind, event time, and the source's own
  * event id when it has one (an adapter's event_id, or a body field
  * "event_id"); otherwise its source, its canonical body, and how many
- * identical records with the same time came before it in the same input
- * (so ten identical failed logins in one second stay ten events, and
- * reading the same log twice still adds nothing).
+ * identical records (same time, source and body) came before it in the
+ * same input (so ten identical failed logins in one second stay ten events,
+ * and reading the same log twice still adds nothing). The count looks back
+ * over the last 262,144 distinct records of the input.
  */
 #ifndef AUDITD_INGEST_PIPELINE_H
 #define AUDITD_INGEST_PIPELINE_H

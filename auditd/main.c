@@ -16,7 +16,7 @@ static const struct cli_command commands[] = {
 	{"init", cmd_init, "create a store and its signing key", "[--origin NAME]"},
 	{"ingest", cmd_ingest, "append records from files or standard input",
 	 "[--kind KIND] [--format FORMAT] [--source NAME] [--skip-invalid] [--rejects FILE] "
-	 "[--year Y] [--zone ZONE] FILE...|-"},
+	 "[--year Y] [--zone ZONE] [--no-index] FILE...|-"},
 	{"log", cmd_log, "print entries as JSON Lines, byte for byte as hashed",
 	 "[--kind K] [--from SEQ] [--to SEQ] [--since TIME] [--until TIME]"},
 	{"checkpoint", cmd_checkpoint, "sign a checkpoint of the current log and print it", ""},

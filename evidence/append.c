@@ -45,38 +45,49 @@ static size_t put_int(char *out, int64_t v)
 }
 
 /* The dedupe key: event time (big-endian, sign bit flipped so the b-tree
- * orders by time), then a 16-byte digest of kind and material. */
-static int dedupe_key(struct evidence_store *st, const struct evidence_record *r,
-		      unsigned char key[24])
+ * orders by time), then 8 bytes of SHA-256 over kind and material. Two
+ * different records collide only with the same kind, the same microsecond
+ * and a 64-bit hash collision. */
+int evidence_dedupe_key(struct evidence_hasher *h, const struct evidence_record *r,
+			unsigned char key[EVIDENCE_DKEY_LEN])
 {
 	static const unsigned char zero = 0;
 	unsigned char d[EVIDENCE_HASH_LEN];
 	uint64_t t = (uint64_t)r->time_us ^ ((uint64_t)1 << 63);
 	int i;
 
-	if (EVP_DigestInit_ex2(st->h->ctx, st->h->md, NULL) != 1 ||
-	    EVP_DigestUpdate(st->h->ctx, r->kind, strlen(r->kind)) != 1 ||
-	    EVP_DigestUpdate(st->h->ctx, &zero, 1) != 1 ||
-	    EVP_DigestUpdate(st->h->ctx, r->dedupe, r->dedupe_len) != 1 ||
-	    EVP_DigestFinal_ex(st->h->ctx, d, NULL) != 1)
+	if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 ||
+	    EVP_DigestUpdate(h->ctx, r->kind, strlen(r->kind)) != 1 ||
+	    EVP_DigestUpdate(h->ctx, &zero, 1) != 1 ||
+	    EVP_DigestUpdate(h->ctx, r->dedupe, r->dedupe_len) != 1 ||
+	    EVP_DigestFinal_ex(h->ctx, d, NULL) != 1)
 		return ak_error_set("OpenSSL: SHA-256 failed");
 	for (i = 0; i < 8; i++)
 		key[i] = (unsigned char)(t >> (56 - 8 * i));
-	memcpy(key + 8, d, 16);
+	memcpy(key + 8, d, EVIDENCE_DKEY_LEN - 8);
 	return 0;
 }
 
-/* Assemble the canonical entry into st->scratch. Keys in RFC 8785 order:
- * body, kind, received, seq, source, time. */
-static int assemble(struct evidence_store *st, const struct evidence_record *r, int64_t seq,
-		    const char *received, size_t received_len, const char *tm, size_t tm_len)
+int evidence_check_record(const struct evidence_record *r, size_t i)
 {
-	struct ak_buf *b = &st->scratch;
+	if (!valid_kind(r->kind))
+		return ak_error_code(AK_EINVALID,
+				     "record %zu: kind '%s' is not [a-z][a-z0-9_]* of at most %d bytes",
+				     i + 1, r->kind ? r->kind : "", EVIDENCE_KIND_MAX);
+	if (r->body_len < 2 || r->body[0] != '{' || r->body[r->body_len - 1] != '}')
+		return ak_error_code(AK_EINVALID, "record %zu: body is not a JSON object", i + 1);
+	return 0;
+}
+
+/* Assemble the canonical entry into b. Keys in RFC 8785 order: body,
+ * kind, received, seq, source, time. */
+int evidence_assemble(struct ak_buf *b, const struct evidence_record *r, int64_t seq,
+		      const char *received, size_t received_len, const char *tm, size_t tm_len)
+{
 	char num[24];
 	size_t n;
 	int rc;
 
-	ak_buf_reset(b);
 	if ((rc = ak_buf_append(b, "{\"body\":", 8)) != 0 ||
 	    (rc = ak_buf_append(b, r->body, r->body_len)) != 0 ||
 	    (rc = ak_buf_append(b, ",\"kind\":\"", 9)) != 0 ||
@@ -99,6 +110,51 @@ static int assemble(struct evidence_store *st, const struct evidence_record *r, 
 	return 0;
 }
 
+int evidence_prepare_statements(struct evidence_store *st)
+{
+	int rc;
+
+	if ((rc = evidence_stmt(st, &st->st_insert,
+				"INSERT INTO entries(seq, kind, time, leaf, bytes) "
+				"VALUES(?, ?, ?, ?, ?)")) != 0 ||
+	    (rc = evidence_stmt(st, &st->st_dedupe,
+				"INSERT OR IGNORE INTO dedupe(key) VALUES(?)")) != 0 ||
+	    (rc = evidence_stmt(st, &st->st_tree,
+				"INSERT INTO tree(level, idx, hash) VALUES(?, ?, ?)")) != 0)
+		return rc;
+	return 0;
+}
+
+int evidence_insert_dedupe(struct evidence_store *st, const unsigned char key[EVIDENCE_DKEY_LEN])
+{
+	int rc;
+
+	sqlite3_bind_blob(st->st_dedupe, 1, key, EVIDENCE_DKEY_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st->st_dedupe) == SQLITE_DONE ? (sqlite3_changes(st->db) ? 1 : 0)
+							: evidence_sqlerr(st, "dedupe");
+	sqlite3_reset(st->st_dedupe);
+	return rc;
+}
+
+int evidence_insert_nodes(struct evidence_store *st, const struct evidence_node *nodes, size_t n)
+{
+	size_t k;
+	int rc;
+
+	for (k = 0; k < n; k++) {
+		sqlite3_bind_int(st->st_tree, 1, nodes[k].level);
+		sqlite3_bind_int64(st->st_tree, 2, nodes[k].index);
+		sqlite3_bind_blob(st->st_tree, 3, nodes[k].hash, EVIDENCE_HASH_LEN, SQLITE_STATIC);
+		rc = sqlite3_step(st->st_tree) == SQLITE_DONE
+			     ? 0
+			     : evidence_sqlerr(st, "storing a tree node");
+		sqlite3_reset(st->st_tree);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int wants(const struct evidence_indexer *ix, const char *kind)
 {
 	const char *const *k;
@@ -111,50 +167,70 @@ static int wants(const struct evidence_indexer *ix, const char *kind)
 	return 0;
 }
 
+int evidence_insert_entry(struct evidence_store *st, const struct evidence_entry *e,
+			  const unsigned char leaf[EVIDENCE_HASH_LEN])
+{
+	size_t j;
+	int rc;
+
+	sqlite3_bind_int64(st->st_insert, 1, e->seq);
+	sqlite3_bind_text(st->st_insert, 2, e->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st->st_insert, 3, e->time_us);
+	sqlite3_bind_blob(st->st_insert, 4, leaf, EVIDENCE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st->st_insert, 5, e->bytes, (int)e->len, SQLITE_STATIC);
+	rc = sqlite3_step(st->st_insert) == SQLITE_DONE ? 0
+							: evidence_sqlerr(st, "appending an entry");
+	sqlite3_reset(st->st_insert);
+	if (rc != 0)
+		return rc;
+	for (j = 0; j < st->nix; j++) {
+		if (!wants(&st->ix[j], e->kind))
+			continue;
+		if ((rc = st->ix[j].index(st->db, e, st->ix[j].ctx)) != 0) {
+			ak_error_prefix("indexer %s, seq %lld", st->ix[j].name, (long long)e->seq);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int evidence_received_now(struct evidence_head *head, char out[AK_TIME_MAX])
+{
+	int64_t now = ak_time_now();
+
+	/* received never goes backwards along seq, even if the clock does. */
+	if (now < head->received_us)
+		now = head->received_us;
+	head->received_us = now;
+	return ak_time_format(out, now, AK_TIME_MICRO);
+}
+
 int evidence_append_locked(struct evidence_store *st, struct evidence_head *head,
 			   const struct evidence_record *recs, size_t n, int64_t *seqs,
 			   struct evidence_append_result *out)
 {
 	char received[AK_TIME_MAX], tm[AK_TIME_MAX];
 	int received_len, tm_len = 0;
-	int64_t now, last_time = INT64_MIN;
+	int64_t last_time = INT64_MIN;
 	struct evidence_node nodes[64];
 	struct evidence_append_result res = {0};
-	size_t i, j;
-	int rc, k, ndone;
+	size_t i;
+	int rc, ndone;
 
-	if ((rc = evidence_stmt(st, &st->st_insert,
-				"INSERT INTO entries(seq, kind, time, leaf, bytes) "
-				"VALUES(?, ?, ?, ?, ?)")) != 0 ||
-	    (rc = evidence_stmt(st, &st->st_dedupe,
-				"INSERT OR IGNORE INTO dedupe(key, seq) VALUES(?, ?)")) != 0 ||
-	    (rc = evidence_stmt(st, &st->st_tree,
-				"INSERT INTO tree(level, idx, hash) VALUES(?, ?, ?)")) != 0)
+	if ((rc = evidence_prepare_statements(st)) != 0)
 		return rc;
-	/* received never goes backwards along seq, even if the clock does. */
-	now = ak_time_now();
-	if (now < head->received_us)
-		now = head->received_us;
-	head->received_us = now;
-	received_len = ak_time_format(received, now, AK_TIME_MICRO);
-	if (received_len < 0)
+	if ((received_len = evidence_received_now(head, received)) < 0)
 		return received_len;
-
 	for (i = 0; i < n; i++) {
 		const struct evidence_record *r = &recs[i];
-		unsigned char leaf[EVIDENCE_HASH_LEN], dkey[24];
+		unsigned char leaf[EVIDENCE_HASH_LEN], dkey[EVIDENCE_DKEY_LEN];
+		struct evidence_entry e;
 		int64_t seq = head->size + 1;
 
 		if (seqs)
 			seqs[i] = 0;
-		if (!valid_kind(r->kind))
-			return ak_error_code(AK_EINVALID,
-					     "record %zu: kind '%s' is not [a-z][a-z0-9_]* of at "
-					     "most %d bytes",
-					     i + 1, r->kind ? r->kind : "", EVIDENCE_KIND_MAX);
-		if (r->body_len < 2 || r->body[0] != '{' || r->body[r->body_len - 1] != '}')
-			return ak_error_code(AK_EINVALID, "record %zu: body is not a JSON object",
-					     i + 1);
+		if ((rc = evidence_check_record(r, i)) != 0)
+			return rc;
 		if (r->time_us != last_time) {
 			tm_len = ak_time_format(tm, r->time_us, AK_TIME_AUTO);
 			if (tm_len < 0)
@@ -162,76 +238,36 @@ int evidence_append_locked(struct evidence_store *st, struct evidence_head *head
 			last_time = r->time_us;
 		}
 		if (r->dedupe) {
-			if ((rc = dedupe_key(st, r, dkey)) != 0)
+			if ((rc = evidence_dedupe_key(st->h, r, dkey)) != 0 ||
+			    (rc = evidence_insert_dedupe(st, dkey)) < 0)
 				return rc;
-			sqlite3_bind_blob(st->st_dedupe, 1, dkey, sizeof(dkey), SQLITE_STATIC);
-			sqlite3_bind_int64(st->st_dedupe, 2, seq);
-			if (sqlite3_step(st->st_dedupe) != SQLITE_DONE) {
-				rc = evidence_sqlerr(st, "dedupe");
-				sqlite3_reset(st->st_dedupe);
-				return rc;
-			}
-			sqlite3_reset(st->st_dedupe);
-			if (sqlite3_changes(st->db) == 0) {
+			if (rc == 0) {
 				res.duplicates++;
 				continue;
 			}
 		}
-		if ((rc = assemble(st, r, seq, received, (size_t)received_len, tm,
-				   (size_t)tm_len)) != 0) {
+		ak_buf_reset(&st->scratch);
+		if ((rc = evidence_assemble(&st->scratch, r, seq, received, (size_t)received_len, tm,
+					    (size_t)tm_len)) != 0) {
 			ak_error_prefix("record %zu", i + 1);
 			return rc;
 		}
 		if ((rc = evidence_leaf_hash(st->h, st->scratch.data, st->scratch.len, leaf)) != 0 ||
 		    (rc = evidence_chain_hash(st->h, head->chain, leaf, head->chain)) != 0 ||
-		    (rc = evidence_frontier_push(st->h, &head->frontier, leaf, nodes, &ndone)) != 0)
+		    (rc = evidence_frontier_push(st->h, &head->frontier, leaf, nodes, &ndone)) != 0 ||
+		    (rc = evidence_insert_nodes(st, nodes, (size_t)ndone)) != 0)
 			return rc;
-		for (k = 0; k < ndone; k++) {
-			sqlite3_bind_int(st->st_tree, 1, nodes[k].level);
-			sqlite3_bind_int64(st->st_tree, 2, nodes[k].index);
-			sqlite3_bind_blob(st->st_tree, 3, nodes[k].hash, EVIDENCE_HASH_LEN,
-					  SQLITE_STATIC);
-			rc = sqlite3_step(st->st_tree) == SQLITE_DONE
-				     ? 0
-				     : evidence_sqlerr(st, "storing a tree node");
-			sqlite3_reset(st->st_tree);
-			if (rc != 0)
-				return rc;
-		}
-		sqlite3_bind_int64(st->st_insert, 1, seq);
-		sqlite3_bind_text(st->st_insert, 2, r->kind, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st->st_insert, 3, r->time_us);
-		sqlite3_bind_blob(st->st_insert, 4, leaf, EVIDENCE_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_blob(st->st_insert, 5, st->scratch.data, (int)st->scratch.len,
-				  SQLITE_STATIC);
-		rc = sqlite3_step(st->st_insert) == SQLITE_DONE
-			     ? 0
-			     : evidence_sqlerr(st, "appending an entry");
-		sqlite3_reset(st->st_insert);
-		if (rc != 0)
+		e.seq = seq;
+		e.kind = r->kind;
+		e.time_us = r->time_us;
+		e.bytes = st->scratch.data;
+		e.len = st->scratch.len;
+		e.body = st->scratch.data + 8;
+		e.body_len = r->body_len;
+		e.parsed = r->parsed;
+		if ((rc = evidence_insert_entry(st, &e, leaf)) != 0)
 			return rc;
 		head->size = seq;
-		if (st->nix) {
-			struct evidence_entry e;
-
-			e.seq = seq;
-			e.kind = r->kind;
-			e.time_us = r->time_us;
-			e.bytes = st->scratch.data;
-			e.len = st->scratch.len;
-			e.body = st->scratch.data + 8;
-			e.body_len = r->body_len;
-			e.parsed = r->parsed;
-			for (j = 0; j < st->nix; j++) {
-				if (!wants(&st->ix[j], r->kind))
-					continue;
-				if ((rc = st->ix[j].index(st->db, &e, st->ix[j].ctx)) != 0) {
-					ak_error_prefix("indexer %s, seq %lld", st->ix[j].name,
-							(long long)seq);
-					return rc;
-				}
-			}
-		}
 		if (seqs)
 			seqs[i] = seq;
 		if (res.first_seq == 0)

@@ -184,6 +184,29 @@ struct evidence_append_result {
 int evidence_append(struct evidence_store *st, const struct evidence_record *recs, size_t n,
 		    int64_t *seqs, struct evidence_append_result *out);
 
+/* A stream of records appended in batches of `batch`, each batch one
+ * transaction, with the next batch prepared (entries assembled, leaf,
+ * chain and tree hashes, dedupe keys) on the caller's thread while a writer
+ * thread commits the previous one: the CPU work hides behind the fsync of
+ * each commit. Results are exactly those of evidence_append() batch by
+ * batch (if another process appends meanwhile, or a record turns out to be
+ * a duplicate, that batch is redone inside its transaction).
+ *
+ * While an appender exists its writer thread owns st: the caller must not
+ * use st until evidence_appender_finish() has returned. Records are copied
+ * on add; their parsed pointer is not passed on. */
+struct evidence_appender;
+
+int evidence_appender_new(struct evidence_appender **out, struct evidence_store *st,
+			  size_t batch);
+/* Add one record (copied). Returns the writer's error, if one happened. */
+int evidence_appender_add(struct evidence_appender *a, const struct evidence_record *r);
+/* Commit what is left, stop the writer, and sum up every batch. */
+int evidence_appender_finish(struct evidence_appender *a, struct evidence_append_result *out);
+/* Free (after finish, or to abandon: the batch being written completes,
+ * nothing further is appended). */
+void evidence_appender_free(struct evidence_appender *a);
+
 /* ---- reading ---- */
 
 struct evidence_entry {

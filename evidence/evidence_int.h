@@ -83,6 +83,25 @@ struct evidence_head {
 int evidence_head_get(struct evidence_store *st, struct evidence_head *head);
 int evidence_head_put(struct evidence_store *st, const struct evidence_head *head);
 
+#define EVIDENCE_DKEY_LEN 16
+
+/* Pieces of the append path, shared by evidence_append() and the
+ * pipelined appender (appender.c). */
+int evidence_check_record(const struct evidence_record *r, size_t i);
+int evidence_dedupe_key(struct evidence_hasher *h, const struct evidence_record *r,
+			unsigned char key[EVIDENCE_DKEY_LEN]);
+int evidence_assemble(struct ak_buf *b, const struct evidence_record *r, int64_t seq,
+		      const char *received, size_t received_len, const char *tm, size_t tm_len);
+/* Set head->received_us to now (never earlier than before) and format it. */
+int evidence_received_now(struct evidence_head *head, char out[40]);
+int evidence_prepare_statements(struct evidence_store *st);
+/* 1 if the key was new, 0 if it was there (a duplicate), <0 on error. */
+int evidence_insert_dedupe(struct evidence_store *st, const unsigned char key[EVIDENCE_DKEY_LEN]);
+int evidence_insert_nodes(struct evidence_store *st, const struct evidence_node *nodes, size_t n);
+/* Insert the entry row and run the indexers on it. */
+int evidence_insert_entry(struct evidence_store *st, const struct evidence_entry *e,
+			  const unsigned char leaf[EVIDENCE_HASH_LEN]);
+
 /* Append inside an open transaction (the caller holds the write lock). */
 int evidence_append_locked(struct evidence_store *st, struct evidence_head *head,
 			   const struct evidence_record *recs, size_t n, int64_t *seqs,

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #define SOURCE_MAX 256
+#define SPOOL_BUF ((size_t)1 << 20)
 
 /* Identical-record counter (see pipeline.h): how many records with the
  * same time, source and body came before in this input. Keys mix the time
@@ -43,6 +44,7 @@ struct ingest_pipeline {
 	struct ak_jdoc *doc;
 	struct ak_buf body, material, tmp;
 	FILE *spool;
+	char *spool_buf;
 	struct ingest_counts counts;
 	size_t shown;
 	struct occ occ;
@@ -223,6 +225,12 @@ static int spool_open(struct ingest_pipeline *p)
 			close(fd);
 		return ak_error_set("cannot make a spool file in %s: %s", dir, strerror(errno));
 	}
+	/* A large buffer: a million records should be a few hundred system
+	 * calls, not tens of thousands (glibc ignores the size unless we
+	 * give the buffer ourselves). */
+	p->spool_buf = malloc(SPOOL_BUF);
+	if (p->spool_buf)
+		setvbuf(p->spool, p->spool_buf, _IOFBF, SPOOL_BUF);
 	return 0;
 }
 
@@ -388,6 +396,7 @@ void ingest_pipeline_free(struct ingest_pipeline *p)
 		return;
 	if (p->spool)
 		fclose(p->spool);
+	free(p->spool_buf);
 	ak_jdoc_free(p->doc);
 	ak_buf_free(&p->body);
 	ak_buf_free(&p->material);
@@ -526,11 +535,11 @@ int ingest_native(FILE *in, const struct ingest_options *opt, struct ingest_pipe
 
 int ingest_pipeline_commit(struct ingest_pipeline *p, struct ingest_counts *out)
 {
-	struct evidence_record *recs = NULL;
-	struct ak_buf data = AK_BUF_INIT((size_t)1 << 30);
-	size_t *offs = NULL, n = 0, i;
+	struct evidence_appender *app = NULL;
+	struct evidence_append_result res = {0};
+	struct ak_buf rec = AK_BUF_INIT((size_t)1 << 30);
 	struct spool_hdr h;
-	int rc = 0, eof = 0;
+	int rc = 0;
 
 	if (p->counts.rejected && !p->o.skip_invalid) {
 		*out = p->counts;
@@ -541,80 +550,58 @@ int ingest_pipeline_commit(struct ingest_pipeline *p, struct ingest_counts *out)
 	}
 	if (fflush(p->spool) != 0 || fseek(p->spool, 0, SEEK_SET) != 0)
 		return ak_error_set("rewinding the spool file: %s", strerror(errno));
-	recs = calloc(p->o.batch, sizeof(*recs));
-	offs = calloc(p->o.batch, 4 * sizeof(*offs));
-	if (recs == NULL || offs == NULL) {
-		rc = ak_error_oom();
+	if (p->counts.records == 0) {
+		*out = p->counts;
+		return 0;
+	}
+	if ((rc = evidence_appender_new(&app, p->st, p->o.batch)) != 0)
+		return rc;
+	while (fread(&h, sizeof(h), 1, p->spool) == 1) {
+		struct evidence_record r;
+		size_t total = (size_t)h.kind_len + 1 + h.source_len + h.body_len + h.dedupe_len;
+		char *d;
+
+		ak_buf_reset(&rec);
+		if ((d = ak_buf_reserve(&rec, total)) == NULL) {
+			rc = AK_ETOOBIG;
+			goto done;
+		}
+		if (fread(d, 1, h.kind_len, p->spool) != h.kind_len ||
+		    fread(d + h.kind_len + 1, 1, total - h.kind_len - 1, p->spool) !=
+			    total - h.kind_len - 1) {
+			rc = ak_error_set("the spool file is short");
+			goto done;
+		}
+		d[h.kind_len] = '\0';
+		memset(&r, 0, sizeof(r));
+		r.kind = d;
+		r.time_us = h.time_us;
+		r.source = d + h.kind_len + 1;
+		r.source_len = h.source_len;
+		r.body = r.source + h.source_len;
+		r.body_len = h.body_len;
+		r.dedupe = r.body + h.body_len;
+		r.dedupe_len = h.dedupe_len;
+		if ((rc = evidence_appender_add(app, &r)) != 0)
+			goto done;
+	}
+	if (ferror(p->spool)) {
+		rc = ak_error_set("reading the spool file: %s", strerror(errno));
 		goto done;
 	}
-	while (!eof) {
-		struct evidence_append_result res;
-
-		n = 0;
-		ak_buf_reset(&data);
-		while (n < p->o.batch) {
-			size_t total, got;
-			char *dst;
-
-			if (fread(&h, sizeof(h), 1, p->spool) != 1) {
-				if (ferror(p->spool)) {
-					rc = ak_error_set("reading the spool file: %s",
-							  strerror(errno));
-					goto done;
-				}
-				eof = 1;
-				break;
-			}
-			total = (size_t)h.kind_len + 1 + h.source_len + h.body_len + h.dedupe_len;
-			if ((dst = ak_buf_reserve(&data, total)) == NULL) {
-				rc = AK_ETOOBIG;
-				goto done;
-			}
-			/* Offsets, not pointers: the buffer may move as it grows. */
-			offs[4 * n] = data.len;
-			got = fread(dst, 1, h.kind_len, p->spool);
-			dst[h.kind_len] = '\0';
-			got += fread(dst + h.kind_len + 1, 1, total - h.kind_len - 1, p->spool);
-			if (got != total - 1) {
-				rc = ak_error_set("the spool file is short");
-				goto done;
-			}
-			ak_buf_commit(&data, total);
-			offs[4 * n + 1] = h.source_len;
-			offs[4 * n + 2] = h.body_len;
-			offs[4 * n + 3] = h.dedupe_len;
-			recs[n].kind = NULL;
-			recs[n].time_us = h.time_us;
-			n++;
-		}
-		if (n == 0)
-			break;
-		for (i = 0; i < n; i++) {
-			char *base = data.data + offs[4 * i];
-			size_t kl = strlen(base);
-
-			recs[i].kind = base;
-			recs[i].source = base + kl + 1;
-			recs[i].source_len = offs[4 * i + 1];
-			recs[i].body = recs[i].source + recs[i].source_len;
-			recs[i].body_len = offs[4 * i + 2];
-			recs[i].dedupe = recs[i].body + recs[i].body_len;
-			recs[i].dedupe_len = offs[4 * i + 3];
-			recs[i].parsed = NULL;
-		}
-		if ((rc = evidence_append(p->st, recs, n, NULL, &res)) != 0)
-			goto done;
-		p->counts.appended += res.appended;
-		p->counts.duplicates += res.duplicates;
-		if (res.first_seq && p->counts.first_seq == 0)
-			p->counts.first_seq = res.first_seq;
-		if (res.last_seq)
-			p->counts.last_seq = res.last_seq;
-	}
 done:
+	{
+		int frc = evidence_appender_finish(app, &res);
+
+		if (rc == 0)
+			rc = frc;
+	}
+	evidence_appender_free(app);
+	p->counts.appended += res.appended;
+	p->counts.duplicates += res.duplicates;
+	p->counts.first_seq = res.first_seq;
+	p->counts.last_seq = res.last_seq;
 	*out = p->counts;
-	free(recs);
-	free(offs);
-	ak_buf_free(&data);
+	ak_buf_free(&rec);
 	return rc;
 }

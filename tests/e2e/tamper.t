@@ -94,8 +94,9 @@ tampered x "a deleted tree node is found" "seq 257-512: the stored tree node is 
 
 fresh
 sql "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
-size=$(stat -c %s "$S/akashi.db")
-head -c 16384 /dev/zero | tr '\0' '\377' | dd of="$S/akashi.db" bs=4096 seek=$((size / 8192)) conv=notrunc 2>/dev/null
+psize=$(sql "PRAGMA page_size")
+pg=$(sql "SELECT pageno FROM dbstat WHERE name = 'entries' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1 OFFSET 3")
+head -c "$psize" /dev/zero | tr '\0' '\377' | dd of="$S/akashi.db" bs="$psize" seek=$((pg - 1)) conv=notrunc 2>/dev/null
 out=$("$AKASHI" --store "$S" verify 2>&1); st=$?
 is "$st" "1" "a damaged database file fails verification (exit 1, no crash)"
 diag "$out"

@@ -449,7 +449,9 @@ const char *ak_csv_raw(const struct ak_csv_reader *r, size_t *len)
 }
 
 /* Whether a field must be quoted to read back as the same bytes (or, for
- * white space at either end, to survive spreadsheets that trim). */
+ * white space at either end, to survive spreadsheets that trim). A field
+ * starting with U+FEFF is quoted too: first in a file, it would read back
+ * as a byte-order mark and be dropped. */
 static int needs_quotes(const char *s, size_t len)
 {
 	size_t i;
@@ -457,6 +459,8 @@ static int needs_quotes(const char *s, size_t len)
 	if (len == 0)
 		return 0;
 	if (s[0] == ' ' || s[0] == '\t' || s[len - 1] == ' ' || s[len - 1] == '\t')
+		return 1;
+	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 		return 1;
 	for (i = 0; i < len; i++)
 		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')

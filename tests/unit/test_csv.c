@@ -492,6 +492,7 @@ static void test_csv__write_field_quotes_only_when_needed(void **state)
 		{"trail ", "\"trail \""},
 		{"\ttab", "\"\ttab\""},
 		{"in side", "in side"},
+		{"\xef\xbb\xbf" "bom", "\"\xef\xbb\xbf" "bom\""},
 		{"\xe6\x9d\xb1\xe4\xba\xac", "\xe6\x9d\xb1\xe4\xba\xac"},
 	};
 	size_t i;
@@ -537,6 +538,7 @@ static void test_csv__written_records_read_back_the_same(void **state)
 {
 	static const char *const values[] = {
 		"", " ", "a", "a,b", "\"", "\"\"", "x\r\ny", "\n", "\r", " s ", "\xe2\x9c\x93", ",",
+		"\xef\xbb\xbf", "\xef\xbb\xbfx",
 	};
 	size_t nv = sizeof(values) / sizeof(values[0]), i, j, n;
 	struct ak_buf out = AK_BUF_INIT(0);

@@ -379,17 +379,18 @@ int ak_csv_next(struct ak_csv_reader *r, const struct ak_csv_field **fields, siz
 			if (c == '\n' || c == CSV_EOF)
 				goto record_end;
 			if (c == '"')
-				refuse(r, &k, AK_EINVALID, "field %zu: quote inside an unquoted field",
-				       r->nfields + 1);
+				refuse(r, &k, AK_EINVALID,
+				       "field %zu: quote inside an unquoted field", r->nfields + 1);
 			add(r, &k, c);
 			continue;
 		case QUOTED:
 			if (c == CSV_EOF) {
 				r->dead = 1;
-				k.err = 0; /* this explains the record better than anything before */
+				/* This explains the record better than anything before. */
+				k.err = 0;
 				refuse(r, &k, AK_EINVALID,
-				       "field %zu: quoted field opened on line %lu is not closed at "
-				       "the end of the input",
+				       "field %zu: quoted field opened on line %lu is not closed "
+				       "at the end of the input",
 				       r->nfields + 1, quote_line);
 				goto record_end;
 			}

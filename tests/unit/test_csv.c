@@ -253,7 +253,8 @@ static void test_csv__quote_inside_unquoted_field_skips_the_record(void **state)
 	(void)state;
 	open_text(&f, "a,b\n1,ab\"c\n2,x\n", 0, NULL);
 	expect_record(&f, 1, REC("a", "b"));
-	expect_refusal(&f, AK_EINVALID, "record 2 (line 2): field 2: quote inside an unquoted field");
+	expect_refusal(&f, AK_EINVALID,
+		       "record 2 (line 2): field 2: quote inside an unquoted field");
 	raw = ak_csv_raw(&f.r, &len);
 	assert_non_null(raw);
 	assert_int_equal(len, 6);
@@ -555,7 +556,8 @@ static void test_csv__written_records_read_back_the_same(void **state)
 		for (j = 0; j < nv; j++) {
 			rec[0] = (struct ak_csv_field){values[i], strlen(values[i])};
 			rec[1] = (struct ak_csv_field){values[j], strlen(values[j])};
-			rec[2] = (struct ak_csv_field){values[(i + j) % nv], strlen(values[(i + j) % nv])};
+			rec[2] = (struct ak_csv_field){values[(i + j) % nv],
+						       strlen(values[(i + j) % nv])};
 			assert_int_equal(ak_csv_write_record(&out, rec, 3), 0);
 		}
 	}

@@ -325,7 +325,7 @@ static int do_event(struct ocsf_reader *c, json_t *ev, const char *raw, size_t r
 	struct ingest_record rec;
 	json_t *body = NULL, *details = NULL, *ids = NULL, *v;
 	int64_t class_uid, activity_id, time_ms, status_id = 0, id;
-	int has_status = 0, present, rc;
+	int has_status = 0, present, recorded = 0, rc;
 	size_t i;
 
 	if (!json_is_object(ev)) {
@@ -424,8 +424,9 @@ static int do_event(struct ocsf_reader *c, json_t *ev, const char *raw, size_t r
 	rec.event_id = a.event_id ? json_string_value(a.event_id) : NULL;
 	rec.where = c->where.data;
 	rc = c->sink->record(c->sink->ctx, &rec);
+	recorded = 1; /* whatever the sink returns is not about this event */
 done:
-	if (rc == AK_EINVALID)
+	if (rc == AK_EINVALID && !recorded)
 		rc = reject(c, raw, raw_len);
 	admin_fields_free(&a);
 	json_decref(ids);

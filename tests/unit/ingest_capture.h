@@ -34,6 +34,7 @@
 struct capture {
 	json_t *doc;       /* {"records":[],"rejects":[],"skips":[]} */
 	size_t stop_after; /* record() fails after this many records; 0: never */
+	int stop_code;     /* ...returning this (0: AK_ERROR) */
 	size_t nrecords;
 };
 
@@ -65,7 +66,7 @@ static inline int capture_record(void *ctx, const struct ingest_record *rec)
 	json_t *r;
 
 	if (cap->stop_after && cap->nrecords >= cap->stop_after)
-		return ak_error_set("sink: stop");
+		return ak_error_code(cap->stop_code ? cap->stop_code : AK_ERROR, "sink: stop");
 	cap->nrecords++;
 	assert_non_null(rec->kind);
 	assert_non_null(rec->source);

@@ -216,6 +216,30 @@ static void test_ocsf__sink_stop_ends_reading_with_the_name(void **state)
 	capture_free(&cap);
 }
 
+static void test_ocsf__sink_code_is_not_taken_for_a_bad_event(void **state)
+{
+	struct ingest_options opt;
+	struct ingest_sink sink;
+	struct capture cap;
+	FILE *in = fmemopen((void *)logon, strlen(logon), "r");
+
+	(void)state;
+	/* A sink that stops with AK_EINVALID (say, the pipeline's validation
+	 * of a whole batch) stops the adapter; the event is not rejected. */
+	assert_non_null(in);
+	memset(&opt, 0, sizeof(opt));
+	opt.name = "s";
+	capture_init(&cap, &sink);
+	cap.stop_after = 1;
+	cap.nrecords = 1;
+	cap.stop_code = AK_EINVALID;
+	assert_int_equal(ingest_admin_ocsf(in, &opt, &sink), AK_EINVALID);
+	assert_string_equal(ak_error_last(), "s: sink: stop");
+	capture_expect(&cap, "{}");
+	fclose(in);
+	capture_free(&cap);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ocsf__authentication_mapping),
 	cmocka_unit_test(test_ocsf__account_change_mapping),
@@ -237,6 +261,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ocsf__long_line_is_rejected_and_reading_goes_on),
 	cmocka_unit_test(test_ocsf__array_over_max_bytes_fails_the_input),
 	cmocka_unit_test(test_ocsf__sink_stop_ends_reading_with_the_name),
+	cmocka_unit_test(test_ocsf__sink_code_is_not_taken_for_a_bad_event),
 };
 
 AK_UNIT_MAIN(tests)

@@ -26,6 +26,7 @@
  *                closing quote, a CR outside quotes not followed by LF,
  *                invalid UTF-8, a NUL byte;
  *   AK_ETOOBIG   a field, record or field count over its limit;
+ *   AK_ENOMEM    out of memory while holding the record;
  *   AK_EINVALID  a quoted field still open at the end of the input;
  *   AK_ERROR     a read error of the stream.
  *

@@ -15,7 +15,9 @@
  */
 #include "auditd/cli.h"
 
+#include "auditd/ingest/consent.h"
 #include "auditd/ingest/ingest.h"
+#include "auditd/ingest/ocsf.h"
 #include "auditd/ingest/kinds.h"
 #include "auditd/ingest/pipeline.h"
 #include "lib/error.h"
@@ -38,6 +40,20 @@ static int native(FILE *in, const char *path, const struct ingest_options *opt,
 	return ingest_native(in, opt, p);
 }
 
+static int consent_csv(FILE *in, const char *path, const struct ingest_options *opt,
+		       struct ingest_pipeline *p)
+{
+	(void)path;
+	return ingest_consent_csv(in, opt, ingest_pipeline_sink(p));
+}
+
+static int admin_ocsf(FILE *in, const char *path, const struct ingest_options *opt,
+		      struct ingest_pipeline *p)
+{
+	(void)path;
+	return ingest_admin_ocsf(in, opt, ingest_pipeline_sink(p));
+}
+
 struct format {
 	const char *kind;   /* NULL: any kind (native lines carry their own) */
 	const char *format;
@@ -49,7 +65,9 @@ static const struct format formats[] = {
 	{NULL, "jsonl", native, 1},
 	{"send", "jsonl", native, 1},
 	{"consent", "jsonl", native, 1},
+	{"consent", "csv", consent_csv, 0},
 	{"admin", "jsonl", native, 1},
+	{"admin", "ocsf", admin_ocsf, 0},
 	{"dmarc", "jsonl", native, 1},
 	{"finding", "jsonl", native, 1},
 	{"alert", "jsonl", native, 1},

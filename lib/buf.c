@@ -76,7 +76,7 @@ int ak_buf_puts(struct ak_buf *b, const char *s)
 
 int ak_buf_putc(struct ak_buf *b, char c)
 {
-	if (b->len + 1 < b->cap) {
+	if (b->len + 1 < b->cap && b->len < limit(b)) {
 		b->data[b->len++] = c;
 		b->data[b->len] = '\0';
 		return 0;

@@ -29,6 +29,7 @@ enum column_role {
 	COLUMN_BODY,     /* a body field at path */
 	COLUMN_TIME,     /* the record's time */
 	COLUMN_EVENT_ID, /* the record's event_id */
+	COLUMN_SOURCE,   /* the record's source, when the cell is not empty */
 };
 
 struct column {
@@ -183,6 +184,8 @@ static int plan_header(struct consent_reader *c, const struct ak_csv_field *f, s
 		if (strcmp(col->name, "time") == 0) {
 			col->role = COLUMN_TIME;
 			have_time = 1;
+		} else if (strcmp(col->name, "source") == 0) {
+			col->role = COLUMN_SOURCE;
 		} else if (strcmp(col->name, "event_id") != 0 &&
 			   strcmp(col->name, "id") != 0) {
 			col->role = COLUMN_BODY;
@@ -274,7 +277,7 @@ static int do_row(struct consent_reader *c, const struct ak_csv_field *f, size_t
 {
 	struct ingest_record rec;
 	unsigned long row = c->csv.record - 1;
-	const char *event_id = NULL;
+	const char *event_id = NULL, *source = c->source.data;
 	json_t *body = NULL;
 	int64_t time_us = 0;
 	size_t i;
@@ -314,6 +317,8 @@ static int do_row(struct consent_reader *c, const struct ak_csv_field *f, size_t
 			continue; /* an empty cell leaves the field out */
 		} else if (col->role == COLUMN_EVENT_ID) {
 			event_id = f[i].ptr;
+		} else if (col->role == COLUMN_SOURCE) {
+			source = f[i].ptr;
 		} else if ((rc = body_set(body, col, f[i].ptr, f[i].len)) != 0) {
 			goto done;
 		}
@@ -321,7 +326,7 @@ static int do_row(struct consent_reader *c, const struct ak_csv_field *f, size_t
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = "consent";
 	rec.time_us = time_us;
-	rec.source = c->source.data;
+	rec.source = source;
 	rec.body = body;
 	rec.event_id = event_id;
 	rec.where = c->where.data;

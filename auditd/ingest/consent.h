@@ -8,6 +8,8 @@
  *                 and a row without it is rejected); not part of the body
  *   event_id, id  the source's own id of the event (at most one of the two);
  *                 not part of the body
+ *   source        who reported the row (its entry's source); an empty cell
+ *                 leaves the default below; not part of the body
  *   anything else a body field; a dotted name ("proof.ip") is a member of a
  *                 nested object ({"proof":{"ip":...}})
  *
@@ -21,8 +23,8 @@
  * consent body's contract are kept: checking the body is the pipeline's
  * job, one check whatever the door (auditd/ingest/ingest.h).
  *
- * Each record: kind "consent", source opt->source or "csv:" + the input's
- * base name ("csv:stdin" for "-"), event_id from the event_id/id column,
+ * Each record: kind "consent", source from the row's source cell, else
+ * opt->source, else "csv:" + the input's base name ("csv:stdin" for "-"), event_id from the event_id/id column,
  * where "NAME:LINE" with the physical line the row starts on.
  *
  * Rejects, each naming "NAME:LINE":

@@ -232,6 +232,18 @@ with smtplib.SMTP("127.0.0.1", port, local_hostname="client.akashi.test") as s:
         sender = "News+%d@Sender.test" % i if i % 2 else "news@sender.test"
         s.send_message(m, from_addr=sender, to_addrs=rcpts)
         ids.append(mid)
+    # A quoted local-part that looks like more fields: the adapter must
+    # not take any of it for relay= or status=.
+    m = EmailMessage()
+    mid = "<akashi-test-quoted.%d@sender.test>" % port
+    odd = '"odd>, relay=evil, status=bounced (x)"@ok.test'
+    m["Message-ID"] = mid
+    m["From"] = "news@sender.test"
+    m["To"] = "undisclosed-recipients:;"
+    m["Subject"] = "akashi postfix test: quoted"
+    m.set_content("quoted\n")
+    s.send_message(m, from_addr="news@sender.test", to_addrs=[odd])
+    ids.append(mid)
     # Null sender to defer.test: bounce_queue_lifetime = 0 expires it after
     # the first attempt.
     m = EmailMessage()
@@ -294,6 +306,8 @@ PY
 pfi_flush() {
 	local before after t=0
 	before=$(grep -c 'status=deferred' "$PFI_LOG")
+	# A second later, so the retry's timestamp differs from the first try's.
+	sleep 1.1
 	/usr/sbin/postqueue -c "$PFI_DIR/etc" -f || return 1
 	while [ "$t" -lt 300 ]; do
 		after=$(grep -c 'status=deferred' "$PFI_LOG")

@@ -28,8 +28,9 @@
  * writes them, and addresses are read with the quoting Postfix applies to
  * them (a quoted local-part may hold "> , status=sent"), so text inside an
  * address or a reply cannot pass for another field. A header value is cut
- * at the first " from CLIENT;" Postfix appends; a value that itself holds
- * such text is cut there (the header's sender only hurts its own record).
+ * at the first " from NAME[ADDR]; from=<" (what Postfix appends); a value
+ * that itself holds such text is cut there (its author only shortens the
+ * value of its own message; Postfix already cut the header at 200 bytes).
  * Strings reach the body as UTF-8 (checked for the whole line first), so
  * a record is always valid JSON.
  */
@@ -1487,17 +1488,25 @@ static int on_header(struct pf_ctx *c, const struct pf_line *l, const char *qid,
 		return skip(c, "Postfix header line for a header akashi does not record");
 	for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
 		;
-	/* The value ends where Postfix appended " from CLIENT;", CLIENT
-	 * being "name[addr]" or "local", without spaces. */
+	/* The value ends where Postfix appended " from CLIENT; from=<",
+	 * CLIENT being "name[addr]" (or "local" for mail it picked up),
+	 * without spaces; " to=<" or the end may come instead of from=. */
 	for (q = v; (q = memchr(q, ' ', (size_t)(end - q))) != NULL; q++) {
 		const char *cl, *ce;
+		size_t rest;
 
 		if (!STARTS(q, (size_t)(end - q), " from "))
 			continue;
 		cl = q + 6;
 		for (ce = cl; ce < end && *ce != ' ' && *ce != ';'; ce++)
 			;
-		if (ce > cl && ce < end && *ce == ';' && (ce + 1 == end || ce[1] == ' '))
+		if (ce == cl || ce >= end || *ce != ';')
+			continue;
+		if (!(ce[-1] == ']' && memchr(cl, '[', (size_t)(ce - cl)) != NULL) &&
+		    !(ce - cl == 5 && memcmp(cl, "local", 5) == 0))
+			continue;
+		rest = (size_t)(end - ce - 1);
+		if (rest == 0 || STARTS(ce + 1, rest, " from=<") || STARTS(ce + 1, rest, " to=<"))
 			break;
 	}
 	if (q == NULL)

@@ -797,6 +797,24 @@ static void test_postfix__header_value_ends_at_client_part(void **state)
 	collect_free(c);
 }
 
+static void test_postfix__null_sender_first_seen_in_qmgr_line(void **state)
+{
+	struct ingest_options o = opts("null.log");
+	struct collect *c;
+
+	(void)state;
+	/* The first line of the queue id holds only empty text: no block of
+	 * remembered text exists yet (found by the fuzzer). */
+	c = run_text("Nov 22 08:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<>, size=1, nrcpt=1 "
+		     "(queue active)\n"
+		     "Nov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n",
+		     &o);
+	assert_int_equal(c->nrecs, 1);
+	assert_string_equal(str(&c->recs[0], "from"), "");
+	assert_int_equal(num(&c->recs[0], "size"), 1);
+	collect_free(c);
+}
+
 static void test_postfix__event_ids_stable_and_distinct(void **state)
 {
 	struct ingest_options o = opts(REAL_LOG);
@@ -915,6 +933,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_postfix__evicts_oldest_queue_id_at_cap),
 	cmocka_unit_test(test_postfix__state_bytes_are_bounded),
 	cmocka_unit_test(test_postfix__header_value_ends_at_client_part),
+	cmocka_unit_test(test_postfix__null_sender_first_seen_in_qmgr_line),
 	cmocka_unit_test(test_postfix__event_ids_stable_and_distinct),
 	cmocka_unit_test(test_postfix__bodies_hold_no_floats),
 	cmocka_unit_test(test_postfix__source_option_overrides_host),

@@ -17,16 +17,17 @@ python3 bench/gen-maillog.py --mb "$mb" tests/data/postfix/real-*.log >"$dir/mai
 cat "$dir/maillog" >/dev/null # the same warm page cache for every contender
 
 now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f\n", b - a }'; }
 median() { sort -g | sed -n 2p; }
 
 lines=$(wc -l <"$dir/maillog")
 for i in 1 2 3; do
 	t0=$(now); wc -l <"$dir/maillog" >/dev/null; t1=$(now)
-	echo "$t1 - $t0" | bc
+	elapsed "$t0" "$t1"
 done | median >"$dir/wc"
 for i in 1 2 3; do
 	t0=$(now); grep -c status= "$dir/maillog" >/dev/null || true; t1=$(now)
-	echo "$t1 - $t0" | bc
+	elapsed "$t0" "$t1"
 done | median >"$dir/grep"
 for i in 1 2 3; do
 	/usr/bin/time -v -o "$dir/time.$i" "$dir/postfix_bench" "$dir/maillog" >"$dir/out.$i"

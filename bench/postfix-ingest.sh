@@ -2,7 +2,9 @@
 # bench/postfix-ingest.sh - throughput of the Postfix maillog adapter alone
 # (parse, join, build every body; the sink only counts), next to `wc -l`
 # and `grep -c status=` on the same file in the same run, and its peak RSS.
-# Medians of three runs. Needs build/libakashi.a (make all) and python3.
+# Medians of three runs, in CPU time (user + system) as well as wall time:
+# on a shared machine wall time mostly measures the neighbours. Needs
+# build/libakashi.a (make all), python3 and /usr/bin/time.
 #
 #   BENCH_POSTFIX_MB   size of the synthetic maillog (default 1024), made by
 #                      bench/gen-maillog.py from tests/data/postfix/real-*.log
@@ -15,32 +17,34 @@ cc -std=c11 -D_GNU_SOURCE -I. -O2 -o "$dir/postfix_bench" bench/postfix_bench.c 
 	build/libakashi.a $(pkg-config --libs jansson) -lpthread -lm
 python3 bench/gen-maillog.py --mb "$mb" tests/data/postfix/real-*.log >"$dir/maillog"
 cat "$dir/maillog" >/dev/null # the same warm page cache for every contender
-
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f\n", b - a }'; }
-median() { sort -g | sed -n 2p; }
-
 lines=$(wc -l <"$dir/maillog")
-for i in 1 2 3; do
-	t0=$(now); wc -l <"$dir/maillog" >/dev/null; t1=$(now)
-	elapsed "$t0" "$t1"
-done | median >"$dir/wc"
-for i in 1 2 3; do
-	t0=$(now); grep -c status= "$dir/maillog" >/dev/null || true; t1=$(now)
-	elapsed "$t0" "$t1"
-done | median >"$dir/grep"
-for i in 1 2 3; do
-	/usr/bin/time -v -o "$dir/time.$i" "$dir/postfix_bench" "$dir/maillog" >"$dir/out.$i"
-	awk '{print $8}' "$dir/out.$i"
-done | median >"$dir/ours"
-rss=$(grep -h 'Maximum resident' "$dir"/time.* | awk '{print $6}' | sort -n | tail -1)
 
-awk -v lines="$lines" -v mb="$mb" -v wc="$(cat "$dir/wc")" -v gr="$(cat "$dir/grep")" \
-	-v ours="$(cat "$dir/ours")" -v rss="$rss" -v out="$(cat "$dir/out.1")" 'BEGIN {
-	printf "maillog: %d MiB, %d lines (%s)\n", mb, lines, out
-	printf "wc -l:             %6.2f s  %10.0f lines/s\n", wc, lines / wc
-	printf "grep -c status=:   %6.2f s  %10.0f lines/s\n", gr, lines / gr
-	printf "postfix adapter:   %6.2f s  %10.0f lines/s  (%.2fx grep, %.2fx wc -l)\n",
-		ours, lines / ours, gr / ours, wc / ours
-	printf "adapter peak RSS:  %.1f MiB\n", rss / 1024
+# run NAME CMD...: three runs; NAME.cpu and NAME.wall get the medians,
+# NAME.rss the largest peak RSS (KiB).
+run() {
+	name=$1
+	shift
+	for i in 1 2 3; do
+		/usr/bin/time -f "%U %S %e %M" -o "$dir/$name.t$i" "$@" >"$dir/$name.out" || true
+	done
+	cat "$dir/$name".t? | awk '{print $1 + $2}' | sort -g | sed -n 2p >"$dir/$name.cpu"
+	cat "$dir/$name".t? | awk '{print $3}' | sort -g | sed -n 2p >"$dir/$name.wall"
+	cat "$dir/$name".t? | awk '{print $4}' | sort -n | tail -1 >"$dir/$name.rss"
+}
+run wc wc -l "$dir/maillog"
+run grep grep -c status= "$dir/maillog"
+run ours "$dir/postfix_bench" "$dir/maillog"
+
+awk -v lines="$lines" -v mb="$mb" -v out="$(cat "$dir/ours.out")" \
+	-v wc="$(cat "$dir/wc.cpu")" -v wcw="$(cat "$dir/wc.wall")" \
+	-v gr="$(cat "$dir/grep.cpu")" -v grw="$(cat "$dir/grep.wall")" \
+	-v ours="$(cat "$dir/ours.cpu")" -v oursw="$(cat "$dir/ours.wall")" \
+	-v rss="$(cat "$dir/ours.rss")" 'BEGIN {
+	printf "maillog: %d MiB, %d lines (adapter: %s)\n", mb, lines, out
+	printf "%-18s %8s %14s %8s\n", "", "cpu s", "lines/s (cpu)", "wall s"
+	printf "%-18s %8.2f %14.0f %8.2f\n", "wc -l", wc, lines / wc, wcw
+	printf "%-18s %8.2f %14.0f %8.2f\n", "grep -c status=", gr, lines / gr, grw
+	printf "%-18s %8.2f %14.0f %8.2f\n", "postfix adapter", ours, lines / ours, oursw
+	printf "adapter / wc -l: %.2f   adapter / grep: %.2f (time ratios, cpu)\n", ours / wc, ours / gr
+	printf "adapter peak RSS: %.1f MiB\n", rss / 1024
 }'

@@ -146,6 +146,7 @@ struct pf_ctx {
 	size_t bytes;      /* block bytes of live states */
 	size_t free_blobs; /* free states that kept their block */
 	struct pf_state *newest, *oldest, *free;
+	struct pf_state *last; /* the state found last: a message's lines come in runs */
 	struct pf_chunk *chunks;
 
 	struct pf_host *hosts;
@@ -284,13 +285,14 @@ static const char *check_text(const char *s, size_t n)
 /* ------------------------------------------------------------------ */
 /* The syslog prefix                                                   */
 
+/* 1-12, or 0. Every line has a month: no library call for it. */
 static int month_of(const char *p)
 {
 	static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	int i;
 
 	for (i = 0; i < 12; i++)
-		if (memcmp(p, names + 3 * i, 3) == 0)
+		if (p[0] == names[3 * i] && p[1] == names[3 * i + 1] && p[2] == names[3 * i + 2])
 			return i + 1;
 	return 0;
 }
@@ -786,6 +788,9 @@ static struct pf_state *state_find(struct pf_ctx *c, uint32_t host, const char *
 {
 	size_t i;
 
+	if (c->last && c->last->hash == h && c->last->host == host && c->last->qid_len == len &&
+	    memcmp(c->last->qid, qid, len) == 0)
+		return c->last;
 	if (c->slots == NULL)
 		return NULL;
 	for (i = h & c->mask; c->slots[i].s; i = (i + 1) & c->mask) {
@@ -793,7 +798,7 @@ static struct pf_state *state_find(struct pf_ctx *c, uint32_t host, const char *
 
 		if (c->slots[i].hash == h && s->host == host && s->qid_len == len &&
 		    memcmp(s->qid, qid, len) == 0)
-			return s;
+			return c->last = s;
 	}
 	return NULL;
 }
@@ -852,6 +857,8 @@ static void state_release(struct pf_ctx *c, struct pf_state *s)
 		}
 	}
 	lru_unlink(c, s);
+	if (c->last == s)
+		c->last = NULL;
 	c->nlive--;
 	c->bytes -= s->bcap;
 	if (s->bcap > PF_BLOB_KEEP || c->free_blobs >= PF_FREE_BLOBS) {

@@ -54,7 +54,8 @@
 #define PF_BLOB_KEEP 1024 /* a freed state keeps a block this small for reuse, */
 #define PF_FREE_BLOBS 4096 /* on at most this many free states */
 #define PF_BLOB_FIRST 256
-#define PF_CHUNK 1024 /* states allocated at once */
+#define PF_CHUNK_FIRST 32 /* states allocated at once: few for a small input, */
+#define PF_CHUNK_MAX 4096 /* doubling up to this many for a busy log */
 #define PF_TCACHE 256 /* civil minutes remembered (a power of two) */
 #define PF_NONE UINT32_MAX
 #define US_PER_S INT64_C(1000000)
@@ -98,7 +99,8 @@ struct pf_slot {
 
 struct pf_chunk {
 	struct pf_chunk *next;
-	struct pf_state s[PF_CHUNK];
+	size_t n;
+	struct pf_state s[];
 };
 
 struct pf_host {
@@ -939,13 +941,18 @@ static int state_get(struct pf_ctx *c, uint32_t host, const char *qid, size_t le
 			return rc;
 	}
 	if (c->free == NULL) {
-		struct pf_chunk *ch = calloc(1, sizeof(*ch));
+		size_t n = c->chunks ? c->chunks->n * 2 : PF_CHUNK_FIRST;
+		struct pf_chunk *ch;
 
+		if (n > PF_CHUNK_MAX)
+			n = PF_CHUNK_MAX;
+		ch = calloc(1, sizeof(*ch) + n * sizeof(ch->s[0]));
 		if (ch == NULL)
 			return ak_error_oom();
+		ch->n = n;
 		ch->next = c->chunks;
 		c->chunks = ch;
-		for (i = PF_CHUNK; i > 0; i--) {
+		for (i = n; i > 0; i--) {
 			ch->s[i - 1].older = c->free;
 			c->free = &ch->s[i - 1];
 		}
@@ -1693,7 +1700,7 @@ static void ctx_free(struct pf_ctx *c)
 
 	for (ch = c->chunks; ch; ch = next) {
 		next = ch->next;
-		for (i = 0; i < PF_CHUNK; i++)
+		for (i = 0; i < ch->n; i++)
 			free(ch->s[i].blob);
 		free(ch);
 	}

@@ -67,7 +67,9 @@
  *   delay_ms    delay= in integer milliseconds (no floats in entries)
  *   size        message size in bytes (integer)
  *   client      "NAME[ADDR]" of the SMTP client
- *   campaign, list, stream   from the X-Akashi-* headers (trimmed)
+ *   campaign, list, stream   from the X-Akashi-* headers, trimmed, as
+ *               logged: Postfix logs at most 200 bytes of the header line
+ *               (name included) and shows control characters as '?'
  *
  * Skipped (sink->skip, counted, not errors): other programs' lines, Postfix
  * lines that carry nothing for a record (connect, warnings, NOQUEUE

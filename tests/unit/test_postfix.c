@@ -788,9 +788,14 @@ static void test_postfix__header_value_ends_at_client_part(void **state)
 		"localhost[127.0.0.1]; from=<s@x> to=<r@x>\n"
 		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header X-Akashi-List:  "
 		"weekly   from local; from=<s@x>\n"
+		/* As Postfix 3.7 logged a header that imitates its own suffix. */
+		"Nov 22 08:35:09 mx1 postfix/cleanup[8515]: ABCDEF123: info: header X-Akashi-Stream: "
+		"marketing from x[1]; from=<evil> from localhost[127.0.0.1]; from=<a@sender.test> "
+		"to=<b@ok.test> proto=ESMTP helo=<[127.0.0.1]>\n"
 		"Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x>, status=sent (ok)\n",
 		&o);
 	assert_int_equal(c->nrecs, 1);
+	assert_string_equal(str(&c->recs[0], "stream"), "marketing");
 	assert_string_equal(str(&c->recs[0], "campaign"), "Sale from Tokyo; 50%");
 	assert_string_equal(str(&c->recs[0], "list"), "weekly");
 	assert_int_equal(count_skips(c, "does not record"), 1);

@@ -46,20 +46,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PF_QID_MIN 5
-#define PF_QID_MAX 32
-#define PF_HOST_MAX 255
-#define PF_MAX_HOSTS 65536
+#define PF_QID_MIN         5
+#define PF_QID_MAX         32
+#define PF_HOST_MAX        255
+#define PF_MAX_HOSTS       65536
 #define PF_STATE_MAX_BYTES ((uint32_t)1 << 20) /* text of one queue id */
-#define PF_BLOB_KEEP 1024 /* a freed state keeps a block this small for reuse, */
-#define PF_FREE_BLOBS 4096 /* on at most this many free states */
-#define PF_BLOB_FIRST 256
-#define PF_CHUNK_FIRST 32 /* states allocated at once: few for a small input, */
-#define PF_CHUNK_MAX 4096 /* doubling up to this many for a busy log */
-#define PF_TCACHE 256 /* civil minutes remembered (a power of two) */
-#define PF_NONE UINT32_MAX
-#define US_PER_S INT64_C(1000000)
-#define US_PER_DAY (INT64_C(86400) * US_PER_S)
+#define PF_BLOB_KEEP       1024 /* a freed state keeps a block this small for reuse, */
+#define PF_FREE_BLOBS      4096 /* on at most this many free states */
+#define PF_BLOB_FIRST      256
+#define PF_CHUNK_FIRST     32   /* states allocated at once: few for a small input, */
+#define PF_CHUNK_MAX       4096 /* doubling up to this many for a busy log */
+#define PF_TCACHE          256  /* civil minutes remembered (a power of two) */
+#define PF_NONE            UINT32_MAX
+#define US_PER_S           INT64_C(1000000)
+#define US_PER_DAY         (INT64_C(86400) * US_PER_S)
 
 enum pf_field { PF_MSGID, PF_FROM, PF_CLIENT, PF_CAMPAIGN, PF_LIST, PF_STREAM, PF_NFIELDS };
 
@@ -532,23 +532,24 @@ static const char *parse_prefix(const char *s, size_t n, struct pf_line *l)
  * (NAME is the syslog_name: "postfix", "postfix-out", "postfix/submission"). */
 static int is_postfix(const char *prog, size_t len)
 {
-#define D(s) {s, sizeof(s) - 1}
 	/* The busiest first. */
+	/* clang-format off */
 	static const struct {
 		const char *name;
 		size_t len;
 	} daemons[] = {
-		D("smtpd"),	 D("cleanup"),	 D("qmgr"),	 D("smtp"),	   D("local"),
-		D("virtual"),	 D("lmtp"),	 D("pipe"),	 D("error"),	   D("discard"),
-		D("bounce"),	 D("pickup"),	 D("anvil"),	 D("master"),	   D("postscreen"),
-		D("dnsblog"),	 D("tlsproxy"),	 D("scache"),	 D("trivial-rewrite"),
-		D("proxymap"),	 D("verify"),	 D("flush"),	 D("showq"),	   D("oqmgr"),
-		D("spawn"),	 D("postlogd"),	 D("postsuper"), D("postqueue"),   D("postdrop"),
-		D("sendmail"),	 D("postfix-script"), D("qmqpd"), D("tlsmgr"),	   D("postmap"),
-		D("postalias"),	 D("postmulti"), D("postlog"),	 D("postconf"),	   D("postkick"),
-		D("postcat"),
+#define D(s) {s, sizeof(s) - 1}
+		D("smtpd"), D("cleanup"), D("qmgr"), D("smtp"), D("local"), D("virtual"),
+		D("lmtp"), D("pipe"), D("error"), D("discard"), D("bounce"), D("pickup"),
+		D("anvil"), D("master"), D("postscreen"), D("dnsblog"), D("tlsproxy"),
+		D("scache"), D("trivial-rewrite"), D("proxymap"), D("verify"), D("flush"),
+		D("showq"), D("oqmgr"), D("spawn"), D("postlogd"), D("postsuper"),
+		D("postqueue"), D("postdrop"), D("sendmail"), D("postfix-script"), D("qmqpd"),
+		D("tlsmgr"), D("postmap"), D("postalias"), D("postmulti"), D("postlog"),
+		D("postconf"), D("postkick"), D("postcat"),
 	};
 #undef D
+	/* clang-format on */
 	const char *slash = NULL, *d;
 	size_t i, dlen;
 
@@ -637,7 +638,7 @@ static int reject(struct pf_ctx *c, const char *why, const char *raw, size_t raw
 
 /* Instant of a civil minute in the configured zone, cached. */
 static int local_minute(struct pf_ctx *c, int year, int mon, int day, int hour, int min,
-			int64_t *out)
+                        int64_t *out)
 {
 	int64_t key = ((((int64_t)year * 13 + mon) * 32 + day) * 24 + hour) * 60 + min + 1;
 	struct pf_tcache *e = &c->tcache[((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> 56];
@@ -665,7 +666,7 @@ static int local_minute(struct pf_ctx *c, int year, int mon, int day, int hour, 
 	if (day > ak_time_days_in_month(year, mon))
 		return ak_error_code(AK_EINVALID, "no such date %04d-%02d-%02d", year, mon, day);
 	return ak_error_code(AK_EINVALID, "%04d-%02d-%02d %02d:%02d does not exist in time zone %s",
-			     year, mon, day, hour, min, c->opt->zone ? c->opt->zone : "(local)");
+	                     year, mon, day, hour, min, c->opt->zone ? c->opt->zone : "(local)");
 }
 
 /* The instant of a line (see postfix.h for the year and zone rule). */
@@ -676,7 +677,7 @@ static int line_time(struct pf_ctx *c, const struct pf_line *l, int64_t *out)
 
 	if (l->has_off) {
 		*out = ak_time_from_civil(l->year, l->mon, l->day, l->hour, l->min, l->sec) *
-			       US_PER_S -
+		               US_PER_S -
 		       l->off * US_PER_S + l->usec;
 		return 0;
 	}
@@ -776,7 +777,8 @@ static int64_t host_index(struct pf_ctx *c, const char *name, size_t len)
 
 static uint64_t state_hash(uint32_t host, const char *qid, size_t len)
 {
-	uint64_t h = hash_bytes(qid, len, HASH_SEED ^ ((uint64_t)host * UINT64_C(0x9E3779B97F4A7C15)));
+	uint64_t h =
+	        hash_bytes(qid, len, HASH_SEED ^ ((uint64_t)host * UINT64_C(0x9E3779B97F4A7C15)));
 
 	/* Fold the high bits down: the table indexes with the low bits, and
 	 * FNV's low bits see only the low bits of each byte. */
@@ -786,7 +788,7 @@ static uint64_t state_hash(uint32_t host, const char *qid, size_t len)
 }
 
 static struct pf_state *state_find(struct pf_ctx *c, uint32_t host, const char *qid, size_t len,
-				   uint64_t h)
+                                   uint64_t h)
 {
 	size_t i;
 
@@ -885,10 +887,10 @@ static int evict_oldest(struct pf_ctx *c, const struct pf_state *keep)
 		return -1;
 	ak_buf_reset(&c->scratch);
 	if (ak_buf_printf(&c->scratch,
-			  "queue id %s/%.*s forgotten: over %zu live queue ids or %zu bytes of "
-			  "state; its later records lack the joined fields",
-			  c->hosts[s->host].name, (int)s->qid_len, s->qid, c->max_ids,
-			  c->max_bytes) == 0 &&
+	                  "queue id %s/%.*s forgotten: over %zu live queue ids or %zu bytes of "
+	                  "state; its later records lack the joined fields",
+	                  c->hosts[s->host].name, (int)s->qid_len, s->qid, c->max_ids,
+	                  c->max_bytes) == 0 &&
 	    c->sink->skip)
 		c->sink->skip(c->sink->ctx, where(c), c->scratch.data);
 	state_release(c, s);
@@ -921,7 +923,7 @@ static int table_grow(struct pf_ctx *c)
 
 /* The state of (host, qid), made when there is none. 0, or AK_ENOMEM. */
 static int state_get(struct pf_ctx *c, uint32_t host, const char *qid, size_t len,
-		     struct pf_state **out)
+                     struct pf_state **out)
 {
 	uint64_t h = state_hash(host, qid, len);
 	struct pf_state *s = state_find(c, host, qid, len, h);
@@ -1024,8 +1026,7 @@ static int span_eq(const struct pf_state *s, const struct pf_span *sp, const cha
 
 /* Remember a field. Values are appended (a changed value leaves the old
  * bytes behind; Postfix repeats the same values, so this stays small). */
-static int state_set(struct pf_ctx *c, struct pf_state *s, enum pf_field f, const char *v,
-		     size_t n)
+static int state_set(struct pf_ctx *c, struct pf_state *s, enum pf_field f, const char *v, size_t n)
 {
 	int rc;
 
@@ -1044,7 +1045,7 @@ static int state_set(struct pf_ctx *c, struct pf_state *s, enum pf_field f, cons
 
 /* The pending entry for (rcpt, orig) or PF_NONE. */
 static uint32_t pending_find(const struct pf_state *s, const char *rcpt, size_t rlen,
-			     const char *orig, size_t olen)
+                             const char *orig, size_t olen)
 {
 	uint32_t off = s->pend_first;
 	struct pf_pending e;
@@ -1054,8 +1055,8 @@ static uint32_t pending_find(const struct pf_state *s, const char *rcpt, size_t 
 		if (e.alive && e.rcpt_len == rlen &&
 		    memcmp(s->blob + off + sizeof(e), rcpt, rlen) == 0 &&
 		    (orig ? e.orig_len == olen &&
-				    memcmp(s->blob + off + sizeof(e) + rlen, orig, olen) == 0
-			  : e.orig_len == PF_NONE))
+		                     memcmp(s->blob + off + sizeof(e) + rlen, orig, olen) == 0
+		          : e.orig_len == PF_NONE))
 			return off;
 		off = e.next;
 	}
@@ -1074,8 +1075,8 @@ static int pending_add(struct pf_ctx *c, struct pf_state *s, const struct pf_del
 	rc = blob_reserve(c, s, sizeof(e) + d->rcpt_len + olen);
 	if (rc != 0)
 		return rc < 0 ? rc
-			      : skip(c, "deferred recipient not remembered: queue id over its "
-					"state limit (no expired record for it)");
+		              : skip(c, "deferred recipient not remembered: queue id over its "
+		                        "state limit (no expired record for it)");
 	off = s->blen;
 	e.next = PF_NONE;
 	e.rcpt_len = (uint32_t)d->rcpt_len;
@@ -1196,9 +1197,9 @@ static int append_lower(struct ak_buf *b, const char *v, size_t n)
 }
 
 /* One "send" record for a recipient of the line's queue id. */
-static int emit(struct pf_ctx *c, const struct pf_line *l, const struct pf_state *s,
-		uint32_t host, const char *qid, size_t qid_len, const char *status,
-		size_t status_len, const struct pf_delivery *d)
+static int emit(struct pf_ctx *c, const struct pf_line *l, const struct pf_state *s, uint32_t host,
+                const char *qid, size_t qid_len, const char *status, size_t status_len,
+                const struct pf_delivery *d)
 {
 	const struct pf_host *hp = &c->hosts[host];
 	struct ingest_record rec;
@@ -1260,10 +1261,12 @@ static int emit(struct pf_ctx *c, const struct pf_line *l, const struct pf_state
 	    ak_buf_putc(&c->scratch, '|') != 0 || ak_buf_append(&c->scratch, qid, qid_len) != 0 ||
 	    ak_buf_putc(&c->scratch, '|') != 0 ||
 	    ak_buf_append(&c->scratch, status, status_len) != 0 ||
-	    ak_buf_putc(&c->scratch, '|') != 0 || ak_buf_append(&c->scratch, l->ts, l->ts_len) != 0 ||
-	    ak_buf_putc(&c->scratch, '|') != 0 || append_lower(&c->scratch, d->rcpt, d->rcpt_len) != 0 ||
+	    ak_buf_putc(&c->scratch, '|') != 0 ||
+	    ak_buf_append(&c->scratch, l->ts, l->ts_len) != 0 ||
+	    ak_buf_putc(&c->scratch, '|') != 0 ||
+	    append_lower(&c->scratch, d->rcpt, d->rcpt_len) != 0 ||
 	    (d->orig && (ak_buf_putc(&c->scratch, '|') != 0 ||
-			 append_lower(&c->scratch, d->orig, d->orig_len) != 0))) {
+	                 append_lower(&c->scratch, d->orig, d->orig_len) != 0))) {
 		rc = ak_error_oom();
 		goto done;
 	}
@@ -1381,7 +1384,7 @@ static int known_host(struct pf_ctx *c, const struct pf_line *l, uint32_t *host)
 /* "to=<R>, [orig_to=<O>, ]relay=..., delay=..., delays=..., dsn=...,
  * status=S (reply)" from any delivery agent (and qmgr's own deferrals). */
 static int on_delivery(struct pf_ctx *c, const struct pf_line *l, const char *qid, size_t qlen,
-		       const char *p, const char *end)
+                       const char *p, const char *end)
 {
 	struct pf_delivery d;
 	const char *status = NULL;
@@ -1433,7 +1436,8 @@ static int on_delivery(struct pf_ctx *c, const struct pf_line *l, const char *qi
 			d.relay_len = (size_t)(ve - v);
 		} else if (klen == 5 && memcmp(key, "delay", 5) == 0) {
 			d.delay_ms = delay_ms(v, (size_t)(ve - v));
-		} else if (klen == 3 && memcmp(key, "dsn", 3) == 0 && valid_dsn(v, (size_t)(ve - v))) {
+		} else if (klen == 3 && memcmp(key, "dsn", 3) == 0 &&
+		           valid_dsn(v, (size_t)(ve - v))) {
 			d.dsn = v;
 			d.dsn_len = (size_t)(ve - v);
 		}
@@ -1444,7 +1448,8 @@ static int on_delivery(struct pf_ctx *c, const struct pf_line *l, const char *qi
 	if (!((status_len == 4 && memcmp(status, "sent", 4) == 0) ||
 	      (status_len == 8 && memcmp(status, "deferred", 8) == 0) ||
 	      (status_len == 7 && memcmp(status, "bounced", 7) == 0)))
-		return skip(c, "Postfix delivery status not recorded (not sent, deferred or bounced)");
+		return skip(c,
+		            "Postfix delivery status not recorded (not sent, deferred or bounced)");
 
 	if ((rc = known_host(c, l, &host)) != 0)
 		return rc < 0 ? rc : 0;
@@ -1452,7 +1457,8 @@ static int on_delivery(struct pf_ctx *c, const struct pf_line *l, const char *qi
 	if (status[0] == 'd') {
 		/* Remember it for a later "expired": make a state if the log
 		 * started after this message's first lines. */
-		if ((rc = state_get(c, host, qid, qlen, &s)) != 0 || (rc = pending_add(c, s, &d)) != 0)
+		if ((rc = state_get(c, host, qid, qlen, &s)) != 0 ||
+		    (rc = pending_add(c, s, &d)) != 0)
 			return rc;
 	} else if (s) {
 		uint32_t off = pending_find(s, d.rcpt, d.rcpt_len, d.orig, d.orig_len);
@@ -1467,7 +1473,7 @@ static int on_delivery(struct pf_ctx *c, const struct pf_line *l, const char *qi
 /* qmgr: "from=<S>, size=N, nrcpt=N (queue active)" or
  * "from=<S>, status=expired, returned to sender". */
 static int on_qmgr_from(struct pf_ctx *c, const struct pf_line *l, const char *qid, size_t qlen,
-			const char *p, const char *end)
+                        const char *p, const char *end)
 {
 	const char *from;
 	size_t from_len;
@@ -1531,7 +1537,7 @@ static int on_qmgr_from(struct pf_ctx *c, const struct pf_line *l, const char *q
 
 /* A single-valued field of a queue id: message-id=, client=. */
 static int on_field(struct pf_ctx *c, const struct pf_line *l, const char *qid, size_t qlen,
-		    enum pf_field f, const char *v, const char *ve)
+                    enum pf_field f, const char *v, const char *ve)
 {
 	struct pf_state *s;
 	uint32_t host = 0;
@@ -1553,7 +1559,7 @@ static int on_field(struct pf_ctx *c, const struct pf_line *l, const char *qid, 
 /* cleanup: "info: header NAME: VALUE from CLIENT; from=<S> to=<R> ...",
  * the header_checks INFO action; NAME X-Akashi-Campaign/-List/-Stream. */
 static int on_header(struct pf_ctx *c, const struct pf_line *l, const char *qid, size_t qlen,
-		     const char *p, const char *end)
+                     const char *p, const char *end)
 {
 	const char *name = p + 13, *colon, *v, *q;
 	enum pf_field f;
@@ -1667,7 +1673,7 @@ static int on_line(struct pf_ctx *c, const char *line, size_t len)
 /* Entry points                                                        */
 
 static int ctx_init(struct pf_ctx *c, const struct ingest_options *opt,
-		    const struct ingest_sink *sink, const struct postfix_limits *lim)
+                    const struct ingest_sink *sink, const struct postfix_limits *lim)
 {
 	int off, rc;
 	const char *name = opt->name ? opt->name : "-";
@@ -1676,8 +1682,8 @@ static int ctx_init(struct pf_ctx *c, const struct ingest_options *opt,
 	c->opt = opt;
 	c->sink = sink;
 	c->max_ids = lim && lim->max_queue_ids ? lim->max_queue_ids : POSTFIX_DEFAULT_MAX_QUEUE_IDS;
-	c->max_bytes =
-		lim && lim->max_state_bytes ? lim->max_state_bytes : POSTFIX_DEFAULT_MAX_STATE_BYTES;
+	c->max_bytes = lim && lim->max_state_bytes ? lim->max_state_bytes
+	                                           : POSTFIX_DEFAULT_MAX_STATE_BYTES;
 	ak_buf_init(&c->where, 0);
 	ak_buf_init(&c->scratch, 0);
 	ak_buf_init(&c->source, 0);
@@ -1686,7 +1692,7 @@ static int ctx_init(struct pf_ctx *c, const struct ingest_options *opt,
 	if (rc != 0)
 		return rc;
 	ak_time_to_civil(c->ref_us + off * US_PER_S, &c->ref_year, NULL, NULL, NULL, NULL, NULL,
-			 NULL);
+	                 NULL);
 	if (ak_buf_puts(&c->where, name) != 0 || ak_buf_putc(&c->where, ':') != 0)
 		return ak_error_oom();
 	c->where_prefix = c->where.len;
@@ -1716,7 +1722,7 @@ static void ctx_free(struct pf_ctx *c)
 }
 
 int ingest_postfix_limited(FILE *in, const struct ingest_options *opt,
-			   const struct ingest_sink *sink, const struct postfix_limits *limits)
+                           const struct ingest_sink *sink, const struct postfix_limits *limits)
 {
 	struct pf_ctx c;
 	struct ak_lines rd;

@@ -91,9 +91,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define POSTFIX_DEFAULT_MAX_QUEUE_IDS ((size_t)1000000)
+#define POSTFIX_DEFAULT_MAX_QUEUE_IDS   ((size_t)1000000)
 #define POSTFIX_DEFAULT_MAX_STATE_BYTES ((size_t)256 << 20)
-#define POSTFIX_DEFAULT_MAX_LINE ((size_t)64 << 10)
+#define POSTFIX_DEFAULT_MAX_LINE        ((size_t)64 << 10)
 
 struct postfix_limits {
 	size_t max_queue_ids;   /* live (host, queue id) states; 0: the default */
@@ -105,6 +105,6 @@ int ingest_postfix(FILE *in, const struct ingest_options *opt, const struct inge
 
 /* The same with explicit memory limits (NULL: the defaults). */
 int ingest_postfix_limited(FILE *in, const struct ingest_options *opt,
-			   const struct ingest_sink *sink, const struct postfix_limits *limits);
+                           const struct ingest_sink *sink, const struct postfix_limits *limits);
 
 #endif

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REAL_LOG "tests/data/postfix/real-postlogd.log"
-#define MULTI_LOG "tests/data/postfix/real-postlogd-multi-instance.log"
-#define ISO_LOG "tests/data/postfix/handwritten-iso.log"
+#define REAL_LOG    "tests/data/postfix/real-postlogd.log"
+#define MULTI_LOG   "tests/data/postfix/real-postlogd-multi-instance.log"
+#define ISO_LOG     "tests/data/postfix/handwritten-iso.log"
 #define RFC5424_LOG "tests/data/postfix/handwritten-rfc5424.log"
 
 #define MAX_ITEMS 2048
@@ -127,7 +127,7 @@ static struct ingest_options opts(const char *name)
 }
 
 static struct collect *run_stream(FILE *f, const struct ingest_options *o,
-				  const struct postfix_limits *lim, int want_rc)
+                                  const struct postfix_limits *lim, int want_rc)
 {
 	struct collect *c = calloc(1, sizeof(*c));
 	struct ingest_sink sink = {on_record, on_reject, on_skip, c};
@@ -153,7 +153,7 @@ static struct collect *run_file(const char *path, const struct ingest_options *o
 }
 
 static struct collect *run_mem(const char *text, size_t len, const struct ingest_options *o,
-			       const struct postfix_limits *lim)
+                               const struct postfix_limits *lim)
 {
 	FILE *f = fmemopen((void *)text, len, "rb");
 	struct collect *c;
@@ -282,7 +282,7 @@ static void test_postfix__bounce_and_deferral_carry_reply_and_dsn(void **state)
 	(void)state;
 	assert_string_equal(str(b, "dsn"), "5.3.0");
 	assert_string_equal(str(b, "reply"), "host 127.0.0.1[127.0.0.1] said: 500 5.3.0 Error: "
-					     "command failed (in reply to RCPT TO command)");
+	                                     "command failed (in reply to RCPT TO command)");
 	assert_string_equal(str(b, "stream"), "transactional");
 	/* error(8): parentheses inside the reply survive. */
 	assert_string_equal(str(e, "relay"), "none");
@@ -332,8 +332,7 @@ static void test_postfix__quoted_local_part_cannot_forge_fields(void **state)
 {
 	struct ingest_options o = opts(REAL_LOG);
 	struct collect *c = run_file(REAL_LOG, &o);
-	const struct rec *r =
-		find(c, "sent", "\"odd>, relay=evil, status=bounced (x)\"@ok.test");
+	const struct rec *r = find(c, "sent", "\"odd>, relay=evil, status=bounced (x)\"@ok.test");
 
 	(void)state;
 	assert_string_equal(str(r, "relay"), "127.0.0.1[127.0.0.1]:37445");
@@ -375,13 +374,13 @@ static void test_postfix__skips_other_lines_and_counts_them(void **state)
 
 	o = opts("mixed.log");
 	c = run_text("Nov 22 08:18:28 mx1 dovecot[900]: imap(user): Logged out\n"
-		     "Nov 22 08:18:28 mx1 opendkim[811]: CBA30A729FB: DKIM-Signature added\n"
-		     "Nov 22 08:18:28 mx1 sshd[1]: to=<a@b>, relay=x, dsn=2.0.0, status=sent (y)\n"
-		     "Nov 22 08:18:28 mx1 -- MARK --\n"
-		     "Nov 22 08:18:28 mx1 postfix/smtpd[1]: warning: hostname does not resolve\n"
-		     "Nov 22 08:18:28 mx1 postfix/smtpd[1]: NOQUEUE: reject: RCPT from x[1.2.3.4]\n"
-		     "\n",
-		     &o);
+	             "Nov 22 08:18:28 mx1 opendkim[811]: CBA30A729FB: DKIM-Signature added\n"
+	             "Nov 22 08:18:28 mx1 sshd[1]: to=<a@b>, relay=x, dsn=2.0.0, status=sent (y)\n"
+	             "Nov 22 08:18:28 mx1 -- MARK --\n"
+	             "Nov 22 08:18:28 mx1 postfix/smtpd[1]: warning: hostname does not resolve\n"
+	             "Nov 22 08:18:28 mx1 postfix/smtpd[1]: NOQUEUE: reject: RCPT from x[1.2.3.4]\n"
+	             "\n",
+	             &o);
 	assert_int_equal(c->nrecs, 0);
 	assert_int_equal(c->nrejects, 0);
 	assert_int_equal(c->nskips, 7);
@@ -409,10 +408,11 @@ static void test_postfix__multi_instance_syslog_name(void **state)
 	collect_free(c);
 
 	o = opts("sub.log");
-	c = run_text("Nov 22 08:18:28 mx1 postfix/submission/smtpd[1]: ABCDEF123: client=a[1.2.3.4]\n"
-		     "Nov 22 08:18:29 mx1 postfix/relay/smtp[2]: ABCDEF123: to=<x@y.test>, "
-		     "relay=y.test[5.6.7.8]:25, delay=1.5, dsn=2.0.0, status=sent (250 ok)\n",
-		     &o);
+	c = run_text(
+	        "Nov 22 08:18:28 mx1 postfix/submission/smtpd[1]: ABCDEF123: client=a[1.2.3.4]\n"
+	        "Nov 22 08:18:29 mx1 postfix/relay/smtp[2]: ABCDEF123: to=<x@y.test>, "
+	        "relay=y.test[5.6.7.8]:25, delay=1.5, dsn=2.0.0, status=sent (250 ok)\n",
+	        &o);
 	assert_int_equal(c->nrecs, 1);
 	assert_string_equal(str(&c->recs[0], "client"), "a[1.2.3.4]");
 	assert_int_equal(num(&c->recs[0], "delay_ms"), 1500);
@@ -434,7 +434,7 @@ static void test_postfix__iso_prefix_with_offsets(void **state)
 	assert_string_equal(str(r, "campaign"), "spring-0");
 	assert_string_equal(str(r, "message_id"), "akashi-test-0.47337@sender.test");
 	assert_string_equal(r->event_id,
-			    "mx1|CBA30A729FB|sent|2026-11-22T17:18:28.654321+09:00|user0@ok.test");
+	                    "mx1|CBA30A729FB|sent|2026-11-22T17:18:28.654321+09:00|user0@ok.test");
 	collect_free(c);
 }
 
@@ -460,9 +460,10 @@ static void test_postfix__rfc5424_prefix(void **state)
 static void test_postfix__rfc3164_with_pri_and_padded_day(void **state)
 {
 	struct ingest_options o = opts("pri.log");
-	struct collect *c = run_text("<22>Nov  2 08:18:28 mx1 postfix/smtp[1]: ABCDEF123: to=<a@b.test>, "
-				     "relay=none, delay=0, dsn=5.0.0, status=bounced (no)\r\n",
-				     &o);
+	struct collect *c =
+	        run_text("<22>Nov  2 08:18:28 mx1 postfix/smtp[1]: ABCDEF123: to=<a@b.test>, "
+	                 "relay=none, delay=0, dsn=5.0.0, status=bounced (no)\r\n",
+	                 &o);
 
 	(void)state;
 	assert_int_equal(c->nrecs, 1);
@@ -510,8 +511,8 @@ static void test_postfix__explicit_year_wins(void **state)
 	o.year = 2024;
 	o.ref_us = at("2027-01-01T10:00:00Z");
 	c = run_text(DEC_LINE "Feb 29 12:00:00 mx1 postfix/smtp[1]: CCCCC3333: to=<a@b.test>, "
-			      "status=sent (ok)\n",
-		     &o);
+	                      "status=sent (ok)\n",
+	             &o);
 	assert_int_equal(c->nrecs, 2);
 	assert_time(c->recs[0].time_us, "2024-12-31T23:59:59Z");
 	assert_time(c->recs[1].time_us, "2024-02-29T12:00:00Z");
@@ -531,8 +532,8 @@ static void test_postfix__zone_converts_local_times_to_utc(void **state)
 
 	/* An ISO time without offset is local too. */
 	c = run_text("2026-11-22T08:18:28.5 mx1 postfix/smtp[1]: ABCDEF123: to=<a@b.test>, "
-		     "status=sent (ok)\n",
-		     &o);
+	             "status=sent (ok)\n",
+	             &o);
 	assert_time(c->recs[0].time_us, "2026-11-21T23:18:28.500000Z");
 	collect_free(c);
 }
@@ -545,9 +546,10 @@ static void test_postfix__local_time_skipped_by_dst_is_rejected(void **state)
 	(void)state;
 	o.zone = "America/New_York";
 	o.ref_us = at("2026-03-20T00:00:00Z");
-	c = run_text("Mar  8 02:30:00 mx1 postfix/smtp[1]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
-		     "Mar  8 03:30:00 mx1 postfix/smtp[1]: ABCDEF124: to=<a@b.test>, status=sent (ok)\n",
-		     &o);
+	c = run_text(
+	        "Mar  8 02:30:00 mx1 postfix/smtp[1]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
+	        "Mar  8 03:30:00 mx1 postfix/smtp[1]: ABCDEF124: to=<a@b.test>, status=sent (ok)\n",
+	        &o);
 	assert_int_equal(c->nrejects, 1);
 	assert_string_equal(c->rejects[0].where, "dst.log:1");
 	assert_non_null(strstr(c->rejects[0].why, "does not exist"));
@@ -577,17 +579,20 @@ static void test_postfix__queue_id_reused_after_removed(void **state)
 
 	(void)state;
 	c = run_text(
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: message-id=<first@x>\n"
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header X-Akashi-Campaign: c1 "
-		"from localhost[127.0.0.1]; from=<s@x> to=<a@b.test> proto=ESMTP helo=<h>\n"
-		"Nov 22 08:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<s@x>, size=10, nrcpt=1 (queue active)\n"
-		"Nov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
-		"Nov 22 08:00:01 mx1 postfix/qmgr[2]: ABCDEF123: removed\n"
-		"Nov 22 09:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<t@x>, size=20, nrcpt=1 (queue active)\n"
-		"Nov 22 09:00:01 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
-		/* Same queue id on another host: another message. */
-		"Nov 22 09:00:02 mx2 postfix/smtp[3]: ABCDEF123: to=<c@b.test>, status=sent (ok)\n",
-		&o);
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: message-id=<first@x>\n"
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header "
+	        "X-Akashi-Campaign: c1 "
+	        "from localhost[127.0.0.1]; from=<s@x> to=<a@b.test> proto=ESMTP helo=<h>\n"
+	        "Nov 22 08:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<s@x>, size=10, nrcpt=1 "
+	        "(queue active)\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
+	        "Nov 22 08:00:01 mx1 postfix/qmgr[2]: ABCDEF123: removed\n"
+	        "Nov 22 09:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<t@x>, size=20, nrcpt=1 "
+	        "(queue active)\n"
+	        "Nov 22 09:00:01 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
+	        /* Same queue id on another host: another message. */
+	        "Nov 22 09:00:02 mx2 postfix/smtp[3]: ABCDEF123: to=<c@b.test>, status=sent (ok)\n",
+	        &o);
 	assert_int_equal(c->nrecs, 3);
 	assert_string_equal(str(&c->recs[0], "message_id"), "first@x");
 	assert_string_equal(str(&c->recs[0], "campaign"), "c1");
@@ -608,19 +613,19 @@ static void test_postfix__expired_skips_recipients_delivered_since(void **state)
 
 	(void)state;
 	c = run_text("Nov 22 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, dsn=4.0.0, "
-		     "status=deferred (try later)\n"
-		     "Nov 22 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<B@b.test>, dsn=4.0.0, "
-		     "status=deferred (try later)\n"
-		     "Nov 22 09:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, dsn=4.0.0, "
-		     "status=deferred (try later)\n"
-		     "Nov 22 09:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<b@b.test>, dsn=2.0.0, "
-		     "status=sent (ok)\n"
-		     "Nov 22 10:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<s@x>, status=expired, "
-		     "returned to sender\n"
-		     "Nov 22 10:00:00 mx1 postfix/qmgr[2]: ABCDEF123: removed\n"
-		     "Nov 22 11:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<s@x>, status=expired, "
-		     "returned to sender\n",
-		     &o);
+	             "status=deferred (try later)\n"
+	             "Nov 22 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<B@b.test>, dsn=4.0.0, "
+	             "status=deferred (try later)\n"
+	             "Nov 22 09:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, dsn=4.0.0, "
+	             "status=deferred (try later)\n"
+	             "Nov 22 09:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<b@b.test>, dsn=2.0.0, "
+	             "status=sent (ok)\n"
+	             "Nov 22 10:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<s@x>, status=expired, "
+	             "returned to sender\n"
+	             "Nov 22 10:00:00 mx1 postfix/qmgr[2]: ABCDEF123: removed\n"
+	             "Nov 22 11:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<s@x>, status=expired, "
+	             "returned to sender\n",
+	             &o);
 	/* B@b.test (deferred) and b@b.test (sent) are different recipients as
 	 * logged; the lower-cased rcpt of the record is the same. */
 	assert_int_equal(count_status(c, "deferred"), 3);
@@ -659,7 +664,8 @@ static void test_postfix__log_starting_mid_stream(void **state)
 		if (strcmp(str(r, "queue_id"), "CE29EA729FC") == 0) {
 			assert_null(str(r, "message_id"));
 			assert_null(str(r, "campaign"));
-			assert_string_equal(str(r, "from"), "news+1@sender.test"); /* qmgr: line 20 */
+			assert_string_equal(str(r, "from"),
+			                    "news+1@sender.test"); /* qmgr: line 20 */
 		}
 	}
 	assert_null(str(find(c, "sent", "other1@ok.test"), "message_id"));
@@ -673,21 +679,22 @@ static void test_postfix__log_starting_mid_stream(void **state)
 static void test_postfix__rejects_garbage_with_line_numbers(void **state)
 {
 	static const char text[] =
-		"this is not syslog\n"
-		"Nov 22 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
-		"Nov 22 08:00:00 mx1 postfix/smtp[3]: \xff\xfe bad bytes\n"
-		"Nov 22 08:00:00 mx1 postfix/smtp[3]: \xc0\xaf overlong\n"
-		"Nov 22 08:00:00 mx1 postfix/smtp[3]: a\0NUL\n"
-		"Nov 32 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
-		"Nov 22 08:00:00\n"
-		"<999>1 x\n"
-		"2026-13-01T00:00:00Z mx1 postfix/smtp[3]: x\n"
-		"Nov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF124: to=<\xe6\x97\xa5@b.test>, status=sent (ok)\n";
+	        "this is not syslog\n"
+	        "Nov 22 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
+	        "Nov 22 08:00:00 mx1 postfix/smtp[3]: \xff\xfe bad bytes\n"
+	        "Nov 22 08:00:00 mx1 postfix/smtp[3]: \xc0\xaf overlong\n"
+	        "Nov 22 08:00:00 mx1 postfix/smtp[3]: a\0NUL\n"
+	        "Nov 32 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n"
+	        "Nov 22 08:00:00\n"
+	        "<999>1 x\n"
+	        "2026-13-01T00:00:00Z mx1 postfix/smtp[3]: x\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF124: to=<\xe6\x97\xa5@b.test>, "
+	        "status=sent (ok)\n";
 	struct ingest_options o = opts("bad.log");
 	struct collect *c = run_mem(text, sizeof(text) - 1, &o, NULL);
 	size_t i;
 	static const char *const where[] = {"bad.log:1", "bad.log:3", "bad.log:4", "bad.log:5",
-					    "bad.log:6", "bad.log:7", "bad.log:8", "bad.log:9"};
+	                                    "bad.log:6", "bad.log:7", "bad.log:8", "bad.log:9"};
 
 	(void)state;
 	assert_int_equal(c->nrejects, 8);
@@ -710,13 +717,14 @@ static void test_postfix__over_long_line_rejected_and_reading_goes_on(void **sta
 
 	(void)state;
 	assert_non_null(text);
-	n += (size_t)snprintf(text + n, 4096 - n, "Nov 22 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: "
-						  "to=<a@b.test>, status=sent (");
+	n += (size_t)snprintf(text + n, 4096 - n,
+	                      "Nov 22 08:00:00 mx1 postfix/smtp[3]: ABCDEF123: "
+	                      "to=<a@b.test>, status=sent (");
 	memset(text + n, 'x', 1000);
 	n += 1000;
 	n += (size_t)snprintf(text + n, 4096 - n,
-			      ")\nNov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF124: to=<c@b.test>, "
-			      "status=sent (ok)\n");
+	                      ")\nNov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF124: to=<c@b.test>, "
+	                      "status=sent (ok)\n");
 	o.max_line = 200;
 	c = run_mem(text, n, &o, NULL);
 	assert_int_equal(c->nrejects, 1);
@@ -733,13 +741,14 @@ static void test_postfix__evicts_oldest_queue_id_at_cap(void **state)
 	struct ingest_options o = opts("cap.log");
 	struct postfix_limits lim = {2, 0};
 	static const char text[] =
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: AAAAA1111: message-id=<a@x>\n"
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: BBBBB2222: message-id=<b@x>\n"
-		"Nov 22 08:00:00 mx1 postfix/smtp[1]: AAAAA1111: to=<r@x>, status=deferred (later)\n"
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: CCCCC3333: message-id=<c@x>\n"
-		"Nov 22 08:00:01 mx1 postfix/smtp[1]: AAAAA1111: to=<r@x>, status=sent (ok)\n"
-		"Nov 22 08:00:01 mx1 postfix/smtp[1]: BBBBB2222: to=<r@x>, status=sent (ok)\n"
-		"Nov 22 08:00:01 mx1 postfix/smtp[1]: CCCCC3333: to=<r@x>, status=sent (ok)\n";
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: AAAAA1111: message-id=<a@x>\n"
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: BBBBB2222: message-id=<b@x>\n"
+	        "Nov 22 08:00:00 mx1 postfix/smtp[1]: AAAAA1111: to=<r@x>, status=deferred "
+	        "(later)\n"
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: CCCCC3333: message-id=<c@x>\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: AAAAA1111: to=<r@x>, status=sent (ok)\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: BBBBB2222: to=<r@x>, status=sent (ok)\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: CCCCC3333: to=<r@x>, status=sent (ok)\n";
 	struct collect *c = run_mem(text, sizeof(text) - 1, &o, &lim);
 
 	(void)state;
@@ -759,11 +768,11 @@ static void test_postfix__state_bytes_are_bounded(void **state)
 	struct ingest_options o = opts("bytes.log");
 	struct postfix_limits lim = {0, 600}; /* room for two blocks of 256 bytes */
 	static const char text[] =
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: AAAAA1111: message-id=<a@x>\n"
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: BBBBB2222: message-id=<b@x>\n"
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: CCCCC3333: message-id=<c@x>\n"
-		"Nov 22 08:00:01 mx1 postfix/smtp[1]: AAAAA1111: to=<r@x>, status=sent (ok)\n"
-		"Nov 22 08:00:01 mx1 postfix/smtp[1]: CCCCC3333: to=<r@x>, status=sent (ok)\n";
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: AAAAA1111: message-id=<a@x>\n"
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: BBBBB2222: message-id=<b@x>\n"
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: CCCCC3333: message-id=<c@x>\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: AAAAA1111: to=<r@x>, status=sent (ok)\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: CCCCC3333: to=<r@x>, status=sent (ok)\n";
 	struct collect *c = run_mem(text, sizeof(text) - 1, &o, &lim);
 
 	(void)state;
@@ -781,19 +790,22 @@ static void test_postfix__header_value_ends_at_client_part(void **state)
 
 	(void)state;
 	c = run_text(
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header x-akashi-campaign: "
-		"Sale from Tokyo; 50% from localhost[127.0.0.1]; from=<s@x> to=<r@x> proto=ESMTP "
-		"helo=<h>\n"
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header Subject: hello from "
-		"localhost[127.0.0.1]; from=<s@x> to=<r@x>\n"
-		"Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header X-Akashi-List:  "
-		"weekly   from local; from=<s@x>\n"
-		/* As Postfix 3.7 logged a header that imitates its own suffix. */
-		"Nov 22 08:35:09 mx1 postfix/cleanup[8515]: ABCDEF123: info: header X-Akashi-Stream: "
-		"marketing from x[1]; from=<evil> from localhost[127.0.0.1]; from=<a@sender.test> "
-		"to=<b@ok.test> proto=ESMTP helo=<[127.0.0.1]>\n"
-		"Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x>, status=sent (ok)\n",
-		&o);
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header "
+	        "x-akashi-campaign: "
+	        "Sale from Tokyo; 50% from localhost[127.0.0.1]; from=<s@x> to=<r@x> proto=ESMTP "
+	        "helo=<h>\n"
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header Subject: hello "
+	        "from "
+	        "localhost[127.0.0.1]; from=<s@x> to=<r@x>\n"
+	        "Nov 22 08:00:00 mx1 postfix/cleanup[1]: ABCDEF123: info: header X-Akashi-List:  "
+	        "weekly   from local; from=<s@x>\n"
+	        /* As Postfix 3.7 logged a header that imitates its own suffix. */
+	        "Nov 22 08:35:09 mx1 postfix/cleanup[8515]: ABCDEF123: info: header "
+	        "X-Akashi-Stream: "
+	        "marketing from x[1]; from=<evil> from localhost[127.0.0.1]; from=<a@sender.test> "
+	        "to=<b@ok.test> proto=ESMTP helo=<[127.0.0.1]>\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x>, status=sent (ok)\n",
+	        &o);
 	assert_int_equal(c->nrecs, 1);
 	assert_string_equal(str(&c->recs[0], "stream"), "marketing");
 	assert_string_equal(str(&c->recs[0], "campaign"), "Sale from Tokyo; 50%");
@@ -810,10 +822,11 @@ static void test_postfix__null_sender_first_seen_in_qmgr_line(void **state)
 	(void)state;
 	/* The first line of the queue id holds only empty text: no block of
 	 * remembered text exists yet (found by the fuzzer). */
-	c = run_text("Nov 22 08:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<>, size=1, nrcpt=1 "
-		     "(queue active)\n"
-		     "Nov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n",
-		     &o);
+	c = run_text(
+	        "Nov 22 08:00:00 mx1 postfix/qmgr[2]: ABCDEF123: from=<>, size=1, nrcpt=1 "
+	        "(queue active)\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[3]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n",
+	        &o);
 	assert_int_equal(c->nrecs, 1);
 	assert_string_equal(str(&c->recs[0], "from"), "");
 	assert_int_equal(num(&c->recs[0], "size"), 1);
@@ -867,7 +880,7 @@ static void test_postfix__source_option_overrides_host(void **state)
 	(void)state;
 	o.source = "postfix:cluster";
 	c = run_text("Nov 22 08:00:01 mx7 postfix/smtp[1]: ABCDEF123: to=<r@x>, status=sent (ok)\n",
-		     &o);
+	             &o);
 	assert_string_equal(c->recs[0].source, "postfix:cluster");
 	assert_string_equal(str(&c->recs[0], "host"), "mx7");
 	collect_free(c);
@@ -896,14 +909,15 @@ static void test_postfix__statuses_not_recorded_are_skipped(void **state)
 	struct collect *c;
 
 	(void)state;
-	c = run_text("Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x>, relay=x[1.2.3.4]:25, "
-		     "delay=0.1, dsn=2.1.5, status=deliverable (250 ok)\n"
-		     "Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x>, relay=x[1.2.3.4]:25\n"
-		     "Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x, status=sent (ok)\n"
-		     "Nov 22 08:00:01 mx1 postfix/qmgr[1]: ABCDEF123: to=<r@x>, relay=none, "
-		     "delay=3600, delays=3600/0/0/0, dsn=4.4.1, status=deferred (delivery "
-		     "temporarily suspended)\n",
-		     &o);
+	c = run_text(
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x>, relay=x[1.2.3.4]:25, "
+	        "delay=0.1, dsn=2.1.5, status=deliverable (250 ok)\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x>, relay=x[1.2.3.4]:25\n"
+	        "Nov 22 08:00:01 mx1 postfix/smtp[1]: ABCDEF123: to=<r@x, status=sent (ok)\n"
+	        "Nov 22 08:00:01 mx1 postfix/qmgr[1]: ABCDEF123: to=<r@x>, relay=none, "
+	        "delay=3600, delays=3600/0/0/0, dsn=4.4.1, status=deferred (delivery "
+	        "temporarily suspended)\n",
+	        &o);
 	assert_int_equal(c->nrejects, 0);
 	assert_int_equal(c->nskips, 3);
 	assert_int_equal(c->nrecs, 1);
@@ -912,38 +926,38 @@ static void test_postfix__statuses_not_recorded_are_skipped(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_postfix__counts_records_per_status_in_real_log),
-	cmocka_unit_test(test_postfix__joins_qmgr_cleanup_smtp_by_queue_id),
-	cmocka_unit_test(test_postfix__bounce_and_deferral_carry_reply_and_dsn),
-	cmocka_unit_test(test_postfix__lowercases_rcpt_and_from),
-	cmocka_unit_test(test_postfix__orig_to_of_virtual_alias),
-	cmocka_unit_test(test_postfix__local_pipe_discard_agents_are_delivery_lines),
-	cmocka_unit_test(test_postfix__quoted_local_part_cannot_forge_fields),
-	cmocka_unit_test(test_postfix__expired_gives_one_record_per_deferred_recipient),
-	cmocka_unit_test(test_postfix__skips_other_lines_and_counts_them),
-	cmocka_unit_test(test_postfix__multi_instance_syslog_name),
-	cmocka_unit_test(test_postfix__iso_prefix_with_offsets),
-	cmocka_unit_test(test_postfix__rfc5424_prefix),
-	cmocka_unit_test(test_postfix__rfc3164_with_pri_and_padded_day),
-	cmocka_unit_test(test_postfix__year_inferred_across_new_year),
-	cmocka_unit_test(test_postfix__explicit_year_wins),
-	cmocka_unit_test(test_postfix__zone_converts_local_times_to_utc),
-	cmocka_unit_test(test_postfix__local_time_skipped_by_dst_is_rejected),
-	cmocka_unit_test(test_postfix__unknown_zone_is_an_error),
-	cmocka_unit_test(test_postfix__queue_id_reused_after_removed),
-	cmocka_unit_test(test_postfix__expired_skips_recipients_delivered_since),
-	cmocka_unit_test(test_postfix__log_starting_mid_stream),
-	cmocka_unit_test(test_postfix__rejects_garbage_with_line_numbers),
-	cmocka_unit_test(test_postfix__over_long_line_rejected_and_reading_goes_on),
-	cmocka_unit_test(test_postfix__evicts_oldest_queue_id_at_cap),
-	cmocka_unit_test(test_postfix__state_bytes_are_bounded),
-	cmocka_unit_test(test_postfix__header_value_ends_at_client_part),
-	cmocka_unit_test(test_postfix__null_sender_first_seen_in_qmgr_line),
-	cmocka_unit_test(test_postfix__event_ids_stable_and_distinct),
-	cmocka_unit_test(test_postfix__bodies_hold_no_floats),
-	cmocka_unit_test(test_postfix__source_option_overrides_host),
-	cmocka_unit_test(test_postfix__sink_can_stop_the_adapter),
-	cmocka_unit_test(test_postfix__statuses_not_recorded_are_skipped),
+        cmocka_unit_test(test_postfix__counts_records_per_status_in_real_log),
+        cmocka_unit_test(test_postfix__joins_qmgr_cleanup_smtp_by_queue_id),
+        cmocka_unit_test(test_postfix__bounce_and_deferral_carry_reply_and_dsn),
+        cmocka_unit_test(test_postfix__lowercases_rcpt_and_from),
+        cmocka_unit_test(test_postfix__orig_to_of_virtual_alias),
+        cmocka_unit_test(test_postfix__local_pipe_discard_agents_are_delivery_lines),
+        cmocka_unit_test(test_postfix__quoted_local_part_cannot_forge_fields),
+        cmocka_unit_test(test_postfix__expired_gives_one_record_per_deferred_recipient),
+        cmocka_unit_test(test_postfix__skips_other_lines_and_counts_them),
+        cmocka_unit_test(test_postfix__multi_instance_syslog_name),
+        cmocka_unit_test(test_postfix__iso_prefix_with_offsets),
+        cmocka_unit_test(test_postfix__rfc5424_prefix),
+        cmocka_unit_test(test_postfix__rfc3164_with_pri_and_padded_day),
+        cmocka_unit_test(test_postfix__year_inferred_across_new_year),
+        cmocka_unit_test(test_postfix__explicit_year_wins),
+        cmocka_unit_test(test_postfix__zone_converts_local_times_to_utc),
+        cmocka_unit_test(test_postfix__local_time_skipped_by_dst_is_rejected),
+        cmocka_unit_test(test_postfix__unknown_zone_is_an_error),
+        cmocka_unit_test(test_postfix__queue_id_reused_after_removed),
+        cmocka_unit_test(test_postfix__expired_skips_recipients_delivered_since),
+        cmocka_unit_test(test_postfix__log_starting_mid_stream),
+        cmocka_unit_test(test_postfix__rejects_garbage_with_line_numbers),
+        cmocka_unit_test(test_postfix__over_long_line_rejected_and_reading_goes_on),
+        cmocka_unit_test(test_postfix__evicts_oldest_queue_id_at_cap),
+        cmocka_unit_test(test_postfix__state_bytes_are_bounded),
+        cmocka_unit_test(test_postfix__header_value_ends_at_client_part),
+        cmocka_unit_test(test_postfix__null_sender_first_seen_in_qmgr_line),
+        cmocka_unit_test(test_postfix__event_ids_stable_and_distinct),
+        cmocka_unit_test(test_postfix__bodies_hold_no_floats),
+        cmocka_unit_test(test_postfix__source_option_overrides_host),
+        cmocka_unit_test(test_postfix__sink_can_stop_the_adapter),
+        cmocka_unit_test(test_postfix__statuses_not_recorded_are_skipped),
 };
 
 AK_UNIT_MAIN(tests)

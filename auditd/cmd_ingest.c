@@ -18,6 +18,7 @@
 #include "auditd/ingest/consent.h"
 #include "auditd/ingest/ingest.h"
 #include "auditd/ingest/ocsf.h"
+#include "auditd/ingest/postfix.h"
 #include "auditd/ingest/kinds.h"
 #include "auditd/ingest/pipeline.h"
 #include "lib/error.h"
@@ -54,6 +55,13 @@ static int admin_ocsf(FILE *in, const char *path, const struct ingest_options *o
 	return ingest_admin_ocsf(in, opt, ingest_pipeline_sink(p));
 }
 
+static int send_postfix(FILE *in, const char *path, const struct ingest_options *opt,
+			struct ingest_pipeline *p)
+{
+	(void)path;
+	return ingest_postfix(in, opt, ingest_pipeline_sink(p));
+}
+
 struct format {
 	const char *kind;   /* NULL: any kind (native lines carry their own) */
 	const char *format;
@@ -64,6 +72,7 @@ struct format {
 static const struct format formats[] = {
 	{NULL, "jsonl", native, 1},
 	{"send", "jsonl", native, 1},
+	{"send", "postfix", send_postfix, 0},
 	{"consent", "jsonl", native, 1},
 	{"consent", "csv", consent_csv, 0},
 	{"admin", "jsonl", native, 1},

@@ -30,30 +30,51 @@ int ingest_kind_known(const char *kind)
 
 int ingest_is_email(const char *s, size_t len, int *needs_lower)
 {
-	const char *at = NULL;
-	size_t i;
+	const char *at, *end = s + len, *p = s;
 
 	*needs_lower = 0;
 	if (len < 3 || len > 254)
 		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' ||
-		    c == ',' || c == ';' || c == '"' || c == '\\' || c == '[' || c == ']')
-			return 0;
-		if (c == '@') {
-			if (at)
+	if (*p == '"') {
+		/* A quoted local part (RFC 5321 4.1.2): any printable character,
+		 * quotes and backslashes escaped. MTAs log such addresses. */
+		for (p++; p < end && *p != '"'; p++) {
+			if ((unsigned char)*p < ' ' || *p == 0x7f)
 				return 0;
-			at = s + i;
+			if (*p == '\\' && ++p == end)
+				return 0;
 		}
+		if (p == end || p + 1 == end || p[1] != '@')
+			return 0;
+		at = p + 1;
+	} else {
+		for (; p < end && *p != '@'; p++) {
+			unsigned char c = (unsigned char)*p;
+
+			if (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '(' || c == ')' ||
+			    c == ',' || c == ';' || c == '"' || c == '\\' || c == '[' || c == ']' ||
+			    c == ':')
+				return 0;
+			if (c >= 'A' && c <= 'Z')
+				*needs_lower = 1;
+		}
+		if (p == end || p == s)
+			return 0;
+		at = p;
+	}
+	if (at - s > 64 + 2 || at + 1 == end)
+		return 0;
+	/* The domain: dot-separated non-empty labels, or an address literal. */
+	for (p = at + 1; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c <= ' ' || c == 0x7f || c == '@' || c == '<' || c == '>' || c == '"' ||
+		    c == '\\' || c == ',' || c == ';' || c == '(' || c == ')')
+			return 0;
 		if (c >= 'A' && c <= 'Z')
 			*needs_lower = 1;
 	}
-	if (at == NULL || at == s || at == s + len - 1 || at - s > 64)
-		return 0;
-	/* The domain: dot-separated non-empty labels. */
-	if (at[1] == '.' || s[len - 1] == '.' || memmem(at, (size_t)(s + len - at), "..", 2))
+	if (at[1] == '.' || end[-1] == '.' || memmem(at, (size_t)(end - at), "..", 2))
 		return 0;
 	return 1;
 }

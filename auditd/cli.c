@@ -4,6 +4,7 @@
 #include "auditd/cli.h"
 
 #include "lib/error.h"
+#include "policies/state.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -76,7 +77,13 @@ int cli_open_store(struct cli *cli, int flags, struct evidence_store **out)
 
 	if ((rc = cli_configure(cli)) != 0)
 		return rc;
-	return evidence_open(out, cli->store_dir, flags);
+	if ((rc = evidence_open(out, cli->store_dir, flags)) != 0)
+		return rc;
+	if ((rc = policy_state_attach(*out)) != 0) {
+		evidence_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int cli_error(const char *name, int rc)

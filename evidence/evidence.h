@@ -254,6 +254,8 @@ struct evidence_indexer {
 	int (*reset)(sqlite3 *db, void *ctx);
 	/* Index one entry; called inside the append transaction, in seq order. */
 	int (*index)(sqlite3 *db, const struct evidence_entry *e, void *ctx);
+	/* Release ctx (called by evidence_close(); may be NULL). */
+	void (*close)(void *ctx);
 	void *ctx;
 };
 

@@ -112,6 +112,10 @@ int evidence_begin(struct evidence_store *st);
 int evidence_commit(struct evidence_store *st);
 void evidence_rollback(struct evidence_store *st);
 
+/* Feed every entry to the indexers ix[0..n) (inside a transaction). */
+int evidence_replay(struct evidence_store *st, const struct evidence_indexer *ix, size_t n,
+		    void (*progress)(void *ctx, int64_t seq, int64_t size), void *ctx);
+
 /* Hash of a complete subtree [a, b) computed from stored nodes and leaves. */
 int evidence_subtree_hash(struct evidence_store *st, int64_t a, int64_t b,
 			  unsigned char out[EVIDENCE_HASH_LEN]);

@@ -411,11 +411,64 @@ static int reset_indexers(struct evidence_store *st)
 	return 0;
 }
 
+/* Feed every entry, in seq order, to the indexers ix[0..n) (inside the
+ * caller's transaction). */
+int evidence_replay(struct evidence_store *st, const struct evidence_indexer *ix, size_t n,
+		    void (*progress)(void *ctx, int64_t seq, int64_t size), void *ctx)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t size;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if ((rc = evidence_size(st, &size)) != 0)
+		return rc;
+	if (sqlite3_prepare_v2(st->db, "SELECT seq, kind, time, bytes FROM entries ORDER BY seq", -1,
+			       &s, NULL) != SQLITE_OK)
+		return evidence_sqlerr(st, "replaying the log");
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		struct evidence_entry e;
+		size_t i;
+
+		e.seq = sqlite3_column_int64(s, 0);
+		e.kind = (const char *)sqlite3_column_text(s, 1);
+		e.time_us = sqlite3_column_int64(s, 2);
+		e.bytes = sqlite3_column_blob(s, 3);
+		e.len = (size_t)sqlite3_column_bytes(s, 3);
+		e.parsed = NULL;
+		if (e.bytes == NULL || evidence_entry_body(e.bytes, e.len, &e.body, &e.body_len) != 0) {
+			rc = ak_error_code(AK_ETAMPERED, "seq %lld: stored entry is damaged",
+					   (long long)e.seq);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			const char *const *k = ix[i].kinds;
+
+			if (k) {
+				while (*k && strcmp(*k, e.kind) != 0)
+					k++;
+				if (*k == NULL)
+					continue;
+			}
+			if ((rc = ix[i].index(st->db, &e, ix[i].ctx)) != 0) {
+				ak_error_prefix("indexer %s, seq %lld", ix[i].name, (long long)e.seq);
+				break;
+			}
+		}
+		if (rc != 0)
+			break;
+		if (progress && (e.seq & 0xffff) == 0)
+			progress(ctx, e.seq, size);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int evidence_reindex(struct evidence_store *st, void (*progress)(void *ctx, int64_t seq, int64_t size),
 		     void *ctx)
 {
-	sqlite3_stmt *s = NULL;
-	int64_t size, last = 0;
+	int64_t size;
 	int rc;
 
 	if ((rc = evidence_size(st, &size)) != 0)
@@ -426,51 +479,10 @@ int evidence_reindex(struct evidence_store *st, void (*progress)(void *ctx, int6
 		return rc;
 	if ((rc = evidence_exec(st, "DELETE FROM catalog; INSERT INTO fts(fts) VALUES('delete-all');"
 				    "UPDATE derived SET upto = 0 WHERE name = 'fts';")) != 0 ||
-	    (rc = reset_indexers(st)) != 0)
-		goto fail;
-	if (st->nix) {
-		if (sqlite3_prepare_v2(st->db, "SELECT seq, kind, time, bytes FROM entries ORDER BY seq",
-				       -1, &s, NULL) != SQLITE_OK) {
-			rc = evidence_sqlerr(st, "reindex");
-			goto fail;
-		}
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			struct evidence_entry e;
-			size_t i;
-
-			e.seq = sqlite3_column_int64(s, 0);
-			e.kind = (const char *)sqlite3_column_text(s, 1);
-			e.time_us = sqlite3_column_int64(s, 2);
-			e.bytes = sqlite3_column_blob(s, 3);
-			e.len = (size_t)sqlite3_column_bytes(s, 3);
-			e.parsed = NULL;
-			if (e.bytes == NULL ||
-			    evidence_entry_body(e.bytes, e.len, &e.body, &e.body_len) != 0) {
-				rc = ak_error_code(AK_ETAMPERED, "seq %lld: stored entry is damaged",
-						   (long long)e.seq);
-				goto fail;
-			}
-			for (i = 0; i < st->nix; i++) {
-				const char *const *k = st->ix[i].kinds;
-
-				if (k) {
-					while (*k && strcmp(*k, e.kind) != 0)
-						k++;
-					if (*k == NULL)
-						continue;
-				}
-				if ((rc = st->ix[i].index(st->db, &e, st->ix[i].ctx)) != 0) {
-					ak_error_prefix("indexer %s, seq %lld", st->ix[i].name,
-							(long long)e.seq);
-					goto fail;
-				}
-			}
-			last = e.seq;
-			if (progress && (last & 0xffff) == 0)
-				progress(ctx, last, size);
-		}
-		sqlite3_finalize(s);
-		s = NULL;
+	    (rc = reset_indexers(st)) != 0 ||
+	    (rc = evidence_replay(st, st->ix, st->nix, progress, ctx)) != 0) {
+		evidence_rollback(st);
+		return rc;
 	}
 	if ((rc = evidence_commit(st)) != 0)
 		return rc;
@@ -480,8 +492,4 @@ int evidence_reindex(struct evidence_store *st, void (*progress)(void *ctx, int6
 	if (progress)
 		progress(ctx, size, size);
 	return 0;
-fail:
-	sqlite3_finalize(s);
-	evidence_rollback(st);
-	return rc;
 }

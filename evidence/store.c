@@ -271,8 +271,13 @@ static int open_db(struct evidence_store *st, const char *path, int create)
 
 static void store_free(struct evidence_store *st)
 {
+	size_t i;
+
 	if (st == NULL)
 		return;
+	for (i = 0; i < st->nix; i++)
+		if (st->ix[i].close)
+			st->ix[i].close(st->ix[i].ctx);
 	sqlite3_finalize(st->st_insert);
 	sqlite3_finalize(st->st_dedupe);
 	sqlite3_finalize(st->st_tree);
@@ -516,12 +521,50 @@ int evidence_size(struct evidence_store *st, int64_t *out)
 	return rc;
 }
 
+/* A writable store meeting an indexer for the first time (a store made by
+ * an older akashi, or a new kind of derived state) builds its tables from
+ * the whole log at once, so derived state is never partial. */
+static int first_meeting(struct evidence_store *st, const struct evidence_indexer *ix)
+{
+	sqlite3_stmt *s = NULL;
+	int known, rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM derived WHERE name = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return evidence_sqlerr(st, "reading index state");
+	sqlite3_bind_text(s, 1, ix->name, -1, SQLITE_STATIC);
+	known = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	if (known)
+		return ix->setup ? ix->setup(st->db, ix->ctx) : 0;
+	if ((rc = evidence_begin(st)) != 0)
+		return rc;
+	if ((ix->setup && (rc = ix->setup(st->db, ix->ctx)) != 0) ||
+	    (ix->reset && (rc = ix->reset(st->db, ix->ctx)) != 0) ||
+	    (rc = evidence_replay(st, ix, 1, NULL, NULL)) != 0)
+		goto fail;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO derived VALUES(?, 0)", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		rc = evidence_sqlerr(st, "recording index state");
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, ix->name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : evidence_sqlerr(st, "recording index state");
+	sqlite3_finalize(s);
+	if (rc != 0)
+		goto fail;
+	return evidence_commit(st);
+fail:
+	evidence_rollback(st);
+	return rc;
+}
+
 int evidence_add_indexer(struct evidence_store *st, const struct evidence_indexer *ix)
 {
 	struct evidence_indexer *n;
 	int rc;
 
-	if (!st->readonly && ix->setup && (rc = ix->setup(st->db, ix->ctx)) != 0) {
+	if (!st->readonly && (rc = first_meeting(st, ix)) != 0) {
 		ak_error_prefix("indexer %s", ix->name);
 		return rc;
 	}

@@ -1,0 +1,68 @@
+/*
+ * policies/state.h - derived state over the log that controls and gates
+ * read: consent per (subject, list), the suppression list, accounts and
+ * their roles, campaign approvals.
+ *
+ * These are indexes, not evidence: policy_state_attach() registers
+ * indexers with the store, which keeps them in the same transaction as
+ * each append and rebuilds them from the entries on `akashi reindex` (the
+ * rebuild gives the same rows: tests compare them). Every row carries the
+ * seq of the entry it rests on, so a decision read from here can cite its
+ * evidence.
+ *
+ * Tables (in the store's database):
+ *   consent_state(subject, list, ...)   latest action by event time; the
+ *                                       latest opt-in, confirm and opt-out
+ *   suppression(address, scope, ...)    scope '*' for hard bounces and
+ *                                       complaints, the list for opt-outs
+ *   account_state(account, ...)         created, disabled, password change,
+ *                                       review, last login and address, MFA
+ *   account_roles(account, role, since, until)
+ *   login_addresses(account, ip, first)
+ *   approvals(campaign, actor, time, seq)
+ */
+#ifndef POLICIES_STATE_H
+#define POLICIES_STATE_H
+
+#include "evidence/evidence.h"
+
+#include <stdint.h>
+
+/* Register the indexers with st (tables created if st is writable). */
+int policy_state_attach(struct evidence_store *st);
+
+struct consent_now {
+	int found;
+	char action[16];      /* latest action by event time: opt_in, confirm, opt_out */
+	int64_t time_us, seq;
+	int64_t optin_time, optin_seq;   /* latest opt-in (0 when none) */
+	char method[48];
+	int proof;            /* the opt-in carried proof fields */
+	int confirmed_inline; /* ...including confirmation_id and confirmed_at */
+	char exemption[48];   /* a flagged exemption, or "" */
+	int64_t confirm_time, confirm_seq;
+	int64_t optout_time, optout_seq;
+};
+
+/* The consent state of (subject, list) now. */
+int policy_state_consent(sqlite3 *db, const char *subject, const char *list,
+			 struct consent_now *out);
+
+struct suppression_now {
+	int found;
+	char reason[16];      /* hard_bounce, complaint, opt_out */
+	char scope[128];      /* "*" or the list */
+	int64_t time_us, seq;
+};
+
+/* Is address suppressed for list (a global suppression, or an opt-out of
+ * that list)? The earliest applicable row. */
+int policy_state_suppressed(sqlite3 *db, const char *address, const char *list,
+			    struct suppression_now *out);
+
+/* Approvals of campaign by someone other than owner (owner may be NULL:
+ * any approver) before before_us: the first such, seq 0 when none. */
+int policy_state_approval(sqlite3 *db, const char *campaign, const char *owner, int64_t before_us,
+			  int64_t *seq, char *actor, size_t actor_cap);
+
+#endif

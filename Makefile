@@ -68,7 +68,7 @@ $(B)/akashi: $(MAIN_OBJ) $(B)/libakashi.a
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(B)/tests/test_%: tests/unit/test_%.c $(B)/libakashi.a tests/unit/unit.h
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libakashi.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  TEST    $@")
 	$(Q)$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags cmocka) -o $@ $< $(B)/libakashi.a \

@@ -227,9 +227,12 @@ struct evidence_filter {
 	int64_t since_us;   /* event time >= since (when has_since) */
 	int64_t until_us;   /* event time <  until (when has_until) */
 	int has_since, has_until;
+	/* Entries may come in event-time order (kind, time, seq) instead of
+	 * seq order: spares sorting a large selection. */
+	int by_time;
 };
 
-/* Call cb for every entry matching f, in seq order. cb returns 0 to go on,
+/* Call cb for every entry matching f, in seq order (or see by_time). cb returns 0 to go on,
  * 1 to stop early (evidence_scan then returns 0), negative to fail. */
 typedef int (*evidence_entry_cb)(void *ctx, const struct evidence_entry *e);
 int evidence_scan(struct evidence_store *st, const struct evidence_filter *f, evidence_entry_cb cb,

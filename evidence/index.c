@@ -270,8 +270,8 @@ int evidence_scan(struct evidence_store *st, const struct evidence_filter *f, ev
 			snprintf(sql, sizeof(sql),
 				 "SELECT e.seq, e.kind, e.time, e.bytes FROM catalog c "
 				 "JOIN entries e ON e.seq = c.seq "
-				 "WHERE c.seq > ? AND c.seq <= ?%s ORDER BY c.seq",
-				 where);
+				 "WHERE c.seq > ? AND c.seq <= ?%s%s",
+				 where, f->by_time ? "" : " ORDER BY c.seq");
 			if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
 				rc = evidence_sqlerr(st, "reading entries");
 				goto done;

@@ -34,6 +34,8 @@ static const struct policy_param_spec optin_proof[] = {
 	{NULL, 0, NULL, NULL, NULL}};
 
 static const struct policy_param_spec unsubscribe_deadline[] = {
+	{"streams", POLICY_ENUMS, "[\"marketing\"]", streams,
+	 "the streams an opt-out stops (transactional mail may still go)"},
 	{"profiles", POLICY_ENUMS, "[\"jp\"]", deadline_profiles,
 	 "the laws and mailbox rules that apply; the strictest deadline wins"},
 	{"deadline", POLICY_DURATION, "\"\"", NULL,
@@ -72,11 +74,14 @@ static const struct policy_param_spec password_rotation[] = {
 	{"max_age", POLICY_DURATION, "\"90d\"", NULL, "longest password age (pci-dss-4)"},
 	{"exempt_mfa", POLICY_BOOL, "true", NULL,
 	 "accounts with a second factor are out of scope (PCI DSS 8.3.9)"},
+	{"compromise_deadline", POLICY_DURATION, "\"1d\"", NULL,
+	 "nist-800-63b-4: a password must change this soon after evidence of compromise "
+	 "(an admin entry with details.compromised true)"},
 	{NULL, 0, NULL, NULL, NULL}};
 
 static const struct policy_param_spec mass_approval[] = {
 	{"threshold", POLICY_INT, "10000", NULL,
-	 "recipients from which a campaign needs a second person's approval"},
+	 "a campaign with more recipients than this needs a second person's approval"},
 	{NULL, 0, NULL, NULL, NULL}};
 
 static const struct policy_param_spec unsubscribe_headers[] = {
@@ -97,6 +102,8 @@ static const struct policy_param_spec dmarc_alignment[] = {
 	{NULL, 0, NULL, NULL, NULL}};
 
 static const struct policy_param_spec suppression[] = {
+	{"streams", POLICY_ENUMS, "[\"marketing\",\"transactional\"]", streams,
+	 "the streams that may not go to a suppressed address"},
 	{"hard_bounce", POLICY_BOOL, "true", NULL, "a 5xx bounce suppresses the address"},
 	{"complaint", POLICY_BOOL, "true", NULL, "a spam complaint suppresses the address"},
 	{NULL, 0, NULL, NULL, NULL}};

@@ -1,0 +1,187 @@
+/*
+ * tests/unit/test_gate.c - the send gate asks the same questions as the
+ * audit about one prospective send, from derived state only.
+ */
+#include "tests/unit/unit.h"
+
+#include "lib/error.h"
+#include "policies/gate.h"
+#include "tests/unit/policy_fixture.h"
+
+static struct fixture F;
+
+static int setup(void **state)
+{
+	(void)state;
+	if (fixture_open(&F) != 0)
+		return -1;
+	add_policy(&F, "optin", "consent.optin_proof", 1, NULL, NULL);
+	add_policy(&F, "unsub", "consent.unsubscribe_deadline", 1, NULL, NULL);
+	add_policy(&F, "supp", "send.suppression", 1, NULL, NULL);
+	add_policy(&F, "mass", "send.mass_approval", 1, "{\"threshold\":100}", NULL);
+	add_policy(&F, "headers", "message.unsubscribe_headers", 1, NULL, NULL);
+	add_policy(&F, "review", "access.review", 0, NULL, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fixture_close(&F);
+	return 0;
+}
+
+static struct gate_decision ask(const char *rcpt, const char *list, const char *stream,
+				const char *campaign, int64_t size, const char *owner, int headers)
+{
+	struct gate *g;
+	struct gate_request rq = {rcpt, list, stream, campaign, owner, size, headers,
+				  T("2026-08-01T00:00:00Z")};
+	struct gate_decision d;
+
+	assert_int_equal(gate_new(&g, evidence_db(F.st), &F.set), 0);
+	assert_int_equal(gate_check(g, &rq, &d), 0);
+	gate_free(g);
+	return d;
+}
+
+static int denied_by(const struct gate_decision *d, const char *policy)
+{
+	size_t i;
+
+	for (i = 0; i < d->nreasons; i++)
+		if (strcmp(d->reasons[i].policy, policy) == 0)
+			return 1;
+	return 0;
+}
+
+static void test_gate__consent_and_opt_out(void **state)
+{
+	struct gate_decision d;
+	int64_t out;
+
+	(void)state;
+	d = ask("new@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_false(d.allow);
+	assert_true(denied_by(&d, "optin"));
+	assert_string_equal(d.policy_commit, F.set.commit);
+	add(&F, "consent", "2026-07-01T00:00:00Z",
+	    "{\"subject\":\"new@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"double_opt_in\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	d = ask("new@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_false(d.allow); /* not confirmed yet */
+	add(&F, "consent", "2026-07-01T00:05:00Z",
+	    "{\"subject\":\"new@example.com\",\"list\":\"news\",\"action\":\"confirm\","
+	    "\"method\":\"double_opt_in\"}");
+	d = ask("new@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_true(d.allow);
+	assert_int_equal(d.nreasons, 0);
+	/* another list is another consent */
+	d = ask("new@example.com", "offers", "marketing", NULL, -1, NULL, 1);
+	assert_false(d.allow);
+	/* transactional mail needs no consent */
+	d = ask("new@example.com", "offers", "transactional", NULL, -1, NULL, -1);
+	assert_true(d.allow);
+	out = add(&F, "consent", "2026-07-20T00:00:00Z",
+		  "{\"subject\":\"new@example.com\",\"list\":\"news\",\"action\":\"opt_out\","
+		  "\"method\":\"one_click\"}");
+	d = ask("new@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_false(d.allow);
+	assert_true(denied_by(&d, "unsub"));
+	assert_int_equal(d.reasons[0].ref, out);
+	/* an older opt-in arriving late does not undo the opt-out */
+	add(&F, "consent", "2026-07-10T00:00:00Z",
+	    "{\"subject\":\"new@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"form\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	d = ask("new@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_false(d.allow);
+	/* a newer one does */
+	add(&F, "consent", "2026-07-25T00:00:00Z",
+	    "{\"subject\":\"new@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"form\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	d = ask("new@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_true(d.allow);
+}
+
+static void test_gate__bounce_suppresses(void **state)
+{
+	struct gate_decision d;
+
+	(void)state;
+	add(&F, "send", "2026-07-01T00:00:00Z",
+	    "{\"rcpt\":\"bad@example.com\",\"status\":\"bounced\",\"dsn\":\"5.1.1\"}");
+	d = ask("bad@example.com", "news", "transactional", NULL, -1, NULL, -1);
+	assert_false(d.allow);
+	assert_true(denied_by(&d, "supp"));
+	d = ask("good@example.com", "news", "transactional", NULL, -1, NULL, -1);
+	assert_true(d.allow);
+}
+
+static void test_gate__mass_send_needs_another_approver(void **state)
+{
+	struct gate_decision d;
+
+	(void)state;
+	d = ask("x@example.com", "news", "transactional", "big", 101, "olga", -1);
+	assert_false(d.allow);
+	assert_true(denied_by(&d, "mass"));
+	d = ask("x@example.com", "news", "transactional", "big", 100, "olga", -1);
+	assert_true(d.allow);
+	add(&F, "admin", "2026-07-01T00:00:00Z",
+	    "{\"actor\":\"olga\",\"action\":\"approval\",\"campaign\":\"big\"}");
+	d = ask("x@example.com", "news", "transactional", "big", 101, "olga", -1);
+	assert_false(d.allow);
+	add(&F, "admin", "2026-07-02T00:00:00Z",
+	    "{\"actor\":\"pat\",\"action\":\"approval\",\"campaign\":\"big\"}");
+	d = ask("x@example.com", "news", "transactional", "big", 101, "olga", -1);
+	assert_true(d.allow);
+}
+
+static void test_gate__marketing_needs_unsubscribe_headers(void **state)
+{
+	struct gate_decision d;
+	json_t *j;
+
+	(void)state;
+	add(&F, "consent", "2026-07-01T00:00:00Z",
+	    "{\"subject\":\"h@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"form\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	d = ask("h@example.com", "news", "marketing", NULL, -1, NULL, 0);
+	assert_false(d.allow);
+	assert_true(denied_by(&d, "headers"));
+	j = gate_decision_json(&d);
+	assert_string_equal(json_string_value(json_object_get(j, "decision")), "deny");
+	assert_int_equal(json_array_size(json_object_get(j, "reasons")), 1);
+	json_decref(j);
+	d = ask("h@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_true(d.allow);
+}
+
+static void test_gate__request_must_name_rcpt_list_stream(void **state)
+{
+	struct gate *g;
+	struct gate_request rq = {NULL, "news", "marketing", NULL, NULL, -1, -1, 0};
+	struct gate_decision d;
+
+	(void)state;
+	assert_int_equal(gate_new(&g, evidence_db(F.st), &F.set), 0);
+	assert_int_equal(gate_check(g, &rq, &d), AK_EINVALID);
+	gate_free(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_gate__consent_and_opt_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gate__bounce_suppresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gate__mass_send_needs_another_approver, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_gate__marketing_needs_unsubscribe_headers, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_gate__request_must_name_rcpt_list_stream, setup,
+						teardown),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,70 @@
+/*
+ * auditd/alerts/alerts.h - detectors over the stream of appended entries,
+ * and the sinks alerts go to.
+ *
+ * The daemon feeds every entry it has appended (in seq order) to
+ * alerts_feed(); detectors keep bounded windows per key (account, source
+ * address, campaign, sender) and, when a rule's condition holds, call the
+ * emit callback with an alert. Each rule has a suppression window so one
+ * incident is one alert. The daemon appends the alert as an `alert` entry
+ * (body {rule, severity, summary, refs[], window{from,to}}) and hands the
+ * entry to the sinks. `akashi alerts replay` feeds history to the same
+ * detectors and prints what would have fired.
+ *
+ * Rules and thresholds come from alerts.json in the policy repository
+ * (documented in docs/POLICIES.md); every rule has a default so an empty
+ * or missing file means the defaults. Detectors that need to know whether
+ * an account is privileged or an address was seen before read the derived
+ * state (policies/state.h) as of the entry's time, so replaying history
+ * gives the answers the live daemon gave.
+ *
+ * Threads: a struct alerts is used from one thread. Sinks run on the
+ * daemon's event loop and never block ingest.
+ */
+#ifndef AUDITD_ALERTS_H
+#define AUDITD_ALERTS_H
+
+#include "evidence/evidence.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+struct alert_out {
+	const char *rule;      /* "login.bruteforce_src" */
+	const char *severity;  /* info, low, medium, high, critical */
+	const char *summary;   /* one sentence for people */
+	const int64_t *refs;   /* seqs of the entries that triggered it, ascending */
+	size_t nrefs;
+	int64_t window_from_us, window_to_us;
+	int64_t time_us;       /* the event time of the entry that completed the condition */
+	const char *key;       /* what it is about: an account, an address, a campaign */
+};
+
+/* Called for each alert; return 0 to go on. The struct is borrowed. */
+typedef int (*alerts_emit_fn)(void *ctx, const struct alert_out *a);
+
+struct alerts_config {
+	const char *timezone;       /* for business hours; NULL: "Asia/Tokyo" */
+	const char *business_hours; /* "08:30-18:00 Mon-Fri" form; NULL: that default */
+	const char *const *privileged_roles; /* NULL-terminated; NULL: the access.review default */
+	const char *const *own_domains;      /* for dmarc.unknown_source; NULL: any */
+	int64_t mass_threshold;     /* recipients; 0: 10000 */
+};
+
+struct alerts;
+
+/* rules: the parsed alerts.json (borrowed; NULL: defaults). db: the store's
+ * connection, read for derived state (borrowed). AK_EINVALID naming the
+ * rule and key for a bad alerts.json. */
+int alerts_new(struct alerts **out, const json_t *rules, const struct alerts_config *cfg,
+	       sqlite3 *db, alerts_emit_fn emit, void *ctx);
+void alerts_free(struct alerts *a);
+
+/* One appended entry (kinds the detectors do not look at are ignored fast). */
+int alerts_feed(struct alerts *a, const struct evidence_entry *e);
+
+/* Check a whole rules document without building detectors (policy lint). */
+int alerts_check_rules(const json_t *rules);
+
+#endif

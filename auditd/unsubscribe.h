@@ -1,0 +1,46 @@
+/*
+ * auditd/unsubscribe.h - one-click unsubscribe tokens (RFC 8058).
+ *
+ * The delivery engine puts a token in each marketing message's
+ * List-Unsubscribe URL (https://.../v1/unsubscribe?t=TOKEN); the daemon
+ * takes a POST of "List-Unsubscribe=One-Click" to that URL without any
+ * other authentication, checks the token and appends an opt_out consent
+ * entry. The token is the (subject, list, campaign) it speaks for and when
+ * it was issued, with an HMAC-SHA256 under the daemon's secret: it cannot
+ * be forged or altered, and it carries no secret itself.
+ *
+ * Format: base64url without padding of
+ *   0x01 || issued (8 bytes, big-endian Unix seconds) ||
+ *   len(subject) (1 byte) || subject || len(list) || list ||
+ *   len(campaign) || campaign || HMAC-SHA256(secret, everything before)[0:16]
+ * The token id (for the opt-out's proof) is the hex of the 16 MAC bytes.
+ */
+#ifndef AUDITD_UNSUBSCRIBE_H
+#define AUDITD_UNSUBSCRIBE_H
+
+#include "lib/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct unsub_token {
+	char subject[256];
+	char list[256];
+	char campaign[256];
+	int64_t issued_us;
+	char id[33]; /* hex of the MAC */
+};
+
+/* Append a token for (subject, list, campaign) issued at issued_us. Each
+ * string at most 255 bytes. */
+int unsub_token_make(struct ak_buf *out, const void *secret, size_t secret_len,
+		     const char *subject, const char *list, const char *campaign,
+		     int64_t issued_us);
+
+/* Check a token: well-formed, MAC right, issued no later than now (plus a
+ * minute of clock skew) and no earlier than now - max_age (max_age 0: no
+ * limit). AK_EINVALID with the reason otherwise. */
+int unsub_token_check(const char *token, size_t len, const void *secret, size_t secret_len,
+		      int64_t now_us, int64_t max_age_us, struct unsub_token *out);
+
+#endif

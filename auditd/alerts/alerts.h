@@ -67,4 +67,31 @@ int alerts_feed(struct alerts *a, const struct evidence_entry *e);
 /* Check a whole rules document without building detectors (policy lint). */
 int alerts_check_rules(const json_t *rules);
 
+/* ---- sinks ---- */
+
+struct event_base;
+struct alert_sinks;
+
+struct alert_sinks_config {
+	const char *webhook_url;    /* http(s)://... ; NULL or "": none */
+	const char *webhook_secret; /* HMAC-SHA256 key for X-Akashi-Signature: sha256=<hex> */
+	const char *syslog;         /* "udp:HOST:PORT", "tcp:HOST:PORT", "unix:/dev/log"; NULL: none */
+	const char *email;          /* address; sent through the delivery engine when it exists */
+	const char *min_severity;   /* alerts below it go to no sink; NULL: "low" */
+	const char *ca_file;        /* for https webhooks; NULL: system store */
+};
+
+/* Sinks on the daemon's event loop (borrowed). */
+int alert_sinks_new(struct alert_sinks **out, struct event_base *base,
+		    const struct alert_sinks_config *cfg);
+/* Queue one alert entry (its canonical JSON bytes) for every sink. Never
+ * blocks: deliveries happen on the loop, webhooks retry with back-off, and
+ * a full queue drops the oldest with a log line (the alert is in the log
+ * as an entry either way). */
+int alert_sinks_send(struct alert_sinks *s, const char *entry, size_t len, const char *rule,
+		     const char *severity);
+/* Counts for /metrics: sent, failed, dropped per sink. */
+void alert_sinks_stats(const struct alert_sinks *s, json_t *into);
+void alert_sinks_free(struct alert_sinks *s);
+
 #endif

@@ -315,24 +315,26 @@ static int zip_open(struct archive **out, const struct whole *w)
 	return 0;
 }
 
-/* Absolute, drive-qualified, or with a ".." component ('/' or '\'). */
-static int unsafe_member_name(const char *name)
+/* Why a member name could escape the archive ("/x", "C:x", "a/../../x",
+ * with '/' or '\\'), or NULL when it cannot. */
+static const char *unsafe_member_name(const char *name)
 {
 	const char *p = name;
 
-	if (name[0] == '/' || name[0] == '\\' ||
-	    (((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z') && name[1] == ':'))
-		return 1;
+	if (name[0] == '/' || name[0] == '\\')
+		return "absolute path";
+	if (((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z') && name[1] == ':')
+		return "path with a drive letter";
 	while (*p) {
 		size_t n = strcspn(p, "/\\");
 
 		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return 1;
+			return "'..' in the path";
 		p += n;
 		if (*p)
 			p++;
 	}
-	return 0;
+	return NULL;
 }
 
 static int zip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, int depth,
@@ -357,7 +359,7 @@ static int zip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *i
 		goto done;
 	}
 	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
+		const char *name = archive_entry_pathname(e), *why;
 		char q[256];
 
 		if (name == NULL)
@@ -368,12 +370,9 @@ static int zip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *i
 			rc = failed(c, where, AK_ETOOBIG);
 			goto done;
 		}
-		if (unsafe_member_name(name)) {
+		if ((why = unsafe_member_name(name)) != NULL) {
 			quote_name(q, sizeof(q), name);
-			ak_error_code(AK_EINVALID,
-				      "zip member '%s': absolute path or '..' component: archive "
-				      "refused",
-				      q);
+			ak_error_code(AK_EINVALID, "zip member '%s': %s: archive refused", q, why);
 			rc = failed(c, where, AK_EINVALID);
 			goto done;
 		}
@@ -546,7 +545,7 @@ done:
 
 /* One message, or every message of an mbox ("From " lines between them). */
 static int mime_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, int depth,
-		       int mbox)
+		       int mbox, int in_mailbox)
 {
 	GMimeStream *stream = NULL;
 	GMimeParser *parser = NULL;
@@ -590,7 +589,7 @@ static int mime_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *
 			}
 			mwhere = sub.data;
 		}
-		rc = message_report(c, mwhere, msg, depth, mbox);
+		rc = message_report(c, mwhere, msg, depth, mbox || in_mailbox);
 		g_object_unref(msg);
 		if (rc != 0 || !mbox)
 			goto done;
@@ -641,9 +640,9 @@ static int report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, i
 	if (n >= 4 && memcmp(p, "PK\003\004", 4) == 0)
 		return zip_report(c, where, in, depth, in_mailbox);
 	if (n >= 5 && memcmp(p, "From ", 5) == 0)
-		return mime_report(c, where, in, depth, 1);
+		return mime_report(c, where, in, depth, 1, in_mailbox);
 	if (n > 0 && p[0] != '<' && looks_like_header(p, n))
-		return mime_report(c, where, in, depth, 0);
+		return mime_report(c, where, in, depth, 0, in_mailbox);
 	return xml_report(c, where, in);
 }
 

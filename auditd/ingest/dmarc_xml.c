@@ -45,10 +45,9 @@
 #define SAFE_INT_MAX INT64_C(9007199254740991)
 #define MAX_EPOCH    INT64_C(253402300799) /* 9999-12-31T23:59:59Z */
 
-/* A piece of text kept in an arena: offset and length, and where it was. */
+/* A piece of text kept in an arena. */
 struct text {
 	size_t off, len;
-	unsigned long line;
 	int set;
 };
 
@@ -117,15 +116,21 @@ enum { RS_TYPE, RS_COMMENT, REASON_W };
 enum { AD_DOMAIN, AD_SELECTOR, AD_RESULT, AD_HUMAN, ADKIM_W };
 enum { AS_DOMAIN, AS_SCOPE, AS_RESULT, ASPF_W };
 
-/* A known child element: the state it opens, or ST_LEAF and the text it
- * fills (a meta_field, row_field or item index, by the parent's state). */
+/* Leaves whose text must be a number, checked when they close (so the
+ * line in a message is theirs without asking expat for every line). */
+enum check { CHECK_NONE, CHECK_COUNT, CHECK_BEGIN, CHECK_END, CHECK_PCT };
+
+/* A known child element: the state it opens, or ST_LEAF, the text it fills
+ * (a meta_field, row_field or item index, by the parent's state) and its
+ * check. */
 struct child {
 	const char *name;
 	unsigned char state;
 	unsigned char field;
+	unsigned char check;
 };
 
-#define END_OF_CHILDREN {NULL, 0, 0}
+#define END_OF_CHILDREN {NULL, 0, 0, 0}
 
 static const struct child top_children[] = {{"feedback", ST_FEEDBACK, 0}, END_OF_CHILDREN};
 static const struct child feedback_children[] = {
@@ -145,8 +150,8 @@ static const struct child meta_children[] = {
 	END_OF_CHILDREN,
 };
 static const struct child range_children[] = {
-	{"begin", ST_LEAF, M_BEGIN},
-	{"end", ST_LEAF, M_END},
+	{"begin", ST_LEAF, M_BEGIN, CHECK_BEGIN},
+	{"end", ST_LEAF, M_END, CHECK_END},
 	END_OF_CHILDREN,
 };
 static const struct child policy_children[] = {
@@ -155,7 +160,7 @@ static const struct child policy_children[] = {
 	{"sp", ST_LEAF, P_SP},
 	{"adkim", ST_LEAF, P_ADKIM},
 	{"aspf", ST_LEAF, P_ASPF},
-	{"pct", ST_LEAF, P_PCT},
+	{"pct", ST_LEAF, P_PCT, CHECK_PCT},
 	{"np", ST_LEAF, P_NP},
 	{"fo", ST_LEAF, P_FO},
 	{"testing", ST_LEAF, P_TESTING},
@@ -170,7 +175,7 @@ static const struct child record_children[] = {
 };
 static const struct child row_children[] = {
 	{"source_ip", ST_LEAF, R_SOURCE_IP},
-	{"count", ST_LEAF, R_COUNT},
+	{"count", ST_LEAF, R_COUNT, CHECK_COUNT},
 	{"policy_evaluated", ST_EVAL, 0},
 	END_OF_CHILDREN,
 };
@@ -228,17 +233,19 @@ struct dmarc_xml {
 	unsigned depth;
 	unsigned long skip; /* open elements inside one we ignore */
 
-	/* The leaf whose text is being collected, and its arena. */
+	/* The leaf whose text is being collected, its arena and check. */
 	struct text *leaf;
 	struct ak_buf *leaf_arena;
+	enum check leaf_check;
 
 	struct ak_buf meta_text;
 	struct text meta[META_N];
 	struct list errors;
+	int64_t begin, end, pct; /* valid when their texts are set */
 
 	struct ak_buf row_text;
 	struct text row[ROW_N];
-	unsigned long record_line;
+	int64_t count;
 	struct list reasons, adkim, aspf;
 
 	struct ak_buf body; /* the rows, then the whole body */
@@ -304,7 +311,6 @@ static void record_start(struct dmarc_xml *x)
 	ak_buf_reset(&x->row_text);
 	memset(x->row, 0, sizeof(x->row));
 	x->reasons.n = x->adkim.n = x->aspf.n = 0;
-	x->record_line = line_now(x);
 }
 
 /* Where the text of a leaf goes, by its parent's state; NULL when the
@@ -340,6 +346,8 @@ static struct text *leaf_slot(struct dmarc_xml *x, enum state parent, unsigned f
 	}
 }
 
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len);
+
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
 	struct dmarc_xml *x = ud;
@@ -364,7 +372,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 	parent = x->stack[x->depth - 1];
 	c = children[parent];
 	if (c != NULL)
-		while (c->name != NULL && strcmp(c->name, local) != 0)
+		while (c->name != NULL && (c->name[0] != local[0] || strcmp(c->name, local) != 0))
 			c++;
 	if (c == NULL || c->name == NULL) {
 		if (parent == ST_TOP) {
@@ -385,10 +393,13 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 			return;
 		t->off = arena->len;
 		t->len = 0;
-		t->line = line_now(x);
 		t->set = 1; /* present, even if it stays empty */
 		x->leaf = t;
 		x->leaf_arena = arena;
+		x->leaf_check = c->check;
+		/* Text matters only inside a leaf: the white space between
+		 * the other elements is not even reported. */
+		XML_SetCharacterDataHandler(x->p, on_text);
 		break;
 	}
 	case ST_FEEDBACK:
@@ -412,6 +423,19 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 	x->stack[x->depth++] = c->state;
 }
 
+/* Append without a call into lib/buf.c while there is room: rows are
+ * written in many small pieces. */
+static inline int buf_add(struct ak_buf *b, const void *s, size_t n)
+{
+	if (n < b->cap - b->len && b->len + n <= b->max) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return ak_buf_append(b, s, n);
+}
+
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 {
 	struct dmarc_xml *x = ud;
@@ -419,7 +443,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 
 	if (x->leaf == NULL || x->skip || x->err)
 		return;
-	rc = ak_buf_append(x->leaf_arena, s, (size_t)len);
+	rc = buf_add(x->leaf_arena, s, (size_t)len);
 	if (rc != 0) {
 		ak_error_prefix("line %lu: text", line_now(x));
 		stop(x, rc);
@@ -429,70 +453,6 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 static int is_xml_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Strip the leaf's text and give the arena back what was cut at its end. */
-static void leaf_end(struct dmarc_xml *x)
-{
-	struct text *t = x->leaf;
-	const char *s = x->leaf_arena->data;
-	size_t a = t->off, b = x->leaf_arena->len;
-
-	while (a < b && is_xml_space(s[a]))
-		a++;
-	while (b > a && is_xml_space(s[b - 1]))
-		b--;
-	t->off = a;
-	t->len = b - a;
-	ak_buf_truncate(x->leaf_arena, b);
-	x->leaf = NULL;
-}
-
-/*
- * Writing the body. Appends keep the first error and ignore the rest, so
- * the writers read as the JSON they produce; the caller checks w->rc.
- */
-struct writer {
-	struct ak_buf *b;
-	int rc;
-};
-
-static void put(struct writer *w, const char *s, size_t n)
-{
-	if (w->rc == 0)
-		w->rc = ak_buf_append(w->b, s, n);
-}
-
-#define PUT(w, lit) put((w), (lit), sizeof(lit) - 1)
-
-static void put_str(struct writer *w, const struct ak_buf *arena, const struct text *t)
-{
-	if (w->rc == 0)
-		w->rc = dmarc_json_string(w->b, arena->data + t->off, t->len);
-}
-
-static void put_int(struct writer *w, int64_t v)
-{
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-
-	put(w, tmp, (size_t)n);
-}
-
-/* One optional string member: `,"key":"text"` (no comma for the first
- * member of an object, which *first tracks). */
-static void member(struct writer *w, int *first, const char *key, const struct ak_buf *arena,
-		   const struct text *t)
-{
-	if (!t->set)
-		return;
-	if (!*first)
-		PUT(w, ",");
-	*first = 0;
-	PUT(w, "\"");
-	put(w, key, strlen(key));
-	PUT(w, "\":");
-	put_str(w, arena, t);
 }
 
 /* Parse a non-negative decimal integer <= max; -1 when it is not one. */
@@ -511,6 +471,114 @@ static int64_t parse_uint(const char *s, size_t n, int64_t max)
 	return v <= max ? v : -1;
 }
 
+/* Strip the leaf's text, give the arena back what was cut at its end,
+ * and check the numbers. */
+static void leaf_end(struct dmarc_xml *x)
+{
+	struct text *t = x->leaf;
+	const char *s = x->leaf_arena->data;
+	size_t a = t->off, b = x->leaf_arena->len;
+	int64_t v;
+
+	while (a < b && is_xml_space(s[a]))
+		a++;
+	while (b > a && is_xml_space(s[b - 1]))
+		b--;
+	t->off = a;
+	t->len = b - a;
+	ak_buf_truncate(x->leaf_arena, b);
+	x->leaf = NULL;
+	XML_SetCharacterDataHandler(x->p, NULL);
+	switch (x->leaf_check) {
+	case CHECK_NONE:
+		return;
+	case CHECK_COUNT:
+		x->count = v = parse_uint(s + a, b - a, SAFE_INT_MAX);
+		if (v < 0) {
+			ak_error_code(AK_EINVALID,
+				      "line %lu: <row><count>: not a non-negative integer up to "
+				      "2^53-1",
+				      line_now(x));
+			stop(x, AK_EINVALID);
+		}
+		return;
+	case CHECK_BEGIN:
+	case CHECK_END:
+		v = parse_uint(s + a, b - a, MAX_EPOCH);
+		*(x->leaf_check == CHECK_BEGIN ? &x->begin : &x->end) = v;
+		if (v < 0) {
+			ak_error_code(AK_EINVALID,
+				      "line %lu: <date_range><%s>: not an integer number of seconds "
+				      "(0 to 253402300799)",
+				      line_now(x), x->leaf_check == CHECK_BEGIN ? "begin" : "end");
+			stop(x, AK_EINVALID);
+		}
+		return;
+	case CHECK_PCT:
+		/* An empty <pct/> says nothing; anything else must be a number. */
+		x->pct = v = b > a ? parse_uint(s + a, b - a, SAFE_INT_MAX) : -1;
+		if (v < 0 && b > a) {
+			ak_error_code(AK_EINVALID, "line %lu: <policy_published><pct>: not an integer",
+				      line_now(x));
+			stop(x, AK_EINVALID);
+		}
+		return;
+	}
+}
+
+/*
+ * Writing the body. Appends keep the first error and ignore the rest, so
+ * the writers read as the JSON they produce; the caller checks w->rc.
+ */
+struct writer {
+	struct ak_buf *b;
+	int rc;
+};
+
+static void put(struct writer *w, const char *s, size_t n)
+{
+	if (w->rc == 0)
+		w->rc = buf_add(w->b, s, n);
+}
+
+#define PUT(w, lit) put((w), (lit), sizeof(lit) - 1)
+
+static void put_str(struct writer *w, const struct ak_buf *arena, const struct text *t)
+{
+	if (w->rc == 0)
+		w->rc = dmarc_json_string(w->b, arena->data + t->off, t->len);
+}
+
+/* v >= 0: counts and pct, never negative here. */
+static void put_int(struct writer *w, int64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do
+		tmp[--i] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	put(w, tmp + i, sizeof(tmp) - i);
+}
+
+/* One optional string member: `,"key":"text"`, without the comma for the
+ * first member of an object, which *first tracks. key_colon is the quoted
+ * name and its colon, made by MEMBER() at compile time. */
+static void member(struct writer *w, int *first, const char *key_colon, size_t n,
+		   const struct ak_buf *arena, const struct text *t)
+{
+	if (!t->set)
+		return;
+	if (!*first)
+		PUT(w, ",");
+	*first = 0;
+	put(w, key_colon, n);
+	put_str(w, arena, t);
+}
+
+#define MEMBER(w, first, key, arena, t)                                                           \
+	member((w), (first), "\"" key "\":", sizeof("\"" key "\":") - 1, (arena), (t))
+
 static void lower(struct ak_buf *arena, const struct text *t)
 {
 	char *s = arena->data + t->off;
@@ -527,21 +595,11 @@ static void record_end(struct dmarc_xml *x)
 	struct writer w = {&x->body, 0};
 	const struct ak_buf *a = &x->row_text;
 	const struct text *r = x->row;
-	int64_t count;
 	size_t i;
 	int first;
 
 	if (!r[R_COUNT].set) {
-		ak_error_code(AK_EINVALID, "line %lu: <record> without <row><count>",
-			      x->record_line);
-		stop(x, AK_EINVALID);
-		return;
-	}
-	count = parse_uint(a->data + r[R_COUNT].off, r[R_COUNT].len, SAFE_INT_MAX);
-	if (count < 0) {
-		ak_error_code(AK_EINVALID,
-			      "line %lu: <row><count>: not a non-negative integer up to 2^53-1",
-			      r[R_COUNT].line);
+		ak_error_code(AK_EINVALID, "line %lu: <record> without <row><count>", line_now(x));
 		stop(x, AK_EINVALID);
 		return;
 	}
@@ -561,10 +619,10 @@ static void record_end(struct dmarc_xml *x)
 			PUT(&w, ",");
 		PUT(&w, "{");
 		first = 1;
-		member(&w, &first, "domain", a, &t[AD_DOMAIN]);
-		member(&w, &first, "human_result", a, &t[AD_HUMAN]);
-		member(&w, &first, "result", a, &t[AD_RESULT]);
-		member(&w, &first, "selector", a, &t[AD_SELECTOR]);
+		MEMBER(&w, &first, "domain", a, &t[AD_DOMAIN]);
+		MEMBER(&w, &first, "human_result", a, &t[AD_HUMAN]);
+		MEMBER(&w, &first, "result", a, &t[AD_RESULT]);
+		MEMBER(&w, &first, "selector", a, &t[AD_SELECTOR]);
 		PUT(&w, "}");
 	}
 	PUT(&w, "],\"spf\":[");
@@ -575,19 +633,19 @@ static void record_end(struct dmarc_xml *x)
 			PUT(&w, ",");
 		PUT(&w, "{");
 		first = 1;
-		member(&w, &first, "domain", a, &t[AS_DOMAIN]);
-		member(&w, &first, "result", a, &t[AS_RESULT]);
-		member(&w, &first, "scope", a, &t[AS_SCOPE]);
+		MEMBER(&w, &first, "domain", a, &t[AS_DOMAIN]);
+		MEMBER(&w, &first, "result", a, &t[AS_RESULT]);
+		MEMBER(&w, &first, "scope", a, &t[AS_SCOPE]);
 		PUT(&w, "}");
 	}
 	PUT(&w, "]},\"count\":");
-	put_int(&w, count);
+	put_int(&w, x->count);
 	first = 0;
-	member(&w, &first, "disposition", a, &r[R_DISPOSITION]);
-	member(&w, &first, "dkim", a, &r[R_DKIM]);
-	member(&w, &first, "envelope_from", a, &r[R_ENV_FROM]);
-	member(&w, &first, "envelope_to", a, &r[R_ENV_TO]);
-	member(&w, &first, "header_from", a, &r[R_HEADER_FROM]);
+	MEMBER(&w, &first, "disposition", a, &r[R_DISPOSITION]);
+	MEMBER(&w, &first, "dkim", a, &r[R_DKIM]);
+	MEMBER(&w, &first, "envelope_from", a, &r[R_ENV_FROM]);
+	MEMBER(&w, &first, "envelope_to", a, &r[R_ENV_TO]);
+	MEMBER(&w, &first, "header_from", a, &r[R_HEADER_FROM]);
 	if (x->reasons.n) {
 		PUT(&w, ",\"reasons\":[");
 		for (i = 0; i < x->reasons.n; i++) {
@@ -597,18 +655,18 @@ static void record_end(struct dmarc_xml *x)
 				PUT(&w, ",");
 			PUT(&w, "{");
 			first = 1;
-			member(&w, &first, "comment", a, &t[RS_COMMENT]);
-			member(&w, &first, "type", a, &t[RS_TYPE]);
+			MEMBER(&w, &first, "comment", a, &t[RS_COMMENT]);
+			MEMBER(&w, &first, "type", a, &t[RS_TYPE]);
 			PUT(&w, "}");
 		}
 		PUT(&w, "]");
 	}
 	first = 0;
-	member(&w, &first, "source_ip", a, &r[R_SOURCE_IP]);
-	member(&w, &first, "spf", a, &r[R_SPF]);
+	MEMBER(&w, &first, "source_ip", a, &r[R_SOURCE_IP]);
+	MEMBER(&w, &first, "spf", a, &r[R_SPF]);
 	PUT(&w, "}");
 	if (w.rc != 0) {
-		ak_error_prefix("line %lu: <record>", x->record_line);
+		ak_error_prefix("line %lu: <record>", line_now(x));
 		stop(x, w.rc);
 		return;
 	}
@@ -753,7 +811,6 @@ static void reset(struct dmarc_xml *x)
 	XML_ParserReset(x->p, NULL);
 	XML_SetUserData(x->p, x);
 	XML_SetElementHandler(x->p, on_start, on_end);
-	XML_SetCharacterDataHandler(x->p, on_text);
 	XML_SetEntityDeclHandler(x->p, on_entity_decl);
 	XML_SetStartDoctypeDeclHandler(x->p, on_doctype);
 	XML_SetUnknownEncodingHandler(x->p, on_unknown_encoding, NULL);
@@ -779,21 +836,6 @@ static void reset(struct dmarc_xml *x)
 	}
 }
 
-/* Check <begin>/<end>; 0 and the seconds, or AK_EINVALID with a message. */
-static int epoch(const struct dmarc_xml *x, const struct text *t, const char *elem,
-		 int64_t *out)
-{
-	if (!t->set)
-		return ak_error_code(AK_EINVALID, "<date_range><%s> is missing", elem);
-	*out = parse_uint(x->meta_text.data + t->off, t->len, MAX_EPOCH);
-	if (*out < 0)
-		return ak_error_code(AK_EINVALID,
-				     "line %lu: <date_range><%s>: not an integer number of "
-				     "seconds (0 to 253402300799)",
-				     t->line, elem);
-	return 0;
-}
-
 static void put_time(struct writer *w, int64_t seconds)
 {
 	char tmp[AK_TIME_MAX];
@@ -812,37 +854,28 @@ static int finish(struct dmarc_xml *x, struct dmarc_report *out)
 	const struct ak_buf *a = &x->meta_text;
 	const struct text *m = x->meta;
 	struct writer w = {&x->head, 0};
-	int64_t begin, end, pct = -1;
 	size_t i;
-	int rc, first;
+	int first;
 	char *dst;
 
 	if (!m[M_REPORT_ID].set || m[M_REPORT_ID].len == 0)
 		return ak_error_code(AK_EINVALID, "<report_metadata><report_id> is %s",
 				     m[M_REPORT_ID].set ? "empty" : "missing");
-	if ((rc = epoch(x, &m[M_BEGIN], "begin", &begin)) != 0 ||
-	    (rc = epoch(x, &m[M_END], "end", &end)) != 0)
-		return rc;
+	if (!m[M_BEGIN].set || !m[M_END].set)
+		return ak_error_code(AK_EINVALID, "<date_range><%s> is missing",
+				     m[M_BEGIN].set ? "end" : "begin");
 	if (!m[P_DOMAIN].set || m[P_DOMAIN].len == 0)
 		return ak_error_code(AK_EINVALID, "<policy_published><domain> is %s",
 				     m[P_DOMAIN].set ? "empty" : "missing");
-	/* An empty <pct/> says nothing; anything else must be a number. */
-	if (m[P_PCT].set && m[P_PCT].len) {
-		pct = parse_uint(a->data + m[P_PCT].off, m[P_PCT].len, SAFE_INT_MAX);
-		if (pct < 0)
-			return ak_error_code(AK_EINVALID,
-					     "line %lu: <policy_published><pct>: not an integer",
-					     m[P_PCT].line);
-	}
 
 	/* begin, email, end, errors, extra_contact_info, org_name, policy,
 	 * report_id, rows, version: RFC 8785 order. */
 	PUT(&w, "{\"begin\":");
-	put_time(&w, begin);
+	put_time(&w, x->begin);
 	first = 0;
-	member(&w, &first, "email", a, &m[M_EMAIL]);
+	MEMBER(&w, &first, "email", a, &m[M_EMAIL]);
 	PUT(&w, ",\"end\":");
-	put_time(&w, end);
+	put_time(&w, x->end);
 	if (x->errors.n) {
 		PUT(&w, ",\"errors\":[");
 		for (i = 0; i < x->errors.n; i++) {
@@ -852,25 +885,25 @@ static int finish(struct dmarc_xml *x, struct dmarc_report *out)
 		}
 		PUT(&w, "]");
 	}
-	member(&w, &first, "extra_contact_info", a, &m[M_EXTRA]);
-	member(&w, &first, "org_name", a, &m[M_ORG_NAME]);
+	MEMBER(&w, &first, "extra_contact_info", a, &m[M_EXTRA]);
+	MEMBER(&w, &first, "org_name", a, &m[M_ORG_NAME]);
 	PUT(&w, ",\"policy\":{");
 	first = 1;
-	member(&w, &first, "adkim", a, &m[P_ADKIM]);
-	member(&w, &first, "aspf", a, &m[P_ASPF]);
-	member(&w, &first, "discovery_method", a, &m[P_DISCOVERY]);
-	member(&w, &first, "domain", a, &m[P_DOMAIN]);
-	member(&w, &first, "fo", a, &m[P_FO]);
-	member(&w, &first, "np", a, &m[P_NP]);
-	member(&w, &first, "p", a, &m[P_P]);
-	if (pct >= 0) {
+	MEMBER(&w, &first, "adkim", a, &m[P_ADKIM]);
+	MEMBER(&w, &first, "aspf", a, &m[P_ASPF]);
+	MEMBER(&w, &first, "discovery_method", a, &m[P_DISCOVERY]);
+	MEMBER(&w, &first, "domain", a, &m[P_DOMAIN]);
+	MEMBER(&w, &first, "fo", a, &m[P_FO]);
+	MEMBER(&w, &first, "np", a, &m[P_NP]);
+	MEMBER(&w, &first, "p", a, &m[P_P]);
+	if (m[P_PCT].set && x->pct >= 0) {
 		PUT(&w, ",\"pct\":");
-		put_int(&w, pct);
+		put_int(&w, x->pct);
 	}
-	member(&w, &first, "sp", a, &m[P_SP]);
-	member(&w, &first, "testing", a, &m[P_TESTING]);
+	MEMBER(&w, &first, "sp", a, &m[P_SP]);
+	MEMBER(&w, &first, "testing", a, &m[P_TESTING]);
 	PUT(&w, "}");
-	member(&w, &first, "report_id", a, &m[M_REPORT_ID]);
+	MEMBER(&w, &first, "report_id", a, &m[M_REPORT_ID]);
 	PUT(&w, ",\"rows\":[");
 	if (w.rc != 0)
 		return w.rc;
@@ -885,7 +918,7 @@ static int finish(struct dmarc_xml *x, struct dmarc_report *out)
 
 	w.b = &x->body;
 	PUT(&w, "]");
-	member(&w, &first, "version", a, &m[M_VERSION]);
+	MEMBER(&w, &first, "version", a, &m[M_VERSION]);
 	PUT(&w, "}");
 
 	/* NUL-terminated copies of the two names the record needs. */
@@ -898,7 +931,7 @@ static int finish(struct dmarc_xml *x, struct dmarc_report *out)
 		return w.rc;
 	out->body = x->body.data;
 	out->body_len = x->body.len;
-	out->begin_us = begin * 1000000;
+	out->begin_us = x->begin * 1000000;
 	out->org_name = x->ids.data;
 	out->report_id = x->ids.data + strlen(x->ids.data) + 1;
 	out->rows = x->rows;
@@ -976,7 +1009,7 @@ int dmarc_json_string(struct ak_buf *out, const char *s, size_t len)
 
 		for (run = i; run < len && !needs_escape((unsigned char)s[run]); run++)
 			;
-		if (run > i && (rc = ak_buf_append(out, s + i, run - i)) != 0)
+		if (run > i && (rc = buf_add(out, s + i, run - i)) != 0)
 			return rc;
 		if (run == len)
 			break;

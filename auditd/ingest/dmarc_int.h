@@ -84,7 +84,4 @@ void dmarc_xml_free(struct dmarc_xml *x);
  * was reached; AK_ENOMEM; or the stream's own error code. */
 int dmarc_xml_parse(struct dmarc_xml *x, struct dmarc_in *in, struct dmarc_report *out);
 
-/* Append s[0..len) as a JSON string literal (RFC 8785 escapes) to out. */
-int dmarc_json_string(struct ak_buf *out, const char *s, size_t len);
-
 #endif

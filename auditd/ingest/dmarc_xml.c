@@ -18,7 +18,8 @@
  * for sure at the end, since nothing forces a reporter to put its metadata
  * first; they are written then, in front of the rows, with one memmove.
  * Member names are constants, so their canonical (RFC 8785) order is fixed
- * in the code below; the tests check the result against lib/jcs.
+ * in the code below (the tests check the result against lib/jcs); strings
+ * are written by lib/jcs, the project's one canonical writer.
  *
  * SECURITY: the document is outside input. Entity declarations and
  * external DTDs are refused when expat reports them, before any entity is
@@ -31,6 +32,7 @@
 #include "auditd/ingest/dmarc_int.h"
 
 #include "lib/error.h"
+#include "lib/jcs.h"
 #include "lib/timefmt.h"
 
 #include <expat.h>
@@ -546,7 +548,7 @@ static void put(struct writer *w, const char *s, size_t n)
 static void put_str(struct writer *w, const struct ak_buf *arena, const struct text *t)
 {
 	if (w->rc == 0)
-		w->rc = dmarc_json_string(w->b, arena->data + t->off, t->len);
+		w->rc = ak_jcs_write_string(w->b, arena->data + t->off, t->len);
 }
 
 /* v >= 0: counts and pct, never negative here. */
@@ -986,50 +988,4 @@ int dmarc_xml_parse(struct dmarc_xml *x, struct dmarc_in *in, struct dmarc_repor
 	rc = finish(x, out);
 done:
 	return rc;
-}
-
-/* Bytes that JSON strings must escape: controls, '"' and '\'. */
-static int needs_escape(unsigned char c)
-{
-	return c < 0x20 || c == '"' || c == '\\';
-}
-
-int dmarc_json_string(struct ak_buf *out, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0, run;
-	int rc;
-
-	if ((rc = ak_buf_putc(out, '"')) != 0)
-		return rc;
-	while (i < len) {
-		char esc[6] = {'\\', 'u', '0', '0', 0, 0};
-		size_t n = 2;
-		unsigned char c;
-
-		for (run = i; run < len && !needs_escape((unsigned char)s[run]); run++)
-			;
-		if (run > i && (rc = buf_add(out, s + i, run - i)) != 0)
-			return rc;
-		if (run == len)
-			break;
-		c = (unsigned char)s[run];
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
-		}
-		if ((rc = ak_buf_append(out, esc, n)) != 0)
-			return rc;
-		i = run + 1;
-	}
-	return ak_buf_putc(out, '"');
 }

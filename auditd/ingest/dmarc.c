@@ -58,26 +58,28 @@ struct dmarc_ctx {
 static int report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, int depth,
 		  int in_mailbox);
 
-/* Remember the first error that must end the whole input. */
-static int set_fatal(struct dmarc_ctx *c, int code)
+/* Remember the first error that must end the whole input, as
+ * "WHERE: message"; returns code. */
+static int set_fatal(struct dmarc_ctx *c, const char *where, int code)
 {
 	if (c->fatal == 0) {
 		c->fatal = code;
-		snprintf(c->fatal_msg, sizeof(c->fatal_msg), "%s", ak_error_last());
+		snprintf(c->fatal_msg, sizeof(c->fatal_msg), "%s: %s", where, ak_error_last());
 	}
 	return code;
 }
 
 /* Hand a reason to the sink; the message is the current error when reason
- * is NULL. */
+ * is NULL. It is copied first: the sink may set errors of its own. */
 static int reject(struct dmarc_ctx *c, const char *where, const char *reason)
 {
 	char msg[1024];
+	int rc;
 
 	snprintf(msg, sizeof(msg), "%s", reason ? reason : ak_error_last());
-	if (c->sink->reject(c->sink->ctx, where, msg, NULL, 0) < 0)
-		return set_fatal(c, ak_error_code(AK_ERROR, "%s: the sink stopped the input",
-						  where));
+	rc = c->sink->reject(c->sink->ctx, where, msg, NULL, 0);
+	if (rc < 0)
+		return set_fatal(c, where, rc);
 	return 0;
 }
 
@@ -85,7 +87,7 @@ static int reject(struct dmarc_ctx *c, const char *where, const char *reason)
 static int failed(struct dmarc_ctx *c, const char *where, int rc)
 {
 	if (rc == AK_ENOMEM || c->fatal)
-		return set_fatal(c, rc);
+		return set_fatal(c, where, rc);
 	return reject(c, where, NULL);
 }
 
@@ -133,7 +135,7 @@ static int xml_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *i
 	    (rc = ak_buf_append(&c->scratch, r.org_name, org_len)) != 0 ||
 	    (rc = ak_buf_putc(&c->scratch, '!')) != 0 ||
 	    (rc = ak_buf_puts(&c->scratch, r.report_id)) != 0)
-		return set_fatal(c, rc);
+		return set_fatal(c, where, rc);
 
 	memset(&rec, 0, sizeof(rec));
 	rec.kind = "dmarc";
@@ -145,7 +147,7 @@ static int xml_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *i
 	rec.where = where;
 	rc = c->sink->record(c->sink->ctx, &rec);
 	if (rc < 0)
-		return set_fatal(c, rc);
+		return set_fatal(c, where, rc);
 	return 0;
 }
 
@@ -196,7 +198,7 @@ static int gzip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *
 	int rc = 0, r;
 
 	if (g == NULL || (g->a = archive_read_new()) == NULL) {
-		rc = set_fatal(c, ak_error_oom());
+		rc = set_fatal(c, where, ak_error_oom());
 		goto done;
 	}
 	g->parent = in;
@@ -416,7 +418,7 @@ static int zip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *i
 		/* Several reports in one zip: each says which member it is. */
 		ak_buf_reset(&sub);
 		if (ntake > 1 && ak_buf_printf(&sub, "%s: %s", where, z.name) != 0) {
-			rc = set_fatal(c, AK_ENOMEM);
+			rc = set_fatal(c, where, AK_ENOMEM);
 			goto done;
 		}
 		rc = report(c, ntake > 1 ? sub.data : where, &child, depth + 1, in_mailbox);
@@ -562,9 +564,21 @@ static int mime_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *
 	}
 	if (w.path != NULL) {
 		int fd = open(w.path, O_RDONLY | O_CLOEXEC);
+		struct stat st;
 
-		if (fd < 0) {
-			rc = set_fatal(c, ak_error_set("%s: %s", where, strerror(errno)));
+		if (fd < 0 || fstat(fd, &st) != 0) {
+			rc = set_fatal(c, where, ak_error_set("%s", strerror(errno)));
+			if (fd >= 0)
+				close(fd);
+			goto done;
+		}
+		/* GMime holds a message's headers and structure in memory; a
+		 * mailbox is read one message at a time. */
+		if (!mbox && (uint64_t)st.st_size > c->max_bytes) {
+			close(fd);
+			ak_error_code(AK_ETOOBIG, "e-mail: larger than %zu bytes (max_bytes)",
+				      c->max_bytes);
+			rc = failed(c, where, AK_ETOOBIG);
 			goto done;
 		}
 		stream = g_mime_stream_fs_new(fd); /* owns fd */
@@ -584,7 +598,7 @@ static int mime_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *
 			ak_buf_reset(&sub);
 			if (ak_buf_printf(&sub, "%s: message %lu", where, n) != 0) {
 				g_object_unref(msg);
-				rc = set_fatal(c, AK_ENOMEM);
+				rc = set_fatal(c, where, AK_ENOMEM);
 				goto done;
 			}
 			mwhere = sub.data;
@@ -694,9 +708,9 @@ static int one_file(struct dmarc_ctx *c, const char *path, const char *where, in
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return set_fatal(c, ak_error_set("%s: %s", where, strerror(errno)));
+		return set_fatal(c, where, ak_error_set("%s", strerror(errno)));
 	if (fstat(fd, &st) != 0) {
-		rc = set_fatal(c, ak_error_set("%s: %s", where, strerror(errno)));
+		rc = set_fatal(c, where, ak_error_set("%s", strerror(errno)));
 		close(fd);
 		return rc;
 	}
@@ -704,7 +718,7 @@ static int one_file(struct dmarc_ctx *c, const char *path, const char *where, in
 	dmarc_in_init_fd(&in, fd, S_ISREG(st.st_mode) ? path : NULL);
 	rc = report(c, where, &in, 0, in_mailbox);
 	if (rc == 0 && in.io_error)
-		rc = set_fatal(c, ak_error_code(AK_ERROR, "%s: read error", where));
+		rc = set_fatal(c, where, ak_error_code(AK_ERROR, "read error"));
 	close(fd);
 	return rc;
 }

@@ -20,7 +20,8 @@ static ssize_t mem_read(struct dmarc_in *in, void *dst, size_t cap)
 
 	if (n > cap)
 		n = cap;
-	memcpy(dst, in->mem + in->mem_pos, n);
+	if (n > 0)
+		memcpy(dst, in->mem + in->mem_pos, n);
 	in->mem_pos += n;
 	return (ssize_t)n;
 }
@@ -43,7 +44,7 @@ void dmarc_in_init_mem(struct dmarc_in *in, const void *data, size_t len)
 {
 	memset(in, 0, sizeof(*in));
 	in->read = mem_read;
-	in->mem = data;
+	in->mem = data ? data : (const void *)""; /* empty: NULL is "not in memory" */
 	in->mem_len = len;
 	in->fd = -1;
 }

@@ -254,7 +254,6 @@ struct dmarc_xml {
 	struct ak_buf head; /* the members before "rows" */
 	struct ak_buf ids;  /* org_name NUL report_id NUL, for the result */
 	size_t rows;
-	int seen_root;
 };
 
 /* Stop the parser with an error. The message is already set. */
@@ -404,9 +403,6 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 		XML_SetCharacterDataHandler(x->p, on_text);
 		break;
 	}
-	case ST_FEEDBACK:
-		x->seen_root = 1;
-		break;
 	case ST_RECORD:
 		record_start(x);
 		break;
@@ -667,8 +663,10 @@ static void record_end(struct dmarc_xml *x)
 	MEMBER(&w, &first, "source_ip", a, &r[R_SOURCE_IP]);
 	MEMBER(&w, &first, "spf", a, &r[R_SPF]);
 	PUT(&w, "}");
+	if (w.rc == AK_ETOOBIG)
+		ak_error_code(AK_ETOOBIG, "line %lu: the body exceeds %zu bytes (max_bytes)",
+			      line_now(x), x->max_bytes);
 	if (w.rc != 0) {
-		ak_error_prefix("line %lu: <record>", line_now(x));
 		stop(x, w.rc);
 		return;
 	}
@@ -822,7 +820,6 @@ static void reset(struct dmarc_xml *x)
 	x->stack[0] = ST_TOP;
 	x->skip = 0;
 	x->leaf = NULL;
-	x->seen_root = 0;
 	x->rows = 0;
 	ak_buf_reset(&x->meta_text);
 	ak_buf_reset(&x->row_text);
@@ -913,7 +910,10 @@ static int finish(struct dmarc_xml *x, struct dmarc_report *out)
 	/* The head goes in front of the rows already in the body. */
 	dst = ak_buf_reserve(&x->body, x->head.len);
 	if (dst == NULL)
-		return AK_ETOOBIG;
+		return x->body.len + x->head.len > x->max_bytes
+			       ? ak_error_code(AK_ETOOBIG, "the body exceeds %zu bytes (max_bytes)",
+					       x->max_bytes)
+			       : AK_ENOMEM;
 	memmove(x->body.data + x->head.len, x->body.data, x->body.len);
 	memcpy(x->body.data, x->head.data, x->head.len);
 	ak_buf_commit(&x->body, x->head.len);

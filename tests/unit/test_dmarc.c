@@ -617,6 +617,24 @@ static void test_dmarc__eml_without_report_is_rejected(void **state)
 	assert_hostile("no-report.eml", 0, 0, "e-mail without a DMARC report");
 }
 
+static void test_dmarc__empty_report_part_is_rejected(void **state)
+{
+	static const char eml[] = "From: a@example.net\nTo: b@example.com\nSubject: report\n"
+				  "MIME-Version: 1.0\nContent-Type: application/gzip\n"
+				  "Content-Transfer-Encoding: base64\n\n";
+	struct ingest_options opt;
+	struct capture c;
+	struct ingest_sink s;
+
+	(void)state;
+	capture_init(&c);
+	s = sink_of(&c);
+	memset(&opt, 0, sizeof(opt));
+	assert_int_equal(ingest_dmarc_mem(eml, sizeof(eml) - 1, &opt, &s), 0);
+	assert_string_equal(only_reject(&c), "empty input: no XML document");
+	capture_free(&c);
+}
+
 static void test_dmarc__mbox_gives_one_record_per_message(void **state)
 {
 	struct capture c;
@@ -877,6 +895,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_dmarc__truncated_gzip_is_refused),
 	cmocka_unit_test(test_dmarc__nesting_and_member_limits_hold),
 	cmocka_unit_test(test_dmarc__eml_without_report_is_rejected),
+	cmocka_unit_test(test_dmarc__empty_report_part_is_rejected),
 	cmocka_unit_test(test_dmarc__mbox_gives_one_record_per_message),
 	cmocka_unit_test(test_dmarc__maildir_reports_and_skips_other_mail),
 	cmocka_unit_test(test_dmarc__gzip_in_gzip_and_trailing_bytes_are_read),

@@ -686,6 +686,29 @@ static void test_dmarc__gzip_in_gzip_and_trailing_bytes_are_read(void **state)
 	capture_free(&c);
 }
 
+static void test_dmarc__zip_gives_every_xml_member_else_the_first(void **state)
+{
+	struct capture c;
+
+	(void)state;
+	capture_init(&c);
+	assert_int_equal(ingest(HOSTILE "/two-reports.zip", &c, 0, 0), 0);
+	assert_int_equal(json_array_size(c.records), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
+			    HOSTILE "/two-reports.zip: a.xml");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 1), "where")),
+			    HOSTILE "/two-reports.zip: b.XML");
+	assert_string_equal(json_string_value(json_object_get(body_of(&c, 1), "report_id")),
+			    "legacy-1");
+	json_array_clear(c.records);
+	assert_int_equal(ingest(HOSTILE "/unnamed-member.zip", &c, 0, 0), 0);
+	assert_int_equal(json_array_size(c.records), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
+			    HOSTILE "/unnamed-member.zip");
+	assert_int_equal(json_array_size(c.rejects), 0);
+	capture_free(&c);
+}
+
 static void test_dmarc__sink_can_stop_the_input(void **state)
 {
 	struct capture c;
@@ -874,6 +897,34 @@ static void test_dmarc__escapes_are_canonical(void **state)
 	capture_free(&c);
 }
 
+static void test_dmarc__utf16_and_unknown_encodings(void **state)
+{
+	static const char doc[] = "<feedback>" META POLICY ROW("1") "</feedback>";
+	struct ingest_options opt;
+	struct capture c;
+	struct ingest_sink s;
+	char utf16[2 * sizeof(doc) + 2];
+	size_t i;
+
+	(void)state;
+	/* UTF-16LE with a byte-order mark: still XML, not e-mail. */
+	utf16[0] = (char)0xff;
+	utf16[1] = (char)0xfe;
+	for (i = 0; i < sizeof(doc) - 1; i++) {
+		utf16[2 + 2 * i] = doc[i];
+		utf16[3 + 2 * i] = 0;
+	}
+	capture_init(&c);
+	s = sink_of(&c);
+	memset(&opt, 0, sizeof(opt));
+	assert_int_equal(ingest_dmarc_mem(utf16, 2 + 2 * i, &opt, &s), 0);
+	assert_int_equal(json_array_size(c.records), 1);
+	assert_string_equal(json_string_value(json_object_get(body_of(&c, 0), "report_id")), "r1");
+	capture_free(&c);
+	assert_string_equal(reject_of("<?xml version=\"1.0\" encoding=\"koi8-r\"?><feedback/>"),
+			    "line 1, column 31: XML error: unknown encoding");
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_dmarc__every_sample_matches_expected),
 	cmocka_unit_test(test_dmarc__google_zip_matches_expected),
@@ -899,6 +950,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_dmarc__mbox_gives_one_record_per_message),
 	cmocka_unit_test(test_dmarc__maildir_reports_and_skips_other_mail),
 	cmocka_unit_test(test_dmarc__gzip_in_gzip_and_trailing_bytes_are_read),
+	cmocka_unit_test(test_dmarc__zip_gives_every_xml_member_else_the_first),
+	cmocka_unit_test(test_dmarc__utf16_and_unknown_encodings),
 	cmocka_unit_test(test_dmarc__sink_can_stop_the_input),
 	cmocka_unit_test(test_dmarc__missing_input_is_an_error),
 	cmocka_unit_test(test_dmarc__validation_names_element_and_line),

@@ -136,3 +136,9 @@ write(os.path.join("maildir", "new", "1700000003.M3P3.mx"),
 # stray CRLF after the gzip stream (some mail gateways append one).
 write("double.xml.gz", gz(gz(REPORT)))
 write("trailing-junk.xml.gz", gz(REPORT) + b"\r\n")
+
+# Zip member choice: every *.xml member is a report; without one, the first
+# member whatever its name (here an empty name).
+write("two-reports.zip", zipped([("README.txt", b"not a report"), ("a.xml", REPORT),
+                                 ("b.XML", sample("005.xml"))]))
+write("unnamed-member.zip", zipped([("", REPORT)]))

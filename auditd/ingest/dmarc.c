@@ -56,7 +56,7 @@ struct dmarc_ctx {
 };
 
 static int report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, int depth,
-		  int in_mailbox);
+                  int in_mailbox);
 
 /* Remember the first error that must end the whole input, as
  * "WHERE: message"; returns code. */
@@ -185,12 +185,13 @@ static ssize_t gzip_read(struct dmarc_in *in, void *dst, size_t cap)
 	g->total += (size_t)n;
 	if (g->total > g->max)
 		return ak_error_code(AK_ETOOBIG,
-				     "gzip: decompressed data exceeds %zu bytes (max_bytes)", g->max);
+		                     "gzip: decompressed data exceeds %zu bytes (max_bytes)",
+		                     g->max);
 	return n;
 }
 
 static int gzip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, int depth,
-		       int in_mailbox)
+                       int in_mailbox)
 {
 	struct gzip_src *g = calloc(1, sizeof(*g));
 	struct archive_entry *e;
@@ -206,7 +207,8 @@ static int gzip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *
 	archive_read_support_filter_gzip(g->a);
 	archive_read_support_format_raw(g->a);
 	if (in->mem != NULL)
-		r = archive_read_open_memory(g->a, in->mem + in->mem_pos, in->mem_len - in->mem_pos);
+		r = archive_read_open_memory(g->a, in->mem + in->mem_pos,
+		                             in->mem_len - in->mem_pos);
 	else
 		r = archive_read_open(g->a, g, NULL, gzip_pull, NULL);
 	if (r == ARCHIVE_OK)
@@ -246,8 +248,7 @@ struct whole {
 	struct ak_buf copy;
 };
 
-static int whole_get(struct dmarc_ctx *c, struct dmarc_in *in, struct whole *w,
-		     const char *what)
+static int whole_get(struct dmarc_ctx *c, struct dmarc_in *in, struct whole *w, const char *what)
 {
 	int rc;
 
@@ -265,7 +266,7 @@ static int whole_get(struct dmarc_ctx *c, struct dmarc_in *in, struct whole *w,
 	rc = dmarc_in_slurp(in, &w->copy);
 	if (rc == AK_ETOOBIG)
 		return ak_error_code(rc, "%s: larger than %zu bytes (max_bytes)", what,
-				     c->max_bytes);
+		                     c->max_bytes);
 	w->mem = (const unsigned char *)w->copy.data;
 	w->len = w->copy.len;
 	return rc;
@@ -289,13 +290,13 @@ static ssize_t zip_read(struct dmarc_in *in, void *dst, size_t cap)
 
 	if (n < 0)
 		return ak_error_code(AK_EINVALID, "zip member '%s': %s", z->name,
-				     archive_error_string(z->a));
+		                     archive_error_string(z->a));
 	z->total += (size_t)n;
 	if (z->total > z->max)
 		return ak_error_code(AK_ETOOBIG,
-				     "zip member '%s': decompressed data exceeds %zu bytes "
-				     "(max_bytes)",
-				     z->name, z->max);
+		                     "zip member '%s': decompressed data exceeds %zu bytes "
+		                     "(max_bytes)",
+		                     z->name, z->max);
 	return n;
 }
 
@@ -340,7 +341,7 @@ static const char *unsafe_member_name(const char *name)
 }
 
 static int zip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, int depth,
-		      int in_mailbox)
+                      int in_mailbox)
 {
 	struct archive *a = NULL;
 	struct archive_entry *e;
@@ -368,7 +369,7 @@ static int zip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *i
 			name = "";
 		if (n == DMARC_MAX_MEMBERS) {
 			ak_error_code(AK_ETOOBIG, "zip: more than %d members: archive refused",
-				      DMARC_MAX_MEMBERS);
+			              DMARC_MAX_MEMBERS);
 			rc = failed(c, where, AK_ETOOBIG);
 			goto done;
 		}
@@ -448,8 +449,9 @@ static void gmime_start(void)
 static int is_report_part(GMimeObject *obj)
 {
 	static const char *const subtypes[] = {
-		"gzip", "x-gzip", "gzip-compressed", "x-gzip-compressed", "zip", "x-zip",
-		"x-zip-compressed", "zip-compressed", "xml", NULL,
+	        "gzip", "x-gzip", "gzip-compressed",  "x-gzip-compressed",
+	        "zip",  "x-zip",  "x-zip-compressed", "zip-compressed",
+	        "xml",  NULL,
 	};
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
 	const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
@@ -460,7 +462,7 @@ static int is_report_part(GMimeObject *obj)
 		if (strcasecmp(sub, subtypes[i]) == 0)
 			return 1;
 	return file != NULL && (ends_with(file, ".xml") || ends_with(file, ".gz") ||
-				ends_with(file, ".gzip") || ends_with(file, ".zip"));
+	                        ends_with(file, ".gzip") || ends_with(file, ".zip"));
 }
 
 /* Depth-first, in order; *parts counts what was looked at. */
@@ -472,8 +474,9 @@ static GMimePart *find_report_part(GMimeObject *obj, int depth, int *parts)
 		int i, n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
 
 		for (i = 0; i < n && *parts <= DMARC_MAX_PARTS; i++) {
-			GMimePart *p = find_report_part(
-				g_mime_multipart_get_part(GMIME_MULTIPART(obj), i), depth + 1, parts);
+			GMimePart *p =
+			        find_report_part(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i),
+			                         depth + 1, parts);
 
 			if (p != NULL)
 				return p;
@@ -484,7 +487,7 @@ static GMimePart *find_report_part(GMimeObject *obj, int depth, int *parts)
 		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
 
 		return m ? find_report_part(g_mime_message_get_mime_part(m), depth + 1, parts)
-			 : NULL;
+		         : NULL;
 	}
 	if (GMIME_IS_PART(obj) && is_report_part(obj))
 		return GMIME_PART(obj);
@@ -492,7 +495,7 @@ static GMimePart *find_report_part(GMimeObject *obj, int depth, int *parts)
 }
 
 static int message_report(struct dmarc_ctx *c, const char *where, GMimeMessage *msg, int depth,
-			  int in_mailbox)
+                          int in_mailbox)
 {
 	GMimeStream *mem = NULL;
 	GMimeDataWrapper *content;
@@ -505,17 +508,17 @@ static int message_report(struct dmarc_ctx *c, const char *where, GMimeMessage *
 	part = find_report_part(g_mime_message_get_mime_part(msg), depth, &parts);
 	if (part == NULL && parts > DMARC_MAX_PARTS) {
 		ak_error_code(AK_ETOOBIG, "e-mail: more than %d MIME parts before a report",
-			      DMARC_MAX_PARTS);
+		              DMARC_MAX_PARTS);
 		rc = failed(c, where, AK_ETOOBIG);
 		goto done;
 	}
 	if (part == NULL) {
 		if (in_mailbox)
 			c->sink->skip(c->sink->ctx, where,
-				      "e-mail without a DMARC report (no gzip, zip or XML part)");
+			              "e-mail without a DMARC report (no gzip, zip or XML part)");
 		else
 			rc = reject(c, where,
-				    "e-mail without a DMARC report (no gzip, zip or XML part)");
+			            "e-mail without a DMARC report (no gzip, zip or XML part)");
 		goto done;
 	}
 	content = g_mime_part_get_content(part);
@@ -527,7 +530,7 @@ static int message_report(struct dmarc_ctx *c, const char *where, GMimeMessage *
 	encoded = g_mime_stream_length(g_mime_data_wrapper_get_stream(content));
 	if (encoded < 0 || (guint64)encoded > c->max_bytes) {
 		ak_error_code(AK_ETOOBIG, "e-mail: the report part exceeds %zu bytes (max_bytes)",
-			      c->max_bytes);
+		              c->max_bytes);
 		rc = failed(c, where, AK_ETOOBIG);
 		goto done;
 	}
@@ -547,7 +550,7 @@ done:
 
 /* One message, or every message of an mbox ("From " lines between them). */
 static int mime_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, int depth,
-		       int mbox, int in_mailbox)
+                       int mbox, int in_mailbox)
 {
 	GMimeStream *stream = NULL;
 	GMimeParser *parser = NULL;
@@ -577,7 +580,7 @@ static int mime_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *
 		if (!mbox && (uint64_t)st.st_size > c->max_bytes) {
 			close(fd);
 			ak_error_code(AK_ETOOBIG, "e-mail: larger than %zu bytes (max_bytes)",
-				      c->max_bytes);
+			              c->max_bytes);
 			rc = failed(c, where, AK_ETOOBIG);
 			goto done;
 		}
@@ -636,7 +639,7 @@ static int looks_like_header(const unsigned char *p, size_t n)
 }
 
 static int report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, int depth,
-		  int in_mailbox)
+                  int in_mailbox)
 {
 	const unsigned char *p;
 	size_t n;
@@ -661,7 +664,7 @@ static int report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, i
 }
 
 static int ctx_init(struct dmarc_ctx *c, const struct ingest_options *opt,
-		    const struct ingest_sink *sink)
+                    const struct ingest_sink *sink)
 {
 	memset(c, 0, sizeof(*c));
 	c->opt = opt;
@@ -669,7 +672,7 @@ static int ctx_init(struct dmarc_ctx *c, const struct ingest_options *opt,
 	c->max_bytes = opt->max_bytes ? opt->max_bytes : DMARC_DEFAULT_MAX_BYTES;
 	ak_buf_init(&c->scratch, 0);
 	return dmarc_xml_new(&c->xml, c->max_bytes,
-			     opt->max_records ? opt->max_records : DMARC_DEFAULT_MAX_RECORDS);
+	                     opt->max_records ? opt->max_records : DMARC_DEFAULT_MAX_RECORDS);
 }
 
 static int ctx_finish(struct dmarc_ctx *c, int rc)
@@ -684,7 +687,7 @@ static int ctx_finish(struct dmarc_ctx *c, int rc)
 }
 
 int ingest_dmarc_mem(const void *data, size_t len, const struct ingest_options *opt,
-		     const struct ingest_sink *sink)
+                     const struct ingest_sink *sink)
 {
 	struct dmarc_ctx c;
 	struct dmarc_in in;
@@ -779,8 +782,8 @@ static int maildir(struct dmarc_ctx *c, const char *path, const char *name)
 		closedir(d);
 	}
 	if (!found) {
-		rc = ak_error_code(AK_EINVALID, "%s: a directory but not a Maildir (no cur/ or new/)",
-				   name);
+		rc = ak_error_code(AK_EINVALID,
+		                   "%s: a directory but not a Maildir (no cur/ or new/)", name);
 		goto done;
 	}
 	qsort(files, nfiles, sizeof(*files), name_cmp);
@@ -802,7 +805,7 @@ done:
 }
 
 int ingest_dmarc_path(const char *path, const struct ingest_options *opt,
-		      const struct ingest_sink *sink)
+                      const struct ingest_sink *sink)
 {
 	struct dmarc_ctx c;
 	struct stat st;

@@ -76,21 +76,21 @@
 
 #define DMARC_DEFAULT_MAX_BYTES   ((size_t)256 << 20)
 #define DMARC_DEFAULT_MAX_RECORDS ((size_t)1000000)
-#define DMARC_MAX_MEMBERS         256  /* zip members looked at */
-#define DMARC_MAX_PARTS           256  /* MIME parts looked at in one message */
-#define DMARC_MAX_NESTING         8    /* containers inside containers */
-#define DMARC_MAX_XML_DEPTH       256  /* XML elements inside elements */
+#define DMARC_MAX_MEMBERS         256   /* zip members looked at */
+#define DMARC_MAX_PARTS           256   /* MIME parts looked at in one message */
+#define DMARC_MAX_NESTING         8     /* containers inside containers */
+#define DMARC_MAX_XML_DEPTH       256   /* XML elements inside elements */
 #define DMARC_MAX_LIST            10000 /* <error>s, <reason>s, <dkim>s, <spf>s per list */
 
 /* Ingest the reports in the file at path (any container above), or in
  * every message of the Maildir folder at path (its cur/ and new/, in file
  * name order). opt->name names the input in messages (NULL: path). */
 int ingest_dmarc_path(const char *path, const struct ingest_options *opt,
-		      const struct ingest_sink *sink);
+                      const struct ingest_sink *sink);
 
 /* The same for an input already in memory (an HTTP body, stdin read in
  * full). data is borrowed; opt->name NULL reads as "-". */
 int ingest_dmarc_mem(const void *data, size_t len, const struct ingest_options *opt,
-		     const struct ingest_sink *sink);
+                     const struct ingest_sink *sink);
 
 #endif

@@ -58,7 +58,7 @@ void dmarc_in_init_fd(struct dmarc_in *in, int fd, const char *path)
 }
 
 void dmarc_in_init_fn(struct dmarc_in *in, ssize_t (*read)(struct dmarc_in *, void *, size_t),
-		      void *ctx)
+                      void *ctx)
 {
 	memset(in, 0, sizeof(*in));
 	in->read = read;

@@ -30,7 +30,7 @@ struct dmarc_in {
 	void *ctx;
 	const unsigned char *mem; /* the whole stream when it is in memory */
 	size_t mem_len, mem_pos;
-	const char *path;         /* the whole stream is this file */
+	const char *path; /* the whole stream is this file */
 	int fd;
 	unsigned char peek[DMARC_PEEK]; /* bytes read ahead by dmarc_in_peek() */
 	size_t peek_len, peek_pos;
@@ -45,7 +45,7 @@ void dmarc_in_init_fd(struct dmarc_in *in, int fd, const char *path);
 
 /* A stream whose bytes come from read(in, ...), with ctx for it. */
 void dmarc_in_init_fn(struct dmarc_in *in, ssize_t (*read)(struct dmarc_in *, void *, size_t),
-		      void *ctx);
+                      void *ctx);
 
 /* Read ahead until want (<= DMARC_PEEK) bytes or the end: *p and *n show
  * them without consuming them. 0 or a negative code. */

@@ -132,97 +132,104 @@ struct child {
 	unsigned char check;
 };
 
-#define END_OF_CHILDREN {NULL, 0, 0, 0}
+#define END_OF_CHILDREN                                                                            \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 static const struct child top_children[] = {{"feedback", ST_FEEDBACK, 0}, END_OF_CHILDREN};
 static const struct child feedback_children[] = {
-	{"record", ST_RECORD, 0},
-	{"report_metadata", ST_META, 0},
-	{"policy_published", ST_POLICY, 0},
-	{"version", ST_LEAF, M_VERSION},
-	END_OF_CHILDREN,
+        {"record", ST_RECORD, 0},
+        {"report_metadata", ST_META, 0},
+        {"policy_published", ST_POLICY, 0},
+        {"version", ST_LEAF, M_VERSION},
+        END_OF_CHILDREN,
 };
 static const struct child meta_children[] = {
-	{"org_name", ST_LEAF, M_ORG_NAME},
-	{"email", ST_LEAF, M_EMAIL},
-	{"extra_contact_info", ST_LEAF, M_EXTRA},
-	{"report_id", ST_LEAF, M_REPORT_ID},
-	{"date_range", ST_RANGE, 0},
-	{"error", ST_LEAF, M_ERROR},
-	END_OF_CHILDREN,
+        {"org_name", ST_LEAF, M_ORG_NAME},
+        {"email", ST_LEAF, M_EMAIL},
+        {"extra_contact_info", ST_LEAF, M_EXTRA},
+        {"report_id", ST_LEAF, M_REPORT_ID},
+        {"date_range", ST_RANGE, 0},
+        {"error", ST_LEAF, M_ERROR},
+        END_OF_CHILDREN,
 };
 static const struct child range_children[] = {
-	{"begin", ST_LEAF, M_BEGIN, CHECK_BEGIN},
-	{"end", ST_LEAF, M_END, CHECK_END},
-	END_OF_CHILDREN,
+        {"begin", ST_LEAF, M_BEGIN, CHECK_BEGIN},
+        {"end", ST_LEAF, M_END, CHECK_END},
+        END_OF_CHILDREN,
 };
 static const struct child policy_children[] = {
-	{"domain", ST_LEAF, P_DOMAIN},
-	{"p", ST_LEAF, P_P},
-	{"sp", ST_LEAF, P_SP},
-	{"adkim", ST_LEAF, P_ADKIM},
-	{"aspf", ST_LEAF, P_ASPF},
-	{"pct", ST_LEAF, P_PCT, CHECK_PCT},
-	{"np", ST_LEAF, P_NP},
-	{"fo", ST_LEAF, P_FO},
-	{"testing", ST_LEAF, P_TESTING},
-	{"discovery_method", ST_LEAF, P_DISCOVERY},
-	END_OF_CHILDREN,
+        {"domain", ST_LEAF, P_DOMAIN},
+        {"p", ST_LEAF, P_P},
+        {"sp", ST_LEAF, P_SP},
+        {"adkim", ST_LEAF, P_ADKIM},
+        {"aspf", ST_LEAF, P_ASPF},
+        {"pct", ST_LEAF, P_PCT, CHECK_PCT},
+        {"np", ST_LEAF, P_NP},
+        {"fo", ST_LEAF, P_FO},
+        {"testing", ST_LEAF, P_TESTING},
+        {"discovery_method", ST_LEAF, P_DISCOVERY},
+        END_OF_CHILDREN,
 };
 static const struct child record_children[] = {
-	{"row", ST_ROW, 0},
-	{"identifiers", ST_IDENT, 0},
-	{"auth_results", ST_AUTH, 0},
-	END_OF_CHILDREN,
+        {"row", ST_ROW, 0},
+        {"identifiers", ST_IDENT, 0},
+        {"auth_results", ST_AUTH, 0},
+        END_OF_CHILDREN,
 };
 static const struct child row_children[] = {
-	{"source_ip", ST_LEAF, R_SOURCE_IP},
-	{"count", ST_LEAF, R_COUNT, CHECK_COUNT},
-	{"policy_evaluated", ST_EVAL, 0},
-	END_OF_CHILDREN,
+        {"source_ip", ST_LEAF, R_SOURCE_IP},
+        {"count", ST_LEAF, R_COUNT, CHECK_COUNT},
+        {"policy_evaluated", ST_EVAL, 0},
+        END_OF_CHILDREN,
 };
 static const struct child eval_children[] = {
-	{"disposition", ST_LEAF, R_DISPOSITION},
-	{"dkim", ST_LEAF, R_DKIM},
-	{"spf", ST_LEAF, R_SPF},
-	{"reason", ST_REASON, 0},
-	END_OF_CHILDREN,
+        {"disposition", ST_LEAF, R_DISPOSITION},
+        {"dkim", ST_LEAF, R_DKIM},
+        {"spf", ST_LEAF, R_SPF},
+        {"reason", ST_REASON, 0},
+        END_OF_CHILDREN,
 };
 static const struct child reason_children[] = {
-	{"type", ST_LEAF, RS_TYPE},
-	{"comment", ST_LEAF, RS_COMMENT},
-	END_OF_CHILDREN,
+        {"type", ST_LEAF, RS_TYPE},
+        {"comment", ST_LEAF, RS_COMMENT},
+        END_OF_CHILDREN,
 };
 static const struct child ident_children[] = {
-	{"header_from", ST_LEAF, R_HEADER_FROM},
-	{"envelope_from", ST_LEAF, R_ENV_FROM},
-	{"envelope_to", ST_LEAF, R_ENV_TO},
-	END_OF_CHILDREN,
+        {"header_from", ST_LEAF, R_HEADER_FROM},
+        {"envelope_from", ST_LEAF, R_ENV_FROM},
+        {"envelope_to", ST_LEAF, R_ENV_TO},
+        END_OF_CHILDREN,
 };
 static const struct child auth_children[] = {
-	{"dkim", ST_ADKIM, 0},
-	{"spf", ST_ASPF, 0},
-	END_OF_CHILDREN,
+        {"dkim", ST_ADKIM, 0},
+        {"spf", ST_ASPF, 0},
+        END_OF_CHILDREN,
 };
 static const struct child adkim_children[] = {
-	{"domain", ST_LEAF, AD_DOMAIN},
-	{"result", ST_LEAF, AD_RESULT},
-	{"selector", ST_LEAF, AD_SELECTOR},
-	{"human_result", ST_LEAF, AD_HUMAN},
-	END_OF_CHILDREN,
+        {"domain", ST_LEAF, AD_DOMAIN},
+        {"result", ST_LEAF, AD_RESULT},
+        {"selector", ST_LEAF, AD_SELECTOR},
+        {"human_result", ST_LEAF, AD_HUMAN},
+        END_OF_CHILDREN,
 };
 static const struct child aspf_children[] = {
-	{"domain", ST_LEAF, AS_DOMAIN},
-	{"result", ST_LEAF, AS_RESULT},
-	{"scope", ST_LEAF, AS_SCOPE},
-	END_OF_CHILDREN,
+        {"domain", ST_LEAF, AS_DOMAIN},
+        {"result", ST_LEAF, AS_RESULT},
+        {"scope", ST_LEAF, AS_SCOPE},
+        END_OF_CHILDREN,
 };
 
 /* Indexed by enum state; a leaf has no children we know. */
 static const struct child *const children[] = {
-	top_children,    feedback_children, meta_children,   range_children, policy_children,
-	record_children, row_children,      eval_children,   reason_children, ident_children,
-	auth_children,   adkim_children,    aspf_children,   NULL,
+        top_children,    feedback_children,
+        meta_children,   range_children,
+        policy_children, record_children,
+        row_children,    eval_children,
+        reason_children, ident_children,
+        auth_children,   adkim_children,
+        aspf_children,   NULL,
 };
 
 struct dmarc_xml {
@@ -276,7 +283,7 @@ static struct text *list_push(struct dmarc_xml *x, struct list *l, const char *w
 
 	if (l->n >= DMARC_MAX_LIST) {
 		ak_error_code(AK_ETOOBIG, "line %lu: more than %d <%s> elements", line_now(x),
-			      DMARC_MAX_LIST, what);
+		              DMARC_MAX_LIST, what);
 		stop(x, AK_ETOOBIG);
 		return NULL;
 	}
@@ -305,7 +312,7 @@ static void record_start(struct dmarc_xml *x)
 {
 	if (x->rows >= x->max_records) {
 		ak_error_code(AK_ETOOBIG, "line %lu: more than %zu <record> elements (max_records)",
-			      line_now(x), x->max_records);
+		              line_now(x), x->max_records);
 		stop(x, AK_ETOOBIG);
 		return;
 	}
@@ -317,7 +324,7 @@ static void record_start(struct dmarc_xml *x)
 /* Where the text of a leaf goes, by its parent's state; NULL when the
  * parser had to stop. */
 static struct text *leaf_slot(struct dmarc_xml *x, enum state parent, unsigned field,
-			      struct ak_buf **arena)
+                              struct ak_buf **arena)
 {
 	switch (parent) {
 	case ST_FEEDBACK:
@@ -362,7 +369,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 	if (x->skip) {
 		if (++x->skip + x->depth > DMARC_MAX_XML_DEPTH) {
 			ak_error_code(AK_ETOOBIG, "line %lu: elements nested deeper than %d",
-				      line_now(x), DMARC_MAX_XML_DEPTH);
+			              line_now(x), DMARC_MAX_XML_DEPTH);
 			stop(x, AK_ETOOBIG);
 		}
 		return;
@@ -378,7 +385,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 	if (c == NULL || c->name == NULL) {
 		if (parent == ST_TOP) {
 			ak_error_code(AK_EINVALID, "line %lu: root element <%s> is not <feedback>",
-				      line_now(x), local);
+			              line_now(x), local);
 			stop(x, AK_EINVALID);
 			return;
 		}
@@ -494,9 +501,9 @@ static void leaf_end(struct dmarc_xml *x)
 		x->count = v = parse_uint(s + a, b - a, SAFE_INT_MAX);
 		if (v < 0) {
 			ak_error_code(AK_EINVALID,
-				      "line %lu: <row><count>: not a non-negative integer up to "
-				      "2^53-1",
-				      line_now(x));
+			              "line %lu: <row><count>: not a non-negative integer up to "
+			              "2^53-1",
+			              line_now(x));
 			stop(x, AK_EINVALID);
 		}
 		return;
@@ -505,10 +512,11 @@ static void leaf_end(struct dmarc_xml *x)
 		v = parse_uint(s + a, b - a, MAX_EPOCH);
 		*(x->leaf_check == CHECK_BEGIN ? &x->begin : &x->end) = v;
 		if (v < 0) {
-			ak_error_code(AK_EINVALID,
-				      "line %lu: <date_range><%s>: not an integer number of seconds "
-				      "(0 to 253402300799)",
-				      line_now(x), x->leaf_check == CHECK_BEGIN ? "begin" : "end");
+			ak_error_code(
+			        AK_EINVALID,
+			        "line %lu: <date_range><%s>: not an integer number of seconds "
+			        "(0 to 253402300799)",
+			        line_now(x), x->leaf_check == CHECK_BEGIN ? "begin" : "end");
 			stop(x, AK_EINVALID);
 		}
 		return;
@@ -516,8 +524,9 @@ static void leaf_end(struct dmarc_xml *x)
 		/* An empty <pct/> says nothing; anything else must be a number. */
 		x->pct = v = b > a ? parse_uint(s + a, b - a, SAFE_INT_MAX) : -1;
 		if (v < 0 && b > a) {
-			ak_error_code(AK_EINVALID, "line %lu: <policy_published><pct>: not an integer",
-				      line_now(x));
+			ak_error_code(AK_EINVALID,
+			              "line %lu: <policy_published><pct>: not an integer",
+			              line_now(x));
 			stop(x, AK_EINVALID);
 		}
 		return;
@@ -563,7 +572,7 @@ static void put_int(struct writer *w, int64_t v)
  * first member of an object, which *first tracks. key_colon is the quoted
  * name and its colon, made by MEMBER() at compile time. */
 static void member(struct writer *w, int *first, const char *key_colon, size_t n,
-		   const struct ak_buf *arena, const struct text *t)
+                   const struct ak_buf *arena, const struct text *t)
 {
 	if (!t->set)
 		return;
@@ -574,7 +583,7 @@ static void member(struct writer *w, int *first, const char *key_colon, size_t n
 	put_str(w, arena, t);
 }
 
-#define MEMBER(w, first, key, arena, t)                                                           \
+#define MEMBER(w, first, key, arena, t)                                                            \
 	member((w), (first), "\"" key "\":", sizeof("\"" key "\":") - 1, (arena), (t))
 
 static void lower(struct ak_buf *arena, const struct text *t)
@@ -665,7 +674,7 @@ static void record_end(struct dmarc_xml *x)
 	PUT(&w, "}");
 	if (w.rc == AK_ETOOBIG)
 		ak_error_code(AK_ETOOBIG, "line %lu: the body exceeds %zu bytes (max_bytes)",
-			      line_now(x), x->max_bytes);
+		              line_now(x), x->max_bytes);
 	if (w.rc != 0) {
 		stop(x, w.rc);
 		return;
@@ -697,23 +706,23 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 }
 
 static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param,
-				   const XML_Char *value, int value_len, const XML_Char *base,
-				   const XML_Char *system_id, const XML_Char *public_id,
-				   const XML_Char *notation)
+                                   const XML_Char *value, int value_len, const XML_Char *base,
+                                   const XML_Char *system_id, const XML_Char *public_id,
+                                   const XML_Char *notation)
 {
 	struct dmarc_xml *x = ud;
 
 	(void)value, (void)value_len, (void)base, (void)public_id, (void)notation;
 	ak_error_code(AK_EINVALID,
-		      "line %lu: DOCTYPE declares %s entity '%s'%s: entity declarations are "
-		      "refused (billion laughs, XXE)",
-		      line_now(x), is_param ? "parameter" : "general", name,
-		      system_id ? " (external)" : "");
+	              "line %lu: DOCTYPE declares %s entity '%s'%s: entity declarations are "
+	              "refused (billion laughs, XXE)",
+	              line_now(x), is_param ? "parameter" : "general", name,
+	              system_id ? " (external)" : "");
 	stop(x, AK_EINVALID);
 }
 
 static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *system_id,
-			       const XML_Char *public_id, int has_internal_subset)
+                               const XML_Char *public_id, int has_internal_subset)
 {
 	struct dmarc_xml *x = ud;
 
@@ -721,7 +730,7 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
 	if (system_id == NULL && public_id == NULL)
 		return;
 	ak_error_code(AK_EINVALID, "line %lu: DOCTYPE names an external DTD: refused (XXE)",
-		      line_now(x));
+	              line_now(x));
 	stop(x, AK_EINVALID);
 }
 
@@ -730,9 +739,9 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
  * windows-1252, which differs from ISO-8859-1 only in 0x80-0x9f.
  */
 static const int cp1252_high[32] = {
-	0x20ac, -1,     0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
-	0x2039, 0x0152, -1,     0x017d, -1,     -1,     0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
-	0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, -1,     0x017e, 0x0178,
+        0x20ac, -1,     0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+        0x2039, 0x0152, -1,     0x017d, -1,     -1,     0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+        0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, -1,     0x017e, 0x0178,
 };
 
 static int XMLCALL on_unknown_encoding(void *data, const XML_Char *name, XML_Encoding *info)
@@ -859,13 +868,13 @@ static int finish(struct dmarc_xml *x, struct dmarc_report *out)
 
 	if (!m[M_REPORT_ID].set || m[M_REPORT_ID].len == 0)
 		return ak_error_code(AK_EINVALID, "<report_metadata><report_id> is %s",
-				     m[M_REPORT_ID].set ? "empty" : "missing");
+		                     m[M_REPORT_ID].set ? "empty" : "missing");
 	if (!m[M_BEGIN].set || !m[M_END].set)
 		return ak_error_code(AK_EINVALID, "<date_range><%s> is missing",
-				     m[M_BEGIN].set ? "end" : "begin");
+		                     m[M_BEGIN].set ? "end" : "begin");
 	if (!m[P_DOMAIN].set || m[P_DOMAIN].len == 0)
 		return ak_error_code(AK_EINVALID, "<policy_published><domain> is %s",
-				     m[P_DOMAIN].set ? "empty" : "missing");
+		                     m[P_DOMAIN].set ? "empty" : "missing");
 
 	/* begin, email, end, errors, extra_contact_info, org_name, policy,
 	 * report_id, rows, version: RFC 8785 order. */
@@ -911,9 +920,9 @@ static int finish(struct dmarc_xml *x, struct dmarc_report *out)
 	dst = ak_buf_reserve(&x->body, x->head.len);
 	if (dst == NULL)
 		return x->body.len + x->head.len > x->max_bytes
-			       ? ak_error_code(AK_ETOOBIG, "the body exceeds %zu bytes (max_bytes)",
-					       x->max_bytes)
-			       : AK_ENOMEM;
+		               ? ak_error_code(AK_ETOOBIG, "the body exceeds %zu bytes (max_bytes)",
+		                               x->max_bytes)
+		               : AK_ENOMEM;
 	memmove(x->body.data + x->head.len, x->body.data, x->body.len);
 	memcpy(x->body.data, x->head.data, x->head.len);
 	ak_buf_commit(&x->body, x->head.len);
@@ -962,7 +971,7 @@ int dmarc_xml_parse(struct dmarc_xml *x, struct dmarc_in *in, struct dmarc_repor
 		total += (size_t)n;
 		if (total > x->max_bytes) {
 			rc = ak_error_code(AK_ETOOBIG, "report exceeds %zu bytes (max_bytes)",
-					   x->max_bytes);
+			                   x->max_bytes);
 			goto done;
 		}
 		if (total == 0) {
@@ -975,10 +984,11 @@ int dmarc_xml_parse(struct dmarc_xml *x, struct dmarc_in *in, struct dmarc_repor
 			} else {
 				enum XML_Error e = XML_GetErrorCode(x->p);
 
-				rc = ak_error_code(AK_EINVALID, "line %lu, column %lu: XML error: %s",
-						   (unsigned long)XML_GetCurrentLineNumber(x->p),
-						   (unsigned long)XML_GetCurrentColumnNumber(x->p) + 1,
-						   XML_ErrorString(e));
+				rc = ak_error_code(
+				        AK_EINVALID, "line %lu, column %lu: XML error: %s",
+				        (unsigned long)XML_GetCurrentLineNumber(x->p),
+				        (unsigned long)XML_GetCurrentColumnNumber(x->p) + 1,
+				        XML_ErrorString(e));
 			}
 			goto done;
 		}

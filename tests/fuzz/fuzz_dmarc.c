@@ -40,8 +40,7 @@ static int on_record(void *ctx, const struct ingest_record *rec)
 	return 0;
 }
 
-static int on_reject(void *ctx, const char *where, const char *reason, const char *raw,
-		     size_t len)
+static int on_reject(void *ctx, const char *where, const char *reason, const char *raw, size_t len)
 {
 	(void)ctx, (void)raw, (void)len;
 	if (where == NULL || reason == NULL || reason[0] == '\0')

@@ -40,7 +40,7 @@ static int is_canonical(const char *text, size_t len)
 {
 	struct ak_buf out = AK_BUF_INIT(0);
 	int same = ak_jcs_canonicalize(&out, text, len) == 0 && out.len == len &&
-		   memcmp(out.data, text, len) == 0;
+	           memcmp(out.data, text, len) == 0;
 
 	ak_buf_free(&out);
 	return same;
@@ -61,10 +61,10 @@ static int on_record(void *ctx, const struct ingest_record *rec)
 	if (!is_canonical(rec->body_json, rec->body_json_len))
 		c->not_canonical++;
 	json_array_append_new(c->records,
-			      json_pack("{s:s,s:s,s:s?,s:I,s:o,s:s%}", "where", rec->where, "source",
-					rec->source, "event_id", rec->event_id, "time_us",
-					(json_int_t)rec->time_us, "body", body, "body_text",
-					rec->body_json, rec->body_json_len));
+	                      json_pack("{s:s,s:s,s:s?,s:I,s:o,s:s%}", "where", rec->where,
+	                                "source", rec->source, "event_id", rec->event_id, "time_us",
+	                                (json_int_t)rec->time_us, "body", body, "body_text",
+	                                rec->body_json, rec->body_json_len));
 	if (c->stop_at && (int)json_array_size(c->records) == c->stop_at)
 		return ak_error_set("sink: enough");
 	return 0;
@@ -236,9 +236,10 @@ static int check_sample(const char *path, char *why, size_t whylen)
 		goto done;
 	}
 	if (rc != 0 || json_array_size(c.records) != 1) {
-		snprintf(why, whylen, "rc %d, %zu records, first reject: %s", rc,
-			 json_array_size(c.records),
-			 json_string_value(json_object_get(json_array_get(c.rejects, 0), "reason")));
+		snprintf(
+		        why, whylen, "rc %d, %zu records, first reject: %s", rc,
+		        json_array_size(c.records),
+		        json_string_value(json_object_get(json_array_get(c.rejects, 0), "reason")));
 		goto done;
 	}
 	if (c.not_canonical) {
@@ -262,24 +263,27 @@ static int check_sample(const char *path, char *why, size_t whylen)
 		if (is_pass(json_object_get(row, "spf")))
 			spf_pass += n;
 		if (d != NULL)
-			json_object_set_new(disp, d,
-					    json_integer(json_integer_value(json_object_get(disp, d)) + n));
+			json_object_set_new(
+			        disp, d,
+			        json_integer(json_integer_value(json_object_get(disp, d)) + n));
 		if (ip != NULL && ip[0] != '\0')
 			json_array_append_new(ips, json_string(ip));
 	}
 	/* Sorted distinct source addresses. */
 	ipv = calloc(json_array_size(ips) + 1, sizeof(*ipv));
 	json_array_foreach(ips, i, v)
+	{
 		ipv[i] = json_string_value(v);
+	}
 	qsort(ipv, json_array_size(ips), sizeof(*ipv), cmp_str);
 	for (i = 0; i < json_array_size(ips); i++)
 		if (nips == 0 || strcmp(ipv[nips - 1], ipv[i]) != 0)
 			ipv[nips++] = ipv[i];
 
-#define DIFF(...)                                                                                 \
-	do {                                                                                      \
-		snprintf(why, whylen, __VA_ARGS__);                                               \
-		goto done;                                                                        \
+#define DIFF(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(why, whylen, __VA_ARGS__);                                                \
+		goto done;                                                                         \
 	} while (0)
 	if (!same_string(json_object_get(body, "org_name"), json_object_get(exp, "org_name")))
 		DIFF("org_name");
@@ -295,7 +299,8 @@ static int check_sample(const char *path, char *why, size_t whylen)
 		DIFF("policy domain");
 	if (!same_string(json_object_get(pol, "p"), json_object_get(exp, "policy_p")))
 		DIFF("policy p");
-	if ((json_int_t)json_array_size(rows) != json_integer_value(json_object_get(exp, "records")))
+	if ((json_int_t)json_array_size(rows) !=
+	    json_integer_value(json_object_get(exp, "records")))
 		DIFF("records: %zu", json_array_size(rows));
 	if (messages != json_integer_value(json_object_get(exp, "messages")))
 		DIFF("messages: %lld", (long long)messages);
@@ -304,17 +309,21 @@ static int check_sample(const char *path, char *why, size_t whylen)
 	if (spf_pass != json_integer_value(json_object_get(exp, "spf_aligned_pass")))
 		DIFF("spf_aligned_pass: %lld", (long long)spf_pass);
 	json_object_foreach(json_object_get(exp, "disposition"), key, v)
+	{
 		if (json_integer_value(json_object_get(disp, key)) != json_integer_value(v))
 			DIFF("disposition %s", key);
+	}
 	json_object_foreach(disp, key, v)
+	{
 		if (json_integer_value(v) != 0 &&
 		    json_object_get(json_object_get(exp, "disposition"), key) == NULL)
 			DIFF("disposition %s not expected", key);
+	}
 	if (nips != json_array_size(json_object_get(exp, "source_ips")))
 		DIFF("source_ips: %zu", nips);
 	for (i = 0; i < nips; i++)
 		if (strcmp(ipv[i], json_string_value(json_array_get(
-					   json_object_get(exp, "source_ips"), i))) != 0)
+		                           json_object_get(exp, "source_ips"), i))) != 0)
 			DIFF("source_ips[%zu]: %s", i, ipv[i]);
 #undef DIFF
 	bad = 0;
@@ -387,7 +396,7 @@ static void test_dmarc__eml_with_zip_and_spaces_in_name_matches_expected(void **
 {
 	(void)state;
 	assert_sample("Report domain- borschow.com Submitter- google.com Report-ID- "
-		      "949348866075514174.eml");
+	              "949348866075514174.eml");
 }
 
 static void test_dmarc__windows_1252_report_matches_expected(void **state)
@@ -421,11 +430,11 @@ static void test_dmarc__record_names_source_event_and_time(void **state)
 	r = json_array_get(c.records, 0);
 	assert_string_equal(json_string_value(json_object_get(r, "where")), SAMPLES "/001.xml");
 	assert_string_equal(json_string_value(json_object_get(r, "source")),
-			    "dmarc:Sample Reporter");
+	                    "dmarc:Sample Reporter");
 	assert_string_equal(json_string_value(json_object_get(r, "event_id")),
-			    "Sample Reporter!3v98abbp8ya9n3va8yr8oa3ya");
+	                    "Sample Reporter!3v98abbp8ya9n3va8yr8oa3ya");
 	assert_int_equal(json_integer_value(json_object_get(r, "time_us")),
-			 INT64_C(161212415) * 1000000);
+	                 INT64_C(161212415) * 1000000);
 	capture_free(&c);
 
 	/* An empty <org_name/> stays empty everywhere. */
@@ -434,7 +443,7 @@ static void test_dmarc__record_names_source_event_and_time(void **state)
 	r = json_array_get(c.records, 0);
 	assert_string_equal(json_string_value(json_object_get(r, "source")), "dmarc:");
 	assert_string_equal(json_string_value(json_object_get(r, "event_id")),
-			    "!example.com:1538463741");
+	                    "!example.com:1538463741");
 	assert_string_equal(json_string_value(json_object_get(body_of(&c, 0), "org_name")), "");
 	capture_free(&c);
 }
@@ -452,10 +461,11 @@ static void test_dmarc__source_option_overrides_default(void **state)
 	opt.source = "dmarc:mailbox";
 	opt.name = "inbox";
 	assert_int_equal(ingest_dmarc_path(SAMPLES "/yahoo.eml", &opt, &s), 0);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 0), "source")),
-			    "dmarc:mailbox");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
-			    "inbox");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(c.records, 0), "source")),
+	        "dmarc:mailbox");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(c.records, 0), "where")), "inbox");
 	capture_free(&c);
 }
 
@@ -489,7 +499,10 @@ static void test_dmarc__body_matches_golden_bytes(void **state)
 static void test_dmarc__mem_gives_the_same_body_as_path(void **state)
 {
 	static const char *const names[] = {
-		"nice-input.xml.gz", "nice-input.xml.zip", "twilight.eml", "dmarc.xml",
+	        "nice-input.xml.gz",
+	        "nice-input.xml.zip",
+	        "twilight.eml",
+	        "dmarc.xml",
 	};
 	size_t i;
 
@@ -511,12 +524,13 @@ static void test_dmarc__mem_gives_the_same_body_as_path(void **state)
 		memset(&opt, 0, sizeof(opt));
 		assert_int_equal(ingest_dmarc_mem(data, len, &opt, &s), 0);
 		assert_int_equal(json_array_size(b.records), 1);
-		assert_string_equal(json_string_value(json_object_get(json_array_get(b.records, 0),
-								      "where")),
-				    "-");
 		assert_string_equal(
-			json_string_value(json_object_get(json_array_get(a.records, 0), "body_text")),
-			json_string_value(json_object_get(json_array_get(b.records, 0), "body_text")));
+		        json_string_value(json_object_get(json_array_get(b.records, 0), "where")),
+		        "-");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(a.records, 0),
+		                                                      "body_text")),
+		                    json_string_value(json_object_get(json_array_get(b.records, 0),
+		                                                      "body_text")));
 		capture_free(&a);
 		capture_free(&b);
 		free(data);
@@ -527,7 +541,7 @@ static void test_dmarc__mem_gives_the_same_body_as_path(void **state)
  * Hostile inputs.
  */
 static void assert_hostile(const char *name, size_t max_bytes, size_t max_records,
-			   const char *reason)
+                           const char *reason)
 {
 	struct capture c;
 	char path[512];
@@ -543,18 +557,18 @@ static void test_dmarc__billion_laughs_is_refused(void **state)
 {
 	(void)state;
 	assert_hostile("billion-laughs.xml", 0, 0,
-		       "line 3: DOCTYPE declares general entity 'lol': entity declarations are "
-		       "refused");
+	               "line 3: DOCTYPE declares general entity 'lol': entity declarations are "
+	               "refused");
 }
 
 static void test_dmarc__external_entity_is_refused(void **state)
 {
 	(void)state;
 	assert_hostile("xxe.xml", 0, 0,
-		       "line 3: DOCTYPE declares general entity 'xxe' (external): entity "
-		       "declarations are refused");
+	               "line 3: DOCTYPE declares general entity 'xxe' (external): entity "
+	               "declarations are refused");
 	assert_hostile("xxe-parameter.xml", 0, 0,
-		       "DOCTYPE declares parameter entity 'remote' (external)");
+	               "DOCTYPE declares parameter entity 'remote' (external)");
 	assert_hostile("external-dtd.xml", 0, 0, "line 2: DOCTYPE names an external DTD");
 }
 
@@ -562,23 +576,23 @@ static void test_dmarc__gzip_bomb_stops_at_max_bytes(void **state)
 {
 	(void)state;
 	assert_hostile("bomb.xml.gz", 1 << 20, 0,
-		       "gzip: decompressed data exceeds 1048576 bytes (max_bytes)");
+	               "gzip: decompressed data exceeds 1048576 bytes (max_bytes)");
 }
 
 static void test_dmarc__zip_bomb_stops_at_max_bytes(void **state)
 {
 	(void)state;
 	assert_hostile("bomb.zip", 1 << 20, 0,
-		       "zip member 'report.xml': decompressed data exceeds 1048576 bytes");
+	               "zip member 'report.xml': decompressed data exceeds 1048576 bytes");
 }
 
 static void test_dmarc__zip_member_paths_cannot_escape(void **state)
 {
 	(void)state;
 	assert_hostile("traversal.zip", 0, 0,
-		       "zip member '../evil.xml': '..' in the path: archive refused");
+	               "zip member '../evil.xml': '..' in the path: archive refused");
 	assert_hostile("absolute.zip", 0, 0,
-		       "zip member '/abs.xml': absolute path: archive refused");
+	               "zip member '/abs.xml': absolute path: archive refused");
 }
 
 static void test_dmarc__too_many_rows_is_refused(void **state)
@@ -620,8 +634,8 @@ static void test_dmarc__eml_without_report_is_rejected(void **state)
 static void test_dmarc__empty_report_part_is_rejected(void **state)
 {
 	static const char eml[] = "From: a@example.net\nTo: b@example.com\nSubject: report\n"
-				  "MIME-Version: 1.0\nContent-Type: application/gzip\n"
-				  "Content-Transfer-Encoding: base64\n\n";
+	                          "MIME-Version: 1.0\nContent-Type: application/gzip\n"
+	                          "Content-Transfer-Encoding: base64\n\n";
 	struct ingest_options opt;
 	struct capture c;
 	struct ingest_sink s;
@@ -644,16 +658,18 @@ static void test_dmarc__mbox_gives_one_record_per_message(void **state)
 	assert_int_equal(ingest(HOSTILE "/three-reports.mbox", &c, 0, 0), 0);
 	assert_int_equal(json_array_size(c.rejects), 0);
 	assert_int_equal(json_array_size(c.records), 3);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
-			    HOSTILE "/three-reports.mbox: message 1");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 2), "where")),
-			    HOSTILE "/three-reports.mbox: message 3");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
+	        HOSTILE "/three-reports.mbox: message 1");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(c.records, 2), "where")),
+	        HOSTILE "/three-reports.mbox: message 3");
 	assert_string_equal(json_string_value(json_object_get(body_of(&c, 0), "org_name")),
-			    "Mail.Ru");
+	                    "Mail.Ru");
 	assert_string_equal(json_string_value(json_object_get(body_of(&c, 1), "org_name")),
-			    "Yahoo! Inc.");
+	                    "Yahoo! Inc.");
 	assert_string_equal(json_string_value(json_object_get(body_of(&c, 2), "org_name")),
-			    "Mail.Ru");
+	                    "Mail.Ru");
 	capture_free(&c);
 }
 
@@ -667,10 +683,11 @@ static void test_dmarc__maildir_reports_and_skips_other_mail(void **state)
 	assert_int_equal(json_array_size(c.records), 2);
 	assert_int_equal(json_array_size(c.rejects), 0);
 	assert_int_equal(json_array_size(c.skips), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 1), "where")),
-			    HOSTILE "/maildir: message 2");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(c.records, 1), "where")),
+	        HOSTILE "/maildir: message 2");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(c.skips, 0), "where")),
-			    HOSTILE "/maildir: message 3");
+	                    HOSTILE "/maildir: message 3");
 	capture_free(&c);
 }
 
@@ -694,17 +711,20 @@ static void test_dmarc__zip_gives_every_xml_member_else_the_first(void **state)
 	capture_init(&c);
 	assert_int_equal(ingest(HOSTILE "/two-reports.zip", &c, 0, 0), 0);
 	assert_int_equal(json_array_size(c.records), 2);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
-			    HOSTILE "/two-reports.zip: a.xml");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 1), "where")),
-			    HOSTILE "/two-reports.zip: b.XML");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
+	        HOSTILE "/two-reports.zip: a.xml");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(c.records, 1), "where")),
+	        HOSTILE "/two-reports.zip: b.XML");
 	assert_string_equal(json_string_value(json_object_get(body_of(&c, 1), "report_id")),
-			    "legacy-1");
+	                    "legacy-1");
 	json_array_clear(c.records);
 	assert_int_equal(ingest(HOSTILE "/unnamed-member.zip", &c, 0, 0), 0);
 	assert_int_equal(json_array_size(c.records), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
-			    HOSTILE "/unnamed-member.zip");
+	assert_string_equal(
+	        json_string_value(json_object_get(json_array_get(c.records, 0), "where")),
+	        HOSTILE "/unnamed-member.zip");
 	assert_int_equal(json_array_size(c.rejects), 0);
 	capture_free(&c);
 }
@@ -738,15 +758,15 @@ static void test_dmarc__missing_input_is_an_error(void **state)
 /*
  * Validation, on small documents.
  */
-#define META                                                                                      \
-	"<report_metadata><org_name>o</org_name><email>e@x</email><report_id>r1</report_id>"     \
-	"<date_range><begin>1700000000</begin><end>1700086399</end></date_range>"                \
+#define META                                                                                       \
+	"<report_metadata><org_name>o</org_name><email>e@x</email><report_id>r1</report_id>"       \
+	"<date_range><begin>1700000000</begin><end>1700086399</end></date_range>"                  \
 	"</report_metadata>"
 #define POLICY "<policy_published><domain>example.com</domain><p>none</p></policy_published>"
-#define ROW(count)                                                                                \
-	"<record><row><source_ip>192.0.2.1</source_ip><count>" count "</count>"                   \
-	"<policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>fail</spf>"      \
-	"</policy_evaluated></row><identifiers><header_from>example.com</header_from>"           \
+#define ROW(count)                                                                                 \
+	"<record><row><source_ip>192.0.2.1</source_ip><count>" count "</count>"                    \
+	"<policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>fail</spf>"        \
+	"</policy_evaluated></row><identifiers><header_from>example.com</header_from>"             \
 	"</identifiers><auth_results/></record>"
 
 static const char *reject_of(const char *xml)
@@ -765,35 +785,36 @@ static void test_dmarc__validation_names_element_and_line(void **state)
 {
 	(void)state;
 	assert_string_equal(reject_of("<feedback>\n<report_metadata><report_id>r</report_id>\n"
-				      "<date_range>\n<begin>yesterday</begin><end>1</end>"
-				      "</date_range></report_metadata>" POLICY "</feedback>"),
-			    "line 4: <date_range><begin>: not an integer number of seconds (0 to "
-			    "253402300799)");
+	                              "<date_range>\n<begin>yesterday</begin><end>1</end>"
+	                              "</date_range></report_metadata>" POLICY "</feedback>"),
+	                    "line 4: <date_range><begin>: not an integer number of seconds (0 to "
+	                    "253402300799)");
 	assert_string_equal(reject_of("<feedback><report_metadata><report_id>r</report_id>"
-				      "<date_range><begin>1</begin></date_range>"
-				      "</report_metadata>" POLICY "</feedback>"),
-			    "<date_range><end> is missing");
+	                              "<date_range><begin>1</begin></date_range>"
+	                              "</report_metadata>" POLICY "</feedback>"),
+	                    "<date_range><end> is missing");
 	assert_string_equal(reject_of("<feedback><report_metadata><date_range><begin>1</begin>"
-				      "<end>2</end></date_range></report_metadata>" POLICY
-				      "</feedback>"),
-			    "<report_metadata><report_id> is missing");
+	                              "<end>2</end></date_range></report_metadata>" POLICY
+	                              "</feedback>"),
+	                    "<report_metadata><report_id> is missing");
 	assert_string_equal(reject_of("<feedback>" META "</feedback>"),
-			    "<policy_published><domain> is missing");
+	                    "<policy_published><domain> is missing");
 	assert_string_equal(reject_of("<feedback>" META POLICY "\n\n" ROW("-1") "</feedback>"),
-			    "line 3: <row><count>: not a non-negative integer up to 2^53-1");
-	assert_string_equal(reject_of("<feedback>" META POLICY ROW("9007199254740992") "</feedback>"),
-			    "line 1: <row><count>: not a non-negative integer up to 2^53-1");
+	                    "line 3: <row><count>: not a non-negative integer up to 2^53-1");
+	assert_string_equal(
+	        reject_of("<feedback>" META POLICY ROW("9007199254740992") "</feedback>"),
+	        "line 1: <row><count>: not a non-negative integer up to 2^53-1");
 	assert_string_equal(reject_of("<feedback>" META POLICY ROW("12abc") "</feedback>"),
-			    "line 1: <row><count>: not a non-negative integer up to 2^53-1");
+	                    "line 1: <row><count>: not a non-negative integer up to 2^53-1");
 	assert_string_equal(reject_of("<feedback>" META POLICY "\n<record><row/></record>"
-				      "</feedback>"),
-			    "line 2: <record> without <row><count>");
+	                              "</feedback>"),
+	                    "line 2: <record> without <row><count>");
 	assert_string_equal(reject_of("<feedback>" META
-				      "<policy_published><domain>d</domain><pct>all</pct>"
-				      "</policy_published></feedback>"),
-			    "line 1: <policy_published><pct>: not an integer");
+	                              "<policy_published><domain>d</domain><pct>all</pct>"
+	                              "</policy_published></feedback>"),
+	                    "line 1: <policy_published><pct>: not an integer");
 	assert_string_equal(reject_of("<html><body/></html>"),
-			    "line 1: root element <html> is not <feedback>");
+	                    "line 1: root element <html> is not <feedback>");
 	assert_string_equal(reject_of(""), "empty input: no XML document");
 }
 
@@ -801,9 +822,9 @@ static void test_dmarc__bad_xml_gives_expat_message_and_line(void **state)
 {
 	(void)state;
 	assert_string_equal(reject_of("<feedback>\n<org_name>\xff\xfe</org_name></feedback>"),
-			    "line 2, column 11: XML error: not well-formed (invalid token)");
+	                    "line 2, column 11: XML error: not well-formed (invalid token)");
 	assert_string_equal(reject_of("<feedback>" META POLICY),
-			    "line 1, column 258: XML error: no element found");
+	                    "line 1, column 258: XML error: no element found");
 	assert_contains(reject_of("<feedback>\n<a></b></feedback>"), "line 2, column ");
 	assert_contains(reject_of("<feedback>\n<a></b></feedback>"), "mismatched tag");
 }
@@ -814,14 +835,15 @@ static void test_dmarc__biggest_count_is_accepted(void **state)
 
 	(void)state;
 	capture_init(&c);
-	assert_int_equal(ingest_text("<feedback>" META POLICY ROW("9007199254740991") ROW(" 0 ")
-				     "</feedback>",
-				     &c),
-			 0);
+	assert_int_equal(ingest_text("<feedback>" META POLICY ROW("9007199254740991")
+	                                     ROW(" 0 ") "</feedback>",
+	                             &c),
+	                 0);
 	assert_int_equal(json_array_size(c.records), 1);
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_array_get(json_object_get(body_of(&c, 0), "rows"), 0), "count")),
-			 INT64_C(9007199254740991));
+	assert_int_equal(
+	        json_integer_value(json_object_get(
+	                json_array_get(json_object_get(body_of(&c, 0), "rows"), 0), "count")),
+	        INT64_C(9007199254740991));
 	capture_free(&c);
 }
 
@@ -831,21 +853,21 @@ static void test_dmarc__namespaces_and_order_do_not_matter(void **state)
 	const char *plain, *other;
 	size_t i;
 	static const char *const variants[] = {
-		"<dmarc:feedback xmlns:dmarc=\"urn:ietf:params:xml:ns:dmarc-2.0\">"
-		"<dmarc:report_metadata><dmarc:org_name>o</dmarc:org_name><dmarc:email>e@x"
-		"</dmarc:email><dmarc:report_id>r1</dmarc:report_id><dmarc:date_range>"
-		"<dmarc:begin>1700000000</dmarc:begin><dmarc:end>1700086399</dmarc:end>"
-		"</dmarc:date_range></dmarc:report_metadata>" POLICY ROW("1") "</dmarc:feedback>",
-		"<feedback xmlns=\"http://dmarc.org/dmarc-xml/0.2\">" META POLICY ROW("1")
-		"</feedback>",
-		/* Metadata and policy after the rows: the body is the same. */
-		"<feedback>" ROW("1") POLICY META "</feedback>",
-		/* White space around values, unknown elements, comments. */
-		"<?xml version=\"1.0\"?>\n<!-- a comment -->\n<feedback><x-vendor><a/></x-vendor>"
-		"<report_metadata>\n <org_name> o </org_name>\n <email>\te@x\n</email>"
-		"<report_id>r1</report_id><date_range><begin> 1700000000 </begin>"
-		"<end>1700086399</end><extra/></date_range></report_metadata>" POLICY
-		ROW("1") "</feedback>",
+	        "<dmarc:feedback xmlns:dmarc=\"urn:ietf:params:xml:ns:dmarc-2.0\">"
+	        "<dmarc:report_metadata><dmarc:org_name>o</dmarc:org_name><dmarc:email>e@x"
+	        "</dmarc:email><dmarc:report_id>r1</dmarc:report_id><dmarc:date_range>"
+	        "<dmarc:begin>1700000000</dmarc:begin><dmarc:end>1700086399</dmarc:end>"
+	        "</dmarc:date_range></dmarc:report_metadata>" POLICY ROW("1") "</dmarc:feedback>",
+	        "<feedback xmlns=\"http://dmarc.org/dmarc-xml/0.2\">" META POLICY ROW(
+	                "1") "</feedback>",
+	        /* Metadata and policy after the rows: the body is the same. */
+	        "<feedback>" ROW("1") POLICY META "</feedback>",
+	        /* White space around values, unknown elements, comments. */
+	        "<?xml version=\"1.0\"?>\n<!-- a comment -->\n<feedback><x-vendor><a/></x-vendor>"
+	        "<report_metadata>\n <org_name> o </org_name>\n <email>\te@x\n</email>"
+	        "<report_id>r1</report_id><date_range><begin> 1700000000 </begin>"
+	        "<end>1700086399</end><extra/></date_range></report_metadata>" POLICY ROW(
+	                "1") "</feedback>",
 	};
 
 	(void)state;
@@ -857,7 +879,8 @@ static void test_dmarc__namespaces_and_order_do_not_matter(void **state)
 	assert_int_equal(json_array_size(c.records), 1 + i);
 	plain = json_string_value(json_object_get(json_array_get(c.records, 0), "body_text"));
 	for (i = 1; i < json_array_size(c.records); i++) {
-		other = json_string_value(json_object_get(json_array_get(c.records, i), "body_text"));
+		other = json_string_value(
+		        json_object_get(json_array_get(c.records, i), "body_text"));
 		assert_string_equal(other, plain);
 	}
 	assert_int_equal(c.not_canonical, 0);
@@ -872,28 +895,28 @@ static void test_dmarc__escapes_are_canonical(void **state)
 	(void)state;
 	capture_init(&c);
 	assert_int_equal(ingest_text("<feedback><report_metadata><org_name>a\"b\\c&#9;d&#1;"
-				     "</org_name><report_id>&lt;r&gt;</report_id><date_range>"
-				     "<begin>0</begin><end>0</end></date_range></report_metadata>"
-				     "<policy_published><domain>\xc3\xa9.example</domain>"
-				     "</policy_published></feedback>",
-				     &c),
-			 0);
+	                             "</org_name><report_id>&lt;r&gt;</report_id><date_range>"
+	                             "<begin>0</begin><end>0</end></date_range></report_metadata>"
+	                             "<policy_published><domain>\xc3\xa9.example</domain>"
+	                             "</policy_published></feedback>",
+	                             &c),
+	                 0);
 	/* &#1; is not XML 1.0: expat refuses it. */
 	assert_int_equal(json_array_size(c.records), 0);
 	json_array_clear(c.rejects);
 	assert_int_equal(ingest_text("<feedback><report_metadata><org_name>a\"b\\c&#9;d/e"
-				     "</org_name><report_id>&lt;r&gt;</report_id><date_range>"
-				     "<begin>0</begin><end>0</end></date_range></report_metadata>"
-				     "<policy_published><domain>\xc3\xa9.example</domain>"
-				     "</policy_published></feedback>",
-				     &c),
-			 0);
+	                             "</org_name><report_id>&lt;r&gt;</report_id><date_range>"
+	                             "<begin>0</begin><end>0</end></date_range></report_metadata>"
+	                             "<policy_published><domain>\xc3\xa9.example</domain>"
+	                             "</policy_published></feedback>",
+	                             &c),
+	                 0);
 	assert_int_equal(json_array_size(c.records), 1);
 	body = json_string_value(json_object_get(json_array_get(c.records, 0), "body_text"));
 	assert_string_equal(body, "{\"begin\":\"1970-01-01T00:00:00Z\",\"end\":"
-				  "\"1970-01-01T00:00:00Z\",\"org_name\":\"a\\\"b\\\\c\\td/e\","
-				  "\"policy\":{\"domain\":\"\xc3\xa9.example\"},\"report_id\":"
-				  "\"<r>\",\"rows\":[]}");
+	                          "\"1970-01-01T00:00:00Z\",\"org_name\":\"a\\\"b\\\\c\\td/e\","
+	                          "\"policy\":{\"domain\":\"\xc3\xa9.example\"},\"report_id\":"
+	                          "\"<r>\",\"rows\":[]}");
 	capture_free(&c);
 }
 
@@ -922,43 +945,43 @@ static void test_dmarc__utf16_and_unknown_encodings(void **state)
 	assert_string_equal(json_string_value(json_object_get(body_of(&c, 0), "report_id")), "r1");
 	capture_free(&c);
 	assert_string_equal(reject_of("<?xml version=\"1.0\" encoding=\"koi8-r\"?><feedback/>"),
-			    "line 1, column 31: XML error: unknown encoding");
+	                    "line 1, column 31: XML error: unknown encoding");
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_dmarc__every_sample_matches_expected),
-	cmocka_unit_test(test_dmarc__google_zip_matches_expected),
-	cmocka_unit_test(test_dmarc__google_gzip_matches_expected),
-	cmocka_unit_test(test_dmarc__eml_with_zip_and_spaces_in_name_matches_expected),
-	cmocka_unit_test(test_dmarc__windows_1252_report_matches_expected),
-	cmocka_unit_test(test_dmarc__dmarcbis_namespace_matches_expected),
-	cmocka_unit_test(test_dmarc__large_report_matches_expected),
-	cmocka_unit_test(test_dmarc__record_names_source_event_and_time),
-	cmocka_unit_test(test_dmarc__source_option_overrides_default),
-	cmocka_unit_test(test_dmarc__body_matches_golden_bytes),
-	cmocka_unit_test(test_dmarc__mem_gives_the_same_body_as_path),
-	cmocka_unit_test(test_dmarc__billion_laughs_is_refused),
-	cmocka_unit_test(test_dmarc__external_entity_is_refused),
-	cmocka_unit_test(test_dmarc__gzip_bomb_stops_at_max_bytes),
-	cmocka_unit_test(test_dmarc__zip_bomb_stops_at_max_bytes),
-	cmocka_unit_test(test_dmarc__zip_member_paths_cannot_escape),
-	cmocka_unit_test(test_dmarc__too_many_rows_is_refused),
-	cmocka_unit_test(test_dmarc__truncated_gzip_is_refused),
-	cmocka_unit_test(test_dmarc__nesting_and_member_limits_hold),
-	cmocka_unit_test(test_dmarc__eml_without_report_is_rejected),
-	cmocka_unit_test(test_dmarc__empty_report_part_is_rejected),
-	cmocka_unit_test(test_dmarc__mbox_gives_one_record_per_message),
-	cmocka_unit_test(test_dmarc__maildir_reports_and_skips_other_mail),
-	cmocka_unit_test(test_dmarc__gzip_in_gzip_and_trailing_bytes_are_read),
-	cmocka_unit_test(test_dmarc__zip_gives_every_xml_member_else_the_first),
-	cmocka_unit_test(test_dmarc__utf16_and_unknown_encodings),
-	cmocka_unit_test(test_dmarc__sink_can_stop_the_input),
-	cmocka_unit_test(test_dmarc__missing_input_is_an_error),
-	cmocka_unit_test(test_dmarc__validation_names_element_and_line),
-	cmocka_unit_test(test_dmarc__bad_xml_gives_expat_message_and_line),
-	cmocka_unit_test(test_dmarc__biggest_count_is_accepted),
-	cmocka_unit_test(test_dmarc__namespaces_and_order_do_not_matter),
-	cmocka_unit_test(test_dmarc__escapes_are_canonical),
+        cmocka_unit_test(test_dmarc__every_sample_matches_expected),
+        cmocka_unit_test(test_dmarc__google_zip_matches_expected),
+        cmocka_unit_test(test_dmarc__google_gzip_matches_expected),
+        cmocka_unit_test(test_dmarc__eml_with_zip_and_spaces_in_name_matches_expected),
+        cmocka_unit_test(test_dmarc__windows_1252_report_matches_expected),
+        cmocka_unit_test(test_dmarc__dmarcbis_namespace_matches_expected),
+        cmocka_unit_test(test_dmarc__large_report_matches_expected),
+        cmocka_unit_test(test_dmarc__record_names_source_event_and_time),
+        cmocka_unit_test(test_dmarc__source_option_overrides_default),
+        cmocka_unit_test(test_dmarc__body_matches_golden_bytes),
+        cmocka_unit_test(test_dmarc__mem_gives_the_same_body_as_path),
+        cmocka_unit_test(test_dmarc__billion_laughs_is_refused),
+        cmocka_unit_test(test_dmarc__external_entity_is_refused),
+        cmocka_unit_test(test_dmarc__gzip_bomb_stops_at_max_bytes),
+        cmocka_unit_test(test_dmarc__zip_bomb_stops_at_max_bytes),
+        cmocka_unit_test(test_dmarc__zip_member_paths_cannot_escape),
+        cmocka_unit_test(test_dmarc__too_many_rows_is_refused),
+        cmocka_unit_test(test_dmarc__truncated_gzip_is_refused),
+        cmocka_unit_test(test_dmarc__nesting_and_member_limits_hold),
+        cmocka_unit_test(test_dmarc__eml_without_report_is_rejected),
+        cmocka_unit_test(test_dmarc__empty_report_part_is_rejected),
+        cmocka_unit_test(test_dmarc__mbox_gives_one_record_per_message),
+        cmocka_unit_test(test_dmarc__maildir_reports_and_skips_other_mail),
+        cmocka_unit_test(test_dmarc__gzip_in_gzip_and_trailing_bytes_are_read),
+        cmocka_unit_test(test_dmarc__zip_gives_every_xml_member_else_the_first),
+        cmocka_unit_test(test_dmarc__utf16_and_unknown_encodings),
+        cmocka_unit_test(test_dmarc__sink_can_stop_the_input),
+        cmocka_unit_test(test_dmarc__missing_input_is_an_error),
+        cmocka_unit_test(test_dmarc__validation_names_element_and_line),
+        cmocka_unit_test(test_dmarc__bad_xml_gives_expat_message_and_line),
+        cmocka_unit_test(test_dmarc__biggest_count_is_accepted),
+        cmocka_unit_test(test_dmarc__namespaces_and_order_do_not_matter),
+        cmocka_unit_test(test_dmarc__escapes_are_canonical),
 };
 
 AK_UNIT_MAIN(tests)

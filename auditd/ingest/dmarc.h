@@ -30,7 +30,9 @@
  * (disposition, dkim and spf of policy_evaluated also lower-cased). A
  * missing element is left out, an empty one is "". Unknown elements are
  * ignored, and so are namespaces: <feedback>, <ns1:feedback> and <feedback
- * xmlns="urn:ietf:params:xml:ns:dmarc-2.0"> read the same.
+ * xmlns="urn:ietf:params:xml:ns:dmarc-2.0"> read the same. The XML may be
+ * in UTF-8, UTF-16 or any single-byte charset iconv knows (windows-1252,
+ * koi8-r, ...).
  *
  * What the input may be is decided from its bytes, never from its name:
  * gzip (1f 8b; gzip in gzip; bytes after the last stream are ignored), zip

@@ -35,10 +35,11 @@
 #include "lib/jcs.h"
 #include "lib/timefmt.h"
 
+#include <errno.h>
 #include <expat.h>
+#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Bytes handed to expat at a time. */
 #define XML_CHUNK 65536
@@ -735,32 +736,46 @@ static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *s
 }
 
 /*
- * expat knows UTF-8, UTF-16, ISO-8859-1 and US-ASCII. AOL declares
- * windows-1252, which differs from ISO-8859-1 only in 0x80-0x9f.
+ * expat knows UTF-8, UTF-16, ISO-8859-1 and US-ASCII. Reporters also
+ * declare single-byte charsets such as windows-1252 (AOL) or koi8-r: iconv
+ * gives the code point of each of their 256 bytes, which is all expat needs
+ * (a byte iconv cannot convert is not well-formed). Multi-byte charsets
+ * stay unknown and the report is refused with expat's message.
  */
-static const int cp1252_high[32] = {
-        0x20ac, -1,     0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
-        0x2039, 0x0152, -1,     0x017d, -1,     -1,     0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
-        0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, -1,     0x017e, 0x0178,
-};
-
 static int XMLCALL on_unknown_encoding(void *data, const XML_Char *name, XML_Encoding *info)
 {
-	int i, latin1;
+	iconv_t cd;
+	int i, ok = 1;
 
 	(void)data;
-	if (strcasecmp(name, "windows-1252") == 0 || strcasecmp(name, "cp1252") == 0 ||
-	    strcasecmp(name, "x-cp1252") == 0)
-		latin1 = 0;
-	else if (strcasecmp(name, "latin1") == 0 || strcasecmp(name, "iso8859-1") == 0)
-		latin1 = 1;
-	else
+	cd = iconv_open("UTF-32LE", name);
+	if (cd == (iconv_t)-1)
 		return XML_STATUS_ERROR;
-	for (i = 0; i < 256; i++)
-		info->map[i] = i;
-	if (!latin1)
-		for (i = 0; i < 32; i++)
-			info->map[0x80 + i] = cp1252_high[i];
+	for (i = 0; i < 256 && ok; i++) {
+		char in = (char)i, *inp = &in;
+		unsigned char out[8];
+		char *outp = (char *)out;
+		size_t inleft = 1, outleft = sizeof(out);
+
+		iconv(cd, NULL, NULL, NULL, NULL);
+		if (iconv(cd, &inp, &inleft, &outp, &outleft) == (size_t)-1) {
+			/* EINVAL: the byte starts a sequence, so the charset is
+			 * not single-byte; EILSEQ: the byte means nothing. */
+			ok = errno != EINVAL;
+			info->map[i] = -1;
+		} else if (sizeof(out) - outleft == 4) {
+			info->map[i] = out[0] | out[1] << 8 | out[2] << 16 | out[3] << 24;
+		} else {
+			ok = 0;
+		}
+	}
+	iconv_close(cd);
+	/* expat needs ASCII where markup is; a charset that moves it is not
+	 * one expat can read through a table. */
+	for (i = 0; i < 128 && ok; i++)
+		ok = info->map[i] == i;
+	if (!ok)
+		return XML_STATUS_ERROR;
 	info->data = NULL;
 	info->convert = NULL;
 	info->release = NULL;

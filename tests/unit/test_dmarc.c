@@ -944,8 +944,24 @@ static void test_dmarc__utf16_and_unknown_encodings(void **state)
 	assert_int_equal(json_array_size(c.records), 1);
 	assert_string_equal(json_string_value(json_object_get(body_of(&c, 0), "report_id")), "r1");
 	capture_free(&c);
-	assert_string_equal(reject_of("<?xml version=\"1.0\" encoding=\"koi8-r\"?><feedback/>"),
+	/* A single-byte charset iconv knows: "Яндекс" in KOI8-R. */
+	capture_init(&c);
+	assert_int_equal(ingest_text("<?xml version=\"1.0\" encoding=\"koi8-r\"?><feedback>"
+	                             "<report_metadata><org_name>\xf1\xce\xc4\xc5\xcb\xd3"
+	                             "</org_name><report_id>r</report_id><date_range><begin>0"
+	                             "</begin><end>0</end></date_range></report_metadata>" POLICY
+	                             "</feedback>",
+	                             &c),
+	                 0);
+	assert_int_equal(json_array_size(c.records), 1);
+	assert_string_equal(json_string_value(json_object_get(body_of(&c, 0), "org_name")),
+	                    "\xd0\xaf\xd0\xbd\xd0\xb4\xd0\xb5\xd0\xba\xd1\x81");
+	capture_free(&c);
+	/* Names nobody knows, and multi-byte charsets, are refused. */
+	assert_string_equal(reject_of("<?xml version=\"1.0\" encoding=\"x-no-such\"?><feedback/>"),
 	                    "line 1, column 31: XML error: unknown encoding");
+	assert_contains(reject_of("<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><feedback/>"),
+	                "XML error: unknown encoding");
 }
 
 static const struct CMUnitTest tests[] = {

@@ -8,11 +8,12 @@
  *
  *   kind      "dmarc"
  *   time_us   the report's <date_range><begin>
- *   source    opt->source, or "dmarc:" + org_name
+ *   source    opt->source, or "dmarc:" + org_name ("" when there is none)
  *   event_id  org_name + "!" + report_id (the dedupe key)
  *   where     NAME, or "NAME: message N" for the Nth message of an mbox or
  *             a Maildir; "NAME: MEMBER" when a zip holds several reports
- *   body      given as body_json: canonical JSON (RFC 8785) text,
+ *   body      given as body_json, canonical JSON (RFC 8785) text; "?" marks
+ *             members present only when the report has the element:
  *
  *   {"begin","email"?,"end","errors"?[..],"extra_contact_info"?,"org_name"?,
  *    "policy":{"adkim"?,"aspf"?,"discovery_method"?,"domain","fo"?,"np"?,
@@ -50,7 +51,8 @@
  *
  * Limits (an option left 0 takes the default):
  *   opt->max_bytes    largest decompressed report, archive member, decoded
- *                     MIME part, e-mail message and canonical body:
+ *                     MIME part, lone e-mail message (an mbox is read one
+ *                     message at a time) and canonical body:
  *                     DMARC_DEFAULT_MAX_BYTES
  *   opt->max_records  most <record>s in one report: DMARC_DEFAULT_MAX_RECORDS
  * and fixed ones below for archive members, MIME parts, container nesting
@@ -58,8 +60,8 @@
  *
  * Returns: 0 when the input was read to its end (rejects included); a
  * negative code when the input itself could not be read (no such file, an
- * I/O error), memory ran out, or the sink's record() asked to stop, with
- * ak_error_last() naming the input.
+ * I/O error), memory ran out, or the sink's record() or reject() returned
+ * a negative code, with ak_error_last() naming where.
  *
  * SECURITY: every byte comes from whoever can send us mail. Nothing from an
  * input names a file we open (archive member names are only checked and

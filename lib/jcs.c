@@ -12,7 +12,8 @@
  *     stack of slots; when a container closes, its slots are copied into a
  *     right-sized array in the arena and popped. Object members are sorted
  *     there, in RFC 8785 order, before the copy, and duplicates (which sort
- *     next to each other) are found then.
+ *     next to each other) are found then. Comparisons mostly look at an
+ *     8-byte prefix of each name, taken while the name was scanned.
  *   - Strings are scanned eight bytes at a time while they hold nothing but
  *     printable ASCII; a string without escapes is then a single memcpy. One
  *     with escapes is validated in the same scan and decoded in a second,
@@ -123,15 +124,13 @@ static void doc_release(struct ak_jdoc *d)
 		free(d->slots);
 }
 
-/* Out-of-line part of arena_alloc(): move to a later chunk with room for n
- * bytes at any alignment up to 16, or add one. NULL with d->fail set. */
-static void *arena_grow(struct ak_jdoc *d, size_t n)
+/* Out-of-line part of arena_alloc(): move to a later chunk with room for
+ * need bytes, or add one. NULL with d->fail set. */
+static void *arena_grow(struct ak_jdoc *d, size_t need)
 {
 	struct chunk *c = d->cur ? d->cur->next : d->head;
-	size_t need = n + 15, size;
+	size_t size;
 
-	if (need < n)
-		goto too_big;
 	while (c != NULL && c->size < need)
 		c = c->next; /* too small for this request; used again after the next reset */
 	if (c == NULL) {
@@ -158,35 +157,26 @@ too_big:
 	return NULL;
 }
 
-/* n bytes aligned for any DOM struct (8), or NULL with d->fail set. */
+/* n bytes aligned for any DOM struct, or NULL with d->fail set. Every
+ * allocation is rounded up to 8 bytes, so the free space always starts
+ * aligned and the fast path is a compare and an add. */
 static inline void *arena_alloc(struct ak_jdoc *d, size_t n)
 {
-	size_t pad = (size_t)(-(uintptr_t)d->pos & 7);
+	size_t r = (n + 7) & ~(size_t)7;
 	char *p;
 
-	if ((size_t)(d->end - d->pos) < n || (size_t)(d->end - d->pos) - n < pad) {
-		if (arena_grow(d, n) == NULL)
-			return NULL;
-		pad = (size_t)(-(uintptr_t)d->pos & 7);
+	if (r < n) {
+		d->fail = AK_ETOOBIG;
+		return NULL;
 	}
-	p = d->pos + pad;
-	d->pos = p + n;
-	return p;
-}
-
-/* n bytes with no alignment (string bytes), or NULL with d->fail set. */
-static inline char *arena_bytes(struct ak_jdoc *d, size_t n)
-{
-	char *p;
-
-	if ((size_t)(d->end - d->pos) < n && arena_grow(d, n) == NULL)
+	if ((size_t)(d->end - d->pos) < r && arena_grow(d, r) == NULL)
 		return NULL;
 	p = d->pos;
-	d->pos += n;
+	d->pos += r;
 	return p;
 }
 
-/* Room for one more slot. 0, or -1 with d->fail set. */
+/* Room for `more` slots above nslots. 0, or -1 with d->fail set. */
 static int slots_grow(struct ak_jdoc *d, size_t more)
 {
 	size_t cap = d->slots_cap, want = cap ? cap : FIRST_SLOTS;
@@ -598,7 +588,8 @@ static int unexpected(const struct parser *ps, const unsigned char *at)
 
 static inline const unsigned char *skip_ws(const unsigned char *p, const unsigned char *end)
 {
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+	/* Compact input has no white space: one compare says so. */
+	while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	return p;
 }
@@ -758,7 +749,7 @@ static int parse_string(struct parser *ps, const char **out, size_t *out_len, ui
 		}
 	}
 	n = (size_t)(p - s);
-	d = arena_bytes(ps->doc, n + 1);
+	d = arena_alloc(ps->doc, n + 1);
 	if (d == NULL)
 		return alloc_failed(ps, ps->p);
 	if (escaped) {
@@ -1485,8 +1476,14 @@ static int w_value(struct writer *w, const struct ak_jv *v, int depth)
 			if (i && (rc = w_char(w, ',')) != 0)
 				return rc;
 			if ((rc = w_string(w, m->key, m->key_len)) != 0 ||
-			    (rc = w_char(w, ':')) != 0 ||
-			    (rc = w_value(w, m->value, depth + 1)) != 0)
+			    (rc = w_char(w, ':')) != 0)
+				return rc;
+			/* Most values are strings: no need to go round w_value(). */
+			if (m->value->type == AK_JSTRING)
+				rc = w_string(w, m->value->u.s.ptr, m->value->u.s.len);
+			else
+				rc = w_value(w, m->value, depth + 1);
+			if (rc != 0)
 				return rc;
 		}
 		return w_char(w, '}');

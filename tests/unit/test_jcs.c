@@ -885,6 +885,32 @@ static void test_jcs__respects_the_output_limit(void **state)
 	ak_buf_free(&out);
 }
 
+static void test_jcs__canonicalizes_large_input(void **state)
+{
+	struct ak_buf in = AK_BUF_INIT(0), want = AK_BUF_INIT(0), out = AK_BUF_INIT(0);
+	int i;
+
+	(void)state;
+	/* Far past the first arena chunk and slot array: 5000 members. */
+	assert_int_equal(ak_buf_puts(&in, "{"), 0);
+	assert_int_equal(ak_buf_puts(&want, "{"), 0);
+	for (i = 0; i < 5000; i++) {
+		assert_int_equal(ak_buf_printf(&in, "%s\"m%05d\":[%d,\"x\"]", i ? "," : "",
+		                               4999 - i, 4999 - i),
+		                 0);
+		assert_int_equal(ak_buf_printf(&want, "%s\"m%05d\":[%d,\"x\"]", i ? "," : "", i, i),
+		                 0);
+	}
+	assert_int_equal(ak_buf_puts(&in, "}"), 0);
+	assert_int_equal(ak_buf_puts(&want, "}"), 0);
+	check_canon(in.data, in.len, want.data, want.len);
+	assert_int_equal(ak_jcs_canonicalize(&out, in.data, in.len), 0);
+	assert_string_equal(out.data, want.data);
+	ak_buf_free(&in);
+	ak_buf_free(&want);
+	ak_buf_free(&out);
+}
+
 static void test_jcs__parses_literals_and_empty_containers(void **state)
 {
 	(void)state;
@@ -935,6 +961,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jcs__reuses_one_document_for_many_parses),
         cmocka_unit_test(test_jcs__refuses_documents_beyond_max_bytes),
         cmocka_unit_test(test_jcs__respects_the_output_limit),
+        cmocka_unit_test(test_jcs__canonicalizes_large_input),
         cmocka_unit_test(test_jcs__parses_literals_and_empty_containers),
 };
 

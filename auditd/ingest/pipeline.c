@@ -42,7 +42,7 @@ struct ingest_pipeline {
 	struct ingest_pipeline_opts o;
 	struct ingest_sink sink;
 	struct ak_jdoc *doc;
-	struct ak_buf body, material, tmp;
+	struct ak_buf body, material, tmp, record;
 	FILE *spool;
 	char *spool_buf;
 	struct ingest_counts counts;
@@ -239,17 +239,23 @@ static int spool_write(struct ingest_pipeline *p, const char *kind, int64_t time
 		       const char *dedupe, size_t dedupe_len)
 {
 	struct spool_hdr h;
+	struct ak_buf *r = &p->record;
+	int rc;
 
 	h.kind_len = (uint32_t)strlen(kind);
 	h.source_len = (uint32_t)source_len;
 	h.body_len = (uint32_t)body_len;
 	h.dedupe_len = (uint32_t)dedupe_len;
 	h.time_us = time_us;
-	if (fwrite(&h, sizeof(h), 1, p->spool) != 1 ||
-	    fwrite(kind, 1, h.kind_len, p->spool) != h.kind_len ||
-	    fwrite(source, 1, source_len, p->spool) != source_len ||
-	    fwrite(body, 1, body_len, p->spool) != body_len ||
-	    fwrite(dedupe, 1, dedupe_len, p->spool) != dedupe_len)
+	/* One write call per record into the stream's buffer. */
+	ak_buf_reset(r);
+	if ((rc = ak_buf_append(r, &h, sizeof(h))) != 0 ||
+	    (rc = ak_buf_append(r, kind, h.kind_len)) != 0 ||
+	    (rc = ak_buf_append(r, source, source_len)) != 0 ||
+	    (rc = ak_buf_append(r, body, body_len)) != 0 ||
+	    (rc = ak_buf_append(r, dedupe, dedupe_len)) != 0)
+		return rc;
+	if (fwrite(r->data, 1, r->len, p->spool) != r->len)
 		return ak_error_set("writing the spool file: %s", strerror(errno));
 	return 0;
 }
@@ -317,8 +323,16 @@ int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t tim
 			rc = ak_buf_putc(&p->material, '\n');
 		if (rc == 0)
 			rc = ak_buf_append(&p->material, p->body.data, p->body.len);
-		if (rc == 0)
-			rc = ak_buf_printf(&p->material, "\n%u", occ);
+		if (rc == 0) {
+			char num[12];
+			size_t n = sizeof(num);
+
+			do
+				num[--n] = (char)('0' + occ % 10);
+			while ((occ /= 10) > 0);
+			num[--n] = '\n';
+			rc = ak_buf_append(&p->material, num + n, sizeof(num) - n);
+		}
 	}
 	if (rc != 0)
 		return rc;
@@ -382,6 +396,7 @@ int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,
 	ak_buf_init(&p->body, (size_t)256 << 20);
 	ak_buf_init(&p->material, (size_t)256 << 20);
 	ak_buf_init(&p->tmp, (size_t)256 << 20);
+	ak_buf_init(&p->record, (size_t)1 << 30);
 	if ((rc = ak_jdoc_new(&p->doc, 0)) != 0 || (rc = spool_open(p)) != 0) {
 		ingest_pipeline_free(p);
 		return rc;
@@ -401,6 +416,7 @@ void ingest_pipeline_free(struct ingest_pipeline *p)
 	ak_buf_free(&p->body);
 	ak_buf_free(&p->material);
 	ak_buf_free(&p->tmp);
+	ak_buf_free(&p->record);
 	free(p->occ.keys);
 	free(p->occ.counts);
 	free(p);

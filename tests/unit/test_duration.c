@@ -25,8 +25,7 @@ static int64_t at(const char *s)
 }
 
 /* t + d (d as text) on the calendar zone/holidays, as UTC text. */
-static const char *plus(const char *t, const char *d, const char *zone,
-			const char *const *holidays)
+static const char *plus(const char *t, const char *d, const char *zone, const char *const *holidays)
 {
 	static char out[AK_TIME_MAX];
 	struct policy_calendar cal = {zone, holidays};
@@ -81,7 +80,7 @@ static void test_duration__refuses_what_is_not_a_duration(void **state)
 	(void)state;
 	refuses("");
 	refuses("d");
-	refuses("90");   /* a unit is required but for "0" */
+	refuses("90"); /* a unit is required but for "0" */
 	refuses("-1d");
 	refuses("+1d");
 	refuses(" 1d");
@@ -100,36 +99,32 @@ static void test_duration__adds_fixed_units_as_elapsed_time(void **state)
 {
 	(void)state;
 	assert_string_equal(plus("2026-03-07T12:00:00Z", "45s", NULL, NULL),
-			    "2026-03-07T12:00:45Z");
+	                    "2026-03-07T12:00:45Z");
 	assert_string_equal(plus("2026-03-07T12:00:00Z", "30m", NULL, NULL),
-			    "2026-03-07T12:30:00Z");
-	assert_string_equal(plus("2026-03-07T23:00:00Z", "2h", NULL, NULL),
-			    "2026-03-08T01:00:00Z");
-	assert_string_equal(plus("2026-12-31T00:00:00Z", "1d", NULL, NULL),
-			    "2027-01-01T00:00:00Z");
-	assert_string_equal(plus("2026-03-07T12:00:00Z", "2w", NULL, NULL),
-			    "2026-03-21T12:00:00Z");
+	                    "2026-03-07T12:30:00Z");
+	assert_string_equal(plus("2026-03-07T23:00:00Z", "2h", NULL, NULL), "2026-03-08T01:00:00Z");
+	assert_string_equal(plus("2026-12-31T00:00:00Z", "1d", NULL, NULL), "2027-01-01T00:00:00Z");
+	assert_string_equal(plus("2026-03-07T12:00:00Z", "2w", NULL, NULL), "2026-03-21T12:00:00Z");
 	assert_string_equal(plus("2026-03-07T12:00:00.250000Z", "0", NULL, NULL),
-			    "2026-03-07T12:00:00.250000Z");
+	                    "2026-03-07T12:00:00.250000Z");
 }
 
 static void test_duration__months_clamp_to_the_last_day(void **state)
 {
 	(void)state;
 	assert_string_equal(plus("2026-01-31T10:00:00Z", "1mo", NULL, NULL),
-			    "2026-02-28T10:00:00Z");
+	                    "2026-02-28T10:00:00Z");
 	assert_string_equal(plus("2028-01-31T10:00:00Z", "1mo", NULL, NULL),
-			    "2028-02-29T10:00:00Z"); /* leap year */
+	                    "2028-02-29T10:00:00Z"); /* leap year */
 	assert_string_equal(plus("2026-03-31T10:00:00Z", "1mo", NULL, NULL),
-			    "2026-04-30T10:00:00Z");
+	                    "2026-04-30T10:00:00Z");
 	assert_string_equal(plus("2026-11-30T10:00:00Z", "3mo", NULL, NULL),
-			    "2027-02-28T10:00:00Z"); /* across the year */
+	                    "2027-02-28T10:00:00Z"); /* across the year */
 	assert_string_equal(plus("2026-01-15T10:00:00Z", "12mo", NULL, NULL),
-			    "2027-01-15T10:00:00Z");
-	assert_string_equal(plus("2028-02-29T10:00:00Z", "1y", NULL, NULL),
-			    "2029-02-28T10:00:00Z");
+	                    "2027-01-15T10:00:00Z");
+	assert_string_equal(plus("2028-02-29T10:00:00Z", "1y", NULL, NULL), "2029-02-28T10:00:00Z");
 	assert_string_equal(plus("2026-07-01T00:00:00.5Z", "3y", NULL, NULL),
-			    "2029-07-01T00:00:00.500000Z"); /* the fraction is kept */
+	                    "2029-07-01T00:00:00.500000Z"); /* the fraction is kept */
 }
 
 static void test_duration__months_count_in_the_calendar_zone(void **state)
@@ -138,9 +133,9 @@ static void test_duration__months_count_in_the_calendar_zone(void **state)
 	/* 00:30 on Jan 31 in Tokyo is still Jan 30 in UTC: the month is
 	 * Tokyo's, so the result is Feb 28 00:30 Tokyo time. */
 	assert_string_equal(plus("2026-01-31T00:30:00+09:00", "1mo", "Asia/Tokyo", NULL),
-			    "2026-02-27T15:30:00Z");
+	                    "2026-02-27T15:30:00Z");
 	assert_string_equal(plus("2026-01-31T00:30:00+09:00", "1mo", NULL, NULL),
-			    "2026-02-28T15:30:00Z"); /* UTC: Jan 30 + 1mo */
+	                    "2026-02-28T15:30:00Z"); /* UTC: Jan 30 + 1mo */
 }
 
 static void test_duration__business_days_skip_weekends(void **state)
@@ -148,15 +143,15 @@ static void test_duration__business_days_skip_weekends(void **state)
 	(void)state;
 	/* 2026-11-20 is a Friday. */
 	assert_string_equal(plus("2026-11-20T10:00:00Z", "1bd", NULL, NULL),
-			    "2026-11-23T10:00:00Z");
+	                    "2026-11-23T10:00:00Z");
 	assert_string_equal(plus("2026-11-18T10:00:00Z", "2bd", NULL, NULL),
-			    "2026-11-20T10:00:00Z"); /* Wednesday: no weekend between */
+	                    "2026-11-20T10:00:00Z"); /* Wednesday: no weekend between */
 	assert_string_equal(plus("2026-11-21T10:00:00Z", "1bd", NULL, NULL),
-			    "2026-11-23T10:00:00Z"); /* from a Saturday */
+	                    "2026-11-23T10:00:00Z"); /* from a Saturday */
 	assert_string_equal(plus("2026-11-20T10:00:00Z", "10bd", NULL, NULL),
-			    "2026-12-04T10:00:00Z"); /* CAN-SPAM's ten: two weekends */
+	                    "2026-12-04T10:00:00Z"); /* CAN-SPAM's ten: two weekends */
 	assert_string_equal(plus("2026-11-20T10:00:00Z", "0bd", NULL, NULL),
-			    "2026-11-20T10:00:00Z");
+	                    "2026-11-20T10:00:00Z");
 }
 
 static void test_duration__business_days_skip_holidays(void **state)
@@ -165,10 +160,10 @@ static void test_duration__business_days_skip_holidays(void **state)
 
 	(void)state;
 	assert_string_equal(plus("2026-11-20T10:00:00Z", "1bd", NULL, holidays),
-			    "2026-11-24T10:00:00Z"); /* weekend, then a holiday Monday */
+	                    "2026-11-24T10:00:00Z"); /* weekend, then a holiday Monday */
 	/* Thursday Dec 31 and Friday Jan 1 off, then the weekend. */
 	assert_string_equal(plus("2026-12-30T09:00:00Z", "1bd", NULL, holidays),
-			    "2027-01-04T09:00:00Z");
+	                    "2027-01-04T09:00:00Z");
 }
 
 static void test_duration__business_days_follow_the_zone(void **state)
@@ -177,9 +172,9 @@ static void test_duration__business_days_follow_the_zone(void **state)
 	/* Friday 08:00 in Tokyo is Thursday 23:00 UTC: the next business
 	 * day in Tokyo is Monday, not Friday. */
 	assert_string_equal(plus("2026-11-20T08:00:00+09:00", "1bd", "Asia/Tokyo", NULL),
-			    "2026-11-22T23:00:00Z");
+	                    "2026-11-22T23:00:00Z");
 	assert_string_equal(plus("2026-11-20T08:00:00+09:00", "1bd", NULL, NULL),
-			    "2026-11-20T23:00:00Z"); /* UTC: Thursday + 1 = Friday */
+	                    "2026-11-20T23:00:00Z"); /* UTC: Thursday + 1 = Friday */
 }
 
 static void test_duration__calendar_units_keep_the_wall_clock_across_dst(void **state)
@@ -187,17 +182,17 @@ static void test_duration__calendar_units_keep_the_wall_clock_across_dst(void **
 	(void)state;
 	/* New York springs forward on 2026-03-08: noon stays noon. */
 	assert_string_equal(plus("2026-03-06T12:00:00-05:00", "1bd", "America/New_York", NULL),
-			    "2026-03-09T16:00:00Z"); /* Monday 12:00 EDT */
+	                    "2026-03-09T16:00:00Z"); /* Monday 12:00 EDT */
 	assert_string_equal(plus("2026-02-07T12:00:00-05:00", "1mo", "America/New_York", NULL),
-			    "2026-03-07T17:00:00Z"); /* still EST */
+	                    "2026-03-07T17:00:00Z"); /* still EST */
 	assert_string_equal(plus("2026-03-07T12:00:00-05:00", "1mo", "America/New_York", NULL),
-			    "2026-04-07T16:00:00Z"); /* 12:00 EDT */
+	                    "2026-04-07T16:00:00Z"); /* 12:00 EDT */
 	/* Days are fixed 24 h: two days later is 13:00 EDT. */
 	assert_string_equal(plus("2026-03-07T12:00:00-05:00", "2d", "America/New_York", NULL),
-			    "2026-03-09T17:00:00Z");
+	                    "2026-03-09T17:00:00Z");
 	/* 02:30 does not exist on 2026-03-08: the elapsed offset is kept. */
 	assert_string_equal(plus("2026-02-08T02:30:00-05:00", "1mo", "America/New_York", NULL),
-			    "2026-03-08T07:30:00Z");
+	                    "2026-03-08T07:30:00Z");
 }
 
 static void test_duration__refuses_an_unknown_zone(void **state)
@@ -208,7 +203,7 @@ static void test_duration__refuses_an_unknown_zone(void **state)
 
 	(void)state;
 	assert_int_equal(policy_duration_add(at("2026-01-01T00:00:00Z"), &d, &cal, &out),
-			 AK_EINVALID);
+	                 AK_EINVALID);
 	/* Fixed units need no zone at all. */
 	d.unit = POLICY_DAYS;
 	assert_int_equal(policy_duration_add(at("2026-01-01T00:00:00Z"), &d, &cal, &out), 0);
@@ -287,18 +282,18 @@ static void test_duration__ratios_are_parts_per_million(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_duration__parses_every_unit),
-	cmocka_unit_test(test_duration__refuses_what_is_not_a_duration),
-	cmocka_unit_test(test_duration__adds_fixed_units_as_elapsed_time),
-	cmocka_unit_test(test_duration__months_clamp_to_the_last_day),
-	cmocka_unit_test(test_duration__months_count_in_the_calendar_zone),
-	cmocka_unit_test(test_duration__business_days_skip_weekends),
-	cmocka_unit_test(test_duration__business_days_skip_holidays),
-	cmocka_unit_test(test_duration__business_days_follow_the_zone),
-	cmocka_unit_test(test_duration__calendar_units_keep_the_wall_clock_across_dst),
-	cmocka_unit_test(test_duration__refuses_an_unknown_zone),
-	cmocka_unit_test(test_duration__formats_for_people),
-	cmocka_unit_test(test_duration__ratios_are_parts_per_million),
+        cmocka_unit_test(test_duration__parses_every_unit),
+        cmocka_unit_test(test_duration__refuses_what_is_not_a_duration),
+        cmocka_unit_test(test_duration__adds_fixed_units_as_elapsed_time),
+        cmocka_unit_test(test_duration__months_clamp_to_the_last_day),
+        cmocka_unit_test(test_duration__months_count_in_the_calendar_zone),
+        cmocka_unit_test(test_duration__business_days_skip_weekends),
+        cmocka_unit_test(test_duration__business_days_skip_holidays),
+        cmocka_unit_test(test_duration__business_days_follow_the_zone),
+        cmocka_unit_test(test_duration__calendar_units_keep_the_wall_clock_across_dst),
+        cmocka_unit_test(test_duration__refuses_an_unknown_zone),
+        cmocka_unit_test(test_duration__formats_for_people),
+        cmocka_unit_test(test_duration__ratios_are_parts_per_million),
 };
 
 AK_UNIT_MAIN(tests)

@@ -92,6 +92,7 @@ contains "$out" "commit $first
 Author: akashi <akashi@localhost>" "and the first commit, by akashi init"
 like "$out" "    A  access-review.json  access-review" "which added the policies"
 is "$("$AKASHI" --store "$S" policy history --ref HEAD~1 | grep -c '^commit ')" "1" "history --ref starts from that ref"
+is "$(cd "$T/clone" && "$AKASHI" policy lint .)" "ok: 9 policies at $second" "lint . checks HEAD of a clone"
 check "lint passes on the shipped set" "$AKASHI" --store "$S" policy lint
 is "$("$AKASHI" --store "$S" policy lint)" "ok: 9 policies at $second" "and says how many at which commit"
 

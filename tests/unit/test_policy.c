@@ -1097,6 +1097,49 @@ static void test_policy__init_commits_the_shipped_set(void **state)
 	fx_free(&f);
 }
 
+/* docs/POLICIES.md has a section for every control, a row for each of its
+ * parameters, and the placeholder for the audit semantics. */
+static void test_policy__docs_describe_every_control_and_parameter(void **state)
+{
+	const struct policy_control_spec *c;
+	const struct policy_param_spec *ps;
+	char *doc, *sec, *end, want[160];
+	FILE *f;
+	long n;
+
+	(void)state;
+	f = fopen("docs/POLICIES.md", "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	doc = calloc(1, (size_t)n + 1);
+	assert_non_null(doc);
+	assert_int_equal(fread(doc, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	for (c = policy_controls; c->name; c++) {
+		snprintf(want, sizeof(want), "\n### `%s`\n", c->name);
+		if ((sec = strstr(doc, want)) == NULL)
+			fail_msg("docs/POLICIES.md: no section for %s", c->name);
+		sec += strlen(want);
+		end = strstr(sec, "\n### ");
+		if (end)
+			*end = '\0';
+		if (strstr(sec, c->can_gate ? "**Can gate" : "**Cannot gate") == NULL)
+			fail_msg("docs/POLICIES.md: %s does not say whether it gates", c->name);
+		for (ps = c->params; ps->name; ps++) {
+			snprintf(want, sizeof(want), "\n| `%s` |", ps->name);
+			if (strstr(sec, want) == NULL)
+				fail_msg("docs/POLICIES.md: %s has no row for %s", c->name,
+				         ps->name);
+		}
+		assert_non_null(strstr(sec, "\nSemantics: see below (population, exception)\n"));
+		if (end)
+			*end = '\n';
+	}
+	free(doc);
+}
+
 static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy__loads_each_ref_as_of_its_commit),
         cmocka_unit_test(test_policy__loads_a_tag),
@@ -1122,6 +1165,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy__files_gives_the_bytes_of_a_commit),
         cmocka_unit_test(test_policy__shipped_set_has_one_valid_policy_per_control),
         cmocka_unit_test(test_policy__init_commits_the_shipped_set),
+        cmocka_unit_test(test_policy__docs_describe_every_control_and_parameter),
 };
 
 AK_UNIT_MAIN(tests)

@@ -316,8 +316,12 @@ static int check_entry(struct checker *ck, const git_tree_entry *e)
 		if (rc == 0 || rc == AK_EINVALID) {
 			int rc2 = note_id(ck, file, &c);
 
-			if (rc2 == 0 && rc == 0 && ck->set)
-				rc2 = add_policy(ck->set, &c);
+			/* The policy keeps the real name, messages the shown one. */
+			if (rc2 == 0 && rc == 0 && ck->set) {
+				free(c.policy.path);
+				c.policy.path = strdup(name);
+				rc2 = c.policy.path ? add_policy(ck->set, &c) : ak_error_oom();
+			}
 			if (rc2 != 0)
 				rc = rc2;
 		}

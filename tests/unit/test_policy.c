@@ -853,6 +853,27 @@ static void test_policy__reads_the_commit_never_the_work_tree(void **state)
 	fx_free(&f);
 }
 
+/* A file name is quoted safely in messages, and kept as it is in the
+ * loaded policy. */
+static void test_policy__escapes_file_names_in_messages(void **state)
+{
+	struct policy_set *set = NULL;
+	struct fx f;
+
+	(void)state;
+	fx_new(&f);
+	make_repo(f.repo);
+	commit(f.repo, "Odd name", FILES("tab\there.json", MASS_5000), NULL);
+	assert_int_equal(policy_load(&set, f.repo, "HEAD"), 0);
+	assert_string_equal(set->policies[0].path, "tab\there.json");
+	policy_set_free(set);
+	commit(f.repo, "Odd and broken", FILES("tab\there.json", "{\"id\": 1.5}"), NULL);
+	lint_is(f.repo, "HEAD",
+	        ERRORS("tab\\u0009here.json:1:8: floating-point number not allowed (write it as a "
+	               "string)"));
+	fx_free(&f);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Refs and repositories that are not there */
 
@@ -1159,6 +1180,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy__ignores_subdirectories_and_other_files),
         cmocka_unit_test(test_policy__refuses_symbolic_links_and_empty_commits),
         cmocka_unit_test(test_policy__reads_the_commit_never_the_work_tree),
+        cmocka_unit_test(test_policy__escapes_file_names_in_messages),
         cmocka_unit_test(test_policy__refuses_a_ref_that_does_not_exist),
         cmocka_unit_test(test_policy__refuses_what_is_not_a_repository),
         cmocka_unit_test(test_policy__history_lists_changes_with_ids),

@@ -72,11 +72,10 @@ json_t *audit_result_json(const struct audit_result *r)
 		const struct audit_policy_result *pr = &r->policies[i];
 		json_t *ex = json_array(), *pj;
 		char rate[16];
-		int64_t ok = pr->population - (int64_t)pr->nexceptions;
+		int64_t ok = pr->population - pr->affected;
 
-		/* The pass rate counts members of the population without an
-		 * exception; a control whose exceptions are per send can have
-		 * more than one per member, so it never goes below zero. */
+		/* The pass rate counts members of the population without any
+		 * exception (one opt-out may show several late sends). */
 		if (pr->population == 0)
 			snprintf(rate, sizeof(rate), "n/a");
 		else
@@ -89,11 +88,11 @@ json_t *audit_result_json(const struct audit_result *r)
 							    "detail", e->detail, "refs",
 							    refs_json(e), "severity", e->severity));
 		}
-		pj = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:o,s:O}", "id", pr->policy->id, "control",
+		pj = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:o,s:O}", "id", pr->policy->id, "control",
 			       pr->policy->control, "title", pr->policy->title, "population",
-			       (json_int_t)pr->population, "not_assessed",
-			       (json_int_t)pr->not_assessed, "pass_rate", rate, "exceptions", ex,
-			       "figures", pr->figures);
+			       (json_int_t)pr->population, "affected", (json_int_t)pr->affected,
+			       "not_assessed", (json_int_t)pr->not_assessed, "pass_rate", rate,
+			       "exceptions", ex, "figures", pr->figures);
 		json_array_append_new(pols, pj);
 	}
 	return out;

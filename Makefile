@@ -83,6 +83,10 @@ unit-bins: $(B)/akashi $(UNIT_BINS) $(REPLAY_BINS)
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
 
+# Files put into the binary with .incbin: the compiler's dependency lists
+# cannot see them.
+$(B)/obj/reports/bundle_files.o: reports/VERIFY.md reports/verify.py
+
 # Install what is missing; do nothing when everything is present. Uses sudo
 # only when not root and sudo exists.
 deps:

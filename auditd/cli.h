@@ -89,5 +89,13 @@ int cmd_search(struct cli *cli, int argc, char **argv);
 int cmd_reindex(struct cli *cli, int argc, char **argv);
 int cmd_demo(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_verify_bundle(struct cli *cli, int argc, char **argv);
+
+/* Open the store for writing and run bundle_export() with o, recording
+ * argv (the command as typed) in the bundle; prints what was done. For
+ * `akashi export` and `akashi search --export`. */
+struct bundle_opts;
+int cli_export(struct cli *cli, const char *name, int argc, char **argv, struct bundle_opts *o);
 
 #endif

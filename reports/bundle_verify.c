@@ -416,8 +416,9 @@ static void check_manifest(struct verifier *v)
 			f->listed = 1;
 			if (memcmp(f->sha, want, 32) != 0) {
 				f->changed = 1;
-				problem(v, "%s: changed (its SHA-256 differs from MANIFEST.sha256)",
-					f->rel);
+				problem(v, "%s: changed (its SHA-256 differs from MANIFEST.sha256 "
+					   "line %zu: the file or that line was altered)",
+					f->rel, lineno);
 			}
 		}
 	}

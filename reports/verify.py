@@ -1,60 +1,38 @@
 #!/usr/bin/env python3
 """Check an akashi evidence bundle offline, without trusting akashi.
 
-Usage, inside the unpacked bundle:  python3 verify.py [DIRECTORY]
-
-Written from RFC 9162 section 2.1 and the akashi evidence format
-(docs/EVIDENCE-FORMAT.md, "Evidence bundles"), with the Python 3 standard
-library only. It checks that
-  1. MANIFEST.sha256 lists every file of the bundle and each file has the
-     listed SHA-256 (the same check as `sha256sum -c MANIFEST.sha256`, plus
-     files that are there but not listed);
-  2. the checkpoint's fields (origin, size, root, key id) agree with
-     pubkey.pem, proofs.json, custody.json and the earlier checkpoints;
-  3. every entry's leaf hash and inclusion proof lead to the checkpoint's
-     root -- or, for a --seq range, that the entries of the range, all of
-     them and nothing else, re-derive the root with the range proof;
-  4. every earlier checkpoint is a prefix of this one (consistency proofs).
-It does NOT check the Ed25519 signatures of the checkpoints: the standard
-library has no Ed25519. VERIFY.md shows how to check them with openssl.
-Exit status 0 when everything holds; otherwise each failure is printed.
-"""
-import base64
-import hashlib
-import json
-import os
-import sys
+Run inside the unpacked bundle: python3 verify.py [DIRECTORY]. Standard library
+only; from RFC 9162 section 2.1 and akashi's docs/EVIDENCE-FORMAT.md ("Evidence
+bundles"). Checks the manifest, that checkpoint, key, proofs and custody agree,
+every inclusion proof (or the range proof, which also shows the range complete)
+and the consistency proofs from earlier checkpoints. Ed25519 signatures are left
+to openssl (VERIFY.md step 2): the standard library has no Ed25519."""
+import base64, hashlib, json, os, sys
 
 problems = []
-
 
 def fail(msg):
     problems.append(msg)
     print("FAIL: " + msg)
 
+leaf_hash = lambda entry: hashlib.sha256(b"\x00" + entry).digest()
+node_hash = lambda left, right: hashlib.sha256(b"\x01" + left + right).digest()
 
-def leaf_hash(entry):
-    return hashlib.sha256(b"\x00" + entry).digest()
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
-
-def node_hash(left, right):
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-def split(n):
-    """The largest power of two smaller than n (RFC 9162 2.1.1)."""
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
+def split(n):  # the largest power of two smaller than n (RFC 9162 2.1.1)
+    return 1 << ((n - 1).bit_length() - 1)
 
 def b64hash(text):
     h = base64.b64decode(text, validate=True)
-    if len(h) != 32:
-        raise ValueError("not a base64 SHA-256 hash")
-    return h
-
+    if len(h) == 32:
+        return h
+    raise ValueError("not a base64 SHA-256 hash")
 
 def inclusion_root(index, size, leaf, path):
     """RFC 9162 2.1.3.2: the root an inclusion proof leads to, or None."""
@@ -66,19 +44,18 @@ def inclusion_root(index, size, leaf, path):
             return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
-            while fn and not fn & 1:
+            while fn and not fn & 1:  # up to where the path turns
                 fn, sn = fn >> 1, sn >> 1
         else:
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
     return r if sn == 0 else None
 
-
 def consistent(m, n, old_root, new_root, path):
     """RFC 9162 2.1.4.2: does path prove tree m is a prefix of tree n?"""
     if not 0 < m < n or not path:
         return False
-    if m & (m - 1) == 0:
+    if m & (m - 1) == 0:  # m a power of two: the old root is the path's start
         path = [old_root] + path
     fn, sn = m - 1, n - 1
     while fn & 1:
@@ -89,26 +66,20 @@ def consistent(m, n, old_root, new_root, path):
             return False
         if fn & 1 or fn == sn:
             fr, sr = node_hash(c, fr), node_hash(c, sr)
-            while fn and not fn & 1:
+            while fn and not fn & 1:  # up to where the path turns
                 fn, sn = fn >> 1, sn >> 1
         else:
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and fr == old_root and sr == new_root
 
-
 def range_root(size, first, end, proof, leaves):
-    """The root from a range proof: walk the MTH recursion; a subtree outside
-    leaves [first, end) is the next proof hash, one inside is the MTH of the
-    next leaves. Raises StopIteration if hashes or leaves run out."""
+    """Walk the MTH recursion: a subtree outside leaves [first, end) is the next
+    proof hash, one inside the MTH of the next leaves (StopIteration: too few)."""
     proof = iter(proof)
-
-    def mth(n):
-        if n == 1:
-            return next(leaves)
-        k = split(n)
-        return node_hash(mth(k), mth(n - k))
-
+    def mth(n):  # the MTH of the next n leaves
+        k = split(n) if n > 1 else 0
+        return node_hash(mth(k), mth(n - k)) if k else next(leaves)
     def walk(lo, hi):
         if hi <= first or lo >= end:
             return next(proof)
@@ -116,31 +87,25 @@ def range_root(size, first, end, proof, leaves):
             return mth(hi - lo)
         k = split(hi - lo)
         return node_hash(walk(lo, lo + k), walk(lo + k, hi))
-
     root = walk(0, size)
     return root if next(proof, None) is None else None
-
 
 def parse_note(text):
     """A C2SP checkpoint: origin, size, root, chain, blank, signature line."""
     lines = text.split("\n")
     if len(lines) != 7 or lines[4] or lines[6] or not lines[3].startswith("chain "):
         raise ValueError("not a checkpoint note")
-    origin, size = lines[0], lines[1]
-    if not size.isdigit() or (size != "0" and size[0] == "0"):
-        raise ValueError("bad tree size")
+    origin, size, prefix = lines[0], lines[1], "\u2014 " + lines[0] + " "
+    if not size.isdigit() or size[0] == "0" or not lines[5].startswith(prefix):
+        raise ValueError("bad tree size or signature line")
     b64hash(lines[3][6:])
-    prefix = "\u2014 " + origin + " "
-    if not lines[5].startswith(prefix):
-        raise ValueError("bad signature line")
     sig = base64.b64decode(lines[5][len(prefix):], validate=True)
     if len(sig) != 68:
-        raise ValueError("signature is not 4 + 64 bytes")
+        raise ValueError("signature is not key id + 64 bytes")
     return origin, int(size), b64hash(lines[2]), sig[:4]
 
-
-def entries(path):
-    """(seq, kind, leaf hash) of each line of entries.jsonl, in file order."""
+def entries(path, tally):
+    """(seq, leaf hash) of each line of entries.jsonl; counts kinds in tally."""
     with open(path, "rb") as f:
         for no, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
@@ -154,8 +119,50 @@ def entries(path):
             except (ValueError, KeyError, TypeError):
                 fail("entries.jsonl line %d: not an entry with a seq" % no)
                 continue
-            yield seq, kind, leaf_hash(line)
+            tally[kind] = tally.get(kind, 0) + 1
+            yield seq, leaf_hash(line)
 
+def check_range(rng, size, root, stream):
+    first, last, want = rng["first"], rng["last"], rng["first"]
+    def in_order():  # the leaves, while checking that seqs run first..last
+        nonlocal want
+        for seq, leaf in stream:
+            if seq > last or seq < want:
+                fail("entry seq %d: not part of the range here (added, repeated or "
+                     "out of order)" % seq)
+            elif seq > want:
+                fail("entries seq %d-%d: missing from entries.jsonl" % (want, seq - 1))
+            want = max(want, seq + 1)
+            yield leaf
+    leaves = in_order()
+    try:
+        got = range_root(size, first - 1, last, [b64hash(h) for h in rng["hashes"]], leaves)
+    except StopIteration:  # too few leaves or proof hashes
+        got = None
+    extra = sum(1 for _ in leaves)  # too many leaves
+    if want <= last:
+        fail("entries seq %d-%d: missing from entries.jsonl" % (want, last))
+    if got != root or extra:
+        fail("range seq %d-%d: the entries and the range proof do not lead to the "
+             "checkpoint's root (an entry or proof hash changed, added or removed)"
+             % (first, last))
+
+def check_each(proofs, size, root, stream):
+    proven = {p["seq"]: [b64hash(h) for h in p["path"]] for p in proofs}
+    if len(proven) != len(proofs):
+        fail("proofs.json: a seq has two inclusion proofs")
+    prev = 0
+    for seq, leaf in stream:
+        if seq <= prev:
+            fail("entry seq %d: repeated or out of order" % seq)
+        prev = seq
+        if seq not in proven:
+            fail("entry seq %d: no inclusion proof in proofs.json (added?)" % seq)
+        elif inclusion_root(seq - 1, size, leaf, proven.pop(seq)) != root:
+            fail("entry seq %d: its inclusion proof does not lead to the checkpoint's "
+                 "root (entry or proof changed)" % seq)
+    for seq in sorted(proven):
+        fail("entry seq %d: in proofs.json but missing from entries.jsonl" % seq)
 
 def main(d):
     read = lambda name: open(os.path.join(d, name), "rb").read()
@@ -167,98 +174,47 @@ def main(d):
             fail("MANIFEST.sha256 line %d: not '<sha256>  <file>' or listed twice" % no)
         listed[name] = digest
     present = set()
-    for root, _, files in os.walk(d):
-        for f in files:
-            present.add(os.path.relpath(os.path.join(root, f), d).replace(os.sep, "/"))
+    for top, _, files in os.walk(d):
+        present.update(os.path.relpath(os.path.join(top, f), d).replace(os.sep, "/")
+                       for f in files)
     present.discard("MANIFEST.sha256")
     for name in sorted(present - set(listed)):
         fail("%s: unexpected file (not in MANIFEST.sha256)" % name)
     for name in sorted(listed):
         if name not in present:
             fail("%s: missing (listed in MANIFEST.sha256)" % name)
-        elif hashlib.sha256(read(name)).hexdigest() != listed[name]:
-            fail("%s: changed (SHA-256 differs from MANIFEST.sha256)" % name)
-
+        elif file_sha256(os.path.join(d, name)) != listed[name]:
+            fail("%s: changed (SHA-256 differs from MANIFEST.sha256; the file or its "
+                 "line there was altered)" % name)
     # 2. The checkpoint and what must agree with it.
     origin, size, root, key_id = parse_note(read("checkpoint").decode())
-    pem = read("pubkey.pem").decode().split("-----")[2]
-    der = base64.b64decode("".join(pem.split()))
+    der = base64.b64decode("".join(read("pubkey.pem").decode().split("-----")[2].split()))
     if len(der) != 44 or der[:12] != bytes.fromhex("302a300506032b6570032100"):
         fail("pubkey.pem: not an Ed25519 public key")
-    kid = hashlib.sha256(origin.encode() + b"\n\x01" + der[12:]).digest()[:4]
-    if kid != key_id:
+    if hashlib.sha256(origin.encode() + b"\n\x01" + der[12:]).digest()[:4] != key_id:
         fail("checkpoint: key id does not match pubkey.pem")
-    proofs = json.loads(read("proofs.json"))
-    custody = json.loads(read("custody.json"))
+    proofs, custody = json.loads(read("proofs.json")), json.loads(read("custody.json"))
     cp = custody["checkpoint"]
     if proofs["tree_size"] != size or cp["size"] != size:
         fail("proofs.json or custody.json name another tree size than the checkpoint")
     if b64hash(cp["root"]) != root or cp["origin"] != origin:
         fail("custody.json: checkpoint root or origin differs from the checkpoint")
-
     # 3. The entries against the root.
-    tally = {"count": 0, "by_kind": {}}
-
-    def leaves(check):
-        for seq, kind, leaf in entries(os.path.join(d, "entries.jsonl")):
-            tally["count"] += 1
-            tally["by_kind"][kind] = tally["by_kind"].get(kind, 0) + 1
-            check(seq, leaf)
-            yield leaf
-
-    rng = proofs.get("range")
-    if rng is not None:
-        first, last, want = rng["first"], rng["last"], [rng["first"]]
-        if proofs["entries"] or not 1 <= first <= last <= size:
-            fail("proofs.json: a range proof with entry proofs, or a range beyond the tree")
-
-        def in_order(seq, leaf):
-            if seq > last or seq < want[0]:
-                fail("entry seq %d: not expected here (added, repeated or out of order)" % seq)
-            elif seq > want[0]:
-                fail("entries seq %d-%d: missing from entries.jsonl" % (want[0], seq - 1))
-            want[0] = max(want[0], seq + 1)
-
-        stream = leaves(in_order)
-        try:
-            got = range_root(size, first - 1, last, [b64hash(h) for h in rng["hashes"]], stream)
-        except StopIteration:
-            got = None
-        extra = sum(1 for _ in stream)
-        if want[0] <= last:
-            fail("entries seq %d-%d: missing from entries.jsonl" % (want[0], last))
-        if got != root or extra:
-            fail("range seq %d-%d: the entries and the range proof do not lead to the "
-                 "checkpoint's root (an entry or a proof hash changed, added or removed)"
-                 % (first, last))
+    by_kind = {}
+    stream = entries(os.path.join(d, "entries.jsonl"), by_kind)
+    if "range" in proofs:
+        rng = proofs["range"]
+        if proofs["entries"] or not 1 <= rng["first"] <= rng["last"] <= size:
+            fail("proofs.json: a range proof with entry proofs, or a range not in the tree")
+        check_range(rng, size, root, stream)
     else:
-        proven = {p["seq"]: [b64hash(h) for h in p["path"]] for p in proofs["entries"]}
-        if len(proven) != len(proofs["entries"]):
-            fail("proofs.json: a seq has two inclusion proofs")
-        prev = [0]
-
-        def proved(seq, leaf):
-            if seq <= prev[0]:
-                fail("entry seq %d: repeated or out of order" % seq)
-            prev[0] = seq
-            if seq not in proven:
-                fail("entry seq %d: no inclusion proof in proofs.json (added?)" % seq)
-            elif inclusion_root(seq - 1, size, leaf, proven.pop(seq)) != root:
-                fail("entry seq %d: its inclusion proof does not lead to the checkpoint's "
-                     "root (entry or proof changed)" % seq)
-
-        for _ in leaves(proved):
-            pass
-        for seq in sorted(proven):
-            fail("entry seq %d: in proofs.json but missing from entries.jsonl" % seq)
-    counts = custody["counts"]
-    if counts["entries"] != tally["count"] or counts["by_kind"] != tally["by_kind"]:
+        check_each(proofs["entries"], size, root, stream)
+    count = sum(by_kind.values())
+    if custody["counts"] != {"by_kind": by_kind, "entries": count}:
         fail("custody.json: counts %s do not match entries.jsonl (%d, %s)"
-             % (json.dumps(counts), tally["count"], json.dumps(tally["by_kind"])))
-
+             % (json.dumps(custody["counts"]), count, json.dumps(by_kind)))
     # 4. Earlier checkpoints: same log and key, and this one extends each.
-    old = {}
-    cdir = os.path.join(d, "checkpoints")
+    old, cdir = {}, os.path.join(d, "checkpoints")
     for name in sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []:
         try:
             o, m, r, k = parse_note(read("checkpoints/" + name).decode())
@@ -278,8 +234,7 @@ def main(d):
             fail("checkpoints/%d: consistency proof to size %d does not hold" % (m, size))
     for m in sorted(old):
         fail("checkpoints/%d: no consistency proof in proofs.json" % m)
-    return tally["count"], size, origin, root
-
+    return count, size, origin, root
 
 if __name__ == "__main__":
     top = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
@@ -288,8 +243,7 @@ if __name__ == "__main__":
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         fail("cannot read the bundle: %s: %s" % (type(e).__name__, e))
     if problems:
-        print("verify.py: %d problem(s) found; do not rely on this bundle" % len(problems))
-        sys.exit(1)
+        sys.exit("verify.py: %d problem(s) found; do not rely on this bundle" % len(problems))
     print("verify.py: ok: %d entries proven against checkpoint %s size %d root %s "
           "(check its signature with openssl, VERIFY.md step 2)"
           % (n, origin, size, base64.b64encode(root).decode()))

@@ -408,7 +408,7 @@ static void check_manifest(struct verifier *v)
 		} else if (f == NULL) {
 			char sn[128];
 
-			problem(v, "%s: listed in MANIFEST.sha256 but missing from the bundle",
+			problem(v, "'%s': listed in MANIFEST.sha256 but missing from the bundle",
 				shown(name, sn, sizeof(sn)));
 		} else if (f->listed) {
 			problem(v, "MANIFEST.sha256 line %zu: %s listed twice", lineno, name);

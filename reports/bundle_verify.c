@@ -57,6 +57,7 @@ struct file {
 	uint64_t cp_size; /* checkpoints/N */
 	unsigned char sha[32];
 	struct ak_buf data; /* small known files only */
+	size_t order;       /* position in the archive */
 	int listed;         /* named in MANIFEST.sha256 */
 	int changed;        /* its hash differs from the manifest */
 	/* checkpoints/N, once parsed */
@@ -97,7 +98,7 @@ static void problem(struct verifier *v, const char *fmt, ...) __attribute__((for
 
 static void problem(struct verifier *v, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], *p;
 	va_list ap;
 
 	v->res->problems++;
@@ -107,6 +108,11 @@ static void problem(struct verifier *v, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Library messages may quote archive bytes: no control characters
+	 * reach a terminal. */
+	for (p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	v->cb(v->ctx, msg);
 }
 
@@ -133,14 +139,24 @@ static struct file *find(struct verifier *v, enum bundle_member kind)
 	return NULL;
 }
 
+static int cmp_file(const void *a, const void *b)
+{
+	const struct file *x = a, *y = b;
+	int c = strcmp(x->rel, y->rel);
+
+	return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+static int cmp_key(const void *key, const void *b)
+{
+	return strcmp(key, ((const struct file *)b)->rel);
+}
+
+/* After pass one the files are sorted by name: a binary search, so a
+ * bundle of many members costs O(n log n), not O(n^2). */
 static struct file *find_rel(struct verifier *v, const char *rel)
 {
-	size_t i;
-
-	for (i = 0; i < v->nf; i++)
-		if (strcmp(v->f[i].rel, rel) == 0)
-			return &v->f[i];
-	return NULL;
+	return v->nf ? bsearch(rel, v->f, v->nf, sizeof(*v->f), cmp_key) : NULL;
 }
 
 /* ---- opening the archive ---- */
@@ -200,6 +216,11 @@ static const char *relative(struct verifier *v, const char *name, int dir, char 
 	}
 	slash = strchr(buf, '/');
 	top = slash ? (size_t)(slash - buf) : n;
+	if (slash == NULL && !dir) {
+		problem(v, "%s: not inside the bundle's directory",
+			shown(name, shown_name, sizeof(shown_name)));
+		return NULL;
+	}
 	if (v->top[0] == '\0' && top < sizeof(v->top)) {
 		memcpy(v->top, buf, top);
 		v->top[top] = '\0';
@@ -284,6 +305,7 @@ static int add_file(struct verifier *v, const char *rel, enum bundle_member kind
 		return ak_error_oom();
 	f->kind = kind;
 	f->cp_size = cp_size;
+	f->order = v->nf;
 	v->nf++;
 	*out = f;
 	return 0;
@@ -297,6 +319,7 @@ static int pass_one(struct verifier *v)
 	struct archive_entry *e;
 	char *buf = malloc(CHUNK), name[BUNDLE_NAME_MAX + NAME_MAX + 8], sn[128];
 	uint64_t members = 0;
+	size_t i, n;
 	int rc = 0, r;
 
 	if (buf == NULL)
@@ -343,23 +366,13 @@ static int pass_one(struct verifier *v)
 				shown(raw, sn, sizeof(sn)));
 			continue;
 		}
-		if (rel[0] == '\0') {
-			problem(v, "%s: a file where the bundle's directory should be",
-				shown(raw, sn, sizeof(sn)));
-			continue;
-		}
 		kind = bundle_member_of(rel, &cp_size);
 		if (kind == BUNDLE_M_UNKNOWN) {
 			problem(v, "%s: unexpected file in the bundle", rel);
 			continue;
 		}
-		if (find_rel(v, rel) != NULL) {
-			problem(v, "%s: appears twice in the archive", rel);
-			continue;
-		}
 		if ((rc = add_file(v, rel, kind, cp_size, &f)) != 0)
 			break;
-		v->res->files++;
 		if ((rc = read_member(v, a, f, buf)) != 0) {
 			rc = rc == AK_ENOMEM ? rc : 0;
 			break;
@@ -367,7 +380,24 @@ static int pass_one(struct verifier *v)
 	}
 	archive_read_free(a);
 	free(buf);
-	return rc;
+	if (rc != 0)
+		return rc;
+	/* Sort by name; of a name that appears twice only the first copy in
+	 * the archive counts (the one pass two finds). */
+	if (v->nf > 1)
+		qsort(v->f, v->nf, sizeof(*v->f), cmp_file);
+	for (i = 0, n = 0; i < v->nf; i++) {
+		if (n > 0 && strcmp(v->f[n - 1].rel, v->f[i].rel) == 0) {
+			problem(v, "%s: appears twice in the archive", v->f[i].rel);
+			free(v->f[i].rel);
+			ak_buf_free(&v->f[i].data);
+			continue;
+		}
+		v->f[n++] = v->f[i];
+	}
+	v->nf = n;
+	v->res->files = (int64_t)n;
+	return 0;
 }
 
 /* ---- the manifest ---- */
@@ -518,7 +548,8 @@ static int lines_open(struct verifier *v, struct lines *r, const struct file *f,
 		return rc;
 	snprintf(name, sizeof(name), "%s/%s", v->top, f->rel);
 	while (archive_read_next_header(r->a, &e) == ARCHIVE_OK)
-		if (archive_entry_filetype(e) == AE_IFREG && archive_entry_pathname(e) &&
+		if (archive_entry_filetype(e) == AE_IFREG && archive_entry_hardlink(e) == NULL &&
+		    archive_entry_pathname(e) &&
 		    strcmp(archive_entry_pathname(e), name) == 0)
 			return 0;
 	return ak_error_code(AK_EINVALID, "%s: not found again in the archive", f->rel);

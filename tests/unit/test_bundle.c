@@ -5,16 +5,20 @@
  * RFC 9162 audit paths must equal the outside-subtree hashes found by
  * walking a whole in-memory tree, and pushing the range's leaves through
  * the checker must give the tree's root. Any changed, missing, extra or
- * reordered leaf or proof hash must not.
+ * reordered leaf or proof hash must not. Then bundle_export() and
+ * bundle_verify() on a small store: the policy hook's files arrive under
+ * policies/, a bad hook fails the export and leaves nothing behind.
  */
 #include "tests/unit/unit.h"
 
 #include "reports/bundle_int.h"
 #include "lib/error.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAXN 5000
 
@@ -350,6 +354,185 @@ static void test_bundle__member_names(void **state)
 	assert_false(bundle_safe_path(""));
 }
 
+/* ---- export and verify through the API ---- */
+
+static char sdir[64];
+static struct evidence_store *st;
+
+static void problem_count(void *ctx, const char *problem)
+{
+	(void)problem;
+	(*(int *)ctx)++;
+}
+
+static int store_setup(void **state)
+{
+	struct evidence_record r[40];
+	char bodies[40][96];
+	int i;
+
+	if (setup(state) != 0)
+		return -1;
+	snprintf(sdir, sizeof(sdir), "/tmp/akashi-test-bundle-XXXXXX");
+	if (mkdtemp(sdir) == NULL)
+		return -1;
+	snprintf(sdir + strlen(sdir), sizeof(sdir) - strlen(sdir), "/s");
+	if (evidence_init(sdir, "test.example/bundle") != 0 || evidence_open(&st, sdir, 0) != 0)
+		return -1;
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 40; i++) {
+		snprintf(bodies[i], sizeof(bodies[i]),
+			 "{\"campaign\":\"c%d\",\"rcpt\":\"user%d@example.org\",\"status\":\"sent\"}",
+			 i % 3, i);
+		r[i].kind = "send";
+		r[i].time_us = (int64_t)(1782864000 + i) * 1000000;
+		r[i].source = "mta";
+		r[i].source_len = 3;
+		r[i].body = bodies[i];
+		r[i].body_len = strlen(bodies[i]);
+	}
+	return evidence_append(st, r, 40, NULL, NULL);
+}
+
+static int store_teardown(void **state)
+{
+	char cmd[128];
+
+	evidence_close(st);
+	st = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(sdir) - 2), sdir);
+	if (system(cmd) != 0)
+		return -1;
+	return teardown(state);
+}
+
+static int add_policies(void *ctx, struct bundle_policies *out)
+{
+	static const char consent[] = "{\"control\":\"consent.optin_proof\"}\n";
+	int rc;
+
+	(void)ctx;
+	if ((rc = bundle_policies_add(out, "default/consent.json", consent,
+				      sizeof(consent) - 1)) != 0)
+		return rc;
+	return bundle_policies_commit(out, "0123456789abcdef0123456789abcdef01234567");
+}
+
+static int bad_policies(void *ctx, struct bundle_policies *out)
+{
+	(void)ctx;
+	return bundle_policies_add(out, "../escape.json", "{}", 2);
+}
+
+/* Files in the store's parent directory other than the store itself. */
+static int leftovers(void)
+{
+	char parent[64];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(parent, sizeof(parent), "%.*s", (int)(strlen(sdir) - 2), sdir);
+	d = opendir(parent);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, "s") != 0 && strcmp(de->d_name, "ok.zip") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_bundle__policy_hook_files_are_exported_and_verified(void **state)
+{
+	struct bundle_opts o;
+	struct bundle_export_result res;
+	struct bundle_verify_result vr;
+	struct bundle_source src = {0};
+	char out[96], cmd[1024];
+	int problems = 0;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	snprintf(out, sizeof(out), "%.*s/ok.zip", (int)(strlen(sdir) - 2), sdir);
+	o.sel.campaign = "c1";
+	o.reason = "unit test";
+	o.output = out;
+	o.who = "token:legal-1";
+	o.policies = add_policies;
+	assert_int_equal(bundle_export(st, &o, &res), 0);
+	assert_int_equal(res.entries, 13); /* i % 3 == 1 for i < 40 */
+	assert_false(res.range);
+	assert_true(res.export_seq > 40);
+	src.path = out;
+	assert_int_equal(bundle_verify(&src, NULL, problem_count, &problems, &vr), 0);
+	assert_int_equal(problems, 0);
+	assert_int_equal(vr.entries, 13);
+	snprintf(cmd, sizeof(cmd),
+		 "unzip -p '%s' ok/policies/COMMIT | grep -qx 0123456789abcdef0123456789abcdef01234567 "
+		 "&& unzip -p '%s' ok/policies/default/consent.json | grep -q optin_proof "
+		 "&& unzip -p '%s' ok/custody.json | grep -q '\"token\": \"token:legal-1\"'",
+		 out, out, out);
+	assert_int_equal(system(cmd), 0);
+	/* The same output again: refused, the first bundle kept. */
+	assert_int_equal(bundle_export(st, &o, &res), AK_EEXISTS);
+	assert_int_equal(leftovers(), 0);
+}
+
+static void test_bundle__a_failing_hook_leaves_nothing(void **state)
+{
+	struct bundle_opts o;
+	struct bundle_export_result res;
+	char out[96];
+	int64_t before, after;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	snprintf(out, sizeof(out), "%.*s/bad.tar.gz", (int)(strlen(sdir) - 2), sdir);
+	o.sel.seq = "1-40";
+	o.reason = "unit test";
+	o.output = out;
+	o.policies = bad_policies;
+	assert_int_equal(evidence_size(st, &before), 0);
+	assert_int_equal(bundle_export(st, &o, &res), AK_EINVALID);
+	assert_non_null(strstr(ak_error_last(), "policies"));
+	assert_int_equal(access(out, F_OK), -1);
+	assert_int_equal(leftovers(), 0);
+	/* No export was recorded (a checkpoint may have been made). */
+	assert_int_equal(evidence_size(st, &after), 0);
+	assert_true(after <= before + 1);
+}
+
+static void test_bundle__range_export_through_the_api(void **state)
+{
+	struct bundle_opts o;
+	struct bundle_export_result res;
+	struct bundle_verify_result vr;
+	struct bundle_source src = {0};
+	char out[96];
+	int problems = 0;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	snprintf(out, sizeof(out), "%.*s/r.tar.gz", (int)(strlen(sdir) - 2), sdir);
+	o.sel.seq = "7-33";
+	o.reason = "unit test";
+	o.output = out;
+	assert_int_equal(bundle_export(st, &o, &res), 0);
+	assert_true(res.range);
+	assert_int_equal(res.entries, 27);
+	src.path = out;
+	assert_int_equal(bundle_verify(&src, NULL, problem_count, &problems, &vr), 0);
+	assert_true(vr.range);
+	assert_int_equal(vr.first_seq, 7);
+	assert_int_equal(vr.last_seq, 33);
+	unlink(out);
+	o.sel.seq = "30-99"; /* beyond the log */
+	assert_int_equal(bundle_export(st, &o, &res), AK_EINVALID);
+	assert_int_equal(access(out, F_OK), -1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 static const struct CMUnitTest tests[] = {
 	T(test_bundle__range_proof_every_range_up_to_70),
@@ -359,6 +542,12 @@ static const struct CMUnitTest tests[] = {
 	T(test_bundle__range_proof_refuses_missing_or_extra_leaves),
 	T(test_bundle__range_from_paths_refuses_bad_paths),
 	T(test_bundle__member_names),
+	cmocka_unit_test_setup_teardown(test_bundle__policy_hook_files_are_exported_and_verified,
+					store_setup, store_teardown),
+	cmocka_unit_test_setup_teardown(test_bundle__a_failing_hook_leaves_nothing, store_setup,
+					store_teardown),
+	cmocka_unit_test_setup_teardown(test_bundle__range_export_through_the_api, store_setup,
+					store_teardown),
 };
 
 AK_UNIT_MAIN(tests)

@@ -874,7 +874,7 @@ static void check_range(struct verifier *v, struct proofs *p, struct lines *er)
 	}
 	if (proofs_next(v, p, "path", "seq", &o) != 0) {
 		if (p->state != P_BROKEN)
-			proofs_broken(v, p, "a range bundle has no entry proofs");
+			proofs_broken(v, p, "entry proofs in a range bundle");
 		usable = 0;
 	}
 	if (usable && (uint64_t)v->range_last > v->note.size) {
@@ -1077,18 +1077,22 @@ static int pass_two(struct verifier *v)
 	memset(&er, 0, sizeof(er));
 	if (p == NULL)
 		return ak_error_oom();
-	if (ef == NULL || pf == NULL)
+	if (ef == NULL)
 		goto done;
 	if ((rc = lines_open(v, &er, ef, v->lim.max_line)) != 0 ||
-	    (rc = lines_open(v, &p->r, pf, PROOF_LINE_MAX)) != 0) {
+	    (pf && (rc = lines_open(v, &p->r, pf, PROOF_LINE_MAX)) != 0)) {
 		problem(v, "%s", ak_error_last());
 		rc = rc == AK_ENOMEM ? rc : 0;
 		goto done;
 	}
-	proofs_start(v, p);
-	if (p->state == P_ENTRIES && v->have_root && p->tree_size != v->note.size)
-		problem(v, "proofs.json: tree size %llu, but the checkpoint's is %llu",
-			(unsigned long long)p->tree_size, (unsigned long long)v->note.size);
+	if (pf) {
+		proofs_start(v, p);
+		if (p->state == P_ENTRIES && v->have_root && p->tree_size != v->note.size)
+			problem(v, "proofs.json: tree size %llu, but the checkpoint's is %llu",
+				(unsigned long long)p->tree_size, (unsigned long long)v->note.size);
+	} else {
+		p->state = P_BROKEN; /* missing, said so already: check the entries alone */
+	}
 	v->res->range = p->has_range;
 	if (p->has_range)
 		check_range(v, p, &er);
@@ -1105,7 +1109,8 @@ static int pass_two(struct verifier *v)
 		while (lines_next(&er, &line, &len, &nl) == 1)
 			entry_of(v, &er, line, len, nl, &seq, leaf);
 	}
-	check_consistency(v, p);
+	if (pf)
+		check_consistency(v, p);
 done:
 	lines_close(&er);
 	lines_close(&p->r);

@@ -195,3 +195,22 @@ int cli_getopt(struct cli *cli, const char *name, int argc, char **argv, const c
 			return c;
 	}
 }
+
+const char *cli_policy_repo(struct cli *cli, char *buf, size_t size)
+{
+	const char *r = config_get(cli->config, "policies.repo");
+
+	if (*r)
+		snprintf(buf, size, "%s", r);
+	else
+		snprintf(buf, size, "%s/policies", cli->store_dir);
+	return buf;
+}
+
+const char *cli_policy_ref(struct cli *cli, const char *given)
+{
+	if (given && *given)
+		return given;
+	return *config_get(cli->config, "policies.ref") ? config_get(cli->config, "policies.ref")
+							 : "HEAD";
+}

@@ -23,16 +23,10 @@
 static int load_policies(struct cli *cli, const char *ref, struct policy_set **out)
 {
 	char repo[4200];
-	const char *r = config_get(cli->config, "policies.repo");
 	int rc;
 
-	if (*r)
-		snprintf(repo, sizeof(repo), "%s", r);
-	else
-		snprintf(repo, sizeof(repo), "%s/policies", cli->store_dir);
-	if (ref == NULL || *ref == '\0')
-		ref = *config_get(cli->config, "policies.ref") ? config_get(cli->config, "policies.ref")
-								: "HEAD";
+	cli_policy_repo(cli, repo, sizeof(repo));
+	ref = cli_policy_ref(cli, ref);
 	if ((rc = policy_load(out, repo, ref)) != 0)
 		ak_error_prefix("policies %s@%s", repo, ref);
 	return rc;

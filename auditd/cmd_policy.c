@@ -39,18 +39,6 @@ static void put_text(const char *s)
 	}
 }
 
-/* The configured policy repository into buf. */
-static const char *configured_repo(struct cli *cli, char *buf, size_t size)
-{
-	const char *r = config_get(cli->config, "policies.repo");
-
-	if (*r)
-		snprintf(buf, size, "%s", r);
-	else
-		snprintf(buf, size, "%s/%s", cli->store_dir, POLICIES_DIR);
-	return buf;
-}
-
 /* ---- akashi init ---- */
 
 int cli_policies_check(const char *repo, char *abs, size_t size)
@@ -175,7 +163,7 @@ static int policy_lint_cmd(struct cli *cli, int argc, char **argv)
 	if (repo == NULL) {
 		if ((rc = cli_configure(cli)) != 0)
 			goto fail;
-		repo = configured_repo(cli, buf, sizeof(buf));
+		repo = cli_policy_repo(cli, buf, sizeof(buf));
 		if (ref == NULL)
 			ref = config_get(cli->config, "policies.ref");
 	}
@@ -298,7 +286,7 @@ static int policy_target(struct cli *cli, const char *ref_opt, char *repo, size_
 
 	if ((rc = cli_configure(cli)) != 0)
 		return rc;
-	configured_repo(cli, repo, size);
+	cli_policy_repo(cli, repo, size);
 	*ref = ref_opt ? ref_opt : config_get(cli->config, "policies.ref");
 	return 0;
 }

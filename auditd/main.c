@@ -29,6 +29,8 @@ static const struct cli_command commands[] = {
 	{"reindex", cmd_reindex, "rebuild all derived state from the entries", ""},
 	{"demo", cmd_demo, "build a demo store from generated sample data", "[--dir DIR]"},
 	{"config", cmd_config, "show every configuration key and its value", ""},
+	{"alerts", cmd_alerts, "run the alert rules over history and print what would fire",
+	 "replay --from TIME --to TIME [--rules FILE]"},
 };
 
 const struct cli_command *cli_find(const char *name)

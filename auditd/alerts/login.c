@@ -50,13 +50,14 @@ struct spray {
 	struct spray_acct v[];
 };
 
+/* Brute forces concerning one account, merged while they are within the
+ * fail-then-success window of each other. */
 struct fts_mark {
-	int64_t cond_t, from_t;
-	int by_src;
-	size_t failures;
-	char addr[64];
+	int64_t cond_t, from_t; /* the newest failure of the condition; the first */
+	int by_user;            /* login.bruteforce_user's condition held */
+	char addr[64];          /* the address of login.bruteforce_src's, or "" */
 	size_t nrefs;
-	int64_t refs[];
+	int64_t refs[ALERT_REFS_MAX];
 };
 
 static int64_t max64(int64_t a, int64_t b)
@@ -171,33 +172,69 @@ static size_t distinct_other(const struct fail_win *w)
 	return n;
 }
 
-/* Mark account (by hash) for fail-then-success: the brute force in w. */
-static int mark(struct alerts *a, uint64_t acct, const struct fail_win *w, int by_src,
-                const char *addr)
+static int cmp_seq(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* out = the ascending union of a[na] (ascending) and b[nb] (ascending
+ * unless entries came out of order), without repeats. Returns its length. */
+static size_t union_seqs(const int64_t *a, size_t na, int64_t *b, size_t nb, int64_t *out)
+{
+	size_t i = 0, j = 0, n = 0, k;
+
+	for (k = 1; k < nb; k++)
+		if (b[k - 1] > b[k]) {
+			qsort(b, nb, sizeof(*b), cmp_seq);
+			break;
+		}
+	while (i < na || j < nb) {
+		int64_t v = j == nb || (i < na && a[i] < b[j]) ? a[i++] : b[j++];
+
+		if (n == 0 || out[n - 1] != v)
+			out[n++] = v;
+	}
+	return n;
+}
+
+/* Mark account (by hash) for fail-then-success: the brute force in w,
+ * against the account (addr NULL) or from addr. */
+static int mark(struct alerts *a, uint64_t acct, const struct fail_win *w, const char *addr)
 {
 	struct keytab *t = &a->tab[R_FAIL_SUCCESS];
-	int64_t cond_t = w->ev[w->n - 1].t;
+	int64_t cond_t = w->ev[w->n - 1].t, refs[ALERT_REFS_MAX], merged[2 * ALERT_REFS_MAX];
+	int64_t window = a->conf[R_FAIL_SUCCESS].window_us;
 	struct keyslot *s = keytab_touch(t, (const char *)&acct, sizeof(acct), cond_t);
 	struct fts_mark *m;
+	size_t n, keep;
 
 	if (s == NULL)
 		return AK_ENOMEM;
-	m = s->data;
-	if (m && m->cond_t > cond_t)
-		return 0; /* a later brute force is already marked */
-	if (m == NULL) {
-		if ((m = malloc(sizeof(*m) + ALERT_REFS_MAX * sizeof(int64_t))) == NULL)
+	if ((m = s->data) == NULL) {
+		if ((m = calloc(1, sizeof(*m))) == NULL)
 			return ak_error_oom();
 		s->data = m;
 		keytab_charge(t, s, ALERT_REFS_MAX);
+	} else if (m->cond_t - cond_t > window) {
+		return 0; /* a late entry; a later brute force is marked */
+	} else if (cond_t - m->cond_t > window) {
+		memset(m, 0, sizeof(*m)); /* an earlier incident, over */
 	}
-	m->cond_t = cond_t;
-	m->from_t = w->ev[0].t;
-	m->by_src = by_src;
-	m->failures = w->n;
-	snprintf(m->addr, sizeof(m->addr), "%.*s", alerts_cut(addr ? addr : "", 63),
-	         addr ? addr : "");
-	m->nrefs = win_refs(w, m->refs);
+	/* Otherwise the same incident, going on or seen by the other rule. */
+	if (m->nrefs == 0 || w->ev[0].t < m->from_t)
+		m->from_t = w->ev[0].t;
+	if (cond_t > m->cond_t || m->nrefs == 0)
+		m->cond_t = cond_t;
+	if (addr)
+		snprintf(m->addr, sizeof(m->addr), "%.*s", alerts_cut(addr, 63), addr);
+	else
+		m->by_user = 1;
+	n = union_seqs(m->refs, m->nrefs, refs, win_refs(w, refs), merged);
+	keep = n > ALERT_REFS_MAX ? ALERT_REFS_MAX : n;
+	memcpy(m->refs, merged + n - keep, keep * sizeof(int64_t));
+	m->nrefs = keep;
 	return 0;
 }
 
@@ -223,7 +260,7 @@ static int failure(struct alerts *a, const struct evidence_entry *e, const char 
 			size_t n = win_refs(w, refs), addrs = distinct_other(w);
 
 			if (c[R_FAIL_SUCCESS].enabled &&
-			    (rc = mark(a, hash_str(a, account), w, 0, NULL)) != 0)
+			    (rc = mark(a, hash_str(a, account), w, NULL)) != 0)
 				return rc;
 			if (addrs == 1 && ip)
 				snprintf(where, sizeof(where), " from %.*s", alerts_cut(ip, 64),
@@ -261,7 +298,7 @@ static int failure(struct alerts *a, const struct evidence_entry *e, const char 
 				for (j = i + 1; j < w->n; j++)
 					if (w->ev[j].other == w->ev[i].other)
 						break;
-				if (j == w->n && (rc = mark(a, w->ev[i].other, w, 1, ip)) != 0)
+				if (j == w->n && (rc = mark(a, w->ev[i].other, w, ip)) != 0)
 					return rc;
 			}
 			if (accounts == 1)
@@ -447,19 +484,22 @@ static int success(struct alerts *a, const struct evidence_entry *e, const char 
 		if (m && m->cond_t <= e->time_us &&
 		    e->time_us - m->cond_t <= c[R_FAIL_SUCCESS].window_us) {
 			int64_t refs[ALERT_REFS_MAX + 1];
+			char why[128];
 
 			memcpy(refs, m->refs, m->nrefs * sizeof(int64_t));
 			refs[m->nrefs] = e->seq;
+			snprintf(
+			        why, sizeof(why), "%s%s%s", m->by_user ? "against the account" : "",
+			        m->by_user && m->addr[0] ? " and " : "", m->addr[0] ? "from " : "");
 			alerts_span(span, sizeof(span), e->time_us - m->cond_t);
 			if ((rc = alerts_fire(
 			             a, R_FAIL_SUCCESS, s, e->time_us, refs, m->nrefs + 1,
 			             m->from_t, e->time_us, account,
-			             "%.*s logged in%s%.*s %s after a brute force (%zu failed "
-			             "logins %s%.*s)",
+			             "%.*s logged in%s%.*s %s after a brute force %s%s (%zu "
+			             "failed logins)",
 			             alerts_cut(account, 128), account, ip ? " from " : "",
-			             ip ? alerts_cut(ip, 64) : 0, ip ? ip : "", span, m->failures,
-			             m->by_src ? "from " : "for the account",
-			             m->by_src ? alerts_cut(m->addr, 64) : 0, m->addr)) != 0)
+			             ip ? alerts_cut(ip, 64) : 0, ip ? ip : "", span, why, m->addr,
+			             m->nrefs)) != 0)
 				return rc;
 		}
 	}

@@ -164,6 +164,10 @@ struct alerts {
 	/* Scratch for one alert. */
 	char summary[1024];
 	int64_t refs[ALERT_REFS_MAX];
+
+	/* alerts_feed_batch(): alerts held until its read transaction ends. */
+	int deferring;
+	struct ak_buf pending;
 };
 
 /* Common to every detector: emit an alert for rule r about slot s (which

@@ -778,6 +778,82 @@ static void test_alerts__dmarc_unknown_source(void **state)
 	alerts_free(a);
 }
 
+/* The daemon's way: a committed batch, its lookups in one read transaction,
+ * and emit free to append the alert to the same store. */
+static int append_alert(void *ctx, const struct alert_out *o)
+{
+	struct ak_buf b = AK_BUF_INIT(0);
+	struct evidence_record r = {0};
+	int rc;
+
+	(void)ctx;
+	capture(NULL, o);
+	assert_int_equal(alerts_body(&b, o), 0);
+	r.kind = "alert";
+	r.time_us = o->time_us;
+	r.source = "akashi";
+	r.source_len = 6;
+	r.body = b.data;
+	r.body_len = b.len;
+	rc = evidence_append(F.st, &r, 1, NULL, NULL);
+	ak_buf_free(&b);
+	return rc;
+}
+
+static void test_alerts__batch_feeds_then_emits_outside_its_transaction(void **state)
+{
+	struct evidence_entry e[12];
+	struct ak_buf bodies[12];
+	struct alerts *a = NULL;
+	int64_t size;
+	int i;
+
+	(void)state;
+	feed(NULL, "consent", BASE,
+	     "{\"subject\":\"a@example.jp\",\"list\":\"news\",\"action\":\"opt_out\"}");
+	assert_int_equal(alerts_new(&a, NULL, NULL, evidence_db(F.st), append_alert, NULL), 0);
+	for (i = 0; i < 12; i++) {
+		char body[128];
+		struct evidence_record r = {0};
+
+		if (i < 10)
+			snprintf(body, sizeof(body),
+			         "{\"action\":\"login_failure\",\"actor\":\"u%d\",\"ip\":\"192.0.2."
+			         "9\"}",
+			         i);
+		else
+			snprintf(body, sizeof(body),
+			         "{\"list\":\"news\",\"rcpt\":\"a@example.jp\",\"status\":"
+			         "\"sent\"}");
+		ak_buf_init(&bodies[i], 0);
+		assert_int_equal(ak_jcs_canonicalize(&bodies[i], body, strlen(body)), 0);
+		r.kind = i < 10 ? "admin" : "send";
+		r.time_us = BASE + SEC(i + 1);
+		r.source = "t";
+		r.source_len = 1;
+		r.body = bodies[i].data;
+		r.body_len = bodies[i].len;
+		memset(&e[i], 0, sizeof(e[i]));
+		assert_int_equal(evidence_append(F.st, &r, 1, &e[i].seq, NULL), 0);
+		e[i].kind = r.kind;
+		e[i].time_us = r.time_us;
+		e[i].body = e[i].bytes = bodies[i].data;
+		e[i].body_len = e[i].len = bodies[i].len;
+	}
+	assert_int_equal(alerts_feed_batch(a, e, 12), 0);
+	/* bruteforce_src, spray, to_suppressed (once: the second is suppressed) */
+	assert_int_equal(ncap, 3);
+	assert_int_equal(count("login.bruteforce_src"), 1);
+	assert_int_equal(count("login.spray_src"), 1);
+	assert_int_equal(count("send.to_suppressed"), 1);
+	assert_int_equal(first("login.spray_src")->nrefs, 10);
+	assert_int_equal(evidence_size(F.st, &size), 0);
+	assert_int_equal(size, 1 + 12 + 3);
+	for (i = 0; i < 12; i++)
+		ak_buf_free(&bodies[i]);
+	alerts_free(a);
+}
+
 /* ---- robustness ---- */
 
 static void test_alerts__out_of_order_entries(void **state)
@@ -975,6 +1051,8 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_alerts__volume_spike_needs_history, setup),
         cmocka_unit_test_setup_teardown(test_alerts__to_suppressed, setup_store, teardown_store),
         cmocka_unit_test_setup(test_alerts__dmarc_unknown_source, setup),
+        cmocka_unit_test_setup_teardown(test_alerts__batch_feeds_then_emits_outside_its_transaction,
+                                        setup_store, teardown_store),
         cmocka_unit_test_setup(test_alerts__out_of_order_entries, setup),
         cmocka_unit_test_setup(test_alerts__keys_capped_under_a_million_addresses, setup),
         cmocka_unit_test(test_alerts__bad_rules_rejected_naming_the_fault),

@@ -381,7 +381,8 @@ int alerts_fire(struct alerts *a, int r, struct keyslot *s, int64_t t, const int
 	o.window_from_us = from_us < to_us ? from_us : to_us;
 	o.window_to_us = from_us < to_us ? to_us : from_us;
 	o.time_us = t;
-	o.key = key;
+	snprintf(a->key, sizeof(a->key), "%.*s", alerts_cut(key, ALERT_KEY_MAX), key);
+	o.key = a->key;
 	if (a->deferring)
 		return defer(a, r, &o);
 	return a->emit ? a->emit(a->ctx, &o) : 0;

@@ -219,9 +219,17 @@ static int volume(struct alerts *a, const struct evidence_entry *e, const char *
 	int64_t h = floor_div(e->time_us, HOUR);
 	struct keyslot *s;
 	struct volume *v;
-	char key[300], when[AK_TIME_MAX];
+	char key[ALERT_KEY_MAX + 1], when[AK_TIME_MAX];
 	uint32_t *cnt;
-	int n = snprintf(key, sizeof(key), "%s:%.*s", what, alerts_cut(name, 256), name);
+	size_t len = strlen(name);
+	int n;
+
+	/* "from:NAME"; a name too long for that keeps a hash of the rest. */
+	if (len + 10 <= ALERT_KEY_MAX)
+		n = snprintf(key, sizeof(key), "%s:%s", what, name);
+	else
+		n = snprintf(key, sizeof(key), "%s:%.*s#%016llx", what, alerts_cut(name, 200), name,
+		             (unsigned long long)alerts_siphash(a->k0, a->k1, name, len));
 
 	if ((s = keytab_touch(t, key, (size_t)n, e->time_us)) == NULL)
 		return AK_ENOMEM;

@@ -20,7 +20,7 @@
 #include <stdarg.h>
 
 struct captured {
-	char rule[64], key[256], severity[16], summary[1024];
+	char rule[64], key[300], severity[16], summary[1024];
 	int64_t refs[80];
 	size_t nrefs;
 	int64_t from, to, time;
@@ -895,6 +895,52 @@ static void test_alerts__out_of_order_entries(void **state)
 	alerts_free(a);
 }
 
+/* feed() takes bodies up to 2 KB; this one builds its own. */
+static void feed_long(struct alerts *a, int64_t t, const char *acct, const char *ip)
+{
+	struct ak_buf b = AK_BUF_INIT(0), c = AK_BUF_INIT(0);
+	struct evidence_entry e = {0};
+
+	ak_buf_printf(&b, "{\"action\":\"login_failure\",\"actor\":\"%s\",\"ip\":\"%s\"}", acct,
+	              ip);
+	assert_int_equal(ak_jcs_canonicalize(&c, b.data, b.len), 0);
+	e.seq = ++next_seq;
+	e.kind = "admin";
+	e.time_us = t;
+	e.body = e.bytes = c.data;
+	e.body_len = e.len = c.len;
+	assert_int_equal(alerts_feed(a, &e), 0);
+	ak_buf_free(&b);
+	ak_buf_free(&c);
+}
+
+static void test_alerts__long_keys_are_bounded(void **state)
+{
+	struct alerts *a = make(NULL, NULL);
+	char *acct = malloc(100001), ip[32];
+	int i, k;
+
+	(void)state;
+	/* Two 100 KB account names that differ only in their last byte stay
+	 * two accounts; each alert's key is cut to 256 bytes. */
+	memset(acct, 'x', 100000);
+	acct[100000] = '\0';
+	for (k = 0; k < 2; k++) {
+		acct[99999] = (char)('a' + k);
+		for (i = 0; i < 10; i++) {
+			snprintf(ip, sizeof(ip), "192.0.2.%d", i + 10 * k);
+			feed_long(a, BASE + SEC(i + 20 * k), acct, ip);
+		}
+	}
+	assert_int_equal(count("login.bruteforce_user"), 2);
+	assert_int_equal(strlen(cap[0].key), 256);
+	assert_int_equal(cap[1].nrefs, 10);
+	assert_int_equal(cap[1].refs[0], 11);
+	assert_true(strlen(cap[0].summary) < 400);
+	free(acct);
+	alerts_free(a);
+}
+
 static void test_alerts__keys_capped_under_a_million_addresses(void **state)
 {
 	struct alerts *a = make(NULL, NULL);
@@ -1054,6 +1100,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_alerts__batch_feeds_then_emits_outside_its_transaction,
                                         setup_store, teardown_store),
         cmocka_unit_test_setup(test_alerts__out_of_order_entries, setup),
+        cmocka_unit_test_setup(test_alerts__long_keys_are_bounded, setup),
         cmocka_unit_test_setup(test_alerts__keys_capped_under_a_million_addresses, setup),
         cmocka_unit_test(test_alerts__bad_rules_rejected_naming_the_fault),
         cmocka_unit_test(test_alerts__body_is_canonical_json),

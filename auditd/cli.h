@@ -119,5 +119,6 @@ int cmd_verify_bundle(struct cli *cli, int argc, char **argv);
  * `akashi export` and `akashi search --export`. */
 struct bundle_opts;
 int cli_export(struct cli *cli, const char *name, int argc, char **argv, struct bundle_opts *o);
+int cmd_alerts(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -44,6 +44,8 @@ static const struct cli_command commands[] = {
 	 "--seq A-B) [--kind K] --reason TEXT -o FILE.zip|FILE.tar.gz"},
 	{"verify-bundle", cmd_verify_bundle, "check an evidence bundle offline, without a store",
 	 "FILE"},
+	{"alerts", cmd_alerts, "run the alert rules over history and print what would fire",
+	 "replay --from TIME --to TIME [--rules FILE]"},
 };
 
 const struct cli_command *cli_find(const char *name)

@@ -13,6 +13,7 @@
 #include "lib/error.h"
 #include "lib/jcs.h"
 #include "lib/timefmt.h"
+#include "auditd/alerts/alerts.h"
 #include "policies/repo.h"
 
 #include <errno.h>
@@ -180,7 +181,15 @@ static int policy_lint_cmd(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = policy_load(&set, repo, commit)) != 0)
 		goto fail;
-	printf("ok: %zu policies at %s\n", set->n, commit);
+	/* The alert rules are the daemon's (auditd/alerts): checked here too,
+	 * so a bad alerts.json is found before a daemon reloads it. */
+	if (set->alerts && alerts_check_rules(set->alerts) != 0) {
+		printf("%s\n1 error\n", ak_error_last());
+		policy_set_free(set);
+		free(arg);
+		return CLI_FAIL;
+	}
+	printf("ok: %zu policies%s at %s\n", set->n, set->alerts ? " and alerts.json" : "", commit);
 	policy_set_free(set);
 	free(arg);
 	return CLI_OK;

@@ -1,11 +1,15 @@
 /*
  * bench/gen_quarter.c - a quarter (2026 Q3) of realistic native JSON
- * Lines for the audit, gate and report benchmarks: SENDS marketing sends
- * in campaigns of 100,000 to a pool of subjects, CONSENT consent records
- * (double opt-ins with their confirmations, some single opt-ins without
- * proof, opt-outs), ADMIN admin events (logins, password changes, role
- * grants, reviews, approvals). Events come in time order per kind; the
- * same arguments give the same file.
+ * Lines for the audit, gate and report benchmarks, shaped like a sender
+ * that mostly follows its rules: CONSENT consent records over the 200 days
+ * before the quarter for a pool of CONSENT/2 subjects (95 % double opt-ins
+ * with their confirmations, 2 % single opt-ins without proof, 3 % opt-outs,
+ * one in a hundred of those during the quarter), SENDS marketing sends in
+ * campaigns of 100,000 to the confirmed subjects — and one send in a
+ * thousand to anyone, which is what the audit should find — and ADMIN admin
+ * events (logins, password changes, role grants, reviews, approvals).
+ * Events come in time order per kind; the same arguments give the same
+ * file.
  * usage: gen_quarter SENDS CONSENT ADMIN > quarter.jsonl
  */
 #include <stdint.h>
@@ -39,13 +43,13 @@ int main(int argc, char **argv)
 {
 	long long sends = argc > 1 ? atoll(argv[1]) : 10000000, consent = argc > 2 ? atoll(argv[2]) : 1000000,
 		  admin = argc > 3 ? atoll(argv[3]) : 100000, i;
-	long long subjects = consent / 2 > 1 ? consent / 2 : 1;
+	long long subjects = consent / 2 > 1 ? consent / 2 : 1, bounced = -6;
 	char t[32];
 
 	/* Consent: two records per subject (opt-in, then confirm or opt-out)
-	 * from 200 days before the quarter to its middle. */
+	 * in the 200 days before the quarter; the last opt-outs fall inside it. */
 	for (i = 0; i < consent; i++) {
-		long long subj = i / 2, when = Q3 - 200LL * 86400 + (i * (246LL * 86400)) / consent;
+		long long subj = i / 2, when = Q3 - 200LL * 86400 + (i * (200LL * 86400)) / consent;
 		int k = (int)(subj % 100);
 
 		ts(t, when);
@@ -67,6 +71,8 @@ int main(int argc, char **argv)
 			       "\"confirm\",\"method\":\"double_opt_in\"}}\n",
 			       t, subj);
 		} else {
+			if (subj % 1000 == 999)
+				ts(t, Q3 + (subj % 90) * 86400);
 			printf("{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"web:unsubscribe\","
 			       "\"body\":{\"subject\":\"user%lld@example.org\",\"list\":\"newsletter\","
 			       "\"action\":\"opt_out\",\"method\":\"one_click\"}}\n",
@@ -75,7 +81,16 @@ int main(int argc, char **argv)
 	}
 	/* Sends: campaigns of 100,000, spread over the quarter. */
 	for (i = 0; i < sends; i++) {
-		long long camp = i / 100000, subj = (long long)(rnd() % (uint64_t)(subjects * 11 / 10));
+		long long camp = i / 100000, subj = (long long)(rnd() % (uint64_t)subjects);
+
+		/* Confirmed subjects only (k < 94), but for one send in a thousand;
+		 * every 500th send goes to a new address of the k == 94 group,
+		 * which bounces, once. */
+		if (i % 500 == 7)
+			subj = (bounced += 100) % subjects;
+		else if (i % 1000 != 500)
+			while (subj % 100 >= 94)
+				subj = (subj + 7) % subjects;
 
 		ts(t, Q3 + (i * QLEN) / sends);
 		printf("{\"kind\":\"send\",\"time\":\"%s\",\"source\":\"mta:out\",\"body\":{\"campaign\":"

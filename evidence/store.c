@@ -261,10 +261,6 @@ static int open_db(struct evidence_store *st, const char *path, int create)
 				     st->db ? sqlite3_errmsg(st->db) : "out of memory");
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(st->db, 0);
-	/* Reads through a memory map: audits and verification scan the whole
-	 * log, and copying every page out of the OS cache costs more than
-	 * reading it. (SQLite caps the map at its compiled maximum.) */
-	sqlite3_exec(st->db, "PRAGMA mmap_size=17179869184", NULL, NULL, NULL);
 	if (!st->readonly &&
 	    evidence_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;") != 0) {
 		ak_error_prefix("%s", path);

@@ -230,6 +230,10 @@ struct evidence_filter {
 	/* Entries may come in event-time order (kind, time, seq) instead of
 	 * seq order: spares sorting a large selection. */
 	int by_time;
+	/* A reader thread steps the query while cb runs on the caller's
+	 * thread. Only for callbacks that do not use the store (its
+	 * connection belongs to the reader for the scan). */
+	int pipelined;
 };
 
 /* Call cb for every entry matching f, in seq order (or see by_time). cb returns 0 to go on,

@@ -1475,6 +1475,8 @@ static int scan(struct audit *a, const char *kind, int64_t since, int has_since,
 	f.until_us = a->period.to_us;
 	f.has_until = 1;
 	f.by_time = 1;
+	/* The loaders keep to their own tables in memory. */
+	f.pipelined = 1;
 	return evidence_scan(a->st, &f, cb, a);
 }
 

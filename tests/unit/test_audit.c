@@ -185,6 +185,16 @@ static void test_audit__unsubscribe_deadline_per_profile(void **state)
 	h = json_object_get(jp->figures, "honor_time_seconds");
 	assert_non_null(h);
 	assert_int_equal(json_integer_value(json_object_get(h, "max")), 14 * 86400 + 1);
+	/* the one opt-out was honoured late, 14 days after: in the (10 d, 30 d] bin */
+	assert_int_equal(json_integer_value(json_object_get(h, "late")), 1);
+	assert_int_equal(json_integer_value(json_object_get(h, "deadline_seconds")), 3600);
+	assert_int_equal(json_array_size(json_object_get(h, "histogram")), 7);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(h, "histogram"), 5), "count")),
+			 1);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(h, "histogram"), 0), "count")),
+			 0);
 	audit_result_free(r);
 }
 
@@ -333,6 +343,28 @@ static void test_audit__mass_approval_threshold_and_owner(void **state)
 	assert_non_null(exc(pr, "late", NULL));
 	assert_null(exc(pr, "good", NULL));
 	assert_null(exc(pr, "small", NULL));
+	/* the campaigns above the threshold are listed with their approvals */
+	{
+		json_t *c = json_object_get(pr->figures, "campaigns"), *v;
+		size_t k;
+		int seen = 0;
+
+		assert_int_equal(json_array_size(c), 3);
+		json_array_foreach(c, k, v) {
+			const char *name = json_string_value(json_object_get(v, "campaign"));
+
+			assert_int_equal(json_integer_value(json_object_get(v, "recipients")), 4);
+			if (strcmp(name, "good") == 0) {
+				assert_string_equal(json_string_value(json_object_get(
+							    json_object_get(v, "approval"), "actor")),
+						    "pat");
+				seen++;
+			} else {
+				assert_true(json_is_null(json_object_get(v, "approval")));
+			}
+		}
+		assert_int_equal(seen, 1);
+	}
 	audit_result_free(r);
 }
 

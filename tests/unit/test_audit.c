@@ -464,6 +464,44 @@ static void test_audit__recording_twice_adds_nothing(void **state)
 	assert_int_equal(n2, 0);
 }
 
+static int last_system(void *ctx, const struct evidence_entry *e)
+{
+	json_decref(*(json_t **)ctx);
+	*(json_t **)ctx = json_loadb(e->body, e->body_len, 0, NULL);
+	return 0;
+}
+
+static void test_audit__system_entry_holds_counts_and_figures(void **state)
+{
+	struct audit_result *r;
+	struct evidence_filter f = {0};
+	json_t *body = NULL, *p;
+
+	(void)state;
+	add_policy(&F, "optin", "consent.optin_proof", 1, NULL, NULL);
+	add_policy(&F, "unsub", "consent.unsubscribe_deadline", 1, NULL, NULL);
+	/* two sends at the same second to the same address: two findings
+	 * still, their refs differ */
+	SEND("x@example.com", "news", "marketing", "2026-07-10T00:00:00Z");
+	SEND("x@example.com", "news", "marketing", "2026-07-10T00:00:00Z");
+	add(&F, "send", "2026-07-10T00:00:00Z", "{\"rcpt\":\"z@example.com\",\"status\":\"sent\"}");
+	r = run_quarter("2026Q3");
+	assert_int_equal(audit_record(F.st, r, NULL), 0);
+	audit_result_free(r);
+	f.kind = "system";
+	assert_int_equal(evidence_scan(F.st, &f, last_system, &body), 0);
+	assert_non_null(body);
+	assert_string_equal(json_string_value(json_object_get(body, "event")), "audit");
+	p = json_array_get(json_object_get(body, "policies"), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "id")), "optin");
+	assert_int_equal(json_integer_value(json_object_get(p, "exceptions")), 2);
+	assert_int_equal(json_integer_value(json_object_get(p, "findings")), 2);
+	assert_int_equal(json_integer_value(json_object_get(p, "not_assessed")), 1);
+	p = json_array_get(json_object_get(body, "policies"), 1);
+	assert_non_null(json_object_get(json_object_get(p, "figures"), "honor_time_seconds"));
+	json_decref(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +519,8 @@ int main(void)
 		cmocka_unit_test(test_audit__quarter_in_a_time_zone),
 		cmocka_unit_test_setup_teardown(test_audit__recording_twice_adds_nothing, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_audit__system_entry_holds_counts_and_figures,
+						setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -1282,7 +1282,8 @@ static int eval_unsubscribe_figures(struct audit *a, struct audit_policy_result 
 						k < HONOR_BINS - 1 ? json_integer(honor_edges[k])
 								   : json_null(),
 						"count", (json_int_t)bins[k]));
-		qsort(v, honor.n, sizeof(int64_t), cmp_i64);
+		if (honor.n)
+			qsort(v, honor.n, sizeof(int64_t), cmp_i64);
 		fig = honor.n ? json_pack("{s:I,s:I,s:I,s:I}", "opt_outs", (json_int_t)honor.n,
 					  "p50", (json_int_t)(v[(honor.n - 1) / 2] / 1000000),
 					  "p95",

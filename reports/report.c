@@ -37,6 +37,13 @@
 #define MAX_ALERT_ROWS         50
 #define DEFAULT_MAX_EXCEPTIONS 100000
 
+/* sort(3) that may be given an empty, NULL array. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* ---- ratios ---- */
 
 void report_ratio(char out[16], int64_t part, int64_t whole)
@@ -566,7 +573,7 @@ static int trim_alerts(struct gather *g)
 	}
 	for (i = 0; i < n; i++)
 		v[i] = json_array_get(g->alert_rows, i);
-	qsort(v, n, sizeof(*v), cmp_alert_rows);
+	sort(v, n, sizeof(*v), cmp_alert_rows);
 	for (i = n - MAX_ALERT_ROWS; i < n; i++)
 		json_array_append(keep, v[i]);
 	free(v);
@@ -993,7 +1000,7 @@ static json_t *counts_json(struct groups *gr)
 	json_t *o = json_object();
 	size_t i;
 
-	qsort(gr->v, gr->n, sizeof(*gr->v), cmp_group_count);
+	sort(gr->v, gr->n, sizeof(*gr->v), cmp_group_count);
 	for (i = 0; o && i < gr->n; i++)
 		json_object_set_new(o, gr->v[i].name, json_integer(gr->v[i].count));
 	return o;
@@ -1085,7 +1092,7 @@ static json_t *sends_json(struct gather *g)
 		json_object_set_new(w, "total", json_integer(wt));
 		json_array_append_new(weeks, w);
 	}
-	qsort(g->blocked.v, g->blocked.n, sizeof(*g->blocked.v), cmp_group_count);
+	sort(g->blocked.v, g->blocked.n, sizeof(*g->blocked.v), cmp_group_count);
 	for (i = 0; blocked && i < g->blocked.n; i++) {
 		struct group *x = &g->blocked.v[i];
 
@@ -1167,7 +1174,7 @@ static json_t *access_json(struct gather *g)
 	size_t i, k;
 	char d[64] = "";
 
-	qsort(g->accts, g->naccts, sizeof(*g->accts), cmp_account);
+	sort(g->accts, g->naccts, sizeof(*g->accts), cmp_account);
 	for (i = 0; i < g->naccts; i++) {
 		struct account *a = &g->accts[i];
 		json_t *held = json_array();
@@ -1176,7 +1183,7 @@ static json_t *access_json(struct gather *g)
 		uint32_t last_rev_by = 0;
 		int mfa = 0, active = 0, changed = 0;
 
-		qsort(a->ev, a->n, sizeof(*a->ev), cmp_ev);
+		sort(a->ev, a->n, sizeof(*a->ev), cmp_ev);
 		for (k = 0; k < a->n; k++) {
 			const struct admin_ev *ev = &a->ev[k];
 
@@ -1358,7 +1365,7 @@ static json_t *dmarc_json(struct gather *g)
 	char wb[16], fb[16];
 	size_t i, w;
 
-	qsort(g->dmarc.v, g->dmarc.n, sizeof(*g->dmarc.v), cmp_group_name);
+	sort(g->dmarc.v, g->dmarc.n, sizeof(*g->dmarc.v), cmp_group_name);
 	for (i = 0; doms && i < g->dmarc.n; i++) {
 		struct group *x = &g->dmarc.v[i];
 		json_t *weeks = json_array(), *fig = figs ? json_object_get(figs, x->name) : NULL;
@@ -1405,7 +1412,7 @@ static json_t *alerts_json(struct gather *g)
 	int64_t total = 0;
 	size_t i, w;
 
-	qsort(g->alerts.v, g->alerts.n, sizeof(*g->alerts.v), cmp_group_count);
+	sort(g->alerts.v, g->alerts.n, sizeof(*g->alerts.v), cmp_group_count);
 	for (i = 0; rules && i < g->alerts.n; i++) {
 		struct group *x = &g->alerts.v[i];
 		json_t *weeks = json_array();
@@ -1548,7 +1555,7 @@ static json_t *exceptions_json(struct gather *g)
 	size_t n = g->view.rows.n < max ? g->view.rows.n : max, i;
 	json_t *rows = json_array();
 
-	qsort(g->view.rows.v, g->view.rows.n, sizeof(*g->view.rows.v), cmp_row);
+	sort(g->view.rows.v, g->view.rows.n, sizeof(*g->view.rows.v), cmp_row);
 	for (i = 0; rows && i < n; i++) {
 		const struct exc_row *r = &g->view.rows.v[i];
 		const struct policy *p = &g->req->set->policies[r->policy];

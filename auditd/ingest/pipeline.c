@@ -22,6 +22,7 @@
 
 #define SOURCE_MAX 256
 #define SPOOL_BUF ((size_t)1 << 20)
+#define BIG_BODY ((size_t)4 << 20)
 
 /* Identical-record counter (see pipeline.h): how many records with the
  * same time, source and body came before in this input. Keys mix the time
@@ -42,7 +43,7 @@ struct ingest_pipeline {
 	struct ingest_pipeline_opts o;
 	struct ingest_sink sink;
 	struct ak_jdoc *doc;
-	struct ak_buf body, material, tmp;
+	struct ak_buf body, material, tmp, record;
 	FILE *spool;
 	char *spool_buf;
 	struct ingest_counts counts;
@@ -239,17 +240,23 @@ static int spool_write(struct ingest_pipeline *p, const char *kind, int64_t time
 		       const char *dedupe, size_t dedupe_len)
 {
 	struct spool_hdr h;
+	struct ak_buf *r = &p->record;
+	int rc;
 
 	h.kind_len = (uint32_t)strlen(kind);
 	h.source_len = (uint32_t)source_len;
 	h.body_len = (uint32_t)body_len;
 	h.dedupe_len = (uint32_t)dedupe_len;
 	h.time_us = time_us;
-	if (fwrite(&h, sizeof(h), 1, p->spool) != 1 ||
-	    fwrite(kind, 1, h.kind_len, p->spool) != h.kind_len ||
-	    fwrite(source, 1, source_len, p->spool) != source_len ||
-	    fwrite(body, 1, body_len, p->spool) != body_len ||
-	    fwrite(dedupe, 1, dedupe_len, p->spool) != dedupe_len)
+	/* One write call per record into the stream's buffer. */
+	ak_buf_reset(r);
+	if ((rc = ak_buf_append(r, &h, sizeof(h))) != 0 ||
+	    (rc = ak_buf_append(r, kind, h.kind_len)) != 0 ||
+	    (rc = ak_buf_append(r, source, source_len)) != 0 ||
+	    (rc = ak_buf_append(r, body, body_len)) != 0 ||
+	    (rc = ak_buf_append(r, dedupe, dedupe_len)) != 0)
+		return rc;
+	if (fwrite(r->data, 1, r->len, p->spool) != r->len)
 		return ak_error_set("writing the spool file: %s", strerror(errno));
 	return 0;
 }
@@ -304,21 +311,32 @@ int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t tim
 		if (rc == 0)
 			rc = ak_buf_puts(&p->material, event_id);
 	} else {
-		uint64_t h = hash64(p->body.data, p->body.len,
-				    hash64(source, source_len,
-					   0xcbf29ce484222325ULL ^ (uint64_t)time_us));
+		/* The body enters the identity through a 64-bit hash (the store's
+		 * dedupe key keeps 64 bits of the digest anyway), not as a copy. */
+		uint64_t hb = hash64(p->body.data, p->body.len, 0xcbf29ce484222325ULL);
+		uint64_t h = hash64(source, source_len, hb ^ (uint64_t)time_us);
+		char hex[17];
 
 		if ((rc = occ_next(&p->occ, h, &occ)) != 0)
 			return rc;
+		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hb);
 		rc = ak_buf_puts(&p->material, "record\n");
 		if (rc == 0)
 			rc = ak_buf_append(&p->material, source, source_len);
 		if (rc == 0)
 			rc = ak_buf_putc(&p->material, '\n');
 		if (rc == 0)
-			rc = ak_buf_append(&p->material, p->body.data, p->body.len);
-		if (rc == 0)
-			rc = ak_buf_printf(&p->material, "\n%u", occ);
+			rc = ak_buf_append(&p->material, hex, 16);
+		if (rc == 0) {
+			char num[12];
+			size_t n = sizeof(num);
+
+			do
+				num[--n] = (char)('0' + occ % 10);
+			while ((occ /= 10) > 0);
+			num[--n] = '\n';
+			rc = ak_buf_append(&p->material, num + n, sizeof(num) - n);
+		}
 	}
 	if (rc != 0)
 		return rc;
@@ -334,6 +352,7 @@ static int sink_record(void *ctx, const struct ingest_record *rec)
 {
 	struct ingest_pipeline *p = ctx;
 	const struct ak_jv *body;
+	struct ak_jdoc *big = NULL;
 	const char *text;
 	size_t len;
 	char reason[1024];
@@ -353,14 +372,28 @@ static int sink_record(void *ctx, const struct ingest_record *rec)
 		text = rec->body_json;
 		len = rec->body_json_len;
 	}
-	if ((rc = ak_json_parse(p->doc, text, len, &body)) != 0) {
+	/* A large body (a DMARC report of many rows) gets a document of its
+	 * own, freed right after, so the memory it needed is not kept for
+	 * the rest of the input. */
+	if (len > BIG_BODY && (rc = ak_jdoc_new(&big, 0)) != 0)
+		return rc;
+	if ((rc = ak_json_parse(big ? big : p->doc, text, len, &body)) != 0) {
+		ak_jdoc_free(big);
 		if (rc != AK_EINVALID)
 			return rc;
 		snprintf(reason, sizeof(reason), "body: %s", ak_error_last());
 		return reject(p, rec->where, reason, NULL, 0);
 	}
-	return ingest_pipeline_add(p, rec->kind, rec->time_us, rec->source, strlen(rec->source),
-				   body, rec->event_id, rec->where);
+	rc = ingest_pipeline_add(p, rec->kind, rec->time_us, rec->source, strlen(rec->source), body,
+				 rec->event_id, rec->where);
+	ak_jdoc_free(big);
+	if (len > BIG_BODY) {
+		ak_buf_free(&p->tmp);
+		ak_buf_free(&p->body);
+		ak_buf_free(&p->material);
+		ak_buf_free(&p->record);
+	}
+	return rc;
 }
 
 int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,
@@ -382,6 +415,7 @@ int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,
 	ak_buf_init(&p->body, (size_t)256 << 20);
 	ak_buf_init(&p->material, (size_t)256 << 20);
 	ak_buf_init(&p->tmp, (size_t)256 << 20);
+	ak_buf_init(&p->record, (size_t)1 << 30);
 	if ((rc = ak_jdoc_new(&p->doc, 0)) != 0 || (rc = spool_open(p)) != 0) {
 		ingest_pipeline_free(p);
 		return rc;
@@ -401,6 +435,7 @@ void ingest_pipeline_free(struct ingest_pipeline *p)
 	ak_buf_free(&p->body);
 	ak_buf_free(&p->material);
 	ak_buf_free(&p->tmp);
+	ak_buf_free(&p->record);
 	free(p->occ.keys);
 	free(p->occ.counts);
 	free(p);

@@ -97,6 +97,7 @@ int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_gate(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
 
 /* The policy side of `akashi init` (auditd/cmd_policy.c). Before the store
  * is made: check that repo (given with --policies) loads at HEAD, and put
@@ -104,5 +105,11 @@ int cmd_gate(struct cli *cli, int argc, char **argv);
  * set when abs is NULL, else record abs in <store>/akashi.conf. */
 int cli_policies_check(const char *repo, char *abs, size_t size);
 int cli_policies_setup(struct cli *cli, const char *abs);
+
+/* The policies in force: the configured repository (policies.repo, else
+ * <store>/policies) at ref (NULL or "": policies.ref, else HEAD). Free
+ * with policy_set_free(). */
+struct policy_set;
+int cli_load_policies(struct cli *cli, const char *ref, struct policy_set **out);
 
 #endif

@@ -51,6 +51,22 @@ static const char *configured_repo(struct cli *cli, char *buf, size_t size)
 	return buf;
 }
 
+int cli_load_policies(struct cli *cli, const char *ref, struct policy_set **out)
+{
+	char repo[sizeof(cli->store_dir) + 16];
+	int rc;
+
+	if ((rc = cli_configure(cli)) != 0)
+		return rc;
+	configured_repo(cli, repo, sizeof(repo));
+	if (ref == NULL || *ref == '\0')
+		ref = *config_get(cli->config, "policies.ref") ? config_get(cli->config, "policies.ref")
+							       : "HEAD";
+	if ((rc = policy_load(out, repo, ref)) != 0)
+		ak_error_prefix("policies %s@%s", repo, ref);
+	return rc;
+}
+
 /* ---- akashi init ---- */
 
 int cli_policies_check(const char *repo, char *abs, size_t size)

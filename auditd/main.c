@@ -30,6 +30,13 @@ static const struct cli_command commands[] = {
 	{"reindex", cmd_reindex, "rebuild all derived state from the entries", ""},
 	{"demo", cmd_demo, "build a demo store from generated sample data", "[--dir DIR]"},
 	{"config", cmd_config, "show every configuration key and its value", ""},
+	{"audit", cmd_audit, "evaluate every policy over a period and record the findings",
+	 "(--quarter 2026Q3 | --from TIME --to TIME) [--ref REF] [--json] [--no-record]"},
+	{"gate", cmd_gate, "ask the gating policies about one prospective send",
+	 "--rcpt ADDR --list LIST --stream marketing|transactional [--campaign ID] "
+	 "[--campaign-size N] [--owner NAME] [--headers yes|no] [--ref REF]"},
+	{"report", cmd_report, "the quarterly compliance report as HTML, JSON or CSV",
+	 "(--quarter 2026Q3 | --from TIME --to TIME) --format html|json|csv -o FILE [--ref REF]"},
 	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
 	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
 };

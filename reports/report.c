@@ -344,6 +344,7 @@ struct gather {
 	size_t nweeks;
 	/* consent */
 	struct groups optin_methods, optout_methods, exemptions;
+	struct groups lists; /* per list: count opt-ins, a opt-outs, b confirmations */
 	int64_t optins, confirms, optouts, noproof;
 	int64_t noproof_seqs[SAMPLE_SEQS];
 	size_t nnoproof;
@@ -410,12 +411,16 @@ static int on_consent(struct gather *g, const struct evidence_entry *e, const st
 {
 	const char *action = sv(b, "action"), *method = sv(b, "method"), *ex = sv(b, "exemption");
 	const struct ak_jv *proof = ak_jv_get(b, "proof");
-	struct group *x;
+	const char *list = sv(b, "list");
+	struct group *x, *l;
 
 	if (action == NULL)
 		return 0;
+	if ((l = group_get(&g->lists, list ? list : "(none)", 0)) == NULL)
+		return AK_ENOMEM;
 	if (strcmp(action, "opt_in") == 0) {
 		g->optins++;
+		l->count++;
 		if ((x = group_get(&g->optin_methods, method ? method : "(none)", 0)) == NULL)
 			return AK_ENOMEM;
 		x->count++;
@@ -432,8 +437,10 @@ static int on_consent(struct gather *g, const struct evidence_entry *e, const st
 		}
 	} else if (strcmp(action, "confirm") == 0) {
 		g->confirms++;
+		l->b++;
 	} else if (strcmp(action, "opt_out") == 0) {
 		g->optouts++;
+		l->a++;
 		if ((x = group_get(&g->optout_methods, method ? method : "(none)", 0)) == NULL)
 			return AK_ENOMEM;
 		x->count++;
@@ -1051,20 +1058,29 @@ static json_t *weeks_json(const struct gather *g)
 static json_t *consent_json(struct gather *g)
 {
 	const struct policy *p = first_policy(g->req->set, "consent.unsubscribe_deadline");
-	json_t *honor = json_null(), *h;
+	json_t *honor = json_null(), *h, *lists;
+	size_t i;
 
 	if ((h = json_object_get(figures_of(g, "consent.unsubscribe_deadline"),
 	                         "honor_time_seconds")) != NULL) {
 		honor = json_deep_copy(h);
 		json_object_set_new(honor, "policy_id", json_string(p->id));
 	}
-	return json_pack("{s:I,s:o,s:I,s:{s:I,s:o},s:o,s:I,s:o,s:o}", "opt_ins",
+	lists = json_array();
+	sort(g->lists.v, g->lists.n, sizeof(*g->lists.v), cmp_group_name);
+	for (i = 0; lists && i < g->lists.n; i++)
+		json_array_append_new(lists,
+		                      json_pack("{s:s,s:I,s:I,s:I}", "list", g->lists.v[i].name,
+		                                "opt_ins", (json_int_t)g->lists.v[i].count,
+		                                "confirmations", (json_int_t)g->lists.v[i].b,
+		                                "opt_outs", (json_int_t)g->lists.v[i].a));
+	return json_pack("{s:I,s:o,s:I,s:{s:I,s:o},s:o,s:I,s:o,s:o,s:o}", "opt_ins",
 	                 (json_int_t)g->optins, "opt_ins_by_method", counts_json(&g->optin_methods),
 	                 "confirmations", (json_int_t)g->confirms, "opt_ins_without_proof", "count",
 	                 (json_int_t)g->noproof, "seqs", seqs_json(g->noproof_seqs, g->nnoproof),
 	                 "exempt_opt_ins", counts_json(&g->exemptions), "opt_outs",
 	                 (json_int_t)g->optouts, "opt_outs_by_method",
-	                 counts_json(&g->optout_methods), "honor_time", honor);
+	                 counts_json(&g->optout_methods), "honor_time", honor, "by_list", lists);
 }
 
 static json_t *sends_json(struct gather *g)
@@ -1675,6 +1691,7 @@ static void gather_free(struct gather *g)
 	groups_free(&g->optin_methods);
 	groups_free(&g->optout_methods);
 	groups_free(&g->exemptions);
+	groups_free(&g->lists);
 	groups_free(&g->blocked);
 	groups_free(&g->dmarc);
 	groups_free(&g->alerts);

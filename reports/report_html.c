@@ -279,7 +279,7 @@ static void svg_columns(struct html *h, const char *title, const char *const *xl
                         const int64_t *values, const char *const *col_colors,
                         const struct marker *mark)
 {
-	const int W = 680, H = 250, L = 62, R = 10, T = nseries > 1 ? 30 : 14, B = 34;
+	const int W = 680, H = 220, L = 62, R = 10, T = nseries > 1 ? 30 : 14, B = 34;
 	const int pw = W - L - R, ph = H - T - B;
 	int64_t max = 0, top;
 	size_t x, s;
@@ -380,7 +380,7 @@ static void svg_lines(struct html *h, const char *title, const char *const *xlab
                       const char *const *series, size_t nseries, const int64_t *values,
                       int64_t warn_e4, int64_t fail_e4)
 {
-	const int W = 680, H = 250, L = 56, R = 10, T = 30, B = 34;
+	const int W = 680, H = 220, L = 56, R = 10, T = 30, B = 34;
 	const int pw = W - L - R, ph = H - T - B;
 	int64_t lo, min = 10000;
 	size_t x, s;
@@ -694,30 +694,6 @@ static void counts_table(struct html *h, const char *what, const json_t *counts)
 	raw(h, "</tbody></table>");
 }
 
-static void counts_chart(struct html *h, const char *title, const json_t *counts, const char *color)
-{
-	const char *labels[16];
-	int64_t values[16];
-	size_t n = 0;
-	const char *k;
-	const json_t *v;
-
-	json_object_foreach((json_t *)counts, k, v)
-	{
-		if (n == 16)
-			break;
-		labels[n] = k;
-		values[n++] = json_integer_value(v);
-	}
-	if (n == 0)
-		return;
-	raw(h, "<figure>");
-	svg_hbars(h, title, labels, values, n, color);
-	raw(h, "<figcaption>");
-	text(h, title);
-	raw(h, "</figcaption></figure>");
-}
-
 static const char *const honor_labels[] = {"at once",
                                            "\xE2\x89\xA4 1 h",
                                            "1 h \xE2\x80\x93 1 d",
@@ -825,9 +801,30 @@ static void consent(struct html *h, const json_t *doc)
 		raw(h,
 		    "<p class=\"muted\">No consent.unsubscribe_deadline policy is in force.</p>");
 	}
-	raw(h, "<h3>Opt-ins by method</h3>");
-	counts_chart(h, "Opt-ins by method", get(c, "opt_ins_by_method"), "#2b6cb0");
-	raw(h, "<div class=\"cols\"><div>");
+	raw(h,
+	    "<h3>By list</h3><table><thead><tr><th>List</th><th class=\"n\">Opt-ins</th>"
+	    "<th class=\"n\">Confirmations</th><th class=\"n\">Opt-outs</th></tr></thead><tbody>");
+	{
+		const json_t *l;
+		size_t i;
+
+		json_array_foreach(get(c, "by_list"), i, l)
+		{
+			raw(h, "<tr><td>");
+			text(h, rj_str(l, "list", ""));
+			raw(h, "</td><td class=\"n\">");
+			number(h, rj_int(l, "opt_ins", 0));
+			raw(h, "</td><td class=\"n\">");
+			number(h, rj_int(l, "confirmations", 0));
+			raw(h, "</td><td class=\"n\">");
+			number(h, rj_int(l, "opt_outs", 0));
+			raw(h, "</td></tr>");
+		}
+		if (json_array_size(get(c, "by_list")) == 0)
+			raw(h, "<tr><td colspan=\"4\" class=\"muted\">no consent records in this "
+			       "period</td></tr>");
+	}
+	raw(h, "</tbody></table><div class=\"cols\"><div>");
 	counts_table(h, "Opt-in method", get(c, "opt_ins_by_method"));
 	raw(h, "</div><div>");
 	counts_table(h, "Opt-out method", get(c, "opt_outs_by_method"));

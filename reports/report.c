@@ -26,11 +26,14 @@
 #include "lib/jcs.h"
 #include "lib/strmap.h"
 #include "lib/timefmt.h"
+#include "policies/state.h"
 #include "reports/report_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SAMPLE_SEQS            20 /* seqs cited per counted group (the rest are counted) */
 #define MAX_REVIEW_ROWS        500
@@ -335,6 +338,7 @@ struct gather {
 	int64_t upto;     /* entries counted: 1..upto */
 	int64_t relevant; /* the last seq an audit of the period must have seen */
 	struct audit_mark cur, prev;
+	struct prev_job *job;         /* the previous period's audit, running */
 	struct exc_rows found;        /* findings on record for the period at this commit */
 	struct ak_strmap *found_keys; /* policy \x1f who \x1f detail -> index + 1 */
 	struct ak_strmap *policy_ids; /* policy id -> index + 1 */
@@ -681,6 +685,91 @@ static int on_admin(struct gather *g, const struct evidence_entry *e, const stru
 	return 0;
 }
 
+/* ---- the previous period's audit, alongside the pass ---- */
+
+/* The previous period's audit, run on a connection of its own while the
+ * pass reads the log: both are mostly reading, and whether the pass will
+ * find that audit on record is only known at its end. When it does, the
+ * job is interrupted (sqlite3_interrupt() on its connection, until it has
+ * stopped) and its result dropped. */
+struct prev_job {
+	pthread_mutex_t lock; /* guards db */
+	sqlite3 *db;          /* the job's connection while it is open */
+	int done;             /* under lock */
+	const char *dir;
+	const struct policy_set *set;
+	struct audit_period period;
+	struct audit_result *result;
+	int rc;
+	char err[256];
+	pthread_t thr;
+	int started;
+};
+
+static void *prev_run(void *arg)
+{
+	struct prev_job *j = arg;
+	struct evidence_store *st = NULL;
+
+	if ((j->rc = evidence_open(&st, j->dir, EVIDENCE_READONLY)) == 0 &&
+	    (j->rc = policy_state_attach(st)) == 0) {
+		pthread_mutex_lock(&j->lock);
+		j->db = evidence_db(st);
+		pthread_mutex_unlock(&j->lock);
+		j->rc = audit_run(st, j->set, &j->period, &j->result);
+	}
+	if (j->rc != 0)
+		snprintf(j->err, sizeof(j->err), "%s", ak_error_last());
+	pthread_mutex_lock(&j->lock);
+	j->db = NULL;
+	j->done = 1;
+	pthread_mutex_unlock(&j->lock);
+	evidence_close(st);
+	return NULL;
+}
+
+/* j is zeroed but for its lock. */
+static void prev_start(struct prev_job *j, struct evidence_store *st, const struct policy_set *set,
+                       const struct audit_period *period)
+{
+	j->dir = evidence_dir(st);
+	j->set = set;
+	j->period = *period;
+	/* no thread: previous_figures() runs it inline */
+	j->started = pthread_create(&j->thr, NULL, prev_run, j) == 0;
+}
+
+static void prev_join(struct prev_job *j)
+{
+	if (j->started)
+		pthread_join(j->thr, NULL);
+	j->started = 0;
+}
+
+/* Stop the job early (its result is not wanted). An interrupt reaches only
+ * the statement running at the time, so it is repeated until the job has
+ * stopped. */
+static void prev_cancel(struct prev_job *j)
+{
+	const struct timespec tick = {0, 10 * 1000 * 1000};
+
+	while (j->started) {
+		int done;
+
+		pthread_mutex_lock(&j->lock);
+		done = j->done;
+		if (j->db)
+			sqlite3_interrupt(j->db);
+		pthread_mutex_unlock(&j->lock);
+		if (done)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	prev_join(j);
+	audit_result_free(j->result);
+	j->result = NULL;
+}
+
 /* ---- findings and audit entries on record ---- */
 
 static void rows_free(struct exc_rows *r)
@@ -796,6 +885,9 @@ static int on_system(struct gather *g, const struct evidence_entry *e, const str
 	m = period_is(period, &g->cur) ? &g->cur : period_is(period, &g->prev) ? &g->prev : NULL;
 	if (m == NULL || e->seq < m->seq)
 		return 0;
+	/* the previous period is on record: its audit need not run */
+	if (m == &g->prev && g->job)
+		prev_cancel(g->job);
 	json_decref(m->body);
 	m->seq = e->seq;
 	if ((m->body = ak_jv_to_jansson(b)) == NULL)
@@ -1467,7 +1559,8 @@ static const char *status_of_policy(const struct gather *g, size_t pol)
 			continue;
 		if (strcmp(e->severity, "critical") == 0)
 			critical = 1;
-		if (severity_rank(e->severity) > severity_rank("warn"))
+		/* a warning (a DMARC share between its two lines) or a note */
+		if (strcmp(e->severity, "warn") && strcmp(e->severity, "info"))
 			all_warn = 0;
 	}
 	if (critical)
@@ -1617,9 +1710,10 @@ int report_previous_period(const struct audit_period *p, const char *zone, struc
 	return 0;
 }
 
-/* From its recorded audit at this commit (found by the pass), else by
- * running it now, in memory. */
-static int previous_figures(struct gather *g, const struct audit_period *prev,
+/* From its recorded audit at this commit (found by the pass), else from
+ * running it now, in memory: the run the job made alongside the pass, or
+ * one here. */
+static int previous_figures(struct gather *g, const struct audit_period *prev, struct prev_job *job,
                             struct prev_figures *pf)
 {
 	struct audit_result *r = NULL;
@@ -1627,13 +1721,19 @@ static int previous_figures(struct gather *g, const struct audit_period *prev,
 	int rc;
 
 	if (g->prev.seq) {
+		prev_cancel(job);
 		pf->policies = json_incref(json_object_get(g->prev.body, "policies"));
 		pf->source = "recorded";
 		pf->seq = g->prev.seq;
 		return 0;
 	}
-	if ((rc = audit_run(g->st, g->req->set, prev, &r)) != 0)
+	prev_join(job);
+	if (job->result != NULL) {
+		r = job->result;
+		job->result = NULL;
+	} else if ((rc = audit_run(g->st, g->req->set, prev, &r)) != 0) {
 		return rc;
+	}
 	pf->policies = json_array();
 	for (i = 0; pf->policies && i < r->npolicies; i++)
 		json_array_append_new(pf->policies,
@@ -1772,6 +1872,7 @@ int report_build(struct evidence_store *st, const struct report_request *req, js
 	struct audit_result *r = NULL;
 	struct evidence_checkpoint cp = {0};
 	struct prev_figures pf = {NULL, "none", 0};
+	struct prev_job job = {PTHREAD_MUTEX_INITIALIZER};
 	json_t *doc = NULL;
 	char made[AK_TIME_MAX];
 	int rc, created;
@@ -1795,6 +1896,8 @@ int report_build(struct evidence_store *st, const struct report_request *req, js
 		goto done;
 	}
 	g.upto = cp.size;
+	prev_start(&job, st, req->set, &prev);
+	g.job = &job;
 	if ((rc = pass(&g, 0, g.upto, on_entry)) != 0 || (rc = trim_alerts(&g)) != 0)
 		goto done;
 	if ((rc = view_from_record(&g)) < 0)
@@ -1833,7 +1936,7 @@ int report_build(struct evidence_store *st, const struct report_request *req, js
 	} else {
 		rc = 0;
 	}
-	if ((rc = previous_figures(&g, &prev, &pf)) != 0)
+	if ((rc = previous_figures(&g, &prev, &job, &pf)) != 0)
 		goto done;
 	ak_time_format(made, req->made_us ? req->made_us : ak_time_now(), AK_TIME_SECONDS);
 	doc = json_pack("{s:s,s:s,s:{s:s?,s:o,s:o,s:s},s:{s:s?,s:o,s:o},s:s,s:s,s:s?,s:s,s:s}",
@@ -1870,6 +1973,8 @@ int report_build(struct evidence_store *st, const struct report_request *req, js
 			goto done;
 	}
 done:
+	prev_cancel(&job);
+	pthread_mutex_destroy(&job.lock);
 	json_decref(pf.policies);
 	gather_free(&g);
 	audit_result_free(r);

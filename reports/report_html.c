@@ -519,8 +519,8 @@ static const char css[] =
         "svg text{font-family:inherit}"
         ".muted{color:var(--muted)}.small{font-size:8.3pt}"
         ".up{color:var(--green)}.down{color:var(--red)}"
-        "pre,code,.seqs{font-family:\"Noto Sans Mono CJK JP\",\"DejaVu Sans Mono\",\"Menlo\","
-        "\"Consolas\",monospace;font-size:8.2pt}"
+        "pre,code,.seqs{font-family:\"DejaVu Sans Mono\",\"Menlo\",\"Consolas\","
+        "\"Noto Sans Mono CJK JP\",monospace;font-size:8pt}"
         "pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;"
         "border:1px solid var(--rule);padding:2mm 3mm;margin:1.5mm 0 3mm}"
         "nav{font-size:8.8pt;margin:0 0 3mm}nav ol{display:inline;margin:0;padding:0}"
@@ -639,7 +639,10 @@ static void summary(struct html *h, const json_t *doc)
 		raw(h, "</td><td class=\"n\">");
 		percent(h, rj_str(p, "pass_rate", NULL));
 		raw(h, "</td><td class=\"n\">");
-		if (pts) {
+		if (json_is_object(get(p, "previous")) &&
+		    rj_int(get(p, "previous"), "population", 0) == 0) {
+			raw(h, "<span class=\"muted\">none before</span>");
+		} else if (pts) {
 			rawf(h, "<span class=\"%s\">", pts[0] == '-' ? "down" : "up");
 			raw(h, pts[0] == '-'          ? "\xE2\x96\xBC "
 			       : strcmp(pts, "+0.00") ? "\xE2\x96\xB2 "

@@ -39,7 +39,7 @@ static int pick(int n)
 
 /* Q3 2026: 2026-07-01 .. 2026-10-01, the demo's quarter. */
 #define Q_START INT64_C(1782864000)
-#define Q_LEN   (INT64_C(92) * 86400)
+#define Q_LEN (INT64_C(92) * 86400)
 
 static void ts(char out[AK_TIME_MAX], int64_t sec)
 {
@@ -68,35 +68,29 @@ static int write_consent(FILE *f, int n)
 		ts(t, when);
 		if (i % 10 == 9) {
 			/* single opt-in with nothing to show for it: flagged */
-			fprintf(f,
-			        "{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"csv:signup\","
-			        "\"body\":{\"subject\":\"%s\",\"list\":\"%s\",\"action\":\"opt_"
-			        "in\","
-			        "\"method\":\"single_opt_in\"}}\n",
-			        t, s, list);
+			fprintf(f, "{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"csv:signup\","
+				   "\"body\":{\"subject\":\"%s\",\"list\":\"%s\",\"action\":\"opt_in\","
+				   "\"method\":\"single_opt_in\"}}\n",
+				t, s, list);
 			continue;
 		}
-		fprintf(f,
-		        "{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"api:crm\",\"body\":"
-		        "{\"subject\":\"%s\",\"list\":\"%s\",\"action\":\"opt_in\",\"method\":"
-		        "\"double_opt_in\",\"proof\":{\"ip\":\"198.51.100.%d\",\"user_agent\":"
-		        "\"Mozilla/5.0\",\"form_url\":\"https://www.example.com/signup\","
-		        "\"form_hash\":\"sha256:%016llx\"}}}\n",
-		        t, s, list, 1 + i % 250, (unsigned long long)rnd());
+		fprintf(f, "{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"api:crm\",\"body\":"
+			   "{\"subject\":\"%s\",\"list\":\"%s\",\"action\":\"opt_in\",\"method\":"
+			   "\"double_opt_in\",\"proof\":{\"ip\":\"198.51.100.%d\",\"user_agent\":"
+			   "\"Mozilla/5.0\",\"form_url\":\"https://www.example.com/signup\","
+			   "\"form_hash\":\"sha256:%016llx\"}}}\n",
+			t, s, list, 1 + i % 250, (unsigned long long)rnd());
 		ts(t2, when + 60 + pick(3600));
-		fprintf(f,
-		        "{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"api:crm\",\"body\":"
-		        "{\"subject\":\"%s\",\"list\":\"%s\",\"action\":\"confirm\",\"method\":"
-		        "\"double_opt_in\",\"proof\":{\"confirmation_id\":\"c-%d\"}}}\n",
-		        t2, s, list, i);
+		fprintf(f, "{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"api:crm\",\"body\":"
+			   "{\"subject\":\"%s\",\"list\":\"%s\",\"action\":\"confirm\",\"method\":"
+			   "\"double_opt_in\",\"proof\":{\"confirmation_id\":\"c-%d\"}}}\n",
+			t2, s, list, i);
 		if (i % 17 == 0) {
 			ts(t2, when + 20 * 86400 + pick(30 * 86400));
-			fprintf(f,
-			        "{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"web:"
-			        "unsubscribe\","
-			        "\"body\":{\"subject\":\"%s\",\"list\":\"%s\",\"action\":"
-			        "\"opt_out\",\"method\":\"one_click\"}}\n",
-			        t2, s, list);
+			fprintf(f, "{\"kind\":\"consent\",\"time\":\"%s\",\"source\":\"web:unsubscribe\","
+				   "\"body\":{\"subject\":\"%s\",\"list\":\"%s\",\"action\":"
+				   "\"opt_out\",\"method\":\"one_click\"}}\n",
+				t2, s, list);
 		}
 	}
 	return ferror(f) ? -1 : 0;
@@ -104,8 +98,8 @@ static int write_consent(FILE *f, int n)
 
 static int write_send(FILE *f, int n, int subjects)
 {
-	static const char *status[] = {"sent", "sent", "sent",     "sent",    "sent",
-	                               "sent", "sent", "deferred", "bounced", "sent"};
+	static const char *status[] = {"sent", "sent", "sent", "sent", "sent", "sent",
+				       "sent", "deferred", "bounced", "sent"};
 	char t[AK_TIME_MAX], s[64];
 	int i;
 
@@ -115,18 +109,15 @@ static int write_send(FILE *f, int n, int subjects)
 
 		subject(s, sizeof(s), who);
 		ts(t, Q_START + (int64_t)camp * 7 * 86400 + pick(86400));
-		fprintf(f,
-		        "{\"kind\":\"send\",\"time\":\"%s\",\"source\":\"mta:out1\",\"body\":"
-		        "{\"message_id\":\"<%d.%d@mail.example.com>\",\"campaign\":\"%s-%02d\","
-		        "\"list\":\"%s\",\"stream\":\"%s\",\"from\":\"news@example.com\","
-		        "\"rcpt\":\"%s\",\"status\":\"%s\",\"dsn\":\"%s\",\"relay\":"
-		        "\"mx.%s[203.0.113.%d]:25\"}}\n",
-		        t, camp, i, marketing ? "autumn-sale" : "receipts", camp, lists[who % 3],
-		        marketing ? "marketing" : "transactional", s, status[i % 10],
-		        status[i % 10][0] == 'b'   ? "5.1.1"
-		        : status[i % 10][0] == 'd' ? "4.2.0"
-		                                   : "2.0.0",
-		        domains[who % 4], 1 + pick(250));
+		fprintf(f, "{\"kind\":\"send\",\"time\":\"%s\",\"source\":\"mta:out1\",\"body\":"
+			   "{\"message_id\":\"<%d.%d@mail.example.com>\",\"campaign\":\"%s-%02d\","
+			   "\"list\":\"%s\",\"stream\":\"%s\",\"from\":\"news@example.com\","
+			   "\"rcpt\":\"%s\",\"status\":\"%s\",\"dsn\":\"%s\",\"relay\":"
+			   "\"mx.%s[203.0.113.%d]:25\"}}\n",
+			t, camp, i, marketing ? "autumn-sale" : "receipts", camp, lists[who % 3],
+			marketing ? "marketing" : "transactional", s, status[i % 10],
+			status[i % 10][0] == 'b' ? "5.1.1" : status[i % 10][0] == 'd' ? "4.2.0" : "2.0.0",
+			domains[who % 4], 1 + pick(250));
 	}
 	return ferror(f) ? -1 : 0;
 }
@@ -143,47 +134,39 @@ static int write_admin(FILE *f, int n)
 
 		ts(t, when);
 		if (k < 12)
-			fprintf(f,
-			        "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"sso:okta\","
-			        "\"body\":{\"actor\":\"%s\",\"action\":\"%s\",\"ip\":\"192.0.2.%"
-			        "d\","
-			        "\"result\":\"%s\"}}\n",
-			        t, who, k < 10 ? "login_success" : "login_failure", 1 + pick(20),
-			        k < 10 ? "success" : "failure");
+			fprintf(f, "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"sso:okta\","
+				   "\"body\":{\"actor\":\"%s\",\"action\":\"%s\",\"ip\":\"192.0.2.%d\","
+				   "\"result\":\"%s\"}}\n",
+				t, who, k < 10 ? "login_success" : "login_failure", 1 + pick(20),
+				k < 10 ? "success" : "failure");
 		else if (k < 14)
-			fprintf(f,
-			        "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"sso:okta\","
-			        "\"body\":{\"actor\":\"%s\",\"action\":\"password_change\","
-			        "\"target\":\"%s\"}}\n",
-			        t, who, who);
+			fprintf(f, "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"sso:okta\","
+				   "\"body\":{\"actor\":\"%s\",\"action\":\"password_change\","
+				   "\"target\":\"%s\"}}\n",
+				t, who, who);
 		else if (k < 16)
-			fprintf(f,
-			        "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"iam\",\"body\":"
-			        "{\"actor\":\"alice\",\"action\":\"access_review\",\"target\":\"%"
-			        "s\","
-			        "\"role\":\"admin\",\"details\":{\"decision\":\"keep\"}}}\n",
-			        t, who);
+			fprintf(f, "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"iam\",\"body\":"
+				   "{\"actor\":\"alice\",\"action\":\"access_review\",\"target\":\"%s\","
+				   "\"role\":\"admin\",\"details\":{\"decision\":\"keep\"}}}\n",
+				t, who);
 		else if (k < 17)
-			fprintf(f,
-			        "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"iam\",\"body\":"
-			        "{\"actor\":\"alice\",\"action\":\"role_grant\",\"target\":\"%s\","
-			        "\"role\":\"admin\"}}\n",
-			        t, who);
+			fprintf(f, "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"iam\",\"body\":"
+				   "{\"actor\":\"alice\",\"action\":\"role_grant\",\"target\":\"%s\","
+				   "\"role\":\"admin\"}}\n",
+				t, who);
 		else
-			fprintf(f,
-			        "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"console\","
-			        "\"body\":{\"actor\":\"%s\",\"action\":\"approval\",\"campaign\":"
-			        "\"autumn-sale-%02d\",\"target\":\"autumn-sale-%02d\"}}\n",
-			        t, who, i % 12, i % 12);
+			fprintf(f, "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"console\","
+				   "\"body\":{\"actor\":\"%s\",\"action\":\"approval\",\"campaign\":"
+				   "\"autumn-sale-%02d\",\"target\":\"autumn-sale-%02d\"}}\n",
+				t, who, i % 12, i % 12);
 	}
 	/* a burst of failures from one address: what brute force looks like */
 	for (i = 0; i < 12; i++) {
 		ts(t, Q_START + 40 * 86400 + 3 * 3600 + i * 7);
-		fprintf(f,
-		        "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"sso:okta\",\"body\":"
-		        "{\"actor\":\"tanaka\",\"action\":\"login_failure\",\"ip\":"
-		        "\"203.0.113.66\",\"result\":\"failure\"}}\n",
-		        t);
+		fprintf(f, "{\"kind\":\"admin\",\"time\":\"%s\",\"source\":\"sso:okta\",\"body\":"
+			   "{\"actor\":\"tanaka\",\"action\":\"login_failure\",\"ip\":"
+			   "\"203.0.113.66\",\"result\":\"failure\"}}\n",
+			t);
 	}
 	return ferror(f) ? -1 : 0;
 }
@@ -200,24 +183,19 @@ static int write_dmarc(FILE *f, int n)
 
 		ts(b, day);
 		ts(e, day + 86399);
-		fprintf(f,
-		        "{\"kind\":\"dmarc\",\"time\":\"%s\",\"source\":\"dmarc:%s\",\"body\":"
-		        "{\"org_name\":\"%s\",\"email\":\"noreply-dmarc@%s\",\"report_id\":\"%d%"
-		        "06d\","
-		        "\"begin\":\"%s\",\"end\":\"%s\",\"policy\":{\"domain\":\"example.com\","
-		        "\"adkim\":\"r\",\"aspf\":\"r\",\"p\":\"quarantine\",\"pct\":100},\"rows\":"
-		        "["
-		        "{\"source_ip\":\"203.0.113.10\",\"count\":%d,\"disposition\":\"none\","
-		        "\"dkim\":\"pass\",\"spf\":\"pass\",\"header_from\":\"example.com\","
-		        "\"auth\":{\"dkim\":[{\"domain\":\"example.com\",\"selector\":\"s1\","
-		        "\"result\":\"pass\"}],\"spf\":[{\"domain\":\"example.com\",\"result\":"
-		        "\"pass\"}]}},{\"source_ip\":\"198.51.100.77\",\"count\":%d,"
-		        "\"disposition\":\"quarantine\",\"dkim\":\"fail\",\"spf\":\"fail\","
-		        "\"header_from\":\"example.com\",\"auth\":{\"dkim\":[],\"spf\":[{"
-		        "\"domain\":"
-		        "\"spoof.example\",\"result\":\"fail\"}]}}]}}\n",
-		        b, orgs[i % 4], orgs[i % 4], "example.net", i, pick(1000000), b, e, pass,
-		        fail);
+		fprintf(f, "{\"kind\":\"dmarc\",\"time\":\"%s\",\"source\":\"dmarc:%s\",\"body\":"
+			   "{\"org_name\":\"%s\",\"email\":\"noreply-dmarc@%s\",\"report_id\":\"%d%06d\","
+			   "\"begin\":\"%s\",\"end\":\"%s\",\"policy\":{\"domain\":\"example.com\","
+			   "\"adkim\":\"r\",\"aspf\":\"r\",\"p\":\"quarantine\",\"pct\":100},\"rows\":["
+			   "{\"source_ip\":\"203.0.113.10\",\"count\":%d,\"disposition\":\"none\","
+			   "\"dkim\":\"pass\",\"spf\":\"pass\",\"header_from\":\"example.com\","
+			   "\"auth\":{\"dkim\":[{\"domain\":\"example.com\",\"selector\":\"s1\","
+			   "\"result\":\"pass\"}],\"spf\":[{\"domain\":\"example.com\",\"result\":"
+			   "\"pass\"}]}},{\"source_ip\":\"198.51.100.77\",\"count\":%d,"
+			   "\"disposition\":\"quarantine\",\"dkim\":\"fail\",\"spf\":\"fail\","
+			   "\"header_from\":\"example.com\",\"auth\":{\"dkim\":[],\"spf\":[{\"domain\":"
+			   "\"spoof.example\",\"result\":\"fail\"}]}}]}}\n",
+			b, orgs[i % 4], orgs[i % 4], "example.net", i, pick(1000000), b, e, pass, fail);
 	}
 	return ferror(f) ? -1 : 0;
 }
@@ -227,24 +205,21 @@ static int write_misc(FILE *f)
 	char t[AK_TIME_MAX];
 
 	ts(t, Q_START + 2 * 3600);
-	fprintf(f,
-	        "{\"kind\":\"system\",\"time\":\"%s\",\"source\":\"akashi\",\"body\":{\"event\":"
-	        "\"policy_load\",\"detail\":\"demo policies\"}}\n",
-	        t);
+	fprintf(f, "{\"kind\":\"system\",\"time\":\"%s\",\"source\":\"akashi\",\"body\":{\"event\":"
+		   "\"policy_load\",\"detail\":\"demo policies\"}}\n",
+		t);
 	ts(t, Q_START + 40 * 86400 + 3 * 3600 + 90);
-	fprintf(f,
-	        "{\"kind\":\"alert\",\"time\":\"%s\",\"source\":\"akashi:alerts\",\"body\":"
-	        "{\"rule\":\"login.bruteforce_src\",\"severity\":\"high\",\"summary\":"
-	        "\"12 failed logins from 203.0.113.66 in 77 s\",\"refs\":[1],\"window\":"
-	        "{\"from\":\"%s\",\"to\":\"%s\"}}}\n",
-	        t, t, t);
+	fprintf(f, "{\"kind\":\"alert\",\"time\":\"%s\",\"source\":\"akashi:alerts\",\"body\":"
+		   "{\"rule\":\"login.bruteforce_src\",\"severity\":\"high\",\"summary\":"
+		   "\"12 failed logins from 203.0.113.66 in 77 s\",\"refs\":[1],\"window\":"
+		   "{\"from\":\"%s\",\"to\":\"%s\"}}}\n",
+		t, t, t);
 	ts(t, Q_START + Q_LEN - 3600);
-	fprintf(f,
-	        "{\"kind\":\"finding\",\"time\":\"%s\",\"source\":\"akashi:audit\",\"body\":"
-	        "{\"policy_id\":\"consent-optin-proof\",\"policy_commit\":\"demo\",\"period\":"
-	        "{\"from\":\"2026-07-01T00:00:00Z\",\"to\":\"2026-10-01T00:00:00Z\"},"
-	        "\"refs\":[2],\"detail\":\"demo finding: opt-in without proof\"}}\n",
-	        t);
+	fprintf(f, "{\"kind\":\"finding\",\"time\":\"%s\",\"source\":\"akashi:audit\",\"body\":"
+		   "{\"policy_id\":\"consent-optin-proof\",\"policy_commit\":\"demo\",\"period\":"
+		   "{\"from\":\"2026-07-01T00:00:00Z\",\"to\":\"2026-10-01T00:00:00Z\"},"
+		   "\"refs\":[2],\"detail\":\"demo finding: opt-in without proof\"}}\n",
+		t);
 	return ferror(f) ? -1 : 0;
 }
 
@@ -271,8 +246,9 @@ static int run(struct cli *cli, const char *name, int argc, char **argv)
 
 int cmd_demo(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        CLI_COMMON_OPTIONS, {"dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {CLI_COMMON_OPTIONS,
+					     {"dir", required_argument, NULL, 'd'},
+					     {NULL, 0, NULL, 0}};
 	const char *dir = "build/demo";
 	char store[4096], samples[4096], path[4200], dbpath[4200], report[4200];
 	static const char *files[] = {"consent", "send", "admin", "dmarc", "misc"};
@@ -295,10 +271,9 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	if (access(dbpath, F_OK) == 0) {
 		snprintf(path, sizeof(path), "%s/.demo", store);
 		if (access(path, F_OK) != 0) {
-			fprintf(stderr,
-			        "akashi: demo: %s holds a store the demo did not make; "
-			        "refusing to replace it\n",
-			        store);
+			fprintf(stderr, "akashi: demo: %s holds a store the demo did not make; "
+					"refusing to replace it\n",
+				store);
 			return CLI_FAIL;
 		}
 		nftw(store, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -316,11 +291,11 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 			fprintf(stderr, "akashi: demo: %s: %s\n", path, strerror(errno));
 			return CLI_FAIL;
 		}
-		rc = i == 0   ? write_consent(f, 800)
-		     : i == 1 ? write_send(f, 3000, 800)
-		     : i == 2 ? write_admin(f, 600)
-		     : i == 3 ? write_dmarc(f, 23)
-		              : write_misc(f);
+		rc = i == 0 ? write_consent(f, 800)
+		   : i == 1 ? write_send(f, 3000, 800)
+		   : i == 2 ? write_admin(f, 600)
+		   : i == 3 ? write_dmarc(f, 23)
+			    : write_misc(f);
 		if (fclose(f) != 0 || rc != 0) {
 			fprintf(stderr, "akashi: demo: %s: write failed\n", path);
 			return CLI_FAIL;
@@ -335,10 +310,9 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 		char *a_cp[] = {"checkpoint", NULL};
 		char *a_verify[] = {"verify", NULL};
 		char *a_search[] = {"search", "--limit", "3", "ニュースレター", NULL};
-		char *a_search2[] = {"search", "--kind",       "admin", "--limit",
-		                     "2",      "203.0.113.66", NULL};
-		char *a_report[] = {"report", "--quarter", "2026Q3", "--format",
-		                    "html",   "-o",        report,   NULL};
+		char *a_search2[] = {"search", "--kind", "admin", "--limit", "2", "203.0.113.66", NULL};
+		char *a_report[] = {"report", "--quarter", "2026Q3", "--format", "html", "-o", report,
+				    NULL};
 
 		snprintf(p0, sizeof(p0), "%s/consent.jsonl", samples);
 		snprintf(p1, sizeof(p1), "%s/send.jsonl", samples);

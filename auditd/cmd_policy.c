@@ -60,8 +60,9 @@ int cli_load_policies(struct cli *cli, const char *ref, struct policy_set **out)
 		return rc;
 	configured_repo(cli, repo, sizeof(repo));
 	if (ref == NULL || *ref == '\0')
-		ref = *config_get(cli->config, "policies.ref") ? config_get(cli->config, "policies.ref")
-							       : "HEAD";
+		ref = *config_get(cli->config, "policies.ref")
+		              ? config_get(cli->config, "policies.ref")
+		              : "HEAD";
 	if ((rc = policy_load(out, repo, ref)) != 0)
 		ak_error_prefix("policies %s@%s", repo, ref);
 	return rc;

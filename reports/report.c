@@ -867,9 +867,9 @@ static int on_finding(struct gather *g, const struct evidence_entry *e, const st
 		return rc;
 	if ((slot = ak_strmap_put(g->found_keys, g->key.data, g->key.len, &ins)) == NULL)
 		return AK_ENOMEM;
-	if (!ins)
-		return 0;
-	*slot = g->found.n + 1;
+	/* every finding is a row; the key finds the first of those alike */
+	if (ins)
+		*slot = g->found.n + 1;
 	return rows_add(&g->found, *pol - 1, what ? what : "", who ? who : "", detail,
 	                sv(b, "severity") ? sv(b, "severity") : "", e->time_us, r, n, e->seq);
 }
@@ -970,16 +970,22 @@ static const json_t *recorded_policy(const json_t *body, const char *id)
 	return NULL;
 }
 
-/* Can the report rest on the recorded audit? Its entry must come after
- * every entry it had to see, give each policy of the set its counts and
- * figures, and the findings on record must be exactly its own. */
+/* Can the report rest on the recorded audit? Every entry it had to see
+ * must be within what it saw, its entry must give each policy of the set
+ * its counts and figures, and the findings on record for the period at
+ * this commit must be exactly its own (their number per policy). */
 static int view_from_record(struct gather *g)
 {
 	const struct policy_set *set = g->req->set;
-	int64_t *per = NULL;
+	int64_t *per = NULL, seen;
 	size_t i;
 
-	if (g->cur.seq == 0 || g->cur.seq < g->relevant)
+	/* what the audit surely saw: the log up to the checkpoint it was
+	 * bound to (made before it read), else up to its own entry */
+	seen = rj_int(g->cur.body, "checkpoint_size", 0);
+	if (seen <= 0 || seen > g->cur.seq)
+		seen = g->cur.seq;
+	if (g->cur.seq == 0 || seen < g->relevant)
 		return 0;
 	if ((per = calloc(set->n + 1, sizeof(*per))) == NULL)
 		return ak_error_oom();

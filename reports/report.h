@@ -62,8 +62,9 @@ struct report_request {
  * first (and another after the audit's record, if the audit had to run);
  * without, the latest is used (AK_ENOTFOUND when there is none). The
  * audit of the period is read from the log when its system entry at this
- * commit is there and no consent, send, admin or DMARC entry of the
- * period came after it; else it is run. The previous period's figures
+ * commit is there, no consent, send, admin or DMARC entry of the period
+ * came after what it read, and the findings on record are its own; else
+ * it is run. The previous period's figures
  * come from its recorded audit at this commit, else from running it in
  * memory.
  *

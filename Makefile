@@ -18,7 +18,7 @@ PKGS := sqlite3 openssl jansson libarchive libgit2 expat gmime-3.0 libevent \
 DEPS_BUILD := gcc make pkg-config libsqlite3-dev libssl-dev libjansson-dev \
               libarchive-dev libgit2-dev libexpat1-dev libgmime-3.0-dev libevent-dev \
               libopendkim-dev libcmocka-dev
-DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix chromium poppler-utils
+DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix unzip chromium poppler-utils
 DEPS_FUZZ := clang libclang-rt-14-dev
 
 VARIANT ?= release
@@ -97,6 +97,10 @@ $(B)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(B)/libakashi.a
 unit-bins: $(B)/akashi $(UNIT_BINS) $(REPLAY_BINS)
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# Files put into the binary with .incbin: the compiler's dependency lists
+# cannot see them.
+$(B)/obj/reports/bundle_files.o: reports/VERIFY.md reports/verify.py
 
 # Install what is missing; do nothing when everything is present. Uses sudo
 # only when not root and sudo exists.

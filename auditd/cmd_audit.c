@@ -64,7 +64,7 @@ static void print_table(const struct audit_result *r)
 	for (i = 0; i < r->npolicies; i++) {
 		const struct audit_policy_result *pr = &r->policies[i];
 		char rate[16];
-		int64_t ok = pr->population - (int64_t)pr->nexceptions;
+		int64_t ok = pr->population - pr->affected;
 
 		if (pr->population)
 			snprintf(rate, sizeof(rate), "%.2f%%",

@@ -26,19 +26,28 @@ static const struct cli_command commands[] = {
 	{"prove", cmd_prove, "print an inclusion or consistency proof",
 	 "SEQ [--size N] | --consistency OLD NEW"},
 	{"verify", cmd_verify, "recompute and check the whole log", "[--quiet]"},
-	{"search", cmd_search, "full-text search over entries", "QUERY [--kind K] [--limit N]"},
+	{"search", cmd_search, "full-text search over entries",
+	 "[QUERY] [--subject EMAIL] [--since TIME] [--until TIME] [--kind K] [--limit N] "
+	 "[--export FILE.zip|FILE.tar.gz --reason TEXT]"},
 	{"reindex", cmd_reindex, "rebuild all derived state from the entries", ""},
 	{"demo", cmd_demo, "build a demo store from generated sample data", "[--dir DIR]"},
 	{"config", cmd_config, "show every configuration key and its value", ""},
 	{"audit", cmd_audit, "evaluate every policy over a period and record the findings",
-	 "(--quarter 2026Q3 | --from TIME --to TIME) [--ref REF] [--json] [--no-record]"},
-	{"gate", cmd_gate, "ask the gating policies about one prospective send",
-	 "--rcpt ADDR --list LIST --stream marketing|transactional [--campaign ID] "
+	 "(--quarter 2026Q3 | --from TIME --to TIME) [--json] [--ref REF] [--no-record]"},
+	{"gate", cmd_gate, "may this message go to this recipient now? (exit 0 yes, 1 no)",
+	 "--rcpt ADDR --list L --stream marketing|transactional [--campaign C] "
 	 "[--campaign-size N] [--owner NAME] [--headers yes|no] [--ref REF]"},
 	{"report", cmd_report, "the quarterly compliance report as HTML, JSON or CSV",
 	 "(--quarter 2026Q3 | --from TIME --to TIME) --format html|json|csv -o FILE [--ref REF]"},
 	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
 	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
+	{"export", cmd_export, "export entries as an evidence bundle for an outside expert",
+	 "(--subject EMAIL | --campaign ID | --account NAME | --query FTS | --from TIME --to TIME | "
+	 "--seq A-B) [--kind K] --reason TEXT -o FILE.zip|FILE.tar.gz"},
+	{"verify-bundle", cmd_verify_bundle, "check an evidence bundle offline, without a store",
+	 "FILE"},
+	{"alerts", cmd_alerts, "run the alert rules over history and print what would fire",
+	 "replay --from TIME --to TIME [--rules FILE]"},
 };
 
 const struct cli_command *cli_find(const char *name)
@@ -58,7 +67,7 @@ static void help(FILE *out)
 	fprintf(out, "usage: akashi [--store DIR] [--config FILE] [--set KEY=VALUE]... COMMAND "
 		     "[ARGS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nThe store is --store DIR, else $AKASHI_STORE, else /var/lib/akashi (root)\n"
 		     "or ~/.local/share/akashi. 'akashi COMMAND --help' shows a command's usage.\n");
 }

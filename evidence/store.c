@@ -283,6 +283,8 @@ static void store_free(struct evidence_store *st)
 	sqlite3_finalize(st->st_tree);
 	sqlite3_finalize(st->st_head_get);
 	sqlite3_finalize(st->st_head_put);
+	sqlite3_finalize(st->st_leaves);
+	sqlite3_finalize(st->st_node);
 	if (st->db)
 		sqlite3_close_v2(st->db);
 	EVP_PKEY_free(st->key);

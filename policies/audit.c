@@ -25,6 +25,7 @@
 #include "lib/timefmt.h"
 #include "policies/state.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,20 @@ struct supp_row {
 
 /* ---- results ---- */
 
+/* The population member the next exception is about; when unset, the
+ * exception's "who" is the member. */
+static _Thread_local char next_member[256];
+
+static void member(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void member(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(next_member, sizeof(next_member), fmt, ap);
+	va_end(ap);
+}
+
 static int add_exception(struct audit_policy_result *pr, const char *what, const char *who,
 			 int64_t time_us, const int64_t *refs, size_t nrefs, const char *severity,
 			 const char *fmt, ...) __attribute__((format(printf, 8, 9)));
@@ -216,10 +231,13 @@ static int add_exception(struct audit_policy_result *pr, const char *what, const
 	memset(e, 0, sizeof(*e));
 	e->what = what;
 	e->who = strdup(who ? who : "");
+	e->member = strdup(next_member[0] ? next_member : who ? who : "");
+	next_member[0] = '\0';
 	e->detail = strdup(detail);
 	e->refs = calloc(nrefs ? nrefs : 1, sizeof(*e->refs));
-	if (e->who == NULL || e->detail == NULL || e->refs == NULL) {
+	if (e->who == NULL || e->member == NULL || e->detail == NULL || e->refs == NULL) {
 		free(e->who);
+		free(e->member);
 		free(e->detail);
 		free(e->refs);
 		return ak_error_oom();
@@ -477,6 +495,7 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, const st
 	if (!in_scope(p, s, "streams"))
 		return 0;
 	pr->population++;
+	member("send %lld", (long long)s->seq);
 	fmt_time(t1, s->time);
 	pair = pair_for(a, s->rcpt, s->list ? s->list : "", 0);
 	last = pair ? last_before(pair, s->time) : -1;
@@ -603,6 +622,7 @@ static int judge_unsubscribe(struct audit *a, struct audit_policy_result *pr, co
 	fmt_time(t3, deadline);
 	refs[0] = s->seq;
 	refs[1] = ev[i].seq;
+	member("opt-out %lld", (long long)ev[i].seq);
 	return add_exception(pr, "subject", s->rcpt, s->time, refs, 2, p->severity,
 			     "send at %s to list '%s' after the opt-out at %s (deadline %s)", t1,
 			     s->list, t2, t3);
@@ -635,6 +655,7 @@ static int judge_suppression(struct audit *a, struct audit_policy_result *pr,
 	fmt_time(t2, r->time);
 	refs[0] = s->seq;
 	refs[1] = r->seq;
+	member("send %lld", (long long)s->seq);
 	return add_exception(pr, "subject", s->rcpt, s->time, refs, 2, p->severity,
 			     "send at %s to an address suppressed at %s (%s)", t1, t2,
 			     strcmp(r->reason, "hard_bounce") == 0 ? "hard bounce" : r->reason);
@@ -658,6 +679,7 @@ static int judge_headers(struct audit *a, struct audit_policy_result *pr, const 
 		return 0;
 	}
 	pr->population++;
+	member("send %lld", (long long)s->seq);
 	fmt_time(t1, s->time);
 	if (s->unsub == NULL || s->unsub->type != AK_JOBJECT)
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 1, p->severity,
@@ -749,6 +771,7 @@ static int load_send(void *ctx, const struct evidence_entry *e)
 		struct audit_policy_result *pr = &a->res->policies[i];
 		const char *c = pr->policy->control;
 
+		next_member[0] = '\0';
 		if (strcmp(c, "consent.optin_proof") == 0)
 			rc = judge_optin(a, pr, &s);
 		else if (strcmp(c, "consent.unsubscribe_deadline") == 0)
@@ -1512,8 +1535,29 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 		else if (strcmp(c, "consent.proof_retention") == 0)
 			rc = eval_retention(&a, pr);
 	}
+	for (i = 0; i < r->npolicies && rc == 0; i++) {
+		struct audit_policy_result *pr = &r->policies[i];
+		struct ak_strmap *seen = NULL;
+		size_t k;
+
+		if ((rc = ak_strmap_new(&seen)) != 0)
+			break;
+		for (k = 0; k < pr->nexceptions; k++) {
+			int ins;
+
+			if (ak_strmap_put(seen, pr->exceptions[k].member,
+					  strlen(pr->exceptions[k].member), &ins) == NULL) {
+				rc = AK_ENOMEM;
+				break;
+			}
+			if (ins)
+				pr->affected++;
+		}
+		ak_strmap_free(seen);
+	}
 done:
 	audit_free(&a);
+	next_member[0] = '\0';
 	if (rc != 0) {
 		audit_result_free(r);
 		return rc;
@@ -1532,6 +1576,7 @@ void audit_result_free(struct audit_result *r)
 		struct audit_policy_result *pr = &r->policies[i];
 
 		for (k = 0; k < pr->nexceptions; k++) {
+			free(pr->exceptions[k].member);
 			free(pr->exceptions[k].who);
 			free(pr->exceptions[k].detail);
 			free(pr->exceptions[k].refs);

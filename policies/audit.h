@@ -14,7 +14,7 @@
  * nothing) and one `system` entry saying the audit ran:
  *
  *   {"event":"audit","period":{...},"policy_commit":"...","checkpoint_size":N,
- *    "findings_appended":N,"policies":[{"id":...,"population":N,
+ *    "findings_appended":N,"policies":[{"id":...,"population":N,"affected":N,
  *    "not_assessed":N,"exceptions":N,"findings":N,"figures":{...}}]}
  *
  * where "findings" counts the distinct finding bodies of the policy's
@@ -49,6 +49,9 @@ int audit_quarter(const char *quarter, const char *zone, struct audit_period *ou
 struct audit_exception {
 	const char *what;    /* "subject", "account", "campaign" or "domain" */
 	char *who;           /* the address, account, campaign or domain */
+	char *member;        /* the member of the population it is about (a send's
+			      * seq, an opt-out, an account...): several exceptions
+			      * may concern one member */
 	char *detail;        /* one sentence */
 	int64_t *refs;       /* seqs, ascending */
 	size_t nrefs;
@@ -59,6 +62,7 @@ struct audit_exception {
 struct audit_policy_result {
 	const struct policy *policy; /* borrowed from the set */
 	int64_t population;
+	int64_t affected;            /* members of the population with at least one exception */
 	int64_t not_assessed;        /* records the control could not judge (e.g. unknown stream) */
 	struct audit_exception *exceptions;
 	size_t nexceptions, cap;

@@ -73,11 +73,10 @@ json_t *audit_result_json(const struct audit_result *r)
 		const struct audit_policy_result *pr = &r->policies[i];
 		json_t *ex = json_array(), *pj;
 		char rate[16];
-		int64_t ok = pr->population - (int64_t)pr->nexceptions;
+		int64_t ok = pr->population - pr->affected;
 
-		/* The pass rate counts members of the population without an
-		 * exception; a control whose exceptions are per send can have
-		 * more than one per member, so it never goes below zero. */
+		/* The pass rate counts members of the population without any
+		 * exception (one opt-out may show several late sends). */
 		if (pr->population == 0)
 			snprintf(rate, sizeof(rate), "n/a");
 		else
@@ -90,11 +89,11 @@ json_t *audit_result_json(const struct audit_result *r)
 							    "detail", e->detail, "refs",
 							    refs_json(e), "severity", e->severity));
 		}
-		pj = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:o,s:O}", "id", pr->policy->id, "control",
+		pj = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:o,s:O}", "id", pr->policy->id, "control",
 			       pr->policy->control, "title", pr->policy->title, "population",
-			       (json_int_t)pr->population, "not_assessed",
-			       (json_int_t)pr->not_assessed, "pass_rate", rate, "exceptions", ex,
-			       "figures", pr->figures);
+			       (json_int_t)pr->population, "affected", (json_int_t)pr->affected,
+			       "not_assessed", (json_int_t)pr->not_assessed, "pass_rate", rate,
+			       "exceptions", ex, "figures", pr->figures);
 		json_array_append_new(pols, pj);
 	}
 	return out;
@@ -210,8 +209,9 @@ int audit_record(struct evidence_store *st, const struct audit_result *r, size_t
 		if ((rc = count_distinct(r, pr, &distinct)) != 0)
 			break;
 		json_array_append_new(
-			pols, json_pack("{s:s,s:I,s:I,s:I,s:I,s:O}", "id", pr->policy->id,
-					"population", (json_int_t)pr->population, "not_assessed",
+			pols, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:O}", "id", pr->policy->id,
+					"population", (json_int_t)pr->population, "affected",
+					(json_int_t)pr->affected, "not_assessed",
 					(json_int_t)pr->not_assessed, "exceptions",
 					(json_int_t)pr->nexceptions, "findings", (json_int_t)distinct,
 					"figures", pr->figures));

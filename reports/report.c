@@ -308,7 +308,7 @@ struct exc_rows {
 
 /* The audit of a period as the report uses it, whichever way it came. */
 struct pol_view {
-	int64_t population, not_assessed, exceptions, findings;
+	int64_t population, affected, not_assessed, exceptions, findings;
 	json_t *figures; /* owned */
 };
 
@@ -995,6 +995,7 @@ static int view_from_record(struct gather *g)
 		const json_t *p = recorded_policy(g->cur.body, set->policies[i].id);
 
 		if (p == NULL || !json_is_object(json_object_get(p, "figures")) ||
+		    !json_is_integer(json_object_get(p, "affected")) ||
 		    rj_int(p, "findings", -1) != per[i]) {
 			free(per);
 			return 0;
@@ -1006,6 +1007,7 @@ static int view_from_record(struct gather *g)
 		struct pol_view *v = &g->view.pol[i];
 
 		v->population = rj_int(p, "population", 0);
+		v->affected = rj_int(p, "affected", 0);
 		v->not_assessed = rj_int(p, "not_assessed", 0);
 		v->exceptions = rj_int(p, "exceptions", 0);
 		v->findings = rj_int(p, "findings", 0);
@@ -1030,6 +1032,7 @@ static int view_from_result(struct gather *g, const struct audit_result *r)
 		struct pol_view *v = &g->view.pol[i];
 
 		v->population = pr->population;
+		v->affected = pr->affected;
 		v->not_assessed = pr->not_assessed;
 		v->exceptions = (int64_t)pr->nexceptions;
 		v->figures = json_incref(pr->figures);
@@ -1550,7 +1553,7 @@ static json_t *alerts_json(struct gather *g)
 static const char *status_of_policy(const struct gather *g, size_t pol)
 {
 	const struct pol_view *v = &g->view.pol[pol];
-	int64_t ok = v->population - v->exceptions;
+	int64_t ok = v->population - v->affected;
 	int critical = 0, all_warn = 1;
 	size_t i;
 
@@ -1608,18 +1611,21 @@ static json_t *summary_json(const struct gather *g, const struct prev_figures *p
 		char rate[16], prate[16], pts[24];
 		json_t *prev = json_null(), *change = json_null();
 
-		report_ratio(rate, v->population - v->exceptions, v->population);
+		report_ratio(rate, v->population - v->affected, v->population);
 		counts[strcmp(status, "green") == 0   ? 0
 		       : strcmp(status, "amber") == 0 ? 1
 		       : strcmp(status, "red") == 0   ? 2
 		                                      : 3]++;
 		if (pv) {
 			int64_t pp = rj_int(pv, "population", 0), pe = rj_int(pv, "exceptions", 0);
+			/* an audit recorded before "affected" was counted: at most
+			 * one member per exception */
+			int64_t pa = rj_int(pv, "affected", pe < pp ? pe : pp);
 
-			report_ratio(prate, pp - pe, pp);
-			prev = json_pack("{s:I,s:I,s:s?}", "population", (json_int_t)pp,
-			                 "exceptions", (json_int_t)pe, "pass_rate",
-			                 prate[0] ? prate : NULL);
+			report_ratio(prate, pp - pa, pp);
+			prev = json_pack("{s:I,s:I,s:I,s:s?}", "population", (json_int_t)pp,
+			                 "affected", (json_int_t)pa, "exceptions", (json_int_t)pe,
+			                 "pass_rate", prate[0] ? prate : NULL);
 			if (rate[0] && prate[0]) {
 				/* in percentage points, two decimals: e4 units are 0.01 pp */
 				int64_t dlt = report_ratio_e4(rate) - report_ratio_e4(prate);
@@ -1634,11 +1640,12 @@ static json_t *summary_json(const struct gather *g, const struct prev_figures *p
 		}
 		json_array_append_new(
 		        pols,
-		        json_pack("{s:s,s:s,s:s,s:s,s:b,s:O,s:I,s:I,s:I,s:s?,s:s,s:o,s:o}", "id",
-		                  p->id, "title", p->title ? p->title : p->id, "control",
+		        json_pack("{s:s,s:s,s:s,s:s,s:b,s:O,s:I,s:I,s:I,s:I,s:s?,s:s,s:o,s:o}",
+		                  "id", p->id, "title", p->title ? p->title : p->id, "control",
 		                  p->control, "severity", p->severity ? p->severity : "", "gate",
 		                  p->gate, "cites", p->cites ? p->cites : json_array(),
-		                  "population", (json_int_t)v->population, "not_assessed",
+		                  "population", (json_int_t)v->population, "affected",
+		                  (json_int_t)v->affected, "not_assessed",
 		                  (json_int_t)v->not_assessed, "exceptions",
 		                  (json_int_t)v->exceptions, "pass_rate", rate[0] ? rate : NULL,
 		                  "status", status, "previous", prev, "change", change));
@@ -1745,6 +1752,7 @@ static int previous_figures(struct gather *g, const struct audit_period *prev, s
 		json_array_append_new(pf->policies,
 		                      json_pack("{s:s,s:I,s:I}", "id", r->policies[i].policy->id,
 		                                "population", (json_int_t)r->policies[i].population,
+		                                "affected", (json_int_t)r->policies[i].affected,
 		                                "exceptions",
 		                                (json_int_t)r->policies[i].nexceptions));
 	pf->source = "computed";

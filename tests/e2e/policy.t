@@ -62,7 +62,7 @@ p = {x["id"]: x for x in d["policies"]}
 print(d["commit"], len(p), p["send-mass-approval"]["params"]["threshold"],
       p["consent-optin-proof"]["gate"], p["access-review"]["gate"],
       sorted(p["password-rotation"]["params"]))' "$T/show.json")" \
-	"$first 9 10000 True False ['exempt_mfa', 'max_age', 'profile']" \
+	"$first 9 10000 True False ['compromise_deadline', 'exempt_mfa', 'max_age', 'profile']" \
 	"show --json gives the commit and every policy with its parameters"
 
 # A change through a clone, by another person.
@@ -169,6 +169,18 @@ printf 'policies.ref = %s\n' "$first" >"$T/over.conf"
 like "$("$AKASHI" --store "$S" --config "$T/over.conf" policy show)" "^policies at $first " "--config overrides akashi.conf and the defaults"
 printf 'store = /elsewhere\n' >>"$T/s2/akashi.conf"
 fails "a store's akashi.conf cannot move the store" "$AKASHI" --store "$T/s2" policy show
+
+# alerts.json is the daemon's, and lint checks it too.
+(
+	cd "$T/clone" && git reset -q --hard "$second" &&
+		printf '{"login.bruteforce_src":{"treshold":5}}\n' >alerts.json &&
+		git add alerts.json &&
+		git -c user.name=Sec -c user.email=sec@example.com commit -qm "Tune alerts" &&
+		git push -q -f origin main
+) >"$T/push.log" 2>&1
+out=$("$AKASHI" --store "$S" policy lint 2>&1); st=$?
+is "$st" "1" "lint refuses a bad alerts.json"
+like "$out" "login.bruteforce_src: unknown key 'treshold'" "naming the rule and the key"
 
 fails "policy without a subcommand is a usage error" "$AKASHI" --store "$S" policy
 fails "an unknown policy subcommand is a usage error" "$AKASHI" --store "$S" policy frob

@@ -52,13 +52,18 @@ static const char *admins[] = {"alice", "bob",    "carol",  "dave", "erin", "fra
 
 int main(int argc, char **argv)
 {
-	long sends = argc > 1 ? atol(argv[1]) : 1000000, subjects = sends / 21 + 1, i;
+	long sends = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000, subjects, i;
 	long long *optout, *bounced;
 	char t[32], t2[32];
 	int *noproof;
 
+	if (sends < 1) {
+		fprintf(stderr, "usage: gen-quarter SENDS [SEED]\n");
+		return 2;
+	}
+	subjects = sends / 21 + 1;
 	if (argc > 2)
-		s ^= (uint64_t)atoll(argv[2]);
+		s ^= (uint64_t)strtoull(argv[2], NULL, 10);
 	optout = calloc((size_t)subjects, sizeof(*optout));
 	noproof = calloc((size_t)subjects, sizeof(*noproof));
 	bounced = calloc((size_t)subjects, sizeof(*bounced));

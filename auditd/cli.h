@@ -84,6 +84,10 @@ const char *cli_policy_repo(struct cli *cli, char *buf, size_t size);
 /* The ref in force: given (a --ref option) when not NULL, else the config
  * key policies.ref, else "HEAD". */
 const char *cli_policy_ref(struct cli *cli, const char *given);
+/* The policies in force (cli_policy_repo() at cli_policy_ref(ref)), read
+ * from git. Free with policy_set_free(). */
+struct policy_set;
+int cli_load_policies(struct cli *cli, const char *ref, struct policy_set **out);
 
 /* The subcommand table (auditd/main.c). */
 const struct cli_command *cli_find(const char *name);
@@ -104,6 +108,7 @@ int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_gate(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
 
 /* The policy side of `akashi init` (auditd/cmd_policy.c). Before the store
  * is made: check that repo (given with --policies) loads at HEAD, and put

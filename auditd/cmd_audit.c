@@ -18,20 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The policy repository and ref in force: config policies.repo (default
- * <store>/policies) and policies.ref (default HEAD), or --ref. */
-static int load_policies(struct cli *cli, const char *ref, struct policy_set **out)
-{
-	char repo[4200];
-	int rc;
-
-	cli_policy_repo(cli, repo, sizeof(repo));
-	ref = cli_policy_ref(cli, ref);
-	if ((rc = policy_load(out, repo, ref)) != 0)
-		ak_error_prefix("policies %s@%s", repo, ref);
-	return rc;
-}
-
 /* The policy load is part of the record. */
 static int record_policy_load(struct evidence_store *st, const struct policy_set *set,
 			      const char *why)
@@ -153,7 +139,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 						  "before to");
 	}
 	if ((rc = cli_open_store(cli, record ? 0 : EVIDENCE_READONLY, &st)) != 0 ||
-	    (rc = load_policies(cli, ref, &set)) != 0)
+	    (rc = cli_load_policies(cli, ref, &set)) != 0)
 		goto done;
 	/* Bind the audit to a checkpoint of the log as it stands. */
 	if (record && ((rc = record_policy_load(st, set, "audit")) != 0 ||
@@ -254,7 +240,7 @@ int cmd_gate(struct cli *cli, int argc, char **argv)
 	if (strcmp(rq.stream, "marketing") && strcmp(rq.stream, "transactional"))
 		return cli_usage("gate", "--stream is marketing or transactional");
 	if ((rc = cli_open_store(cli, EVIDENCE_READONLY, &st)) != 0 ||
-	    (rc = load_policies(cli, ref, &set)) != 0 ||
+	    (rc = cli_load_policies(cli, ref, &set)) != 0 ||
 	    (rc = gate_new(&g, evidence_db(st), set)) != 0 || (rc = gate_check(g, &rq, &d)) != 0)
 		goto done;
 	j = gate_decision_json(&d);

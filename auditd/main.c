@@ -37,6 +37,8 @@ static const struct cli_command commands[] = {
 	{"gate", cmd_gate, "may this message go to this recipient now? (exit 0 yes, 1 no)",
 	 "--rcpt ADDR --list L --stream marketing|transactional [--campaign C] "
 	 "[--campaign-size N] [--owner NAME] [--headers yes|no] [--ref REF]"},
+	{"report", cmd_report, "the quarterly compliance report as HTML, JSON or CSV",
+	 "(--quarter 2026Q3 | --from TIME --to TIME) --format html|json|csv -o FILE [--ref REF]"},
 	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
 	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
 	{"export", cmd_export, "export entries as an evidence bundle for an outside expert",

@@ -1111,13 +1111,18 @@ static int eval_mass(struct audit *a, struct audit_policy_result *pr)
 {
 	const struct policy *p = pr->policy;
 	int64_t threshold = policy_param_int(p, "threshold");
+	json_t *list = json_array();
 	size_t i;
 	int rc;
 
+	if (list == NULL)
+		return ak_error_oom();
+	json_object_set_new(pr->figures, "campaigns", list);
 	for (i = 0; i < a->camps.n; i++) {
 		struct campaign *c = &((struct campaign *)a->camps.p)[i];
 		int64_t aseq, refs[2];
 		char actor[128], t1[AK_TIME_MAX];
+		json_t *cj;
 
 		if (c->distinct <= threshold)
 			continue;
@@ -1126,9 +1131,20 @@ static int eval_mass(struct audit *a, struct audit_policy_result *pr)
 						c->owner[0] ? c->owner : NULL, c->first_time, &aseq,
 						actor, sizeof(actor))) != 0)
 			return rc;
+		/* recipients: exact while the campaign was counted, else "at
+		 * least" (the count stops above every threshold) */
+		fmt_time(t1, c->first_time);
+		cj = json_pack("{s:s,s:I,s:b,s:s,s:I,s:s,s:o}", "campaign", c->name, "recipients",
+			       (json_int_t)c->distinct, "recipients_exact", c->rcpts != NULL,
+			       "first_send", t1,
+			       "first_seq", (json_int_t)c->first_seq, "owner", c->owner,
+			       "approval",
+			       aseq ? json_pack("{s:s,s:I}", "actor", actor, "seq", (json_int_t)aseq)
+				    : json_null());
+		if (cj == NULL || json_array_append_new(list, cj) != 0)
+			return ak_error_oom();
 		if (aseq)
 			continue;
-		fmt_time(t1, c->first_time);
 		refs[0] = c->first_seq;
 		refs[1] = 0;
 		if ((rc = add_exception(pr, "campaign", c->name, c->first_time, refs, 1,
@@ -1392,10 +1408,16 @@ static int eval_password(struct audit *a, struct audit_policy_result *pr)
 	return 0;
 }
 
+/* Upper edges of the honour-time histogram, seconds: at once, an hour, a
+ * day, two days, ten days, thirty days, and beyond. */
+static const int64_t honor_edges[] = {0, 3600, 86400, 2 * 86400, 10 * 86400, 30 * 86400};
+#define HONOR_BINS (sizeof(honor_edges) / sizeof(honor_edges[0]) + 1)
+
 static int eval_unsubscribe_figures(struct audit *a, struct audit_policy_result *pr)
 {
 	const struct policy *p = pr->policy;
 	struct vec honor = {NULL, 0, 0, sizeof(int64_t)};
+	int64_t bins[HONOR_BINS] = {0}, late = 0, nominal = 0;
 	size_t i, k;
 	int rc = 0;
 
@@ -1408,6 +1430,7 @@ static int eval_unsubscribe_figures(struct audit *a, struct audit_policy_result 
 			continue;
 		for (k = 0; k < pair->ev.n; k++) {
 			int64_t deadline, *h;
+			size_t b;
 
 			if (ev[k].action != ACT_OPT_OUT || ev[k].time >= a->period.to_us)
 				continue;
@@ -1423,19 +1446,46 @@ static int eval_unsubscribe_figures(struct audit *a, struct audit_policy_result 
 			*h = pair->last_send_after && pair->last_send_after[k] > ev[k].time
 				     ? pair->last_send_after[k] - ev[k].time
 				     : 0;
+			if (ev[k].time + *h > deadline)
+				late++;
+			for (b = 0; b < HONOR_BINS - 1 && *h > honor_edges[b] * 1000000; b++)
+				;
+			bins[b]++;
 		}
 	}
+	/* The deadline of an opt-out at the start of the period, to mark on
+	 * a chart (calendar and business-day deadlines vary a little). */
+	if (rc == 0)
+		rc = deadline_for(p, a->period.from_us, &nominal);
 	if (rc == 0) {
 		int64_t *v = honor.p;
+		json_t *fig, *hist = json_array();
 
-		qsort(v, honor.n, sizeof(int64_t), cmp_i64);
-		json_object_set_new(
-			pr->figures, "honor_time_seconds",
-			honor.n ? json_pack("{s:I,s:I,s:I,s:I}", "opt_outs", (json_int_t)honor.n,
-					    "p50", (json_int_t)(v[(honor.n - 1) / 2] / 1000000),
-					    "p95", (json_int_t)(v[(honor.n * 95 + 99) / 100 - 1] / 1000000),
-					    "max", (json_int_t)(v[honor.n - 1] / 1000000))
-				: json_pack("{s:I}", "opt_outs", (json_int_t)0));
+		for (k = 0; hist && k < HONOR_BINS; k++)
+			json_array_append_new(
+				hist, json_pack("{s:o,s:I}", "upto_seconds",
+						k < HONOR_BINS - 1 ? json_integer(honor_edges[k])
+								   : json_null(),
+						"count", (json_int_t)bins[k]));
+		if (honor.n)
+			qsort(v, honor.n, sizeof(int64_t), cmp_i64);
+		fig = honor.n ? json_pack("{s:I,s:I,s:I,s:I}", "opt_outs", (json_int_t)honor.n,
+					  "p50", (json_int_t)(v[(honor.n - 1) / 2] / 1000000),
+					  "p95",
+					  (json_int_t)(v[(honor.n * 95 + 99) / 100 - 1] / 1000000),
+					  "max", (json_int_t)(v[honor.n - 1] / 1000000))
+			      : json_pack("{s:I}", "opt_outs", (json_int_t)0);
+		if (fig == NULL || hist == NULL) {
+			json_decref(fig);
+			json_decref(hist);
+			rc = ak_error_oom();
+		} else {
+			json_object_set_new(fig, "late", json_integer(late));
+			json_object_set_new(fig, "deadline_seconds",
+					    json_integer((nominal - a->period.from_us) / 1000000));
+			json_object_set_new(fig, "histogram", hist);
+			json_object_set_new(pr->figures, "honor_time_seconds", fig);
+		}
 	}
 	free(honor.p);
 	return rc;

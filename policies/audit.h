@@ -11,7 +11,16 @@
  * audit_run() only reads. audit_record() appends the results: one `finding`
  * entry per exception (deterministic time and dedupe identity, so running
  * the same audit at the same policy commit over the same entries again adds
- * nothing) and one `system` entry saying the audit ran.
+ * nothing) and one `system` entry saying the audit ran:
+ *
+ *   {"event":"audit","period":{...},"policy_commit":"...","checkpoint_size":N,
+ *    "findings_appended":N,"policies":[{"id":...,"population":N,"affected":N,
+ *    "not_assessed":N,"exceptions":N,"findings":N,"figures":{...}}]}
+ *
+ * where "findings" counts the distinct finding bodies of the policy's
+ * exceptions (identical exceptions are one finding), so a reader of the
+ * log (reports/) can tell whether the findings on record at a commit are
+ * exactly this run's.
  *
  * Memory: the consent history up to the period end and the admin history
  * are held in memory (compactly); sends are streamed.

@@ -141,8 +141,11 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_open_store(cli, record ? 0 : EVIDENCE_READONLY, &st)) != 0 ||
 	    (rc = cli_load_policies(cli, ref, &set)) != 0)
 		goto done;
-	/* Bind the audit to a checkpoint of the log as it stands. */
-	if (record && ((rc = record_policy_load(st, set, "audit")) != 0 ||
+	/* Scans by kind and time go through the catalog: bring it up to
+	 * date (seconds, even after an ingest --no-index). Then bind the
+	 * audit to a checkpoint of the log as it stands. */
+	if (record && ((rc = evidence_catalog_catchup(st)) != 0 ||
+		       (rc = record_policy_load(st, set, "audit")) != 0 ||
 		       (rc = evidence_checkpoint(st, &cp, &created)) != 0))
 		goto done;
 	if ((rc = audit_run(st, set, &period, &r)) != 0)

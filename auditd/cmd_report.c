@@ -216,7 +216,8 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 		                 "--from and --to must be RFC 3339 times, from before to");
 	}
 	if ((rc = cli_open_store(cli, 0, &st)) != 0 ||
-	    (rc = cli_load_policies(cli, ref, &set)) != 0)
+	    (rc = cli_load_policies(cli, ref, &set)) != 0 ||
+	    (rc = evidence_catalog_catchup(st)) != 0)
 		goto done;
 	os_user(user, sizeof(user));
 	absolute(out, abs_out, sizeof(abs_out));

@@ -3,13 +3,14 @@
 # quarter, next to `akashi audit` of the same quarter on the same store in
 # the same run as the baseline.
 #
-#   REPORT_STORE=DIR  reuse a store (the 10,000,000-send quarter of
-#                     bench/audit.sh, say); its policies are the store's own
-#                     (DIR/policies or policies.repo). The audits and reports
-#                     made here are recorded in it, as they would be.
-#   REPORT_SENDS=N    otherwise a quarter of N sends (default 1,000,000),
-#                     about N/10 consent records and N/100 admin events, made
-#                     by bench/gen-quarter.c and kept in build/bench.
+#   REPORT_STORE=DIR  use that store; its policies are the store's own
+#                     (DIR/policies or policies.repo).
+#   REPORT_SENDS=N    otherwise the quarter of N sends (default 10,000,000)
+#                     that bench/audit.sh uses too: about N/10 consent
+#                     records and N/100 admin events (bench/gen_quarter.c),
+#                     kept in build/bench/quarter-N.
+# The audits and reports made here are recorded in the store, as they would
+# be.
 #   REPORT_QUARTER    the quarter (default 2026Q3).
 #
 # Figures, medians of RUNS runs, interleaved:
@@ -33,18 +34,8 @@ if [ -n "${REPORT_STORE:-}" ]; then
 	[ -s "$S/akashi.db" ] || { echo "report: $S holds no store" >&2; exit 1; }
 else
 	own=1
-	SENDS=${REPORT_SENDS:-1000000}
-	S=$B/report-store-$SENDS
-	if [ ! -s "$S/akashi.db" ] || [ ! -e "$S/.complete" ]; then
-		cc -O2 -o "$B/gen-quarter" "$ROOT/bench/gen-quarter.c"
-		rm -rf "$S"
-		echo "report: making a quarter of $(fmt "$SENDS") sends in $S (once)"
-		"$B/gen-quarter" "$SENDS" >"$B/quarter-$SENDS.jsonl"
-		"$AKASHI" --store "$S" init --origin bench.example/report >/dev/null
-		"$AKASHI" --store "$S" ingest --no-index "$B/quarter-$SENDS.jsonl" >/dev/null
-		rm -f "$B/quarter-$SENDS.jsonl"
-		touch "$S/.complete"
-	fi
+	SENDS=${REPORT_SENDS:-10000000}
+	S=$(quarter_store "$SENDS")
 fi
 echo "report: quarter $Q of $S, median of $RUNS runs"
 
@@ -87,7 +78,7 @@ printf "  report with the previous quarter's audit on record too:           %6.1
 # New entries for the quarter after its audit: the report runs it again.
 if [ "$own" = 1 ]; then
 	echo "{\"kind\":\"send\",\"time\":\"2026-09-30T12:00:00Z\",\"source\":\"bench\",\"body\":{\"message_id\":\"<late-$(date +%s%N)@bench.example>\",\"rcpt\":\"late@example.com\",\"list\":\"newsletter\",\"stream\":\"marketing\",\"status\":\"sent\"}}" |
-		"$AKASHI" --store "$S" ingest --no-index - >/dev/null
+		"$AKASHI" --store "$S" ingest - >/dev/null
 	timed tr2 "$AKASHI" --store "$S" report --quarter "$Q" --format html -o "$B/report.html"
 	printf "  report that must run the audit itself (an entry came after it):   %6.1f s\n" "$tr2"
 fi

@@ -186,6 +186,7 @@ struct audit {
 	struct vec supp_v;           /* struct { int64 time, seq; char reason[16]; } */
 	struct ak_strmap *camp_map;
 	struct vec camps;            /* struct campaign */
+	struct campaign *last_camp;  /* the campaign of the last send (into camps) */
 	struct ak_strmap *dom_map;
 	struct vec doms;             /* struct domain_stats */
 	int64_t max_threshold;
@@ -203,6 +204,10 @@ struct pcache {
 	enum ctl control;
 	unsigned streams; /* bit 1 marketing, bit 2 transactional: the streams param */
 	int scoped;       /* the policy has a non-empty scope */
+	/* "is this opt-in method one that needs a confirmation?", by name id:
+	 * a direct-mapped cache over the few methods there are */
+	uint32_t cm_id[8];
+	int cm_has[8];
 };
 
 static unsigned stream_bit(const char *stream)
@@ -526,7 +531,19 @@ static int in_scope(const struct pcache *pc, const struct policy *p, const struc
 	       policy_scope_allows(p, "domains", domain_of(s->rcpt));
 }
 
-static int judge_optin(struct audit *a, struct audit_policy_result *pr, const struct pcache *pc,
+static int needs_confirm(struct audit *a, struct pcache *pc, const struct policy *p,
+			 uint32_t method)
+{
+	unsigned k = method & 7;
+
+	if (pc->cm_id[k] != method || method == 0) {
+		pc->cm_id[k] = method;
+		pc->cm_has[k] = policy_param_has(p, "confirm_methods", names_get(&a->names, method));
+	}
+	return pc->cm_has[k];
+}
+
+static int judge_optin(struct audit *a, struct audit_policy_result *pr, struct pcache *pc,
 		       const struct send *s)
 {
 	const struct policy *p = pr->policy;
@@ -578,8 +595,7 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, const st
 				     "(who, when, how, IP or form)",
 				     tstr(s->time), t2);
 	}
-	if (policy_param_has(p, "confirm_methods", names_get(&a->names, in->method)) &&
-	    !(in->flags & CF_CONFIRMED_INLINE)) {
+	if (needs_confirm(a, pc, p, in->method) && !(in->flags & CF_CONFIRMED_INLINE)) {
 		for (i = (long)(in - ev) + 1; i <= last; i++)
 			if (ev[i].action == ACT_CONFIRM)
 				return 0;
@@ -784,6 +800,11 @@ static int count_campaign(struct audit *a, const struct send *s)
 
 	if (!s->campaign)
 		return 0;
+	/* A campaign's sends come together: the last one is the likely one. */
+	if (a->last_camp && strcmp(a->last_camp->name, s->campaign) == 0) {
+		c = a->last_camp;
+		goto count;
+	}
 	slot = ak_strmap_put(a->camp_map, s->campaign, strlen(s->campaign), &ins);
 	if (slot == NULL)
 		return AK_ENOMEM;
@@ -797,6 +818,8 @@ static int count_campaign(struct audit *a, const struct send *s)
 		*slot = a->camps.n;
 	}
 	c = &((struct campaign *)a->camps.p)[*slot - 1];
+	a->last_camp = c;
+count:
 	c->sends++;
 	if (s->time < c->first_time || (s->time == c->first_time && s->seq < c->first_seq)) {
 		c->first_time = s->time;
@@ -925,7 +948,7 @@ static int judge_send(struct audit *a, struct send *sp)
 	s.pair = a->pairs.n ? pair_for(a, s.rcpt, s.list ? s.list : "", 0) : NULL;
 	for (i = 0; i < a->res->npolicies; i++) {
 		struct audit_policy_result *pr = &a->res->policies[i];
-		const struct pcache *pc = &a->pc[i];
+		struct pcache *pc = &a->pc[i];
 
 		next_member_kind = NULL;
 		switch (pc->control) {

@@ -123,9 +123,35 @@ static int grow(struct ak_strmap *m)
 	return 0;
 }
 
+uint64_t ak_strmap_hash(const void *key, size_t len)
+{
+	return hash(key, len);
+}
+
+void ak_strmap_prefetch(const struct ak_strmap *m, uint64_t h)
+{
+	__builtin_prefetch(&m->slots[h & (m->cap - 1)]);
+}
+
+uint64_t ak_strmap_peek(const struct ak_strmap *m, uint64_t h)
+{
+	size_t i;
+
+	for (i = h & (m->cap - 1); m->slots[i].hash; i = (i + 1) & (m->cap - 1))
+		if (m->slots[i].hash == h) {
+			__builtin_prefetch(m->slots[i].key);
+			return m->slots[i].value;
+		}
+	return 0;
+}
+
 uint64_t *ak_strmap_get(const struct ak_strmap *m, const void *key, size_t len)
 {
-	uint64_t h = hash(key, len);
+	return ak_strmap_get_hashed(m, key, len, hash(key, len));
+}
+
+uint64_t *ak_strmap_get_hashed(const struct ak_strmap *m, const void *key, size_t len, uint64_t h)
+{
 	size_t i;
 
 	for (i = h & (m->cap - 1); m->slots[i].hash; i = (i + 1) & (m->cap - 1))

@@ -24,6 +24,18 @@ uint64_t *ak_strmap_put(struct ak_strmap *m, const void *key, size_t len, int *i
 /* The value slot of key, or NULL. */
 uint64_t *ak_strmap_get(const struct ak_strmap *m, const void *key, size_t len);
 
+/* The same lookups in two steps, for loops that look up many keys: hash
+ * a key and ask the CPU to fetch its slot, do other work, then look up
+ * with the hash (a cache hit by then). */
+uint64_t ak_strmap_hash(const void *key, size_t len);
+void ak_strmap_prefetch(const struct ak_strmap *m, uint64_t hash);
+uint64_t *ak_strmap_get_hashed(const struct ak_strmap *m, const void *key, size_t len,
+			       uint64_t hash);
+/* A hint, never an answer: the value of the first slot whose hash is
+ * hash, keys not compared (0 when none), its key fetched meanwhile; for
+ * prefetching what values point at. */
+uint64_t ak_strmap_peek(const struct ak_strmap *m, uint64_t hash);
+
 size_t ak_strmap_count(const struct ak_strmap *m);
 
 /* Call cb for every key (in no particular order); a non-zero return stops

@@ -187,6 +187,8 @@ struct audit {
 	struct ak_strmap *camp_map;
 	struct vec camps;            /* struct campaign */
 	struct campaign *last_camp;  /* the campaign of the last send (into camps) */
+	struct pending *ring;        /* sends waiting to be judged (see load_send) */
+	size_t ring_n;               /* how many have come in so far */
 	struct ak_strmap *dom_map;
 	struct vec doms;             /* struct domain_stats */
 	int64_t max_threshold;
@@ -238,6 +240,25 @@ static void member(const char *kind, int64_t seq)
 {
 	next_member_kind = kind;
 	next_member_seq = seq;
+}
+
+/* Time, then the entries it rests on, then the text: a total order. */
+static int cmp_exception(const void *x, const void *y)
+{
+	const struct audit_exception *a = x, *b = y;
+	size_t i;
+	int c;
+
+	if (a->time_us != b->time_us)
+		return a->time_us < b->time_us ? -1 : 1;
+	for (i = 0; i < a->nrefs && i < b->nrefs; i++)
+		if (a->refs[i] != b->refs[i])
+			return a->refs[i] < b->refs[i] ? -1 : 1;
+	if (a->nrefs != b->nrefs)
+		return a->nrefs < b->nrefs ? -1 : 1;
+	if ((c = strcmp(a->who, b->who)) != 0)
+		return c;
+	return strcmp(a->detail, b->detail);
 }
 
 static int add_exception(struct audit_policy_result *pr, const char *what, const char *who,
@@ -848,6 +869,7 @@ static const char *const send_keys[] = {"campaign", "gate", "list",   "owner",
 enum { SK_CAMPAIGN, SK_GATE, SK_LIST, SK_OWNER, SK_RCPT, SK_STATUS, SK_STREAM, SK_UNSUB, SK_N };
 
 static int judge_send(struct audit *a, struct send *s);
+static int judge_pair(struct audit *a, const struct send *s);
 
 /* A body with escaped strings: decode it with the full parser. */
 static int load_send_slow(struct audit *a, const struct evidence_entry *e)
@@ -892,60 +914,155 @@ static int load_send_slow(struct audit *a, const struct evidence_entry *e)
 	return judge_send(a, &s);
 }
 
+/* Sends wait in a short ring before they are judged, while the CPU
+ * fetches what judging them reads: their (subject, list) slot in a map of
+ * hundreds of thousands of pairs, the pair, its consent history. Each is a
+ * cache miss otherwise, and they were most of an audit's time. Judging is
+ * order-free (counts, maxima, and findings sorted afterwards). */
+#define RING 16
+#define AGE_PAIR 5 /* the slot is in: fetch the pair */
+#define AGE_HIST 10 /* the pair is in: fetch its history */
+
+struct pending {
+	struct send s;
+	uint64_t h;      /* hash of key */
+	size_t klen;     /* 0: no pair to look up */
+	char key[1024];  /* rcpt \x1f list, as pair_for builds it */
+	char text[4096]; /* the strings s points at */
+};
+
+static struct pending *ring_at(struct audit *a, size_t n)
+{
+	return &a->ring[n % RING];
+}
+
+static int judge_pending(struct audit *a, struct pending *p)
+{
+	uint64_t *slot = NULL;
+
+	if (p->klen)
+		slot = ak_strmap_get_hashed(a->pairs_map, p->key, p->klen, p->h);
+	p->s.pair = slot ? &((struct pair *)a->pairs.p)[*slot - 1] : NULL;
+	return judge_pair(a, &p->s);
+}
+
+/* Judge what is left in the ring (at the end of the scan). Item k waits
+ * in slot k % RING until item k + RING comes. */
+static int ring_flush(struct audit *a)
+{
+	size_t n = a->ring_n, i = n > RING ? n - RING : 0;
+	int rc = 0;
+
+	for (; i < n && rc == 0; i++)
+		rc = judge_pending(a, ring_at(a, i));
+	a->ring_n = 0;
+	return rc;
+}
+
+static void ring_prefetch(struct audit *a)
+{
+	size_t n = a->ring_n;
+	struct pending *p;
+	uint64_t v;
+
+	if (n > AGE_PAIR && (p = ring_at(a, n - 1 - AGE_PAIR))->klen &&
+	    (v = ak_strmap_peek(a->pairs_map, p->h)) != 0 && v <= a->pairs.n)
+		__builtin_prefetch(&((struct pair *)a->pairs.p)[v - 1]);
+	if (n > AGE_HIST && (p = ring_at(a, n - 1 - AGE_HIST))->klen &&
+	    (v = ak_strmap_peek(a->pairs_map, p->h)) != 0 && v <= a->pairs.n)
+		__builtin_prefetch(((struct pair *)a->pairs.p)[v - 1].ev.p);
+}
+
 static int load_send(void *ctx, const struct evidence_entry *e)
 {
 	struct audit *a = ctx;
 	struct ak_jspan f[SK_N];
 	const char *str[SK_N] = {NULL};
-	char text[4096];
-	struct send s;
-	size_t i, used;
+	struct pending *p;
+	struct send *s;
+	size_t i, used, ll;
+	int rc;
 
 	a->res->entries_read++;
-	memset(&s, 0, sizeof(s));
 	/* Bodies are canonical: their few fields are read straight from the
 	 * text, without a document, unless a value has escapes. */
 	if (ak_jcs_fields(e->body, e->body_len, send_keys, SK_N, f) != 0)
 		return ak_error_code(AK_ETAMPERED, "seq %lld: a send body that is not canonical",
 				     (long long)e->seq);
+	if (f[SK_RCPT].type != AK_JSTRING || f[SK_STATUS].type != AK_JSTRING)
+		return 0;
+	if (!((f[SK_STATUS].len == 4 && memcmp(f[SK_STATUS].ptr, "sent", 4) == 0) ||
+	      (f[SK_STATUS].len == 7 && memcmp(f[SK_STATUS].ptr, "bounced", 7) == 0)))
+		return 0;
 	for (i = 0, used = 0; i < SK_N; i++) {
-		if (f[i].type != AK_JSTRING)
+		if (f[i].type != AK_JSTRING && !(i == SK_UNSUB && f[i].type == AK_JOBJECT))
 			continue;
-		if (f[i].escaped || used + f[i].len + 1 > sizeof(text))
-			return load_send_slow(a, e);
-		memcpy(text + used, f[i].ptr, f[i].len);
-		text[used + f[i].len] = '\0';
-		str[i] = text + used;
 		used += f[i].len + 1;
+		if (f[i].escaped || used > sizeof(p->text))
+			return load_send_slow(a, e);
 	}
-	s.rcpt = str[SK_RCPT];
-	s.status = str[SK_STATUS];
-	if (!s.rcpt || !s.status)
-		return 0;
-	s.counts = strcmp(s.status, "sent") == 0 || strcmp(s.status, "bounced") == 0;
-	if (!s.counts)
-		return 0;
-	s.list = str[SK_LIST];
-	s.stream = str[SK_STREAM];
-	s.campaign = str[SK_CAMPAIGN];
-	s.owner = str[SK_OWNER];
-	if (f[SK_UNSUB].type == AK_JOBJECT) {
-		s.unsub = f[SK_UNSUB].ptr;
-		s.unsub_len = f[SK_UNSUB].len;
+	/* The send that has waited longest gives up its slot. */
+	if (a->ring_n >= RING && (rc = judge_pending(a, ring_at(a, a->ring_n - RING))) != 0)
+		return rc;
+	p = ring_at(a, a->ring_n);
+	s = &p->s;
+	memset(s, 0, sizeof(*s));
+	for (i = 0, used = 0; i < SK_N; i++) {
+		size_t len = i == SK_UNSUB ? f[i].len : f[i].len + 1;
+
+		if (f[i].type != AK_JSTRING && !(i == SK_UNSUB && f[i].type == AK_JOBJECT))
+			continue;
+		memcpy(p->text + used, f[i].ptr, f[i].len);
+		if (i != SK_UNSUB)
+			p->text[used + f[i].len] = '\0';
+		str[i] = p->text + used;
+		used += len;
 	}
-	s.gate = f[SK_GATE].type == AK_JOBJECT;
-	s.time = e->time_us;
-	s.seq = e->seq;
-	return judge_send(a, &s);
+	s->rcpt = str[SK_RCPT];
+	s->status = str[SK_STATUS];
+	s->counts = 1;
+	s->list = str[SK_LIST];
+	s->stream = str[SK_STREAM];
+	s->campaign = str[SK_CAMPAIGN];
+	s->owner = str[SK_OWNER];
+	if (str[SK_UNSUB]) {
+		s->unsub = str[SK_UNSUB];
+		s->unsub_len = f[SK_UNSUB].len;
+	}
+	s->gate = f[SK_GATE].type == AK_JOBJECT;
+	s->time = e->time_us;
+	s->seq = e->seq;
+	/* The pair's key, as pair_for makes it; its slot fetched now. */
+	p->klen = 0;
+	ll = s->list ? strlen(s->list) : 0;
+	if (a->pairs.n && f[SK_RCPT].len + 1 + ll < sizeof(p->key)) {
+		memcpy(p->key, s->rcpt, f[SK_RCPT].len);
+		p->key[f[SK_RCPT].len] = '\x1f';
+		memcpy(p->key + f[SK_RCPT].len + 1, s->list ? s->list : "", ll);
+		p->klen = f[SK_RCPT].len + 1 + ll;
+		p->h = ak_strmap_hash(p->key, p->klen);
+		ak_strmap_prefetch(a->pairs_map, p->h);
+	}
+	a->ring_n++;
+	ring_prefetch(a);
+	return 0;
 }
 
 static int judge_send(struct audit *a, struct send *sp)
 {
 	struct send s = *sp;
+
+	s.pair = a->pairs.n ? pair_for(a, s.rcpt, s.list ? s.list : "", 0) : NULL;
+	return judge_pair(a, &s);
+}
+
+/* Judge a send whose pair (or NULL) is known. */
+static int judge_pair(struct audit *a, const struct send *sp)
+{
+	struct send s = *sp;
 	size_t i;
 	int rc;
 
-	s.pair = a->pairs.n ? pair_for(a, s.rcpt, s.list ? s.list : "", 0) : NULL;
 	for (i = 0; i < a->res->npolicies; i++) {
 		struct audit_policy_result *pr = &a->res->policies[i];
 		struct pcache *pc = &a->pc[i];
@@ -1537,17 +1654,21 @@ static int eval_retention(struct audit *a, struct audit_policy_result *pr)
 
 /* ---- driver ---- */
 
-static int scan(struct audit *a, const char *kind, int64_t since, int has_since,
+/* Read the entries of kind before the period's end (and from since), in
+ * event-time order or, cheaper, in seq order: the log is then read mostly
+ * in order (the consent and admin loaders sort what they keep, and the send
+ * controls sort their exceptions). */
+static int scan(struct audit *a, const char *kind, int64_t since, int has_since, int by_time,
 		evidence_entry_cb cb)
 {
 	struct evidence_filter f = {0};
 
+	f.by_time = by_time;
 	f.kind = kind;
 	f.since_us = since;
 	f.has_since = has_since;
 	f.until_us = a->period.to_us;
 	f.has_until = 1;
-	f.by_time = 1;
 	/* The loaders keep to their own tables in memory. */
 	f.pipelined = 1;
 	return evidence_scan(a->st, &f, cb, a);
@@ -1567,6 +1688,7 @@ static void audit_free(struct audit *a)
 {
 	size_t i;
 
+	free(a->ring);
 	for (i = 0; i < a->pairs.n; i++) {
 		struct pair *p = &((struct pair *)a->pairs.p)[i];
 
@@ -1656,7 +1778,8 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 			a.max_threshold = policy_param_int(&set->policies[i], "threshold");
 	}
 	a.pc = calloc(set->n ? set->n : 1, sizeof(*a.pc));
-	if (a.pc == NULL) {
+	a.ring = malloc(RING * sizeof(*a.ring));
+	if (a.pc == NULL || a.ring == NULL) {
 		rc = ak_error_oom();
 		goto done;
 	}
@@ -1701,7 +1824,7 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 		memcpy(r->checkpoint_root, cp.root, 32);
 		evidence_checkpoint_clear(&cp);
 	}
-	if ((rc = scan(&a, "consent", 0, 0, load_consent)) != 0)
+	if ((rc = scan(&a, "consent", 0, 0, 0, load_consent)) != 0)
 		goto done;
 	for (i = 0; i < a.pairs.n; i++) {
 		struct pair *p = &((struct pair *)a.pairs.p)[i];
@@ -1716,7 +1839,7 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 		}
 	}
 	if ((needs(set, "access.review") || needs(set, "password.rotation")) &&
-	    (rc = scan(&a, "admin", 0, 0, load_admin)) != 0)
+	    (rc = scan(&a, "admin", 0, 0, 0, load_admin)) != 0)
 		goto done;
 	for (i = 0; i < a.accounts.n; i++) {
 		struct account *ac = &((struct account *)a.accounts.p)[i];
@@ -1724,10 +1847,18 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 		qsort(ac->ev.p, ac->ev.n, sizeof(struct aev), cmp_aev);
 	}
 	if ((rc = load_suppression(&a)) != 0 ||
-	    (rc = scan(&a, "send", period->from_us, 1, load_send)) != 0)
+	    (rc = scan(&a, "send", period->from_us, 1, 0, load_send)) != 0 ||
+	    (rc = ring_flush(&a)) != 0)
 		goto done;
+	/* The sends came in log order: their findings are listed in time order. */
+	for (i = 0; i < r->npolicies; i++)
+		if (r->policies[i].nexceptions > 1 &&
+		    (a.pc[i].control == C_OPTIN || a.pc[i].control == C_UNSUB ||
+		     a.pc[i].control == C_SUPP || a.pc[i].control == C_HEADERS))
+			qsort(r->policies[i].exceptions, r->policies[i].nexceptions,
+			      sizeof(struct audit_exception), cmp_exception);
 	if (needs(set, "dmarc.alignment") &&
-	    (rc = scan(&a, "dmarc", period->from_us, 1, load_dmarc)) != 0)
+	    (rc = scan(&a, "dmarc", period->from_us, 1, 1, load_dmarc)) != 0)
 		goto done;
 	for (i = 0; i < r->npolicies && rc == 0; i++) {
 		struct audit_policy_result *pr = &r->policies[i];

@@ -148,6 +148,54 @@ static void test_audit__optin_proof_boundaries(void **state)
 	audit_result_free(r);
 }
 
+/* Many sends, appended in an order other than their times: every one is
+ * judged against its own pair (the audit looks pairs up a few sends
+ * ahead), and the findings come out in time order. */
+static void test_audit__many_sends_out_of_order(void **state)
+{
+	struct audit_result *r;
+	const struct audit_policy_result *pr;
+	char subj[64], t[32], body[256];
+	int i, k;
+
+	(void)state;
+	add_policy(&F, "optin", "consent.optin_proof", 1, NULL, NULL);
+	for (i = 0; i < 50; i++) {
+		if (i % 3 == 0)
+			continue; /* no consent for every third subject */
+		snprintf(body, sizeof(body),
+			 "{\"subject\":\"s%02d@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+			 "\"method\":\"form\",\"proof\":{\"ip\":\"192.0.2.1\"}}",
+			 i);
+		add(&F, "consent", "2026-06-01T00:00:00Z", body);
+	}
+	/* 500 sends, latest first: 10 to each subject */
+	for (k = 499; k >= 0; k--) {
+		i = k % 50;
+		snprintf(subj, sizeof(subj), "s%02d@example.com", i);
+		snprintf(t, sizeof(t), "2026-07-%02dT%02d:%02d:00Z", 1 + k / 24, k % 24, i);
+		snprintf(body, sizeof(body),
+			 "{\"rcpt\":\"%s\",\"list\":\"news\",\"stream\":\"marketing\","
+			 "\"status\":\"sent\",\"campaign\":\"c%d\"}",
+			 subj, k / 100);
+		add(&F, "send", t, body);
+	}
+	r = run_quarter("2026Q3");
+	pr = pol(r, "optin");
+	assert_int_equal(pr->population, 500);
+	assert_int_equal(pr->nexceptions, 17 * 10);
+	assert_int_equal(pr->affected, 17 * 10);
+	for (k = 0; k < (int)pr->nexceptions; k++) {
+		int n = 0;
+
+		assert_int_equal(sscanf(pr->exceptions[k].who, "s%d@", &n), 1);
+		assert_int_equal(n % 3, 0);
+		if (k > 0)
+			assert_true(pr->exceptions[k - 1].time_us <= pr->exceptions[k].time_us);
+	}
+	audit_result_free(r);
+}
+
 static void test_audit__unsubscribe_deadline_per_profile(void **state)
 {
 	struct audit_result *r;
@@ -506,6 +554,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_audit__optin_proof_boundaries, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_audit__many_sends_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit__unsubscribe_deadline_per_profile, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_audit__access_review_gaps_and_self_review, setup,

@@ -1,0 +1,89 @@
+/*
+ * tests/unit/test_strmap.c - lib/strmap: keys are bytes (NULs, prefixes of
+ * each other), values start at 0 and survive growth, and the two-step
+ * lookups (hash, prefetch, get_hashed, peek) agree with the plain ones.
+ */
+#include "tests/unit/unit.h"
+
+#include "lib/strmap.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int count_each(void *ctx, const char *key, size_t len, uint64_t *value)
+{
+	size_t *n = ctx;
+
+	(void)key;
+	(void)len;
+	(void)value;
+	(*n)++;
+	return 0;
+}
+
+static void test_strmap__puts_gets_and_grows(void **state)
+{
+	struct ak_strmap *m;
+	char key[32];
+	uint64_t *v;
+	size_t i, n = 0;
+	int ins;
+
+	(void)state;
+	assert_int_equal(ak_strmap_new(&m), 0);
+	for (i = 0; i < 100000; i++) {
+		int len = snprintf(key, sizeof(key), "k%zu", i);
+
+		v = ak_strmap_put(m, key, (size_t)len, &ins);
+		assert_non_null(v);
+		assert_int_equal(ins, 1);
+		assert_int_equal(*v, 0);
+		*v = i + 1;
+	}
+	assert_int_equal(ak_strmap_count(m), 100000);
+	for (i = 0; i < 100000; i++) {
+		int len = snprintf(key, sizeof(key), "k%zu", i);
+		uint64_t h = ak_strmap_hash(key, (size_t)len);
+
+		v = ak_strmap_get(m, key, (size_t)len);
+		assert_non_null(v);
+		assert_int_equal(*v, i + 1);
+		ak_strmap_prefetch(m, h);
+		assert_ptr_equal(ak_strmap_get_hashed(m, key, (size_t)len, h), v);
+		/* peek is a hint: with distinct 64-bit hashes it finds the value */
+		assert_int_equal(ak_strmap_peek(m, h), i + 1);
+		assert_ptr_equal(ak_strmap_put(m, key, (size_t)len, &ins), v);
+		assert_int_equal(ins, 0);
+	}
+	assert_null(ak_strmap_get(m, "k100000", 7));
+	assert_int_equal(ak_strmap_peek(m, ak_strmap_hash("absent", 6)), 0);
+	assert_int_equal(ak_strmap_each(m, count_each, &n), 0);
+	assert_int_equal(n, 100000);
+	ak_strmap_free(m);
+}
+
+static void test_strmap__keys_are_bytes(void **state)
+{
+	struct ak_strmap *m;
+
+	(void)state;
+	assert_int_equal(ak_strmap_new(&m), 0);
+	*ak_strmap_put(m, "a\0b", 3, NULL) = 1;
+	*ak_strmap_put(m, "a", 1, NULL) = 2;
+	*ak_strmap_put(m, "", 0, NULL) = 3;
+	*ak_strmap_put(m, "a\x1f" "b", 3, NULL) = 4;
+	assert_int_equal(*ak_strmap_get(m, "a\0b", 3), 1);
+	assert_int_equal(*ak_strmap_get(m, "a", 1), 2);
+	assert_int_equal(*ak_strmap_get(m, "", 0), 3);
+	assert_int_equal(*ak_strmap_get(m, "a\x1f" "b", 3), 4);
+	assert_null(ak_strmap_get(m, "a\0", 2));
+	assert_int_equal(ak_strmap_count(m), 4);
+	ak_strmap_free(m);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_strmap__puts_gets_and_grows),
+	cmocka_unit_test(test_strmap__keys_are_bytes),
+};
+
+AK_UNIT_MAIN(tests)

@@ -26,16 +26,22 @@
 
 /* Identical-record counter (see pipeline.h): how many records with the
  * same time, source and body came before in this input. Keys mix the time
- * in, so out-of-order inputs count right too. Bounded: past OCC_MAX
- * distinct records the table starts over, which only means identical
- * records farther apart than that are taken as one (deterministically, so
- * re-reading the same input still adds nothing). */
+ * in, so out-of-order inputs count right too. Bounded: two generations of
+ * OCC_MAX distinct records each; when the newer fills up it becomes the
+ * older and the older is dropped, so identical records at most OCC_MAX
+ * distinct records apart are always told apart, and only ones farther
+ * apart than that may be taken as one (deterministically, so re-reading
+ * the same input still adds nothing). */
 #define OCC_MAX ((size_t)1 << 18)
 
-struct occ {
-	uint64_t *keys;
+struct occ_table {
+	uint64_t *keys; /* 0: empty */
 	uint32_t *counts;
 	size_t cap, used;
+};
+
+struct occ {
+	struct occ_table cur, prev;
 };
 
 struct ingest_pipeline {
@@ -72,58 +78,83 @@ static uint64_t hash64(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
-static int occ_next(struct occ *o, uint64_t key, uint32_t *out)
+/* The slot of key in t (or the empty slot where it would go). */
+static size_t occ_find(const struct occ_table *t, uint64_t key)
 {
 	size_t i;
 
+	for (i = key & (t->cap - 1); t->keys[i] && t->keys[i] != key; i = (i + 1) & (t->cap - 1))
+		;
+	return i;
+}
+
+static int occ_grow(struct occ_table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 64, j;
+	struct occ_table n = {calloc(cap, sizeof(uint64_t)), calloc(cap, sizeof(uint32_t)), cap,
+			      t->used};
+
+	if (n.keys == NULL || n.counts == NULL) {
+		free(n.keys);
+		free(n.counts);
+		return ak_error_oom();
+	}
+	for (j = 0; j < t->cap; j++)
+		if (t->keys[j]) {
+			size_t i = occ_find(&n, t->keys[j]);
+
+			n.keys[i] = t->keys[j];
+			n.counts[i] = t->counts[j];
+		}
+	free(t->keys);
+	free(t->counts);
+	*t = n;
+	return 0;
+}
+
+static void occ_clear(struct occ_table *t)
+{
+	if (t->used)
+		memset(t->keys, 0, t->cap * sizeof(*t->keys));
+	t->used = 0;
+}
+
+static int occ_next(struct occ *o, uint64_t key, uint32_t *out)
+{
+	struct occ_table *t = &o->cur;
+	size_t i;
+	int rc;
+
 	if (key == 0)
 		key = 1; /* 0 marks an empty slot */
-	if (o->used >= OCC_MAX) {
-		memset(o->keys, 0, o->cap * sizeof(*o->keys));
-		o->used = 0;
+	if (t->cap && t->keys[i = occ_find(t, key)] == key) {
+		*out = ++t->counts[i];
+		return 0;
 	}
-	if (o->used * 2 >= o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 64, j;
-		uint64_t *k = calloc(cap, sizeof(*k));
-		uint32_t *c = calloc(cap, sizeof(*c));
+	if (t->used >= OCC_MAX) {
+		struct occ_table old = o->prev;
 
-		if (k == NULL || c == NULL) {
-			free(k);
-			free(c);
-			return ak_error_oom();
-		}
-		for (j = 0; j < o->cap; j++)
-			if (o->keys[j]) {
-				size_t h = o->keys[j] & (cap - 1);
-
-				while (k[h])
-					h = (h + 1) & (cap - 1);
-				k[h] = o->keys[j];
-				c[h] = o->counts[j];
-			}
-		free(o->keys);
-		free(o->counts);
-		o->keys = k;
-		o->counts = c;
-		o->cap = cap;
+		o->prev = o->cur;
+		o->cur = old;
+		occ_clear(t);
 	}
-	for (i = key & (o->cap - 1); o->keys[i]; i = (i + 1) & (o->cap - 1))
-		if (o->keys[i] == key) {
-			*out = ++o->counts[i];
-			return 0;
-		}
-	o->keys[i] = key;
-	o->counts[i] = 0;
-	o->used++;
+	if (t->used * 2 >= t->cap && (rc = occ_grow(t)) != 0)
+		return rc;
+	/* Seen in the older generation: carry its count on. */
 	*out = 0;
+	if (o->prev.cap && o->prev.keys[i = occ_find(&o->prev, key)] == key)
+		*out = o->prev.counts[i] + 1;
+	i = occ_find(t, key);
+	t->keys[i] = key;
+	t->counts[i] = *out;
+	t->used++;
 	return 0;
 }
 
 void ingest_pipeline_next_input(struct ingest_pipeline *p)
 {
-	if (p->occ.used)
-		memset(p->occ.keys, 0, p->occ.cap * sizeof(*p->occ.keys));
-	p->occ.used = 0;
+	occ_clear(&p->occ.cur);
+	occ_clear(&p->occ.prev);
 }
 
 /* ---- rejects ---- */
@@ -436,8 +467,10 @@ void ingest_pipeline_free(struct ingest_pipeline *p)
 	ak_buf_free(&p->material);
 	ak_buf_free(&p->tmp);
 	ak_buf_free(&p->record);
-	free(p->occ.keys);
-	free(p->occ.counts);
+	free(p->occ.cur.keys);
+	free(p->occ.cur.counts);
+	free(p->occ.prev.keys);
+	free(p->occ.prev.counts);
 	free(p);
 }
 

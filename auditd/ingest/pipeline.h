@@ -23,7 +23,7 @@
  * identical records (same time, source and body) came before it in the
  * same input (so ten identical failed logins in one second stay ten events,
  * and reading the same log twice still adds nothing). The count looks back
- * over the last 262,144 distinct records of the input.
+ * over at least the last 262,144 distinct records of the input.
  */
 #ifndef AUDITD_INGEST_PIPELINE_H
 #define AUDITD_INGEST_PIPELINE_H

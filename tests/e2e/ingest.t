@@ -94,4 +94,20 @@ out=$("$AKASHI" --store "$S" ingest --skip-invalid --rejects "$T/r2" "$T/long.js
 like "$out" "long.jsonl:1: line 1 is longer than 1048576 bytes" "an over-long line is rejected with its number"
 like "$out" "1 appended, 0 duplicates, 1 rejected" "and the next line is read"
 check "the store verifies after all this" "$AKASHI" --store "$S" verify
+# Identical records are told apart however far apart they are in the input
+# (up to 262,144 distinct records between them, and here a few more): the
+# counter keeps two generations instead of starting over.
+F=$T/far
+new_store "$F"
+python3 - "$T/far.jsonl" <<'PY'
+import sys
+a = '{"kind":"admin","time":"2026-07-01T00:00:00Z","source":"sso","body":{"actor":"same","action":"login_failure"}}\n'
+with open(sys.argv[1], "w") as f:
+    f.write(a)
+    for i in range(270000):
+        f.write('{"kind":"admin","time":"2026-07-01T00:00:01Z","source":"sso","body":{"actor":"u%d","action":"logout"}}\n' % i)
+    f.write(a)
+PY
+like "$("$AKASHI" --store "$F" ingest --no-index "$T/far.jsonl")" "^270002 appended, 0 duplicates" "two identical records 270,000 records apart stay two"
+like "$("$AKASHI" --store "$F" ingest --no-index "$T/far.jsonl")" "^0 appended, 270002 duplicates" "and the same input again adds nothing"
 done_testing

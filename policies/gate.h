@@ -50,7 +50,9 @@ struct gate_decision {
 
 struct gate;
 
-/* A gate over db with the policies of set (both borrowed). */
+/* A gate over db with the policies of set (both borrowed). Raises db's
+ * page cache to 64 MiB when it is smaller (the consent state it reads
+ * should stay in memory). */
 int gate_new(struct gate **out, sqlite3 *db, const struct policy_set *set);
 void gate_free(struct gate *g);
 

@@ -536,18 +536,10 @@ int evidence_scan(struct evidence_store *st, const struct evidence_filter *f, ev
 		if (upto > lo && !f->by_time &&
 		    (rc = dense_range(st, f, where, lo, upto < hi ? upto : hi, &s)) != 0)
 			goto done;
-		if (s != NULL) {
-			/* The matches fill most of a stretch of the log (a
-			 * quarter's sends): reading it in order is cheaper than
-			 * looking each one up. */
-			rc = emit_rows(st, s, f, cb, ctx, &stopped);
-			sqlite3_finalize(s);
-			s = NULL;
-			if (rc != 0 || stopped)
-				goto done;
-			lo = upto > lo ? upto : lo;
-		} else if (upto > lo) {
-			/* Catalogued part: the index finds the rows. */
+		/* When the matches fill most of a stretch of the log (a
+		 * quarter's sends), dense_range reads it in order, cheaper than
+		 * looking each one up; else the catalog finds the rows. */
+		if (s == NULL && upto > lo) {
 			snprintf(sql, sizeof(sql),
 				 "SELECT e.seq, e.kind, e.time, e.bytes FROM catalog c "
 				 "JOIN entries e ON e.seq = c.seq "
@@ -558,6 +550,8 @@ int evidence_scan(struct evidence_store *st, const struct evidence_filter *f, ev
 				goto done;
 			}
 			bind_filter(s, f, lo, upto < hi ? upto : hi);
+		}
+		if (s != NULL) {
 			rc = emit_rows(st, s, f, cb, ctx, &stopped);
 			sqlite3_finalize(s);
 			s = NULL;

@@ -13,6 +13,7 @@
 #include "evidence/evidence.h"
 
 #include <getopt.h>
+#include <stdio.h>
 
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -72,6 +73,16 @@ int cli_int(const char *what, const char *s, int64_t min, int64_t max, int64_t *
  * option code, -1 at the end, '?' after printing a usage error. */
 int cli_getopt(struct cli *cli, const char *name, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts);
+
+/* The adapter `akashi ingest` uses for records of kind (NULL: native
+ * lines of any kind) in format (NULL: the kind's default), or NULL when
+ * there is none: the daemon's POST /v1/ingest reads bodies with the same
+ * adapters (auditd/cmd_ingest.c holds the table). */
+struct ingest_options;
+struct ingest_pipeline;
+typedef int (*cli_adapter_fn)(FILE *in, const char *path, const struct ingest_options *opt,
+			      struct ingest_pipeline *p);
+cli_adapter_fn cli_ingest_adapter(const char *kind, const char *format);
 
 /* The subcommand table (auditd/main.c). */
 const struct cli_command *cli_find(const char *name);

@@ -29,6 +29,12 @@ static const struct cli_command commands[] = {
 	{"reindex", cmd_reindex, "rebuild all derived state from the entries", ""},
 	{"demo", cmd_demo, "build a demo store from generated sample data", "[--dir DIR]"},
 	{"config", cmd_config, "show every configuration key and its value", ""},
+	{"token", cmd_token, "create, list or revoke API tokens of the daemon",
+	 "create --role ingest|read|export|admin [--name NAME] | list [--json] | revoke ID|NAME"},
+	{"unsubscribe-token", cmd_unsubscribe, "make a one-click unsubscribe token (RFC 8058)",
+	 "--subject ADDRESS --list LIST [--campaign C] [--issued TIME] [--url BASE]"},
+	{"serve", cmd_serve, "run the daemon: HTTP API, group commit, scheduler, alerts",
+	 "[--config FILE] [--set KEY=VALUE]..."},
 };
 
 const struct cli_command *cli_find(const char *name)

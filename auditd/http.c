@@ -1649,7 +1649,11 @@ int http_start(struct daemon *d)
 		                     listen);
 	if ((d->http = evhttp_new(d->base)) == NULL)
 		return ak_error_oom();
-	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	/* Methods we do not route get 405 from the router (501 for the
+	 * ones evhttp does not know). */
+	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+	                                            EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(d->http, on_request, d);
 	if (d->ssl)
 		evhttp_set_bevcb(d->http, tls_bev, d);

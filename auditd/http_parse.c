@@ -77,15 +77,15 @@ int http_query_get(const char *query, size_t len, const char *name, char *out, s
 		const char *pair = query + i, *amp = memchr(pair, '&', len - i), *eq;
 		size_t plen = amp ? (size_t)(amp - pair) : len - i;
 		char key[128];
-		size_t klen;
+		size_t klen, dlen;
 
 		i += plen + 1;
 		eq = memchr(pair, '=', plen);
 		klen = eq ? (size_t)(eq - pair) : plen;
 		/* Names are compared decoded, so "List%2DUnsubscribe" is the
 		 * same name as "List-Unsubscribe". */
-		if (klen == 0 || http_pct_decode(pair, klen, 1, key, sizeof(key), &klen) != 0 ||
-		    klen != nlen || memcmp(key, name, nlen) != 0)
+		if (klen == 0 || http_pct_decode(pair, klen, 1, key, sizeof(key), &dlen) != 0 ||
+		    dlen != nlen || memcmp(key, name, nlen) != 0)
 			continue;
 		if (eq == NULL) {
 			if (cap == 0)

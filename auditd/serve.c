@@ -375,13 +375,14 @@ static void on_committed(void *ctx, struct evidence_store *st, int64_t first, in
 	append_alerts(d, st);
 }
 
-static int on_idle(void *ctx, struct evidence_store *st)
+static int on_idle(void *ctx, struct evidence_store *st, int busy)
 {
 	struct daemon *d = ctx;
 	int64_t upto = 0, size = 0;
 
-	/* The full-text index and catalog follow in small slices. */
-	if (evidence_catchup(st, 2000, &upto) != 0) {
+	/* The full-text index and catalog follow in slices: short ones
+	 * while requests keep coming (commits wait behind them). */
+	if (evidence_catchup(st, busy ? 500 : 5000, &upto) != 0) {
 		ak_log(AK_LOG_WARN, "search index catch-up: %s", ak_error_last());
 		return 0;
 	}

@@ -375,9 +375,16 @@ static void run_group(struct writer *w, struct writer_job *first, struct writer_
 	w->hook_first = w->hook_last = 0;
 }
 
+/* Background work waits until no job came for IDLE_AFTER_US; under a
+ * load that never pauses it still gets a short slice every BUSY_EVERY_US. */
+#define IDLE_AFTER_US 200000
+#define BUSY_EVERY_US 3000000
+
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
+	int64_t last_job = ak_time_now();
+	int more = 1;
 	sigset_t all;
 
 	/* Signals are the loop's business. */
@@ -389,22 +396,24 @@ static void *writer_main(void *arg)
 		int64_t now = ak_time_now();
 
 		if (w->in == NULL) {
-			int more = 0;
+			struct timespec ts;
+			int64_t until;
 
 			if (w->stop)
 				break;
-			if (w->hooks.idle) {
+			if (w->hooks.idle && now - last_job >= IDLE_AFTER_US &&
+			    (more || now - w->last_idle_us >= 1000000)) {
 				pthread_mutex_unlock(&w->mu);
-				more = w->hooks.idle(w->hooks.ctx, w->st);
+				more = w->hooks.idle(w->hooks.ctx, w->st, 0);
 				w->last_idle_us = ak_time_now();
 				pthread_mutex_lock(&w->mu);
+				continue;
 			}
-			if (w->in == NULL && !w->stop) {
-				struct timespec ts;
-				int64_t until = ak_time_now() + (more ? 0 : 1000000);
-
-				if (more)
-					continue;
+			/* Sleep until a job comes, or until background work is
+			 * due (soon when there is more of it, else in a second). */
+			until = now - last_job < IDLE_AFTER_US ? last_job + IDLE_AFTER_US
+								 : now + (more ? 0 : 1000000);
+			if (until > now) {
 				ts.tv_sec = until / 1000000;
 				ts.tv_nsec = (long)(until % 1000000) * 1000;
 				pthread_cond_timedwait(&w->cv, &w->mu, &ts);
@@ -415,10 +424,9 @@ static void *writer_main(void *arg)
 		take_group(w, &first, &end);
 		pthread_mutex_unlock(&w->mu);
 		run_group(w, first, end);
-		/* Background work gets a slice at least once a second even
-		 * when requests never stop coming. */
-		if (w->hooks.idle && now - w->last_idle_us > 1000000) {
-			w->hooks.idle(w->hooks.ctx, w->st);
+		last_job = ak_time_now();
+		if (w->hooks.idle && last_job - w->last_idle_us >= BUSY_EVERY_US) {
+			more = w->hooks.idle(w->hooks.ctx, w->st, 1);
 			w->last_idle_us = ak_time_now();
 		}
 		pthread_mutex_lock(&w->mu);

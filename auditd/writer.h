@@ -70,9 +70,10 @@ struct writer_opts {
 struct writer_hooks {
 	/* After a commit that appended entries first..last (inclusive). */
 	void (*committed)(void *ctx, struct evidence_store *st, int64_t first, int64_t last);
-	/* When the queue is empty (and at least once a second under load):
-	 * background work in small slices. Return 1 if there is more. */
-	int (*idle)(void *ctx, struct evidence_store *st);
+	/* Background work in small slices: when no job came for a while
+	 * (busy 0), and every few seconds under load (busy 1: keep the slice
+	 * short, commits wait behind it). Return 1 if there is more. */
+	int (*idle)(void *ctx, struct evidence_store *st, int busy);
 	void *ctx;
 };
 

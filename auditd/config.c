@@ -50,8 +50,6 @@ static const struct ckey keys[] = {
 	{"writer.max_queue", C_INT, "500000", "records waiting for the writer before 503"},
 	{"checkpoint.interval", C_DURATION, "60s", "sign a checkpoint this often when the log grew; 0: never"},
 	{"audit.interval", C_DURATION, "1h", "run the audit of the current quarter this often; 0: never"},
-	{"policies.repo", C_STR, "", "policy repository; empty: <store>/policies"},
-	{"policies.ref", C_STR, "HEAD", "branch, tag or commit of the policies in force"},
 	{"timezone", C_STR, "Asia/Tokyo", "IANA zone of business hours and audit quarters"},
 	{"business_hours", C_STR, "08:30-18:00 Mon-Fri", "business hours for off-hours alerts"},
 	{"alerts.webhook", C_STR, "", "URL alerts are POSTed to as JSON; empty: none"},
@@ -63,6 +61,8 @@ static const struct ckey keys[] = {
 	{"unsubscribe.secret", C_STR, "", "file of >= 32 random bytes keying unsubscribe tokens; "
 					  "empty: <store>/unsubscribe.key"},
 	{"unsubscribe.max_age", C_DURATION, "90d", "how long an unsubscribe link works (>= 60d)"},
+	{"policies.repo", C_STR, "", "policy repository (git); empty: <store>/policies"},
+	{"policies.ref", C_STR, "HEAD", "ref whose commit holds the policies in force"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -1,28 +1,13 @@
 /*
- * auditd/pending_stubs.c - TEMPORARY: stand-ins for the policy repository
- * loader (policies/repo.h) and the alert detectors and sinks
- * (auditd/alerts/alerts.h) until their branches are merged into the
+ * auditd/pending_stubs.c - TEMPORARY: stand-ins for the alert detectors
+ * and sinks (auditd/alerts/alerts.h) until their branch is merged into the
  * daemon's. Each one fails or does nothing, saying so; delete this file
  * in the merge that brings the real ones.
  */
 #include "auditd/alerts/alerts.h"
 #include "lib/error.h"
-#include "policies/repo.h"
 
 #include <stdlib.h>
-
-int policy_load(struct policy_set **out, const char *repo, const char *ref)
-{
-	(void)repo;
-	(void)ref;
-	*out = NULL;
-	return ak_error_set("policy repositories are not built into this akashi yet");
-}
-
-void policy_set_free(struct policy_set *set)
-{
-	(void)set;
-}
 
 int alerts_new(struct alerts **out, const json_t *rules, const struct alerts_config *cfg,
                sqlite3 *db, alerts_emit_fn emit, void *ctx)

@@ -746,23 +746,12 @@ static void set_timer(struct daemon *d, struct event **ev, int64_t seconds,
 
 static int load_config(struct cli *cli, struct config **out)
 {
-	struct config *c = NULL;
-	size_t i;
-	int rc;
+	int rc = cli_config_reload(cli, out);
 
-	if ((rc = config_new(&c)) != 0)
-		return rc;
-	if (cli->config_path && (rc = config_load_file(c, cli->config_path)) != 0)
-		goto fail;
-	for (i = 0; i < cli->nsets; i++)
-		if ((rc = config_set(c, cli->sets[i])) != 0)
-			goto fail;
-	if ((rc = check_config(c)) != 0)
-		goto fail;
-	*out = c;
-	return 0;
-fail:
-	config_free(c);
+	if (rc == 0 && (rc = check_config(*out)) != 0) {
+		config_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 

@@ -121,5 +121,7 @@ int cmd_policy(struct cli *cli, int argc, char **argv);
  * set when abs is NULL, else record abs in <store>/akashi.conf. */
 int cli_policies_check(const char *repo, char *abs, size_t size);
 int cli_policies_setup(struct cli *cli, const char *abs);
+int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_gate(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -23,6 +23,7 @@
 
 #define SOURCE_MAX 256
 #define SPOOL_BUF ((size_t)1 << 20)
+#define BIG_BODY ((size_t)4 << 20)
 
 /* Identical-record counter (see pipeline.h): how many records with the
  * same time, source and body came before in this input. Keys mix the time
@@ -334,19 +335,22 @@ int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t tim
 		if (rc == 0)
 			rc = ak_buf_puts(&p->material, event_id);
 	} else {
-		uint64_t h = hash64(p->body.data, p->body.len,
-				    hash64(source, source_len,
-					   0xcbf29ce484222325ULL ^ (uint64_t)time_us));
+		/* The body enters the identity through a 64-bit hash (the store's
+		 * dedupe key keeps 64 bits of the digest anyway), not as a copy. */
+		uint64_t hb = hash64(p->body.data, p->body.len, 0xcbf29ce484222325ULL);
+		uint64_t h = hash64(source, source_len, hb ^ (uint64_t)time_us);
+		char hex[17];
 
 		if ((rc = occ_next(&p->occ, h, &occ)) != 0)
 			return rc;
+		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hb);
 		rc = ak_buf_puts(&p->material, "record\n");
 		if (rc == 0)
 			rc = ak_buf_append(&p->material, source, source_len);
 		if (rc == 0)
 			rc = ak_buf_putc(&p->material, '\n');
 		if (rc == 0)
-			rc = ak_buf_append(&p->material, p->body.data, p->body.len);
+			rc = ak_buf_append(&p->material, hex, 16);
 		if (rc == 0) {
 			char num[12];
 			size_t n = sizeof(num);
@@ -372,6 +376,7 @@ static int sink_record(void *ctx, const struct ingest_record *rec)
 {
 	struct ingest_pipeline *p = ctx;
 	const struct ak_jv *body;
+	struct ak_jdoc *big = NULL;
 	const char *text;
 	size_t len;
 	char reason[1024];
@@ -391,14 +396,28 @@ static int sink_record(void *ctx, const struct ingest_record *rec)
 		text = rec->body_json;
 		len = rec->body_json_len;
 	}
-	if ((rc = ak_json_parse(p->doc, text, len, &body)) != 0) {
+	/* A large body (a DMARC report of many rows) gets a document of its
+	 * own, freed right after, so the memory it needed is not kept for
+	 * the rest of the input. */
+	if (len > BIG_BODY && (rc = ak_jdoc_new(&big, 0)) != 0)
+		return rc;
+	if ((rc = ak_json_parse(big ? big : p->doc, text, len, &body)) != 0) {
+		ak_jdoc_free(big);
 		if (rc != AK_EINVALID)
 			return rc;
 		snprintf(reason, sizeof(reason), "body: %s", ak_error_last());
 		return reject(p, rec->where, reason, NULL, 0);
 	}
-	return ingest_pipeline_add(p, rec->kind, rec->time_us, rec->source, strlen(rec->source),
-				   body, rec->event_id, rec->where);
+	rc = ingest_pipeline_add(p, rec->kind, rec->time_us, rec->source, strlen(rec->source), body,
+				 rec->event_id, rec->where);
+	ak_jdoc_free(big);
+	if (len > BIG_BODY) {
+		ak_buf_free(&p->tmp);
+		ak_buf_free(&p->body);
+		ak_buf_free(&p->material);
+		ak_buf_free(&p->record);
+	}
+	return rc;
 }
 
 int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,

@@ -23,7 +23,9 @@
  *
  * Dedupe identity of a record: kind, event time, and the source's own
  * event id when it has one (an adapter's event_id, or a body field
- * "event_id"); otherwise its source, its canonical body, and how many
+ * "event_id"); otherwise its source, a 64-bit hash of its canonical body
+ * (FNV-1a folded by 8-byte words, pipeline.c: part of the format of the
+ * dedupe table, not to be changed lightly), and how many
  * identical records (same time, source and body) came before it in the
  * same input (so ten identical failed logins in one second stay ten events,
  * and reading the same log twice still adds nothing). The count looks back

@@ -54,7 +54,7 @@ is "$CODE" "400" "no token: 400"
 is "$(size_of "$S")" "$before" "none of those changed anything"
 
 api POST "/v1/gate" "$TR" -d '{"rcpt":"bob@example.com","list":"news","stream":"marketing"}'
-gate_before=$CODE
+is "$CODE/$(json decision)" "200/allow" "before: POST /v1/gate allows a marketing send to bob (confirmed opt-in)"
 api POST "/v1/unsubscribe?t=$tok" "" -d 'List-Unsubscribe=One-Click' -A 'Mozilla/5.0 (test)'
 is "$CODE" "200" "POST List-Unsubscribe=One-Click: 200"
 seq=$(json seq)
@@ -71,12 +71,14 @@ is "$(json lists.0.state)/$(json suppressed.0.reason)/$(json suppressed.0.scope)
 	"consent state and suppression follow at once"
 
 api POST "/v1/gate" "$TR" -d '{"rcpt":"bob@example.com","list":"news","stream":"marketing"}'
-if [ "$gate_before" = 503 ]; then
-	like "$BODY" 'no policies' "POST /v1/gate without a policy repository: 503 saying so"
-else
-	is "$CODE/$(json decision)" "200/deny" "POST /v1/gate now denies a marketing send to bob"
-	like "$(json reasons)" "$seq" "citing the opt-out entry"
-fi
+is "$CODE/$(json decision)" "200/deny" "after: POST /v1/gate denies it"
+like "$(json reasons)" "\"ref\":$seq" "citing the opt-out entry"
+
+out=$("$AKASHI" --store "$S" gate --rcpt bob@example.com --list news --stream marketing 2>&1)
+is "$?" "1" "akashi gate denies it too (exit 1)"
+like "$out" '"decision":"deny"' "and says so"
+"$AKASHI" --store "$S" gate --rcpt bob@example.com --list other --stream transactional >/dev/null 2>&1
+is "$?" "0" "while a transactional send on another list is allowed"
 
 # Providers post multipart/form-data too; a second click is recorded again.
 api POST "/v1/unsubscribe?t=$tok" "" -F 'List-Unsubscribe=One-Click'

@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/dmarc.sh - DMARC ingest rate next to `xmllint --stream` on the same
+# bench/ingest-dmarc.sh - DMARC ingest rate next to `xmllint --stream` on the same
 # ~100 MB synthetic report, in the same run, and our peak RSS.
 #
 # Run by `make bench` after the release build (build/libakashi.a). The
@@ -33,3 +33,13 @@ awk -v b="$bytes" -v x="$x" -v o="$o" -v rss="$rss" 'BEGIN {
 		b / o / 1e6, o, b / x / 1e6, x, x / o
 	printf "dmarc ingest: peak RSS %.1f MB for a %.0f MB report\n", rss / 1024, b / 1e6
 }'
+# The whole ingest through the CLI (parse, validate, canonicalise, append
+# the one ~100 MB entry durably), once: wall and CPU time, peak RSS.
+akashi=${AKASHI:-build/akashi}
+"$akashi" --store "$tmp/store" init >/dev/null
+/usr/bin/time -f "%U %S %e %M" -o "$tmp/full.t" "$akashi" --store "$tmp/store" ingest --no-index \
+	--kind dmarc "$tmp/big.xml" >"$tmp/full.out"
+awk -v b="$bytes" -v x="$x" -v out="$(tail -1 "$tmp/full.out")" '{
+	printf "akashi ingest --kind dmarc: %.0f MB/s (wall %.2f s, cpu %.2f s; %s), %.2f x xmllint --stream (cpu), peak RSS %.1f MB\n",
+		b / $3 / 1e6, $3, $1 + $2, out, x / ($1 + $2), $4 / 1024
+}' "$tmp/full.t"

@@ -123,5 +123,6 @@ int cli_policies_check(const char *repo, char *abs, size_t size);
 int cli_policies_setup(struct cli *cli, const char *abs);
 int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_gate(struct cli *cli, int argc, char **argv);
+int cmd_alerts(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -390,6 +390,13 @@ static void h_metrics(struct hctx *c, const char *rest)
 		alert_sinks_stats(c->d->sinks, st);
 	json_object_foreach(st, sink, counts)
 	{
+		if (json_is_integer(counts)) {
+			metrics_label(s1, sizeof(s1), sink);
+			snprintf(labels, sizeof(labels), "sink=\"none\",result=\"%s\"", s1);
+			metrics_set(c->d->metrics, M_ALERT_SINK, labels,
+			            (double)json_integer_value(counts));
+			continue;
+		}
 		json_object_foreach(counts, res, v)
 		{
 			if (!json_is_integer(v))

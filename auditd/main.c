@@ -43,6 +43,8 @@ static const struct cli_command commands[] = {
 	 "--subject ADDRESS --list LIST [--campaign C] [--issued TIME] [--url BASE]"},
 	{"serve", cmd_serve, "run the daemon: HTTP API, group commit, scheduler, alerts",
 	 "[--config FILE] [--set KEY=VALUE]..."},
+	{"alerts", cmd_alerts, "run the alert rules over history and print what would fire",
+	 "replay --from TIME --to TIME [--rules FILE]"},
 };
 
 const struct cli_command *cli_find(const char *name)

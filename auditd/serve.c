@@ -222,17 +222,14 @@ int serve_checkpoint_now(struct daemon *d, void (*done)(struct writer_job *j), v
 struct pending_alert {
 	struct pending_alert *next;
 	char rule[64], severity[16];
-	char *summary, *key;
-	int64_t *refs;
-	size_t nrefs;
-	int64_t from_us, to_us, time_us;
+	char *body; /* alerts_body(): the entry's body, canonical */
+	size_t len;
+	int64_t time_us;
 };
 
 static void pending_free(struct pending_alert *p)
 {
-	free(p->summary);
-	free(p->key);
-	free(p->refs);
+	free(p->body);
 	free(p);
 }
 
@@ -240,23 +237,19 @@ static int on_alert(void *ctx, const struct alert_out *a)
 {
 	struct daemon *d = ctx;
 	struct pending_alert *p = calloc(1, sizeof(*p)), **tail;
+	struct ak_buf b = AK_BUF_INIT(0);
+	int rc;
 
 	if (p == NULL)
 		return ak_error_oom();
+	if ((rc = alerts_body(&b, a)) != 0) {
+		ak_buf_free(&b);
+		free(p);
+		return rc;
+	}
 	snprintf(p->rule, sizeof(p->rule), "%s", a->rule ? a->rule : "unknown");
 	snprintf(p->severity, sizeof(p->severity), "%s", a->severity ? a->severity : "medium");
-	p->summary = strdup(a->summary ? a->summary : "");
-	p->key = a->key ? strdup(a->key) : NULL;
-	p->refs = a->nrefs ? malloc(a->nrefs * sizeof(int64_t)) : NULL;
-	if (p->summary == NULL || (a->nrefs && p->refs == NULL)) {
-		pending_free(p);
-		return ak_error_oom();
-	}
-	if (a->nrefs)
-		memcpy(p->refs, a->refs, a->nrefs * sizeof(int64_t));
-	p->nrefs = a->nrefs;
-	p->from_us = a->window_from_us;
-	p->to_us = a->window_to_us;
+	p->body = ak_buf_detach(&b, &p->len);
 	p->time_us = a->time_us;
 	for (tail = &d->pending; *tail; tail = &(*tail)->next)
 		;
@@ -289,15 +282,9 @@ static void alert_note_done(struct writer_job *j)
 	writer_job_free(j);
 }
 
-static json_t *time_str(int64_t us)
-{
-	char t[AK_TIME_MAX];
-
-	return ak_time_format(t, us, AK_TIME_AUTO) < 0 ? json_null() : json_string(t);
-}
-
-/* Append what the detectors emitted as `alert` entries and pass each to
- * the loop for the sinks. */
+/* Append what the detectors emitted as `alert` entries (through the
+ * ingest pipeline, like every record) and pass each to the loop for the
+ * sinks. */
 static void append_alerts(struct daemon *d, struct evidence_store *st)
 {
 	while (d->pending) {
@@ -305,22 +292,13 @@ static void append_alerts(struct daemon *d, struct evidence_store *st)
 		struct ingest_batch b = {0};
 		struct evidence_append_result res = {0};
 		struct ak_buf entry = AK_BUF_INIT(0);
-		json_t *body =
-		        json_pack("{s:s,s:s,s:s,s:[],s:{s:o,s:o}}", "rule", p->rule, "severity",
-		                  p->severity, "summary", p->summary, "refs", "window", "from",
-		                  time_str(p->from_us), "to", time_str(p->to_us));
-		size_t i;
+		json_t *body = json_loadb(p->body, p->len, 0, NULL);
 		int rc;
 
 		d->pending = p->next;
-		for (i = 0; body && i < p->nrefs; i++)
-			json_array_append_new(json_object_get(body, "refs"),
-			                      json_integer(p->refs[i]));
-		if (body && p->key)
-			json_object_set_new(body, "key", json_string(p->key));
 		rc = body ? record_build(&b, "alert", "akashi:alerts", body,
 		                         p->time_us ? p->time_us : ak_time_now())
-		          : ak_error_oom();
+		          : ak_error_set("alert body is not JSON");
 		if (rc == 0)
 			rc = evidence_append(st, b.recs, b.n, NULL, &res);
 		if (rc == 0 && res.appended)
@@ -398,7 +376,40 @@ struct alerts_setup {
 	json_t *rules; /* owned until handed to the writer-side state */
 	char zone[64], hours[64];
 	int64_t mass_threshold;
+	char **roles, **domains; /* NULL-terminated copies, or NULL */
 };
+
+/* A NULL-terminated copy of the strings of a policy's array parameter. */
+static char **strings_of(const struct policy_set *set, const char *control, const char *param)
+{
+	const struct policy *p = NULL;
+	json_t *a, *v;
+	char **out;
+	size_t i, n = 0;
+
+	for (i = 0; set && i < set->n; i++)
+		if (strcmp(set->policies[i].control, control) == 0)
+			p = &set->policies[i];
+	if (p == NULL || (a = policy_param_array(p, param)) == NULL || json_array_size(a) == 0)
+		return NULL;
+	if ((out = calloc(json_array_size(a) + 1, sizeof(*out))) == NULL)
+		return NULL;
+	json_array_foreach(a, i, v)
+	{
+		if (json_is_string(v) && (out[n] = strdup(json_string_value(v))) != NULL)
+			n++;
+	}
+	return out;
+}
+
+static void strings_free(char **s)
+{
+	size_t i;
+
+	for (i = 0; s && s[i]; i++)
+		free(s[i]);
+	free(s);
+}
 
 static json_t *current_rules; /* writer thread only: keeps the rules of d->alerts alive */
 
@@ -415,6 +426,8 @@ static int alerts_setup_call(struct evidence_store *st, void *arg)
 	cfg.timezone = d->alerts_zone;
 	cfg.business_hours = d->alerts_hours;
 	cfg.mass_threshold = a->mass_threshold;
+	cfg.privileged_roles = (const char *const *)a->roles;
+	cfg.own_domains = (const char *const *)a->domains;
 	rc = alerts_new(&nw, a->rules, &cfg, evidence_db(st), on_alert, d);
 	if (rc != 0)
 		return rc;
@@ -433,6 +446,8 @@ static void alerts_setup_done(struct writer_job *j)
 	if (j->rc != 0)
 		ak_log(AK_LOG_WARN, "alert detectors not running: %s", j->error);
 	json_decref(a->rules);
+	strings_free(a->roles);
+	strings_free(a->domains);
 	free(a);
 	writer_job_free(j);
 }
@@ -464,11 +479,16 @@ static void start_alerts(struct daemon *d)
 		if (p)
 			a->mass_threshold = policy_param_int(p, "threshold");
 	}
+	/* Who is privileged and which domains are ours: as the policies say. */
+	a->roles = strings_of(d->set, "access.review", "privileged_roles");
+	a->domains = strings_of(d->set, "dmarc.alignment", "domains");
 	j->call = alerts_setup_call;
 	j->arg = a;
 	j->done = alerts_setup_done;
 	if (writer_submit(d->writer, j) != 0) {
 		json_decref(a->rules);
+		strings_free(a->roles);
+		strings_free(a->domains);
 		free(a);
 		writer_job_free(j);
 	}

@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <git2.h>
 #include <event2/http.h>
 #include <event2/thread.h>
 #include <grp.h>
@@ -1049,6 +1050,18 @@ static int drop_privileges(struct daemon *d)
 		return ak_error_set("dropping to user '%s': %s", user, strerror(errno));
 	if (setuid(0) == 0)
 		return ak_error_set("dropping to user '%s': root could be regained", user);
+	/* libgit2 looks for the user's git configuration under HOME: root's
+	 * is out of reach now. */
+	setenv("HOME", pw->pw_dir, 1);
+	unsetenv("XDG_CONFIG_HOME");
+	/* The policy repository is root's and the daemon now is not: libgit2
+	 * would refuse it as "not owned by the current user". That check
+	 * guards git from running a stranger's hooks and filters; libgit2
+	 * runs neither, and the repository is the one the configuration
+	 * names. The daemon keeps libgit2 initialised so the setting holds. */
+	git_libgit2_init();
+	d->git_held = 1;
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	ak_log(AK_LOG_INFO, "running as %s (uid %d)", user, (int)pw->pw_uid);
 	return 0;
 }
@@ -1201,6 +1214,8 @@ done:
 	if (d->base)
 		event_base_free(d->base);
 	libevent_global_shutdown();
+	if (d->git_held)
+		git_libgit2_shutdown();
 	if (d->cfg != cli->config)
 		config_free(d->cfg);
 	if (rc != 0)

@@ -260,73 +260,89 @@ static int on_alert(void *ctx, const struct alert_out *a)
 
 struct alert_note {
 	struct daemon *d;
-	char *entry;
-	size_t len;
 	char rule[64], severity[16];
 };
 
-/* Loop thread: hand an appended alert to the sinks. */
-static void alert_note_done(struct writer_job *j)
+/* Loop thread: an alert entry is durable; hand it to the sinks. */
+static void alert_done(struct writer_job *j)
 {
-	struct alert_note *n = j->arg;
+	struct alert_note *n = j->ctx;
+	struct daemon *d = n->d;
+	struct ak_buf entry = AK_BUF_INIT(0);
 	char labels[128], r[64], s[32];
 
-	metrics_label(r, sizeof(r), n->rule);
-	metrics_label(s, sizeof(s), n->severity);
-	snprintf(labels, sizeof(labels), "rule=\"%s\",severity=\"%s\"", r, s);
-	metrics_add(n->d->metrics, M_ALERTS, labels, 1);
-	if (n->d->sinks &&
-	    alert_sinks_send(n->d->sinks, n->entry, n->len, n->rule, n->severity) != 0)
-		ak_log(AK_LOG_WARN, "alert sinks: %s", ak_error_last());
-	free(n->entry);
+	if (j->rc != 0) {
+		ak_log(AK_LOG_ERR, "alert %s: %s", n->rule, j->error);
+	} else if (j->appended) {
+		metrics_label(r, sizeof(r), n->rule);
+		metrics_label(s, sizeof(s), n->severity);
+		snprintf(labels, sizeof(labels), "rule=\"%s\",severity=\"%s\"", r, s);
+		metrics_add(d->metrics, M_ALERTS, labels, 1);
+		/* The sinks get the entry itself, as hashed. */
+		if (evidence_get(d->rd, j->last_seq, &entry) != 0)
+			ak_log(AK_LOG_ERR, "alert %s: %s", n->rule, ak_error_last());
+		else if (d->sinks && alert_sinks_send(d->sinks, entry.data, entry.len, n->rule,
+		                                      n->severity) != 0)
+			ak_log(AK_LOG_WARN, "alert sinks: %s", ak_error_last());
+	}
+	ak_buf_free(&entry);
 	free(n);
 	writer_job_free(j);
 }
 
-/* Append what the detectors emitted as `alert` entries (through the
- * ingest pipeline, like every record) and pass each to the loop for the
- * sinks. */
-static void append_alerts(struct daemon *d, struct evidence_store *st)
+/* The writer stopped before an alert could go in (shutdown). */
+static void alert_done_dropped(struct writer_job *j)
 {
+	struct alert_note *n = j->ctx;
+
+	ak_log(AK_LOG_WARN, "alert %s not recorded: the daemon is stopping", n ? n->rule : "?");
+	free(n);
+	writer_job_free(j);
+}
+
+/* Queue what the detectors emitted as `alert` entries (through the ingest
+ * pipeline, like every record) ahead of the waiting requests: they go in
+ * the next group commit, never in a commit of their own. */
+static void queue_alerts(struct daemon *d)
+{
+	struct writer_job *first = NULL, **tail = &first;
+
 	while (d->pending) {
 		struct pending_alert *p = d->pending;
-		struct ingest_batch b = {0};
-		struct evidence_append_result res = {0};
-		struct ak_buf entry = AK_BUF_INIT(0);
+		struct writer_job *j = writer_job_new(WRITER_APPEND);
+		struct alert_note *n = calloc(1, sizeof(*n));
 		json_t *body = json_loadb(p->body, p->len, 0, NULL);
 		int rc;
 
 		d->pending = p->next;
-		rc = body ? record_build(&b, "alert", "akashi:alerts", body,
-		                         p->time_us ? p->time_us : ak_time_now())
-		          : ak_error_set("alert body is not JSON");
-		if (rc == 0)
-			rc = evidence_append(st, b.recs, b.n, NULL, &res);
-		if (rc == 0 && res.appended)
-			rc = evidence_get(st, res.last_seq, &entry);
+		rc = j && n && body ? record_build(&j->batch, "alert", "akashi:alerts", body,
+		                                   p->time_us ? p->time_us : ak_time_now())
+		                    : ak_error_oom();
 		if (rc != 0) {
 			ak_log(AK_LOG_ERR, "alert %s: %s", p->rule, ak_error_last());
-		} else if (res.appended) {
-			struct writer_job *j = writer_job_new(WRITER_NOTE);
-			struct alert_note *n = calloc(1, sizeof(*n));
-
-			if (j && n) {
-				n->d = d;
-				n->entry = ak_buf_detach(&entry, &n->len);
-				snprintf(n->rule, sizeof(n->rule), "%s", p->rule);
-				snprintf(n->severity, sizeof(n->severity), "%s", p->severity);
-				j->arg = n;
-				j->done = alert_note_done;
-				writer_post(d->writer, j);
-			} else {
-				free(n);
-				writer_job_free(j);
-			}
+			free(n);
+			writer_job_free(j);
+		} else {
+			n->d = d;
+			snprintf(n->rule, sizeof(n->rule), "%s", p->rule);
+			snprintf(n->severity, sizeof(n->severity), "%s", p->severity);
+			j->ctx = n;
+			j->done = alert_done;
+			j->always = 1;
+			*tail = j;
+			tail = &j->next;
 		}
-		ak_buf_free(&entry);
-		ingest_batch_free(&b);
 		json_decref(body);
 		pending_free(p);
+	}
+	/* Ahead of the queue, in the order they were raised. */
+	if (first && writer_submit_next(d->writer, first) != 0) {
+		while (first) {
+			struct writer_job *j = first;
+
+			first = j->next;
+			alert_done_dropped(j);
+		}
 	}
 }
 
@@ -342,25 +358,83 @@ static int feed_row(void *ctx, const struct evidence_entry *e)
 }
 
 /* Feed the detectors every entry after the last one fed, up to upto, in
- * seq order: the daemon's own appends and those of other processes
- * (akashi ingest) alike, so alerts cover every door. */
+ * seq order (alerts thread). */
 static void feed_alerts(struct daemon *d, struct evidence_store *st, int64_t upto)
 {
 	struct evidence_filter f = {0};
 
-	if (d->alerts == NULL || upto <= d->alerts_fed)
+	if (upto <= d->alerts_fed)
 		return;
+	if (d->alerts == NULL) {
+		d->alerts_fed = upto;
+		return;
+	}
 	f.from_seq = d->alerts_fed + 1;
 	f.to_seq = upto;
-	if (evidence_scan(st, &f, feed_row, d) != 0)
+	if (evidence_scan(st, &f, feed_row, d) != 0) {
 		ak_log(AK_LOG_ERR, "feeding the alert detectors: %s", ak_error_last());
-	append_alerts(d, st);
+		d->alerts_fed = upto; /* do not stall on a bad stretch */
+	}
+	queue_alerts(d);
 }
 
+/* The alerts thread's job: catch up with what was asked for, in slices,
+ * until nothing more is asked (then a later commit queues a new job). */
+static int feed_call(struct evidence_store *st, void *arg)
+{
+	struct daemon *d = arg;
+
+	for (;;) {
+		int64_t want;
+
+		pthread_mutex_lock(&d->feed_mu);
+		want = d->feed_want;
+		if (want <= d->alerts_fed) {
+			d->feed_queued = 0;
+			pthread_mutex_unlock(&d->feed_mu);
+			return 0;
+		}
+		pthread_mutex_unlock(&d->feed_mu);
+		feed_alerts(d, st, want < d->alerts_fed + 20000 ? want : d->alerts_fed + 20000);
+	}
+}
+
+/* Ask the alerts thread to feed up to upto (any thread). One job at a
+ * time is queued; it takes whatever was asked meanwhile. */
+static void request_feed(struct daemon *d, int64_t upto)
+{
+	struct writer_job *j;
+	int submit = 0;
+
+	pthread_mutex_lock(&d->feed_mu);
+	if (upto > d->feed_want)
+		d->feed_want = upto;
+	if (!d->feed_queued && d->alerter) {
+		d->feed_queued = 1;
+		submit = 1;
+	}
+	pthread_mutex_unlock(&d->feed_mu);
+	if (!submit)
+		return;
+	if ((j = writer_job_new(WRITER_CALL)) != NULL) {
+		j->call = feed_call;
+		j->arg = d;
+		if (writer_submit(d->alerter, j) == 0)
+			return;
+		writer_job_free(j);
+	}
+	pthread_mutex_lock(&d->feed_mu);
+	d->feed_queued = 0;
+	pthread_mutex_unlock(&d->feed_mu);
+}
+
+/* Writer thread, after a commit: the detectors run on their own thread
+ * (their derived-state lookups cost as much as the append itself). */
 static void on_committed(void *ctx, struct evidence_store *st, int64_t first, int64_t last)
 {
+	(void)st;
 	(void)first;
-	feed_alerts(ctx, st, last);
+	request_feed(ctx, last);
 }
 
 static int on_idle(void *ctx, struct evidence_store *st, int busy)
@@ -379,8 +453,8 @@ static int on_idle(void *ctx, struct evidence_store *st, int busy)
 	metrics_set(d->metrics, M_INDEX_LAG, NULL, (double)(size - upto));
 	metrics_set(d->metrics, M_LOG_SIZE, NULL, (double)size);
 	/* Entries other processes appended reach the detectors too. */
-	feed_alerts(d, st, size < d->alerts_fed + 5000 ? size : d->alerts_fed + 5000);
-	return upto < size || (d->alerts && d->alerts_fed < size);
+	request_feed(d, size);
+	return upto < size;
 }
 
 struct alerts_setup {
@@ -423,7 +497,7 @@ static void strings_free(char **s)
 	free(s);
 }
 
-static json_t *current_rules; /* writer thread only: keeps the rules of d->alerts alive */
+static json_t *current_rules; /* alerts thread only: keeps the rules of d->alerts alive */
 
 static int alerts_setup_call(struct evidence_store *st, void *arg)
 {
@@ -501,7 +575,7 @@ static void start_alerts(struct daemon *d)
 	j->call = alerts_setup_call;
 	j->arg = a;
 	j->done = alerts_setup_done;
-	if (writer_submit(d->writer, j) != 0) {
+	if (writer_submit(d->alerter, j) != 0) {
 		json_decref(a->rules);
 		strings_free(a->roles);
 		strings_free(a->domains);
@@ -738,6 +812,7 @@ static void start_audit(struct daemon *d)
 		free(t);
 		return;
 	}
+	pthread_setname_np(d->audit_thread, "akashi-audit");
 	d->audit_running = 1;
 }
 
@@ -1113,7 +1188,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	struct daemon d0 = {0}, *d = &d0;
-	struct evidence_store *st = NULL, *rd2 = NULL;
+	struct evidence_store *st = NULL, *rd2 = NULL, *rd3 = NULL;
 	struct writer_opts wo;
 	struct writer_hooks hooks = {0};
 	json_t *fields;
@@ -1126,6 +1201,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 		return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
 	d->cli = cli;
 	d->started_us = ak_time_now();
+	pthread_mutex_init(&d->feed_mu, NULL);
 	d->exit_code = CLI_OK;
 	if ((rc = cli_configure(cli)) != 0 || (rc = check_config(cli->config)) != 0)
 		return cli_error("serve", rc);
@@ -1145,11 +1221,16 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	 * unsubscribe secret, the TLS key, the port. */
 	if ((rc = cli_open_store(cli, 0, &st)) != 0 || (rc = token_setup(evidence_db(st))) != 0)
 		goto done;
+	/* The writer's page cache: the b-trees every append touches (dedupe,
+	 * catalog, tree, derived state) stay in memory instead of being read
+	 * back from the file at each commit. Bounded, so RSS stays flat. */
+	sqlite3_exec(evidence_db(st), "PRAGMA cache_size=-16384", NULL, NULL, NULL);
 	if ((rc = evidence_size(st, &(int64_t){0})) != 0 || (rc = unsub_setup(d)) != 0 ||
 	    (rc = tls_setup(d)) != 0 || (rc = http_start(d)) != 0)
 		goto done;
 	if ((rc = evidence_open(&d->rd, cli->store_dir, EVIDENCE_READONLY)) != 0 ||
 	    (rc = evidence_open(&rd2, cli->store_dir, EVIDENCE_READONLY)) != 0 ||
+	    (rc = evidence_open(&rd3, cli->store_dir, EVIDENCE_READONLY)) != 0 ||
 	    (rc = token_checker_new(&d->tokens, evidence_db(d->rd))) != 0)
 		goto done;
 	if ((rc = drop_privileges(d)) != 0)
@@ -1162,9 +1243,17 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	if ((rc = writer_new(&d->writer, st, d->base, d->metrics, &wo, &hooks)) != 0)
 		goto done;
 	st = NULL; /* the writer's now */
-	if ((rc = writer_new(&d->reader, rd2, d->base, NULL, &wo, NULL)) != 0)
+	wo.name = "akashi-reader";
+	rc = writer_new(&d->reader, rd2, d->base, NULL, &wo, NULL);
+	if (rc != 0)
 		goto done;
 	rd2 = NULL; /* the reader's */
+	wo.name = "akashi-alerts";
+	rc = writer_new(&d->alerter, rd3, d->base, NULL, &wo, NULL);
+	wo.name = NULL;
+	if (rc != 0)
+		goto done;
+	rd3 = NULL; /* the alerts thread's */
 	fields = json_pack("{s:s,s:s,s:b,s:I,s:s}", "version", AKASHI_VERSION, "listen",
 	                   config_get(d->cfg, "listen"), "tls", d->ssl != NULL, "pid",
 	                   (json_int_t)getpid(), "user", config_get(d->cfg, "user"));
@@ -1189,6 +1278,11 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 done:
 	if (rc != 0)
 		cli_error("serve", rc);
+	/* The alerts thread first: what it raises still goes to the writer. */
+	if (d->alerter) {
+		writer_stop(d->alerter);
+		rd3 = writer_store(d->alerter);
+	}
 	if (d->writer) {
 		writer_stop(d->writer);
 		st = writer_store(d->writer);
@@ -1209,6 +1303,9 @@ done:
 	writer_free(d->writer);
 	writer_free(d->reader);
 	evidence_close(rd2);
+	writer_free(d->alerter);
+	evidence_close(rd3);
+	pthread_mutex_destroy(&d->feed_mu);
 	alerts_free(d->alerts);
 	json_decref(current_rules);
 	current_rules = NULL;

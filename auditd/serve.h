@@ -7,8 +7,10 @@
  *   - the loop thread runs libevent: HTTP, timers, signals, the answers to
  *     requests once the writer is done with them, and the alert sinks. It
  *     reads through its own read-only connection (rd).
- *   - the writer thread owns the writable store (auditd/writer.h) and,
- *     after each commit, runs the alert detectors over what was appended.
+ *   - the writer thread owns the writable store (auditd/writer.h).
+ *   - the alerts thread runs the detectors over what was appended, on a
+ *     read-only connection of its own, and queues the alerts they raise
+ *     for the writer's next group commit.
  *   - the reader thread runs searches and consent lookups on a read-only
  *     connection of its own (the writer machinery with call jobs only).
  *   - an audit thread exists while a scheduled audit runs, with its own
@@ -93,7 +95,13 @@ struct daemon {
 	/* the audit thread */
 	pthread_t audit_thread;
 	int audit_running;
-	/* writer thread only: the alert detectors and what they emitted */
+	/* The alerts thread: the detectors on a read-only connection of their
+	 * own, fed after each commit; what they raise goes to the writer. */
+	struct writer *alerter;
+	pthread_mutex_t feed_mu;
+	int64_t feed_want; /* under feed_mu: feed up to this seq */
+	int feed_queued;   /* under feed_mu: a feed job is queued */
+	/* alerts thread only: the detectors and what they emitted */
 	struct alerts *alerts;
 	int64_t alerts_fed; /* the last seq fed to the detectors */
 	struct pending_alert *pending;

@@ -141,6 +141,32 @@ void writer_post(struct writer *w, struct writer_job *j)
 	event_active(w->wake, EV_READ, 0);
 }
 
+int writer_submit_next(struct writer *w, struct writer_job *j)
+{
+	struct writer_job *last = j;
+	int64_t now = ak_time_now();
+
+	pthread_mutex_lock(&w->mu);
+	if (w->stop) {
+		pthread_mutex_unlock(&w->mu);
+		return ak_error_set("the writer is stopping");
+	}
+	for (;; last = last->next) {
+		last->queued_us = now;
+		if (last->type == WRITER_APPEND)
+			w->in_records += last->batch.n;
+		if (last->next == NULL)
+			break;
+	}
+	last->next = w->in;
+	w->in = j;
+	if (w->in_tail == NULL)
+		w->in_tail = last;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
 void writer_set_opts(struct writer *w, const struct writer_opts *o)
 {
 	pthread_mutex_lock(&w->mu);
@@ -463,6 +489,7 @@ int writer_new(struct writer **out, struct evidence_store *st, struct event_base
 		writer_free(w);
 		return ak_error_set("cannot start the writer thread: %s", strerror(rc));
 	}
+	pthread_setname_np(w->thread, o->name ? o->name : "akashi-writer");
 	w->started = 1;
 	*out = w;
 	return 0;

@@ -61,6 +61,7 @@ struct writer_job *writer_job_new(enum writer_job_type type);
 void writer_job_free(struct writer_job *j);
 
 struct writer_opts {
+	const char *name;    /* thread name (top -H, ps -L); NULL: "akashi-writer" */
 	size_t max_batch;    /* records per group commit */
 	int64_t max_wait_us; /* wait this long for more after the first job */
 	size_t max_queue;    /* records queued before submit says AK_EBUSY */
@@ -89,8 +90,14 @@ int writer_new(struct writer **out, struct evidence_store *st, struct event_base
 int writer_submit(struct writer *w, struct writer_job *j);
 
 /* From the writer thread (a hook or a call): hand a finished job straight
- * to the loop's done callbacks (e.g. an alert entry for the sinks). */
+ * to the loop's done callbacks. */
 void writer_post(struct writer *w, struct writer_job *j);
+
+/* Queue j, and the jobs linked after it by next, ahead of everything
+ * waiting (any thread), so append jobs go in the next group commit rather
+ * than in one of their own; never refused for a full queue. AK_ERROR
+ * after writer_stop() (nothing taken). */
+int writer_submit_next(struct writer *w, struct writer_job *j);
 
 /* Change batching at run time (SIGHUP). */
 void writer_set_opts(struct writer *w, const struct writer_opts *o);

@@ -3,8 +3,9 @@
  * own keep-alive connection, POST batches of B lines of a JSON Lines file
  * to URL-PATH with a bearer token, one request at a time (a client waits
  * for its answer, as a real producer that needs the acknowledgement does).
- * Prints one line: entries/s, requests, p50 and p99 latency in ms, and the
- * count of non-200 answers.
+ * Prints one line: entries/s, requests, p50 and p99 latency in ms, the
+ * count of non-200 answers, and the appended and duplicates the answers
+ * reported.
  *
  * usage: http_load HOST PORT PATH TOKEN FILE CLIENTS BATCH
  */
@@ -33,7 +34,7 @@ static size_t nbatches, next_batch;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static double *lat;
 static size_t nlat, bad;
-static size_t entries;
+static size_t entries, appended, duplicates;
 
 static double now(void)
 {
@@ -72,7 +73,8 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Read one response; returns the status code, -1 on error. */
+/* Read one response into buf (NUL-terminated); returns the status code,
+ * -1 on error. */
 static int read_response(int fd, char *buf, size_t cap)
 {
 	size_t have = 0, body_len = 0, head_len;
@@ -101,6 +103,7 @@ static int read_response(int fd, char *buf, size_t cap)
 			return -1;
 		have += (size_t)r;
 	}
+	buf[have] = '\0';
 	return code;
 }
 
@@ -128,9 +131,9 @@ static void *client(void *arg)
 		if (b == NULL)
 			break;
 		n = snprintf(head, sizeof(head),
-			     "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
-			     "Content-Type: application/x-ndjson\r\nContent-Length: %zu\r\n\r\n",
-			     path, host, token, b->len);
+		             "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+		             "Content-Type: application/x-ndjson\r\nContent-Length: %zu\r\n\r\n",
+		             path, host, token, b->len);
 		t0 = now();
 		if (write_all(fd, head, (size_t)n) != 0 || write_all(fd, b->p, b->len) != 0 ||
 		    (code = read_response(fd, resp, 1 << 16)) < 0) {
@@ -139,10 +142,16 @@ static void *client(void *arg)
 		}
 		pthread_mutex_lock(&mu);
 		lat[nlat++] = now() - t0;
-		if (code != 200)
+		if (code != 200) {
 			bad++;
-		else
+		} else {
+			const char *a = strstr(resp, "\"appended\":"),
+			           *d = strstr(resp, "\"duplicates\":");
+
 			entries += b->lines;
+			appended += a ? strtoul(a + 11, NULL, 10) : 0;
+			duplicates += d ? strtoul(d + 13, NULL, 10) : 0;
+		}
 		pthread_mutex_unlock(&mu);
 	}
 	close(fd);
@@ -197,7 +206,7 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	t1 = now();
 	qsort(lat, nlat, sizeof(double), cmp);
-	printf("%.0f %zu %.2f %.2f %zu\n", entries / (t1 - t0), nlat, lat[nlat / 2] * 1000,
-	       lat[nlat * 99 / 100] * 1000, bad);
+	printf("%.0f %zu %.2f %.2f %zu %zu %zu\n", entries / (t1 - t0), nlat, lat[nlat / 2] * 1000,
+	       lat[nlat * 99 / 100] * 1000, bad, appended, duplicates);
 	return 0;
 }

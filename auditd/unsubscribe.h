@@ -33,20 +33,19 @@ struct unsub_token {
 
 /* Append a token for (subject, list, campaign) issued at issued_us. Each
  * string at most 255 bytes. */
-int unsub_token_make(struct ak_buf *out, const void *secret, size_t secret_len,
-		     const char *subject, const char *list, const char *campaign,
-		     int64_t issued_us);
+int unsub_token_make(struct ak_buf *out, const void *secret, size_t secret_len, const char *subject,
+                     const char *list, const char *campaign, int64_t issued_us);
 
 /* Check a token: well-formed, MAC right, issued no later than now (plus a
  * minute of clock skew) and no earlier than now - max_age (max_age 0: no
  * limit). AK_EINVALID with the reason otherwise. */
 int unsub_token_check(const char *token, size_t len, const void *secret, size_t secret_len,
-		      int64_t now_us, int64_t max_age_us, struct unsub_token *out);
+                      int64_t now_us, int64_t max_age_us, struct unsub_token *out);
 
 /* ---- the secret ---- */
 
-#define UNSUB_SECRET_MIN 32
-#define UNSUB_SECRET_MAX 4096
+#define UNSUB_SECRET_MIN  32
+#define UNSUB_SECRET_MAX  4096
 #define UNSUB_SECRET_FILE "unsubscribe.key" /* in the store directory by default */
 
 /* Read the secret from path: UNSUB_SECRET_MIN to UNSUB_SECRET_MAX bytes,

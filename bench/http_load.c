@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	host = argv[1];
-	port = atoi(argv[2]);
+	port = (int)strtol(argv[2], NULL, 10);
 	path = argv[3];
 	token = argv[4];
 	clients = strtoul(argv[6], NULL, 10);

@@ -18,8 +18,8 @@ PKGS := sqlite3 openssl jansson libarchive libgit2 expat gmime-3.0 libevent \
 DEPS_BUILD := gcc make pkg-config libsqlite3-dev libssl-dev libjansson-dev \
               libarchive-dev libgit2-dev libexpat1-dev libgmime-3.0-dev libevent-dev \
               libopendkim-dev libcmocka-dev
-DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix \
-             curl valgrind
+DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix unzip \
+             chromium poppler-utils curl valgrind
 DEPS_FUZZ := clang libclang-rt-14-dev
 
 VARIANT ?= release
@@ -99,6 +99,10 @@ unit-bins: $(B)/akashi $(UNIT_BINS) $(REPLAY_BINS)
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
 
+# Files put into the binary with .incbin: the compiler's dependency lists
+# cannot see them.
+$(B)/obj/reports/bundle_files.o: reports/VERIFY.md reports/verify.py
+
 # Install what is missing; do nothing when everything is present. Uses sudo
 # only when not root and sudo exists.
 deps:
@@ -140,11 +144,14 @@ fuzz: deps
 	$(MAKE) CC=clang VARIANT=fuzz fuzz-run
 
 FUZZ_SECONDS ?= 60
+# Not the command line's own files (auditd/*.c): they need main.c, and no
+# target calls them.
+FUZZ_LIB_SRCS := $(filter-out $(wildcard auditd/*.c),$(LIB_SRCS)) $(GEN_SRC)
 fuzz-run: $(GEN_SRC)
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	  clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-	    $(PKG_CFLAGS) -o build/fuzz/$$n $$f $(LIB_SRCS) $(GEN_SRC) $(PKG_LIBS) || exit 1; \
+	    $(PKG_CFLAGS) -o build/fuzz/$$n $$f $(FUZZ_LIB_SRCS) $(PKG_LIBS) || exit 1; \
 	  mkdir -p build/fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
 	  build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 build/fuzz/corpus-$$n \

@@ -4,6 +4,7 @@
 #include "auditd/cli.h"
 
 #include "lib/error.h"
+#include "policies/repo.h"
 #include "policies/state.h"
 
 #include <errno.h>
@@ -216,4 +217,37 @@ int cli_getopt(struct cli *cli, const char *name, int argc, char **argv, const c
 		if (rc == 0)
 			return c;
 	}
+}
+
+const char *cli_policy_repo(struct cli *cli, char *buf, size_t size)
+{
+	const char *r = config_get(cli->config, "policies.repo");
+
+	if (*r)
+		snprintf(buf, size, "%s", r);
+	else
+		snprintf(buf, size, "%s/policies", cli->store_dir);
+	return buf;
+}
+
+const char *cli_policy_ref(struct cli *cli, const char *given)
+{
+	if (given && *given)
+		return given;
+	return *config_get(cli->config, "policies.ref") ? config_get(cli->config, "policies.ref")
+							 : "HEAD";
+}
+
+int cli_load_policies(struct cli *cli, const char *ref, struct policy_set **out)
+{
+	char repo[sizeof(cli->store_dir) + 16];
+	int rc;
+
+	if ((rc = cli_configure(cli)) != 0)
+		return rc;
+	cli_policy_repo(cli, repo, sizeof(repo));
+	ref = cli_policy_ref(cli, ref);
+	if ((rc = policy_load(out, repo, ref)) != 0)
+		ak_error_prefix("policies %s@%s", repo, ref);
+	return rc;
 }

@@ -93,6 +93,16 @@ struct ingest_pipeline;
 typedef int (*cli_adapter_fn)(FILE *in, const char *path, const struct ingest_options *opt,
 			      struct ingest_pipeline *p);
 cli_adapter_fn cli_ingest_adapter(const char *kind, const char *format);
+/* The policy repository in force (config policies.repo, else
+ * <store>/policies) into buf; returns buf. After cli_configure(). */
+const char *cli_policy_repo(struct cli *cli, char *buf, size_t size);
+/* The ref in force: given (a --ref option) when not NULL, else the config
+ * key policies.ref, else "HEAD". */
+const char *cli_policy_ref(struct cli *cli, const char *given);
+/* The policies in force (cli_policy_repo() at cli_policy_ref(ref)), read
+ * from git. Free with policy_set_free(). */
+struct policy_set;
+int cli_load_policies(struct cli *cli, const char *ref, struct policy_set **out);
 
 /* The subcommand table (auditd/main.c). */
 const struct cli_command *cli_find(const char *name);
@@ -113,7 +123,10 @@ int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_serve(struct cli *cli, int argc, char **argv);
 int cmd_token(struct cli *cli, int argc, char **argv);
 int cmd_unsubscribe(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_gate(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
 
 /* The policy side of `akashi init` (auditd/cmd_policy.c). Before the store
  * is made: check that repo (given with --policies) loads at HEAD, and put
@@ -121,8 +134,14 @@ int cmd_policy(struct cli *cli, int argc, char **argv);
  * set when abs is NULL, else record abs in <store>/akashi.conf. */
 int cli_policies_check(const char *repo, char *abs, size_t size);
 int cli_policies_setup(struct cli *cli, const char *abs);
-int cmd_audit(struct cli *cli, int argc, char **argv);
-int cmd_gate(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_verify_bundle(struct cli *cli, int argc, char **argv);
+
+/* Open the store for writing and run bundle_export() with o, recording
+ * argv (the command as typed) in the bundle; prints what was done. For
+ * `akashi export` and `akashi search --export`. */
+struct bundle_opts;
+int cli_export(struct cli *cli, const char *name, int argc, char **argv, struct bundle_opts *o);
 int cmd_alerts(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -18,26 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The policy repository and ref in force: config policies.repo (default
- * <store>/policies) and policies.ref (default HEAD), or --ref. */
-static int load_policies(struct cli *cli, const char *ref, struct policy_set **out)
-{
-	char repo[4200];
-	const char *r = config_get(cli->config, "policies.repo");
-	int rc;
-
-	if (*r)
-		snprintf(repo, sizeof(repo), "%s", r);
-	else
-		snprintf(repo, sizeof(repo), "%s/policies", cli->store_dir);
-	if (ref == NULL || *ref == '\0')
-		ref = *config_get(cli->config, "policies.ref") ? config_get(cli->config, "policies.ref")
-								: "HEAD";
-	if ((rc = policy_load(out, repo, ref)) != 0)
-		ak_error_prefix("policies %s@%s", repo, ref);
-	return rc;
-}
-
 /* The policy load is part of the record. */
 static int record_policy_load(struct evidence_store *st, const struct policy_set *set,
 			      const char *why)
@@ -84,7 +64,7 @@ static void print_table(const struct audit_result *r)
 	for (i = 0; i < r->npolicies; i++) {
 		const struct audit_policy_result *pr = &r->policies[i];
 		char rate[16];
-		int64_t ok = pr->population - (int64_t)pr->nexceptions;
+		int64_t ok = pr->population - pr->affected;
 
 		if (pr->population)
 			snprintf(rate, sizeof(rate), "%.2f%%",
@@ -159,10 +139,13 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 						  "before to");
 	}
 	if ((rc = cli_open_store(cli, record ? 0 : EVIDENCE_READONLY, &st)) != 0 ||
-	    (rc = load_policies(cli, ref, &set)) != 0)
+	    (rc = cli_load_policies(cli, ref, &set)) != 0)
 		goto done;
-	/* Bind the audit to a checkpoint of the log as it stands. */
-	if (record && ((rc = record_policy_load(st, set, "audit")) != 0 ||
+	/* Scans by kind and time go through the catalog: bring it up to
+	 * date (seconds, even after an ingest --no-index). Then bind the
+	 * audit to a checkpoint of the log as it stands. */
+	if (record && ((rc = evidence_catalog_catchup(st)) != 0 ||
+		       (rc = record_policy_load(st, set, "audit")) != 0 ||
 		       (rc = evidence_checkpoint(st, &cp, &created)) != 0))
 		goto done;
 	if ((rc = audit_run(st, set, &period, &r)) != 0)
@@ -260,7 +243,7 @@ int cmd_gate(struct cli *cli, int argc, char **argv)
 	if (strcmp(rq.stream, "marketing") && strcmp(rq.stream, "transactional"))
 		return cli_usage("gate", "--stream is marketing or transactional");
 	if ((rc = cli_open_store(cli, EVIDENCE_READONLY, &st)) != 0 ||
-	    (rc = load_policies(cli, ref, &set)) != 0 ||
+	    (rc = cli_load_policies(cli, ref, &set)) != 0 ||
 	    (rc = gate_new(&g, evidence_db(st), set)) != 0 || (rc = gate_check(g, &rq, &d)) != 0)
 		goto done;
 	j = gate_decision_json(&d);

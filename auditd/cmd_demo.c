@@ -250,7 +250,7 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 					     {"dir", required_argument, NULL, 'd'},
 					     {NULL, 0, NULL, 0}};
 	const char *dir = "build/demo";
-	char store[4096], samples[4096], path[4200], dbpath[4200];
+	char store[4096], samples[4096], path[4200], dbpath[4200], report[4200];
 	static const char *files[] = {"consent", "send", "admin", "dmarc", "misc"};
 	FILE *f;
 	int c, rc, i;
@@ -265,6 +265,7 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 		return cli_usage("demo", "unexpected argument '%s'", argv[optind]);
 	snprintf(store, sizeof(store), "%s/store", dir);
 	snprintf(samples, sizeof(samples), "%s/samples", dir);
+	snprintf(report, sizeof(report), "%s/report-2026Q3.html", dir);
 	snprintf(dbpath, sizeof(dbpath), "%s/%s", store, EVIDENCE_DB_FILE);
 	/* Only ever remove a store this command made before. */
 	if (access(dbpath, F_OK) == 0) {
@@ -310,6 +311,8 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 		char *a_verify[] = {"verify", NULL};
 		char *a_search[] = {"search", "--limit", "3", "ニュースレター", NULL};
 		char *a_search2[] = {"search", "--kind", "admin", "--limit", "2", "203.0.113.66", NULL};
+		char *a_report[] = {"report", "--quarter", "2026Q3", "--format", "html", "-o", report,
+				    NULL};
 
 		snprintf(p0, sizeof(p0), "%s/consent.jsonl", samples);
 		snprintf(p1, sizeof(p1), "%s/send.jsonl", samples);
@@ -326,14 +329,16 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 		    (rc = run(cli, "checkpoint", 1, a_cp)) != 0 ||
 		    (rc = run(cli, "verify", 1, a_verify)) != 0 ||
 		    (rc = run(cli, "search", 4, a_search)) != 0 ||
-		    (rc = run(cli, "search", 6, a_search2)) != 0)
+		    (rc = run(cli, "search", 6, a_search2)) != 0 ||
+		    (rc = run(cli, "report", 7, a_report)) != 0)
 			return rc;
 	}
 	printf("\nakashi demo: done.\n"
 	       "  store       %s  (akashi --store %s log | verify | checkpoints | prove SEQ)\n"
 	       "  samples     %s/*.jsonl\n"
+	       "  report      %s  (the quarterly report; docs/REPORTS.md)\n"
 	       "  public key  akashi --store %s key\n"
 	       "  the format  docs/EVIDENCE-FORMAT.md (check a checkpoint with openssl by hand)\n",
-	       store, store, samples, store);
+	       store, store, samples, report, store);
 	return CLI_OK;
 }

@@ -9,9 +9,9 @@
  * file (JSON Lines). The last line of output is always
  * "N appended, M duplicates, K rejected".
  *
- * The appends are durable when that line is printed; the full-text index
- * then catches up (skipped with --no-index: `akashi search` and the daemon
- * bring it up to date later).
+ * The appends are durable when that line is printed; the catalog and the
+ * full-text index then catch up (the index is skipped with --no-index:
+ * `akashi search` and the daemon bring it up to date later).
  */
 #include "auditd/cli.h"
 
@@ -311,10 +311,11 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 	t_collect = ak_time_now();
 	rc = ingest_pipeline_commit(p, &counts);
 	t_append = ak_time_now();
-	if (rc == 0 && counts.appended && !no_index) {
-		/* The search index follows right away; appends were durable
-		 * before this started. */
-		rc = evidence_catchup(st, 0, NULL);
+	if (rc == 0 && counts.appended) {
+		/* The catalog and search index follow right away; appends were
+		 * durable before this started. --no-index leaves the search
+		 * index to the daemon or the next search. */
+		rc = no_index ? evidence_catalog_catchup(st) : evidence_catchup(st, 0, NULL);
 	}
 done:
 	if (stats)

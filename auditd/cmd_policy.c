@@ -13,6 +13,7 @@
 #include "lib/error.h"
 #include "lib/jcs.h"
 #include "lib/timefmt.h"
+#include "auditd/alerts/alerts.h"
 #include "policies/repo.h"
 
 #include <errno.h>
@@ -37,18 +38,6 @@ static void put_text(const char *s)
 		else
 			putchar(c);
 	}
-}
-
-/* The configured policy repository into buf. */
-static const char *configured_repo(struct cli *cli, char *buf, size_t size)
-{
-	const char *r = config_get(cli->config, "policies.repo");
-
-	if (*r)
-		snprintf(buf, size, "%s", r);
-	else
-		snprintf(buf, size, "%s/%s", cli->store_dir, POLICIES_DIR);
-	return buf;
 }
 
 /* ---- akashi init ---- */
@@ -175,7 +164,7 @@ static int policy_lint_cmd(struct cli *cli, int argc, char **argv)
 	if (repo == NULL) {
 		if ((rc = cli_configure(cli)) != 0)
 			goto fail;
-		repo = configured_repo(cli, buf, sizeof(buf));
+		repo = cli_policy_repo(cli, buf, sizeof(buf));
 		if (ref == NULL)
 			ref = config_get(cli->config, "policies.ref");
 	}
@@ -192,7 +181,15 @@ static int policy_lint_cmd(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = policy_load(&set, repo, commit)) != 0)
 		goto fail;
-	printf("ok: %zu policies at %s\n", set->n, commit);
+	/* The alert rules are the daemon's (auditd/alerts): checked here too,
+	 * so a bad alerts.json is found before a daemon reloads it. */
+	if (set->alerts && alerts_check_rules(set->alerts) != 0) {
+		printf("%s\n1 error\n", ak_error_last());
+		policy_set_free(set);
+		free(arg);
+		return CLI_FAIL;
+	}
+	printf("ok: %zu policies%s at %s\n", set->n, set->alerts ? " and alerts.json" : "", commit);
 	policy_set_free(set);
 	free(arg);
 	return CLI_OK;
@@ -298,7 +295,7 @@ static int policy_target(struct cli *cli, const char *ref_opt, char *repo, size_
 
 	if ((rc = cli_configure(cli)) != 0)
 		return rc;
-	configured_repo(cli, repo, size);
+	cli_policy_repo(cli, repo, size);
 	*ref = ref_opt ? ref_opt : config_get(cli->config, "policies.ref");
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * auditd/cmd_store.c - the commands that work on the evidence store itself:
  * init (its policy repository is auditd/cmd_policy.c's), log, checkpoint(s),
- * key, prove, verify, search, reindex, config.
+ * key, prove, verify, search, reindex, config. search's legal filters and
+ * --export use the selection of reports/bundle.h.
  */
 #include "auditd/cli.h"
 
@@ -10,6 +11,7 @@
 #include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/timefmt.h"
+#include "reports/bundle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,32 +371,91 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+struct search_print {
+	int64_t limit, printed;
+};
+
+static int print_limited(void *ctx, const struct evidence_entry *e)
+{
+	struct search_print *p = ctx;
+	int rc = print_entry(NULL, e);
+
+	if (rc != 0)
+		return rc;
+	return p->limit > 0 && ++p->printed >= p->limit ? 1 : 0;
+}
+
+/* Plain full-text search, or with the filters a legal team needs
+ * (--subject, --since/--until, checked on the parsed entries as
+ * `akashi export` does), printed or turned into a bundle with --export. */
 int cmd_search(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {CLI_COMMON_OPTIONS,
 					     {"kind", required_argument, NULL, 'k'},
 					     {"limit", required_argument, NULL, 'l'},
+					     {"subject", required_argument, NULL, 'S'},
+					     {"since", required_argument, NULL, 's'},
+					     {"until", required_argument, NULL, 'u'},
+					     {"export", required_argument, NULL, 'e'},
+					     {"reason", required_argument, NULL, 'r'},
 					     {NULL, 0, NULL, 0}};
 	struct evidence_store *st = NULL;
-	const char *kind = NULL;
-	int64_t limit = 0;
+	struct bundle_opts o;
+	struct search_print sp = {0, 0};
 	int c, rc;
 
+	memset(&o, 0, sizeof(o));
 	while ((c = cli_getopt(cli, "search", argc, argv, "", opts)) != -1) {
-		if (c == 'k')
-			kind = optarg;
-		else if (c == 'l') {
-			if (cli_int("--limit", optarg, 1, INT64_MAX, &limit) != 0)
+		switch (c) {
+		case 'k':
+			o.sel.kind = optarg;
+			break;
+		case 'l':
+			if (cli_int("--limit", optarg, 1, INT64_MAX, &sp.limit) != 0)
 				return cli_usage("search", "%s", ak_error_last());
-		} else
+			break;
+		case 'S':
+			o.sel.subject = optarg;
+			break;
+		case 's':
+			o.sel.from = optarg;
+			break;
+		case 'u':
+			o.sel.to = optarg;
+			break;
+		case 'e':
+			o.output = optarg;
+			break;
+		case 'r':
+			o.reason = optarg;
+			break;
+		default:
 			return CLI_USAGE;
+		}
 	}
-	if (argc - optind != 1)
+	if (argc - optind > 1)
 		return cli_usage("search", "give one QUERY (quote it)");
+	if (argc - optind == 1)
+		o.sel.query = argv[optind];
+	if (!o.sel.query && !o.sel.subject && !o.sel.from && !o.sel.to)
+		return cli_usage("search", "give a QUERY, --subject or --since/--until");
+	if (o.reason && !o.output)
+		return cli_usage("search", "--reason goes with --export");
+	if (o.output) {
+		/* An export holds everything the search finds. */
+		if (sp.limit)
+			return cli_usage("search", "--limit cannot be used with --export");
+		if (o.reason == NULL || o.reason[0] == '\0')
+			return cli_usage("search", "--export needs --reason: say why");
+		return cli_export(cli, "search", argc, argv, &o);
+	}
 	if ((rc = cli_open_store(cli, 0, &st)) != 0 &&
 	    (rc = cli_open_store(cli, EVIDENCE_READONLY, &st)) != 0)
 		return cli_error("search", rc);
-	rc = evidence_search(st, argv[optind], kind, limit, print_entry, NULL);
+	if (!o.sel.subject && !o.sel.from && !o.sel.to)
+		rc = evidence_search(st, o.sel.query, o.sel.kind, sp.limit, print_entry, NULL);
+	else
+		rc = bundle_select(st, &o.sel, 0, print_limited, &sp);
 	evidence_close(st);
 	return rc ? cli_error("search", rc) : CLI_OK;
 }

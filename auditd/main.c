@@ -26,17 +26,26 @@ static const struct cli_command commands[] = {
 	{"prove", cmd_prove, "print an inclusion or consistency proof",
 	 "SEQ [--size N] | --consistency OLD NEW"},
 	{"verify", cmd_verify, "recompute and check the whole log", "[--quiet]"},
-	{"search", cmd_search, "full-text search over entries", "QUERY [--kind K] [--limit N]"},
+	{"search", cmd_search, "full-text search over entries",
+	 "[QUERY] [--subject EMAIL] [--since TIME] [--until TIME] [--kind K] [--limit N] "
+	 "[--export FILE.zip|FILE.tar.gz --reason TEXT]"},
 	{"reindex", cmd_reindex, "rebuild all derived state from the entries", ""},
 	{"demo", cmd_demo, "build a demo store from generated sample data", "[--dir DIR]"},
 	{"config", cmd_config, "show every configuration key and its value", ""},
+	{"audit", cmd_audit, "evaluate every policy over a period and record the findings",
+	 "(--quarter 2026Q3 | --from TIME --to TIME) [--json] [--ref REF] [--no-record]"},
+	{"gate", cmd_gate, "may this message go to this recipient now? (exit 0 yes, 1 no)",
+	 "--rcpt ADDR --list L --stream marketing|transactional [--campaign C] "
+	 "[--campaign-size N] [--owner NAME] [--headers yes|no] [--ref REF]"},
+	{"report", cmd_report, "the quarterly compliance report as HTML, JSON or CSV",
+	 "(--quarter 2026Q3 | --from TIME --to TIME) --format html|json|csv -o FILE [--ref REF]"},
 	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
 	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
-	{"audit", cmd_audit, "evaluate every policy over a quarter and record the findings",
-	 "--quarter YYYYQN | --from TIME --to TIME [--ref REF] [--json] [--no-record]"},
-	{"gate", cmd_gate, "may this message go to this recipient now? (exit 0 allow, 1 deny)",
-	 "--rcpt ADDR --list LIST --stream marketing|transactional [--campaign C] "
-	 "[--campaign-size N] [--owner O] [--headers yes|no] [--ref REF]"},
+	{"export", cmd_export, "export entries as an evidence bundle for an outside expert",
+	 "(--subject EMAIL | --campaign ID | --account NAME | --query FTS | --from TIME --to TIME | "
+	 "--seq A-B) [--kind K] --reason TEXT -o FILE.zip|FILE.tar.gz"},
+	{"verify-bundle", cmd_verify_bundle, "check an evidence bundle offline, without a store",
+	 "FILE"},
 	{"token", cmd_token, "create, list or revoke API tokens of the daemon",
 	 "create --role ingest|read|export|admin [--name NAME] | list [--json] | revoke ID|NAME"},
 	{"unsubscribe-token", cmd_unsubscribe, "make a one-click unsubscribe token (RFC 8058)",
@@ -64,7 +73,7 @@ static void help(FILE *out)
 	fprintf(out, "usage: akashi [--store DIR] [--config FILE] [--set KEY=VALUE]... COMMAND "
 		     "[ARGS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nThe store is --store DIR, else $AKASHI_STORE, else /var/lib/akashi (root)\n"
 		     "or ~/.local/share/akashi. 'akashi COMMAND --help' shows a command's usage.\n");
 }

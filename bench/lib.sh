@@ -4,7 +4,7 @@
 # same data; runs are repeated (RUNS, default 3) and the median is shown,
 # because the machines are noisy (research/baselines.md: +-15 %).
 set -eu
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=${ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 AKASHI=${AKASHI:-$ROOT/build/akashi}
 B=$ROOT/build/bench
 RUNS=${RUNS:-3}
@@ -48,6 +48,24 @@ store_dir() {
 		"$AKASHI" --store "$B/store-$N" checkpoint >/dev/null
 	fi
 	echo "$B/store-$N"
+}
+
+# The quarter of SENDS sends (bench/gen_quarter.c) the audit, gate and
+# report benchmarks share, ingested as a user would: the catalog and the
+# search index are brought up to date, as the audit's scans expect.
+quarter_store() { # quarter_store SENDS: prints the store directory
+	_q=$B/quarter-$1
+	if [ ! -e "$_q/.complete" ]; then
+		tool gen_quarter
+		rm -rf "$_q" && mkdir -p "$_q"
+		echo "making a quarter of $(fmt "$1") sends in $_q (once)..." >&2
+		"$AKASHI" --store "$_q/store" init --origin bench.example/quarter >/dev/null
+		/usr/bin/time -f "%e s, peak RSS %M KB" -o "$_q/ingest.time" \
+			sh -c "'$B/gen_quarter' '$1' | '$AKASHI' --store '$_q/store' ingest - >'$_q/ingest.out'"
+		echo "  $(cat "$_q/ingest.out") in $(cat "$_q/ingest.time")" >&2
+		touch "$_q/.complete"
+	fi
+	echo "$_q/store"
 }
 
 check_target() { # check_target DESCRIPTION OK(0/1)

@@ -300,18 +300,19 @@ int evidence_append(struct evidence_store *st, const struct evidence_record *rec
 }
 
 /* Last occurrence of needle in hay (both lengths known). */
+/* The last occurrence of needle, which starts with a byte that is rare in
+ * the haystack's tail (a comma): memrchr jumps between candidates. */
 static const char *memrmem(const char *hay, size_t hlen, const char *needle, size_t nlen)
 {
 	const char *p;
+	size_t n;
 
 	if (nlen > hlen)
 		return NULL;
-	for (p = hay + hlen - nlen;; p--) {
-		if (*p == needle[0] && memcmp(p, needle, nlen) == 0)
+	for (n = hlen - nlen + 1; (p = memrchr(hay, needle[0], n)) != NULL; n = (size_t)(p - hay))
+		if (memcmp(p, needle, nlen) == 0)
 			return p;
-		if (p == hay)
-			return NULL;
-	}
+	return NULL;
 }
 
 /* In canonical entry bytes the top-level members after the body are kind,

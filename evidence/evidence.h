@@ -230,6 +230,10 @@ struct evidence_filter {
 	/* Entries may come in event-time order (kind, time, seq) instead of
 	 * seq order: spares sorting a large selection. */
 	int by_time;
+	/* A reader thread steps the query while cb runs on the caller's
+	 * thread. Only for callbacks that do not use the store (its
+	 * connection belongs to the reader for the scan). */
+	int pipelined;
 };
 
 /* Call cb for every entry matching f, in seq order (or see by_time). cb returns 0 to go on,
@@ -265,10 +269,16 @@ struct evidence_indexer {
 /* Register an indexer (the struct is copied; ctx stays the caller's). */
 int evidence_add_indexer(struct evidence_store *st, const struct evidence_indexer *ix);
 
-/* Bring the full-text index and catalog up to date, at most max entries
- * (0: all) in transactions of a few thousand. *upto (optional) gets the
- * seq they now cover. */
+/* Bring the catalog up to date, then the full-text index, at most max
+ * entries of it (0: all) in transactions of a few thousand. *upto
+ * (optional) gets the seq the full-text index now covers. */
 int evidence_catchup(struct evidence_store *st, int64_t max, int64_t *upto);
+
+/* Bring the (kind, time) catalog alone up to date: a few seconds for
+ * millions of entries, where the full-text index takes minutes. Scans by
+ * kind or time use the catalog for what it covers. Nothing on a read-only
+ * store. */
+int evidence_catalog_catchup(struct evidence_store *st);
 
 /* Drop and rebuild all derived state (full-text index, catalog, and every
  * registered indexer) from the entries. progress (optional) is called now

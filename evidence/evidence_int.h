@@ -64,6 +64,7 @@ struct evidence_store {
 	struct ak_buf scratch; /* entry assembly */
 	/* cached statements (prepared on first use) */
 	sqlite3_stmt *st_insert, *st_dedupe, *st_tree, *st_head_get, *st_head_put;
+	sqlite3_stmt *st_leaves, *st_node; /* proofs */
 };
 
 /* Prepare sql once into *slot. */

@@ -51,12 +51,12 @@ static int leaves_hash(struct evidence_store *st, int64_t a, int64_t b,
 	leaves = malloc((size_t)n * EVIDENCE_HASH_LEN);
 	if (leaves == NULL)
 		return ak_error_oom();
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT seq, leaf FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq",
-			       -1, &s, NULL) != SQLITE_OK) {
-		rc = evidence_sqlerr(st, "reading leaves");
+	/* Proofs ask for many small ranges: the statement is prepared once. */
+	if ((rc = evidence_stmt(st, &st->st_leaves,
+				"SELECT seq, leaf FROM entries WHERE seq > ? AND seq <= ? "
+				"ORDER BY seq")) != 0)
 		goto done;
-	}
+	s = st->st_leaves;
 	sqlite3_bind_int64(s, 1, a);
 	sqlite3_bind_int64(s, 2, b);
 	while (sqlite3_step(s) == SQLITE_ROW) {
@@ -77,7 +77,8 @@ static int leaves_hash(struct evidence_store *st, int64_t a, int64_t b,
 	}
 	rc = evidence_mth(st->h, (const unsigned char(*)[EVIDENCE_HASH_LEN])leaves, (size_t)n, out);
 done:
-	sqlite3_finalize(s);
+	if (s)
+		sqlite3_reset(s);
 	free(leaves);
 	return rc;
 }
@@ -85,12 +86,13 @@ done:
 static int stored_node(struct evidence_store *st, int level, int64_t idx,
 		       unsigned char out[EVIDENCE_HASH_LEN])
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT hash FROM tree WHERE level = ? AND idx = ?", -1, &s,
-			       NULL) != SQLITE_OK)
-		return evidence_sqlerr(st, "reading a tree node");
+	if ((rc = evidence_stmt(st, &st->st_node,
+				"SELECT hash FROM tree WHERE level = ? AND idx = ?")) != 0)
+		return rc;
+	s = st->st_node;
 	sqlite3_bind_int(s, 1, level);
 	sqlite3_bind_int64(s, 2, idx);
 	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == EVIDENCE_HASH_LEN)
@@ -99,7 +101,7 @@ static int stored_node(struct evidence_store *st, int level, int64_t idx,
 		rc = ak_error_code(AK_ETAMPERED,
 				   "tree node level %d index %lld is missing (run akashi verify)",
 				   level, (long long)idx);
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return rc;
 }
 

@@ -51,7 +51,8 @@ static const char schema[] =
 	"CREATE INDEX catalog_time ON catalog(time, seq);"
 	"CREATE VIRTUAL TABLE fts USING fts5(text, content='', tokenize='trigram');"
 	"CREATE TABLE derived(name TEXT PRIMARY KEY, upto INTEGER NOT NULL) WITHOUT ROWID;"
-	"INSERT INTO derived VALUES('fts', 0);";
+	"INSERT INTO derived VALUES('fts', 0);"
+	"INSERT INTO derived VALUES('catalog', 0);";
 
 int evidence_sqlerr(struct evidence_store *st, const char *what)
 {
@@ -283,6 +284,8 @@ static void store_free(struct evidence_store *st)
 	sqlite3_finalize(st->st_tree);
 	sqlite3_finalize(st->st_head_get);
 	sqlite3_finalize(st->st_head_put);
+	sqlite3_finalize(st->st_leaves);
+	sqlite3_finalize(st->st_node);
 	if (st->db)
 		sqlite3_close_v2(st->db);
 	EVP_PKEY_free(st->key);

@@ -128,4 +128,22 @@ json_t *ak_jv_to_jansson(const struct ak_jv *v);
  * order): <0, 0, >0. Both must be valid UTF-8. */
 int ak_jcs_keycmp(const char *a, size_t alen, const char *b, size_t blen);
 
+/* ---- reading fields of canonical text without a document ---- */
+
+struct ak_jspan {
+	const char *ptr; /* the value's text; for a string, its content without the quotes */
+	size_t len;
+	int type;        /* AK_JSTRING, AK_JOBJECT, AK_JARRAY, AK_JINT, ... ; -1: absent */
+	int escaped;     /* a string with backslash escapes: ptr is not the decoded text */
+};
+
+/* Find the members keys[0..n) (ASCII names, sorted) among the
+ * top-level members of the canonical JSON object text[0..len) in one pass,
+ * without building a document. out[i] gets each one's value span (type -1
+ * when absent). For the hot loops over stored entries, whose bodies are
+ * canonical by construction; AK_EINVALID when the text is not an object
+ * of that form. */
+int ak_jcs_fields(const char *text, size_t len, const char *const *keys, size_t n,
+		  struct ak_jspan *out);
+
 #endif

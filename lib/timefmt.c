@@ -158,10 +158,18 @@ int ak_time_parse(const char *s, size_t len, int64_t *out_us)
 	return 0;
 }
 
+static char *put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
 int ak_time_format(char out[AK_TIME_MAX], int64_t us, enum ak_time_frac frac)
 {
-	int y, mo, d, h, mi, s, n;
+	int y, mo, d, h, mi, s, i;
 	int64_t f;
+	char *p = out;
 
 	if (us < AK_TIME_MIN_US || us > AK_TIME_MAX_US)
 		return ak_error_code(AK_EINVALID, "instant outside years 0000-9999");
@@ -169,13 +177,30 @@ int ak_time_format(char out[AK_TIME_MAX], int64_t us, enum ak_time_frac frac)
 	f = us % 1000000;
 	if (f < 0)
 		f += 1000000;
-	if (frac == AK_TIME_MICRO || (frac == AK_TIME_AUTO && f != 0))
-		n = snprintf(out, AK_TIME_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, mo, d, h,
-			     mi, s, (int)f);
-	else
-		n = snprintf(out, AK_TIME_MAX, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, h, mi,
-			     s);
-	return n;
+	/* By hand: this runs once per entry on the ingest path. */
+	p = put2(p, y / 100);
+	p = put2(p, y % 100);
+	*p++ = '-';
+	p = put2(p, mo);
+	*p++ = '-';
+	p = put2(p, d);
+	*p++ = 'T';
+	p = put2(p, h);
+	*p++ = ':';
+	p = put2(p, mi);
+	*p++ = ':';
+	p = put2(p, s);
+	if (frac == AK_TIME_MICRO || (frac == AK_TIME_AUTO && f != 0)) {
+		*p++ = '.';
+		for (i = 5; i >= 0; i--) {
+			p[i] = (char)('0' + f % 10);
+			f /= 10;
+		}
+		p += 6;
+	}
+	*p++ = 'Z';
+	*p = '\0';
+	return (int)(p - out);
 }
 
 int64_t ak_time_now(void)
@@ -204,102 +229,105 @@ static int fixed_offset(const char *zone, int *out)
 }
 
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The zone TZ is set to now (under tz_lock), and the process's own TZ as
+ * it was before the first switch. Switching costs a parse of the zone
+ * file, so TZ is left on the last zone used and switched only when a call
+ * wants another one. */
+static char cur_zone[256];
+static int have_orig;
+static char *orig_tz; /* NULL: TZ was unset */
 
-/* Run with TZ set to zone; the caller holds tz_lock. Returns the old TZ
- * (malloc'd or NULL) for restore_tz(). */
-static char *set_tz(const char *zone, int *ok)
+/* Point TZ at zone (NULL or "local": the process's own). *ok says whether
+ * the zone exists. The caller holds tz_lock. */
+static void use_tz(const char *zone, int *ok)
 {
-	const char *old = getenv("TZ");
-	char *saved;
 	char path[512];
+	const char *want;
 	FILE *f;
 
-	if (zone == NULL || strcmp(zone, "local") == 0) {
-		/* The process's own zone: TZ if set, else /etc/localtime. */
-		*ok = 1;
-		tzset();
-		return (char *)-1;
-	}
-	saved = old ? strdup(old) : NULL;
+	if (!have_orig) {
+		const char *o = getenv("TZ");
 
-	/* tzset() silently falls back to UTC for an unknown name: check the
-	 * database file exists first so a typo is an error, not UTC. */
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", zone);
-	*ok = strstr(zone, "..") == NULL && (f = fopen(path, "rb")) != NULL;
-	if (*ok)
-		fclose(f);
-	setenv("TZ", zone, 1);
+		orig_tz = o ? strdup(o) : NULL;
+		snprintf(cur_zone, sizeof(cur_zone), "%s", o ? o : "");
+		have_orig = 1;
+	}
+	if (zone == NULL || strcmp(zone, "local") == 0) {
+		*ok = 1;
+		want = orig_tz ? orig_tz : "";
+	} else {
+		/* tzset() silently falls back to UTC for an unknown name: check
+		 * the database file exists first so a typo is an error, not UTC. */
+		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", zone);
+		*ok = strstr(zone, "..") == NULL && strlen(zone) < sizeof(cur_zone) &&
+		      (f = fopen(path, "rb")) != NULL;
+		if (*ok)
+			fclose(f);
+		if (!*ok)
+			return;
+		want = zone;
+	}
+	if (strcmp(cur_zone, want) == 0)
+		return;
+	if (*want)
+		setenv("TZ", want, 1);
+	else
+		unsetenv("TZ");
 	tzset();
-	return saved;
+	snprintf(cur_zone, sizeof(cur_zone), "%s", want);
 }
 
-static void restore_tz(char *saved)
+/* The zone's UTC offset at instant t (seconds); the caller holds tz_lock
+ * with TZ on the zone. */
+static int offset_at(int64_t t, int *out)
 {
-	if (saved == (char *)-1)
-		return;
-	if (saved) {
-		setenv("TZ", saved, 1);
-		free(saved);
-	} else {
-		unsetenv("TZ");
-	}
-	tzset();
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (localtime_r(&tt, &tm) == NULL)
+		return -1;
+	*out = (int)tm.tm_gmtoff;
+	return 0;
 }
 
 int ak_time_local(const char *zone, int year, int month, int day, int hour, int min, int sec,
 		  int64_t *out_us)
 {
-	int off, ok, rc = 0;
-	char *saved;
-	struct tm tm;
-	time_t t;
-	int64_t want = ak_time_from_civil(year, month, day, hour, min, sec);
+	int off, ok, rc = 0, i, o;
+	int64_t want = ak_time_from_civil(year, month, day, hour, min, sec), best = INT64_MAX;
 
 	if (zone != NULL && fixed_offset(zone, &off)) {
 		*out_us = (want - off) * 1000000;
 		return 0;
 	}
 	pthread_mutex_lock(&tz_lock);
-	saved = set_tz(zone, &ok);
+	use_tz(zone, &ok);
 	if (!ok) {
 		rc = ak_error_code(AK_EINVALID, "unknown time zone '%s'", zone);
 		goto done;
 	}
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = year - 1900;
-	tm.tm_mon = month - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	tm.tm_isdst = -1;
-	t = mktime(&tm);
-	if (t == (time_t)-1 && !(year == 1969 && month == 12 && day == 31)) {
-		rc = ak_error_code(AK_EINVALID, "cannot convert local time in zone '%s'", zone);
-		goto done;
-	}
-	/* mktime normalises a time skipped by DST; refuse instead of guessing. */
-	if (tm.tm_hour != hour || tm.tm_min != min || tm.tm_mday != day) {
-		rc = ak_error_code(AK_EINVALID,
-				   "%04d-%02d-%02d %02d:%02d does not exist in zone '%s'", year,
-				   month, day, hour, min, zone);
-		goto done;
-	}
-	/* For an ambiguous time choose the earlier instant. */
-	{
-		struct tm tm2 = tm;
-		time_t t2;
+	/* Offsets change at most once a day or so: the offsets a day before
+	 * and a day after are the only candidates. A candidate is right when
+	 * the zone really has that offset at it; none right means the time
+	 * was skipped (DST gap); two right means it came twice, and the
+	 * earlier wins. (mktime() does this by a search that costs hundreds
+	 * of conversions per call.) */
+	for (i = -1; i <= 1; i += 2) {
+		int64_t t;
 
-		tm2.tm_isdst = !tm.tm_isdst;
-		tm2.tm_year = year - 1900, tm2.tm_mon = month - 1, tm2.tm_mday = day;
-		tm2.tm_hour = hour, tm2.tm_min = min, tm2.tm_sec = sec;
-		t2 = mktime(&tm2);
-		if (t2 != (time_t)-1 && t2 < t && tm2.tm_hour == hour && tm2.tm_min == min)
-			t = t2;
+		if (offset_at(want + i * 86400, &o) != 0)
+			continue;
+		t = want - o;
+		if (offset_at(t, &off) == 0 && off == o && t < best)
+			best = t;
 	}
-	*out_us = (int64_t)t * 1000000;
+	if (best == INT64_MAX) {
+		rc = ak_error_code(AK_EINVALID, "%04d-%02d-%02d %02d:%02d does not exist in zone '%s'",
+				   year, month, day, hour, min, zone ? zone : "local");
+		goto done;
+	}
+	*out_us = best * 1000000;
 done:
-	restore_tz(saved);
 	pthread_mutex_unlock(&tz_lock);
 	return rc;
 }
@@ -307,7 +335,6 @@ done:
 int ak_time_zone_offset(const char *zone, int64_t us, int *out_seconds)
 {
 	int off, ok, rc = 0;
-	char *saved;
 	struct tm tm;
 	time_t t = (time_t)(us / 1000000);
 
@@ -316,7 +343,7 @@ int ak_time_zone_offset(const char *zone, int64_t us, int *out_seconds)
 		return 0;
 	}
 	pthread_mutex_lock(&tz_lock);
-	saved = set_tz(zone, &ok);
+	use_tz(zone, &ok);
 	if (!ok) {
 		rc = ak_error_code(AK_EINVALID, "unknown time zone '%s'", zone);
 	} else if (localtime_r(&t, &tm) == NULL) {
@@ -324,7 +351,6 @@ int ak_time_zone_offset(const char *zone, int64_t us, int *out_seconds)
 	} else {
 		*out_seconds = (int)tm.tm_gmtoff;
 	}
-	restore_tz(saved);
 	pthread_mutex_unlock(&tz_lock);
 	return rc;
 }

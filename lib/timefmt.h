@@ -58,7 +58,8 @@ int64_t ak_time_now(void);
 /* Convert a civil date-time in the named IANA zone ("Asia/Tokyo", "UTC",
  * a fixed "+09:00", or NULL / "local" for the process's own zone) to an
  * instant. Uses the system time-zone database;
- * serialised by a mutex because it temporarily sets TZ. For a local time
+ * serialised by a mutex because it sets TZ (and leaves it on the last zone
+ * used, so a process that calls this should not rely on TZ itself). For a local time
  * that occurs twice (DST fall-back) the earlier instant is chosen.
  * 0, or AK_EINVALID for an unknown zone or a time that does not exist. */
 int ak_time_local(const char *zone, int year, int month, int day, int hour, int min, int sec,

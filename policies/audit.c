@@ -25,6 +25,7 @@
 #include "lib/timefmt.h"
 #include "policies/state.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,19 @@ static void fmt_time(char out[AK_TIME_MAX], int64_t us)
 {
 	if (ak_time_format(out, us, AK_TIME_SECONDS) < 0)
 		snprintf(out, AK_TIME_MAX, "?");
+}
+
+/* An instant as text for a message, in one of a few rotating buffers, so
+ * a detail line can hold several and nothing is formatted unless a
+ * message is made. */
+static const char *tstr(int64_t us)
+{
+	static _Thread_local char bufs[4][AK_TIME_MAX];
+	static _Thread_local int next;
+	char *b = bufs[next++ & 3];
+
+	fmt_time(b, us);
+	return b;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -172,14 +186,40 @@ struct audit {
 	struct vec supp_v;           /* struct { int64 time, seq; char reason[16]; } */
 	struct ak_strmap *camp_map;
 	struct vec camps;            /* struct campaign */
+	struct campaign *last_camp;  /* the campaign of the last send (into camps) */
 	struct ak_strmap *dom_map;
 	struct vec doms;             /* struct domain_stats */
 	int64_t max_threshold;
+	struct pcache *pc;          /* per policy of the set */
 	struct vec honor;            /* per unsubscribe policy: vec of int64 honour times */
 	uint32_t a_login_success, a_password_change, a_role_grant, a_role_revoke,
 		a_access_review, a_account_create, a_account_disable, a_account_delete,
 		a_mfa_enable, a_mfa_disable;
 };
+
+/* What the per-send loop needs of a policy, worked out once. */
+enum ctl { C_OTHER, C_OPTIN, C_UNSUB, C_SUPP, C_HEADERS };
+
+struct pcache {
+	enum ctl control;
+	unsigned streams; /* bit 1 marketing, bit 2 transactional: the streams param */
+	int scoped;       /* the policy has a non-empty scope */
+	/* "is this opt-in method one that needs a confirmation?", by name id:
+	 * a direct-mapped cache over the few methods there are */
+	uint32_t cm_id[8];
+	int cm_has[8];
+};
+
+static unsigned stream_bit(const char *stream)
+{
+	if (stream == NULL)
+		return 0;
+	if (strcmp(stream, "marketing") == 0)
+		return 1;
+	if (strcmp(stream, "transactional") == 0)
+		return 2;
+	return 4;
+}
 
 struct supp_row {
 	int64_t time, seq;
@@ -187,6 +227,18 @@ struct supp_row {
 };
 
 /* ---- results ---- */
+
+/* The population member the next exception is about (a kind and a seq),
+ * formatted only if an exception is made; when unset, the exception's
+ * "who" is the member. */
+static _Thread_local const char *next_member_kind;
+static _Thread_local int64_t next_member_seq;
+
+static void member(const char *kind, int64_t seq)
+{
+	next_member_kind = kind;
+	next_member_seq = seq;
+}
 
 static int add_exception(struct audit_policy_result *pr, const char *what, const char *who,
 			 int64_t time_us, const int64_t *refs, size_t nrefs, const char *severity,
@@ -216,10 +268,20 @@ static int add_exception(struct audit_policy_result *pr, const char *what, const
 	memset(e, 0, sizeof(*e));
 	e->what = what;
 	e->who = strdup(who ? who : "");
+	if (next_member_kind) {
+		char m[64];
+
+		snprintf(m, sizeof(m), "%s %lld", next_member_kind, (long long)next_member_seq);
+		e->member = strdup(m);
+	} else {
+		e->member = strdup(who ? who : "");
+	}
+	next_member_kind = NULL;
 	e->detail = strdup(detail);
 	e->refs = calloc(nrefs ? nrefs : 1, sizeof(*e->refs));
-	if (e->who == NULL || e->detail == NULL || e->refs == NULL) {
+	if (e->who == NULL || e->member == NULL || e->detail == NULL || e->refs == NULL) {
 		free(e->who);
+		free(e->member);
 		free(e->detail);
 		free(e->refs);
 		return ak_error_oom();
@@ -228,8 +290,7 @@ static int add_exception(struct audit_policy_result *pr, const char *what, const
 	for (i = 0; i < nrefs; i++)
 		if (refs[i] > 0)
 			e->refs[e->nrefs++] = refs[i];
-	if (e->nrefs > 1)
-		qsort(e->refs, e->nrefs, sizeof(*e->refs), cmp_i64);
+	qsort(e->refs, e->nrefs, sizeof(*e->refs), cmp_i64);
 	for (i = j = 0; i < e->nrefs; i++)
 		if (j == 0 || e->refs[j - 1] != e->refs[i])
 			e->refs[j++] = e->refs[i];
@@ -245,13 +306,18 @@ static int add_exception(struct audit_policy_result *pr, const char *what, const
 static struct pair *pair_for(struct audit *a, const char *subject, const char *list, int create)
 {
 	char key[1024];
-	int n = snprintf(key, sizeof(key), "%s\x1f%s", subject, list ? list : "");
+	size_t ls = strlen(subject), ll = list ? strlen(list) : 0;
+	int n = (int)(ls + 1 + ll);
 	uint64_t *slot;
 	int ins;
 	struct pair *p;
 
-	if (n < 0 || (size_t)n >= sizeof(key))
+	if (ls + 1 + ll >= sizeof(key))
 		return NULL;
+	memcpy(key, subject, ls);
+	key[ls] = '\x1f';
+	if (ll)
+		memcpy(key + ls + 1, list, ll);
 	if (!create) {
 		slot = ak_strmap_get(a->pairs_map, key, (size_t)n);
 		return slot ? &((struct pair *)a->pairs.p)[*slot - 1] : NULL;
@@ -439,7 +505,10 @@ static int load_suppression(struct audit *a)
 
 struct send {
 	const char *rcpt, *list, *stream, *campaign, *status, *owner;
-	const struct ak_jv *unsub, *gate;
+	struct pair *pair; /* its (rcpt, list) consent history, or NULL */
+	const char *unsub;  /* the unsubscribe object's text, or NULL */
+	size_t unsub_len;
+	int gate;           /* the entry records a gate decision (made by akashi's engine) */
 	int64_t time, seq;
 	int counts; /* status sent or bounced */
 };
@@ -451,21 +520,34 @@ static const char *domain_of(const char *addr)
 	return at ? at + 1 : "";
 }
 
-static int in_scope(const struct policy *p, const struct send *s, const char *streams_param)
+static int in_scope(const struct pcache *pc, const struct policy *p, const struct send *s)
 {
-	if (!s->stream) /* unknown stream: not judged */
+	if (!(pc->streams & stream_bit(s->stream))) /* unknown stream: not judged */
 		return 0;
-	if (streams_param && !policy_param_has(p, streams_param, s->stream))
-		return 0;
+	if (!pc->scoped)
+		return 1;
 	return policy_scope_allows(p, "streams", s->stream) &&
 	       policy_scope_allows(p, "lists", s->list) &&
 	       policy_scope_allows(p, "domains", domain_of(s->rcpt));
 }
 
-static int judge_optin(struct audit *a, struct audit_policy_result *pr, const struct send *s)
+static int needs_confirm(struct audit *a, struct pcache *pc, const struct policy *p,
+			 uint32_t method)
+{
+	unsigned k = method & 7;
+
+	if (pc->cm_id[k] != method || method == 0) {
+		pc->cm_id[k] = method;
+		pc->cm_has[k] = policy_param_has(p, "confirm_methods", names_get(&a->names, method));
+	}
+	return pc->cm_has[k];
+}
+
+static int judge_optin(struct audit *a, struct audit_policy_result *pr, struct pcache *pc,
+		       const struct send *s)
 {
 	const struct policy *p = pr->policy;
-	char t1[AK_TIME_MAX], t2[AK_TIME_MAX];
+	char t2[AK_TIME_MAX];
 	struct pair *pair;
 	const struct cev *ev, *in = NULL;
 	long i, last;
@@ -475,15 +557,15 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, const st
 		pr->not_assessed++;
 		return 0;
 	}
-	if (!in_scope(p, s, "streams"))
+	if (!in_scope(pc, p, s))
 		return 0;
 	pr->population++;
-	fmt_time(t1, s->time);
-	pair = pair_for(a, s->rcpt, s->list ? s->list : "", 0);
+	member("send", s->seq);
+	pair = s->pair;
 	last = pair ? last_before(pair, s->time) : -1;
 	if (last < 0)
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 1, p->severity,
-				     "send at %s to list '%s' with no opt-in before it%s", t1,
+				     "send at %s to list '%s' with no opt-in before it%s", tstr(s->time),
 				     s->list ? s->list : "",
 				     s->list ? "" : " (the send names no list; consent is per list)");
 	ev = pair->ev.p;
@@ -491,7 +573,7 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, const st
 		fmt_time(t2, ev[last].time);
 		refs[1] = ev[last].seq;
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 2, p->severity,
-				     "send at %s after the opt-out at %s from list '%s'", t1, t2,
+				     "send at %s after the opt-out at %s from list '%s'", tstr(s->time), t2,
 				     s->list);
 	}
 	for (i = last; i >= 0; i--)
@@ -501,7 +583,7 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, const st
 		}
 	if (in == NULL)
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 1, p->severity,
-				     "send at %s to list '%s' with no opt-in before it", t1,
+				     "send at %s to list '%s' with no opt-in before it", tstr(s->time),
 				     s->list);
 	refs[1] = in->seq;
 	if (in->exemption && policy_param_has(p, "exemptions", names_get(&a->names, in->exemption)))
@@ -511,10 +593,9 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, const st
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 2, p->severity,
 				     "send at %s rests on the opt-in at %s, which has no proof "
 				     "(who, when, how, IP or form)",
-				     t1, t2);
+				     tstr(s->time), t2);
 	}
-	if (policy_param_has(p, "confirm_methods", names_get(&a->names, in->method)) &&
-	    !(in->flags & CF_CONFIRMED_INLINE)) {
+	if (needs_confirm(a, pc, p, in->method) && !(in->flags & CF_CONFIRMED_INLINE)) {
 		for (i = (long)(in - ev) + 1; i <= last; i++)
 			if (ev[i].action == ACT_CONFIRM)
 				return 0;
@@ -522,13 +603,41 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, const st
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 2, p->severity,
 				     "send at %s rests on a %s opt-in at %s that was not confirmed "
 				     "before the send",
-				     t1, names_get(&a->names, in->method), t2);
+				     tstr(s->time), names_get(&a->names, in->method), t2);
 	}
 	return 0;
 }
 
 /* The strictest deadline of the policy's profiles for an opt-out at t. */
+static int deadline_compute(const struct policy *p, int64_t t, int64_t *out);
+
+/* Deadlines are asked for again and again for the same opt-out (once per
+ * send after it): a small direct-mapped cache spares the calendar work. */
+struct deadline_slot {
+	const struct policy *p;
+	int64_t t, d;
+};
+static _Thread_local struct deadline_slot deadline_cache[4096];
+
 static int deadline_for(const struct policy *p, int64_t t, int64_t *out)
+{
+	struct deadline_slot *c =
+		&deadline_cache[((uint64_t)t * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)p) >> 52];
+	int rc;
+
+	if (c->p == p && c->t == t) {
+		*out = c->d;
+		return 0;
+	}
+	if ((rc = deadline_compute(p, t, out)) != 0)
+		return rc;
+	c->p = p;
+	c->t = t;
+	c->d = *out;
+	return 0;
+}
+
+static int deadline_compute(const struct policy *p, int64_t t, int64_t *out)
 {
 	static const char *const profiles[] = {"jp", "gmail", "can-spam", "casl"};
 	struct policy_duration own = policy_param_duration(p, "deadline");
@@ -570,7 +679,8 @@ static int deadline_for(const struct policy *p, int64_t t, int64_t *out)
 	return 0;
 }
 
-static int judge_unsubscribe(struct audit *a, struct audit_policy_result *pr, const struct send *s)
+static int judge_unsubscribe(struct audit *a, struct audit_policy_result *pr,
+			     const struct pcache *pc, const struct send *s)
 {
 	const struct policy *p = pr->policy;
 	char t1[AK_TIME_MAX], t2[AK_TIME_MAX], t3[AK_TIME_MAX];
@@ -580,9 +690,10 @@ static int judge_unsubscribe(struct audit *a, struct audit_policy_result *pr, co
 	int64_t deadline, refs[2];
 	int rc;
 
-	if (!in_scope(p, s, "streams"))
+	(void)a;
+	if (!in_scope(pc, p, s))
 		return 0;
-	pair = pair_for(a, s->rcpt, s->list ? s->list : "", 0);
+	pair = s->pair;
 	last = pair ? last_before(pair, s->time) : -1;
 	if (last < 0)
 		return 0;
@@ -604,13 +715,14 @@ static int judge_unsubscribe(struct audit *a, struct audit_policy_result *pr, co
 	fmt_time(t3, deadline);
 	refs[0] = s->seq;
 	refs[1] = ev[i].seq;
+	member("opt-out", ev[i].seq);
 	return add_exception(pr, "subject", s->rcpt, s->time, refs, 2, p->severity,
 			     "send at %s to list '%s' after the opt-out at %s (deadline %s)", t1,
 			     s->list, t2, t3);
 }
 
 static int judge_suppression(struct audit *a, struct audit_policy_result *pr,
-			     const struct send *s)
+			     const struct pcache *pc, const struct send *s)
 {
 	const struct policy *p = pr->policy;
 	const struct supp_row *r;
@@ -618,12 +730,14 @@ static int judge_suppression(struct audit *a, struct audit_policy_result *pr,
 	uint64_t *slot;
 	int64_t refs[2];
 
-	if (s->stream && !policy_param_has(p, "streams", s->stream))
+	if (s->stream && !(pc->streams & stream_bit(s->stream)))
 		return 0;
-	if (!policy_scope_allows(p, "lists", s->list) ||
-	    !policy_scope_allows(p, "domains", domain_of(s->rcpt)))
+	if (pc->scoped && (!policy_scope_allows(p, "lists", s->list) ||
+			   !policy_scope_allows(p, "domains", domain_of(s->rcpt))))
 		return 0;
 	pr->population++;
+	if (a->supp_v.n == 0)
+		return 0;
 	slot = ak_strmap_get(a->supp, s->rcpt, strlen(s->rcpt));
 	if (slot == NULL)
 		return 0;
@@ -636,43 +750,45 @@ static int judge_suppression(struct audit *a, struct audit_policy_result *pr,
 	fmt_time(t2, r->time);
 	refs[0] = s->seq;
 	refs[1] = r->seq;
+	member("send", s->seq);
 	return add_exception(pr, "subject", s->rcpt, s->time, refs, 2, p->severity,
 			     "send at %s to an address suppressed at %s (%s)", t1, t2,
 			     strcmp(r->reason, "hard_bounce") == 0 ? "hard bounce" : r->reason);
 }
 
-static int judge_headers(struct audit *a, struct audit_policy_result *pr, const struct send *s)
+static int judge_headers(struct audit *a, struct audit_policy_result *pr, const struct pcache *pc,
+			 const struct send *s)
 {
 	const struct policy *p = pr->policy;
 	const char *url;
-	const struct ak_jv *oc;
-	char t1[AK_TIME_MAX];
+	const struct ak_jv *oc, *unsub = NULL;
 	int64_t refs[1] = {s->seq};
 
-	(void)a;
-	if (!in_scope(p, s, "streams"))
+	if (!in_scope(pc, p, s))
 		return 0;
 	/* Only sends akashi's delivery engine made record what headers went
 	 * out (their gate decision is in the entry). */
-	if (s->gate == NULL) {
+	if (!s->gate) {
 		pr->not_assessed++;
 		return 0;
 	}
 	pr->population++;
-	fmt_time(t1, s->time);
-	if (s->unsub == NULL || s->unsub->type != AK_JOBJECT)
+	member("send", s->seq);
+	if (s->unsub && ak_json_parse(a->doc, s->unsub, s->unsub_len, &unsub) != 0)
+		unsub = NULL;
+	if (unsub == NULL || unsub->type != AK_JOBJECT)
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 1, p->severity,
-				     "marketing send at %s without List-Unsubscribe headers", t1);
-	url = sv(s->unsub, "url");
-	oc = ak_jv_get(s->unsub, "one_click");
+				     "marketing send at %s without List-Unsubscribe headers", tstr(s->time));
+	url = sv(unsub, "url");
+	oc = ak_jv_get(unsub, "one_click");
 	if (policy_param_bool(p, "require_https") && (url == NULL || strncmp(url, "https://", 8)))
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 1, p->severity,
-				     "send at %s: List-Unsubscribe is not an https URI", t1);
+				     "send at %s: List-Unsubscribe is not an https URI", tstr(s->time));
 	if (oc == NULL || oc->type != AK_JTRUE)
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 1, p->severity,
 				     "send at %s without List-Unsubscribe-Post: "
 				     "List-Unsubscribe=One-Click",
-				     t1);
+				     tstr(s->time));
 	return 0;
 }
 
@@ -684,6 +800,11 @@ static int count_campaign(struct audit *a, const struct send *s)
 
 	if (!s->campaign)
 		return 0;
+	/* A campaign's sends come together: the last one is the likely one. */
+	if (a->last_camp && strcmp(a->last_camp->name, s->campaign) == 0) {
+		c = a->last_camp;
+		goto count;
+	}
 	slot = ak_strmap_put(a->camp_map, s->campaign, strlen(s->campaign), &ins);
 	if (slot == NULL)
 		return AK_ENOMEM;
@@ -697,6 +818,8 @@ static int count_campaign(struct audit *a, const struct send *s)
 		*slot = a->camps.n;
 	}
 	c = &((struct campaign *)a->camps.p)[*slot - 1];
+	a->last_camp = c;
+count:
 	c->sends++;
 	if (s->time < c->first_time || (s->time == c->first_time && s->seq < c->first_seq)) {
 		c->first_time = s->time;
@@ -719,47 +842,131 @@ static int count_campaign(struct audit *a, const struct send *s)
 	return 0;
 }
 
-static int load_send(void *ctx, const struct evidence_entry *e)
+/* The members of a send body the audit reads, in canonical order. */
+static const char *const send_keys[] = {"campaign", "gate", "list",   "owner",
+					"rcpt",     "status", "stream", "unsubscribe"};
+enum { SK_CAMPAIGN, SK_GATE, SK_LIST, SK_OWNER, SK_RCPT, SK_STATUS, SK_STREAM, SK_UNSUB, SK_N };
+
+static int judge_send(struct audit *a, struct send *s);
+
+/* A body with escaped strings: decode it with the full parser. */
+static int load_send_slow(struct audit *a, const struct evidence_entry *e)
 {
-	struct audit *a = ctx;
-	const struct ak_jv *b;
+	const struct ak_jv *b, *u;
 	struct send s;
-	size_t i;
 	int rc;
 
-	a->res->entries_read++;
 	if ((rc = ak_json_parse(a->doc, e->body, e->body_len, &b)) != 0)
 		return rc;
 	memset(&s, 0, sizeof(s));
 	s.rcpt = sv(b, "rcpt");
 	s.status = sv(b, "status");
+	if (!s.rcpt || !s.status ||
+	    (strcmp(s.status, "sent") != 0 && strcmp(s.status, "bounced") != 0))
+		return 0;
+	s.counts = 1;
+	s.list = sv(b, "list");
+	s.stream = sv(b, "stream");
+	s.campaign = sv(b, "campaign");
+	s.owner = sv(b, "owner");
+	s.gate = ak_jv_get(b, "gate") != NULL;
+	if ((u = ak_jv_get(b, "unsubscribe")) != NULL) {
+		/* The object's text: judge_headers parses it again when needed. */
+		s.unsub = e->body + u->offset;
+		s.unsub_len = (size_t)(e->body_len - u->offset);
+		{
+			const char *q = s.unsub, *end = e->body + e->body_len;
+			int depth = 0;
+
+			for (; q < end; q++) {
+				if (*q == '{')
+					depth++;
+				else if (*q == '}' && --depth == 0)
+					break;
+			}
+			s.unsub_len = q < end ? (size_t)(q + 1 - s.unsub) : 0;
+		}
+	}
+	s.time = e->time_us;
+	s.seq = e->seq;
+	return judge_send(a, &s);
+}
+
+static int load_send(void *ctx, const struct evidence_entry *e)
+{
+	struct audit *a = ctx;
+	struct ak_jspan f[SK_N];
+	const char *str[SK_N] = {NULL};
+	char text[4096];
+	struct send s;
+	size_t i, used;
+
+	a->res->entries_read++;
+	memset(&s, 0, sizeof(s));
+	/* Bodies are canonical: their few fields are read straight from the
+	 * text, without a document, unless a value has escapes. */
+	if (ak_jcs_fields(e->body, e->body_len, send_keys, SK_N, f) != 0)
+		return ak_error_code(AK_ETAMPERED, "seq %lld: a send body that is not canonical",
+				     (long long)e->seq);
+	for (i = 0, used = 0; i < SK_N; i++) {
+		if (f[i].type != AK_JSTRING)
+			continue;
+		if (f[i].escaped || used + f[i].len + 1 > sizeof(text))
+			return load_send_slow(a, e);
+		memcpy(text + used, f[i].ptr, f[i].len);
+		text[used + f[i].len] = '\0';
+		str[i] = text + used;
+		used += f[i].len + 1;
+	}
+	s.rcpt = str[SK_RCPT];
+	s.status = str[SK_STATUS];
 	if (!s.rcpt || !s.status)
 		return 0;
 	s.counts = strcmp(s.status, "sent") == 0 || strcmp(s.status, "bounced") == 0;
 	if (!s.counts)
 		return 0;
-	s.list = sv(b, "list");
-	s.stream = sv(b, "stream");
-	s.campaign = sv(b, "campaign");
-	s.owner = sv(b, "owner");
-	s.unsub = ak_jv_get(b, "unsubscribe");
-	s.gate = ak_jv_get(b, "gate");
+	s.list = str[SK_LIST];
+	s.stream = str[SK_STREAM];
+	s.campaign = str[SK_CAMPAIGN];
+	s.owner = str[SK_OWNER];
+	if (f[SK_UNSUB].type == AK_JOBJECT) {
+		s.unsub = f[SK_UNSUB].ptr;
+		s.unsub_len = f[SK_UNSUB].len;
+	}
+	s.gate = f[SK_GATE].type == AK_JOBJECT;
 	s.time = e->time_us;
 	s.seq = e->seq;
+	return judge_send(a, &s);
+}
+
+static int judge_send(struct audit *a, struct send *sp)
+{
+	struct send s = *sp;
+	size_t i;
+	int rc;
+
+	s.pair = a->pairs.n ? pair_for(a, s.rcpt, s.list ? s.list : "", 0) : NULL;
 	for (i = 0; i < a->res->npolicies; i++) {
 		struct audit_policy_result *pr = &a->res->policies[i];
-		const char *c = pr->policy->control;
+		struct pcache *pc = &a->pc[i];
 
-		if (strcmp(c, "consent.optin_proof") == 0)
-			rc = judge_optin(a, pr, &s);
-		else if (strcmp(c, "consent.unsubscribe_deadline") == 0)
-			rc = judge_unsubscribe(a, pr, &s);
-		else if (strcmp(c, "send.suppression") == 0)
-			rc = judge_suppression(a, pr, &s);
-		else if (strcmp(c, "message.unsubscribe_headers") == 0)
-			rc = judge_headers(a, pr, &s);
-		else
+		next_member_kind = NULL;
+		switch (pc->control) {
+		case C_OPTIN:
+			rc = judge_optin(a, pr, pc, &s);
+			break;
+		case C_UNSUB:
+			rc = judge_unsubscribe(a, pr, pc, &s);
+			break;
+		case C_SUPP:
+			rc = judge_suppression(a, pr, pc, &s);
+			break;
+		case C_HEADERS:
+			rc = judge_headers(a, pr, pc, &s);
+			break;
+		default:
 			rc = 0;
+		}
 		if (rc != 0)
 			return rc;
 	}
@@ -885,7 +1092,7 @@ static int eval_dmarc(struct audit *a, struct audit_policy_result *pr)
 			 (long long)(ppm % 1000000));
 		if ((rc = ak_strmap_each(d->failing, collect_src, &tops)) != 0)
 			break;
-		if (tops.n > 1)
+		if (tops.n > 1) /* qsort(NULL, 0) is undefined */
 			qsort(tops.p, tops.n, sizeof(struct top_src), cmp_src);
 		srcs = json_array();
 		for (k = 0; k < tops.n && k < top; k++) {
@@ -928,13 +1135,18 @@ static int eval_mass(struct audit *a, struct audit_policy_result *pr)
 {
 	const struct policy *p = pr->policy;
 	int64_t threshold = policy_param_int(p, "threshold");
+	json_t *list = json_array();
 	size_t i;
 	int rc;
 
+	if (list == NULL)
+		return ak_error_oom();
+	json_object_set_new(pr->figures, "campaigns", list);
 	for (i = 0; i < a->camps.n; i++) {
 		struct campaign *c = &((struct campaign *)a->camps.p)[i];
 		int64_t aseq, refs[2];
 		char actor[128], t1[AK_TIME_MAX];
+		json_t *cj;
 
 		if (c->distinct <= threshold)
 			continue;
@@ -943,9 +1155,20 @@ static int eval_mass(struct audit *a, struct audit_policy_result *pr)
 						c->owner[0] ? c->owner : NULL, c->first_time, &aseq,
 						actor, sizeof(actor))) != 0)
 			return rc;
+		/* recipients: exact while the campaign was counted, else "at
+		 * least" (the count stops above every threshold) */
+		fmt_time(t1, c->first_time);
+		cj = json_pack("{s:s,s:I,s:b,s:s,s:I,s:s,s:o}", "campaign", c->name, "recipients",
+			       (json_int_t)c->distinct, "recipients_exact", c->rcpts != NULL,
+			       "first_send", t1,
+			       "first_seq", (json_int_t)c->first_seq, "owner", c->owner,
+			       "approval",
+			       aseq ? json_pack("{s:s,s:I}", "actor", actor, "seq", (json_int_t)aseq)
+				    : json_null());
+		if (cj == NULL || json_array_append_new(list, cj) != 0)
+			return ak_error_oom();
 		if (aseq)
 			continue;
-		fmt_time(t1, c->first_time);
 		refs[0] = c->first_seq;
 		refs[1] = 0;
 		if ((rc = add_exception(pr, "campaign", c->name, c->first_time, refs, 1,
@@ -1209,10 +1432,16 @@ static int eval_password(struct audit *a, struct audit_policy_result *pr)
 	return 0;
 }
 
+/* Upper edges of the honour-time histogram, seconds: at once, an hour, a
+ * day, two days, ten days, thirty days, and beyond. */
+static const int64_t honor_edges[] = {0, 3600, 86400, 2 * 86400, 10 * 86400, 30 * 86400};
+#define HONOR_BINS (sizeof(honor_edges) / sizeof(honor_edges[0]) + 1)
+
 static int eval_unsubscribe_figures(struct audit *a, struct audit_policy_result *pr)
 {
 	const struct policy *p = pr->policy;
 	struct vec honor = {NULL, 0, 0, sizeof(int64_t)};
+	int64_t bins[HONOR_BINS] = {0}, late = 0, nominal = 0;
 	size_t i, k;
 	int rc = 0;
 
@@ -1225,6 +1454,7 @@ static int eval_unsubscribe_figures(struct audit *a, struct audit_policy_result 
 			continue;
 		for (k = 0; k < pair->ev.n; k++) {
 			int64_t deadline, *h;
+			size_t b;
 
 			if (ev[k].action != ACT_OPT_OUT || ev[k].time >= a->period.to_us)
 				continue;
@@ -1240,21 +1470,46 @@ static int eval_unsubscribe_figures(struct audit *a, struct audit_policy_result 
 			*h = pair->last_send_after && pair->last_send_after[k] > ev[k].time
 				     ? pair->last_send_after[k] - ev[k].time
 				     : 0;
+			if (ev[k].time + *h > deadline)
+				late++;
+			for (b = 0; b < HONOR_BINS - 1 && *h > honor_edges[b] * 1000000; b++)
+				;
+			bins[b]++;
 		}
 	}
+	/* The deadline of an opt-out at the start of the period, to mark on
+	 * a chart (calendar and business-day deadlines vary a little). */
+	if (rc == 0)
+		rc = deadline_for(p, a->period.from_us, &nominal);
 	if (rc == 0) {
 		int64_t *v = honor.p;
+		json_t *fig, *hist = json_array();
 
-		/* qsort(NULL, 0, ...) is undefined behaviour (UBSan stops on it). */
-		if (honor.n > 1)
+		for (k = 0; hist && k < HONOR_BINS; k++)
+			json_array_append_new(
+				hist, json_pack("{s:o,s:I}", "upto_seconds",
+						k < HONOR_BINS - 1 ? json_integer(honor_edges[k])
+								   : json_null(),
+						"count", (json_int_t)bins[k]));
+		if (honor.n)
 			qsort(v, honor.n, sizeof(int64_t), cmp_i64);
-		json_object_set_new(
-			pr->figures, "honor_time_seconds",
-			honor.n ? json_pack("{s:I,s:I,s:I,s:I}", "opt_outs", (json_int_t)honor.n,
-					    "p50", (json_int_t)(v[(honor.n - 1) / 2] / 1000000),
-					    "p95", (json_int_t)(v[(honor.n * 95 + 99) / 100 - 1] / 1000000),
-					    "max", (json_int_t)(v[honor.n - 1] / 1000000))
-				: json_pack("{s:I}", "opt_outs", (json_int_t)0));
+		fig = honor.n ? json_pack("{s:I,s:I,s:I,s:I}", "opt_outs", (json_int_t)honor.n,
+					  "p50", (json_int_t)(v[(honor.n - 1) / 2] / 1000000),
+					  "p95",
+					  (json_int_t)(v[(honor.n * 95 + 99) / 100 - 1] / 1000000),
+					  "max", (json_int_t)(v[honor.n - 1] / 1000000))
+			      : json_pack("{s:I}", "opt_outs", (json_int_t)0);
+		if (fig == NULL || hist == NULL) {
+			json_decref(fig);
+			json_decref(hist);
+			rc = ak_error_oom();
+		} else {
+			json_object_set_new(fig, "late", json_integer(late));
+			json_object_set_new(fig, "deadline_seconds",
+					    json_integer((nominal - a->period.from_us) / 1000000));
+			json_object_set_new(fig, "histogram", hist);
+			json_object_set_new(pr->figures, "honor_time_seconds", fig);
+		}
 	}
 	free(honor.p);
 	return rc;
@@ -1294,6 +1549,8 @@ static int scan(struct audit *a, const char *kind, int64_t since, int has_since,
 	f.until_us = a->period.to_us;
 	f.has_until = 1;
 	f.by_time = 1;
+	/* The loaders keep to their own tables in memory. */
+	f.pipelined = 1;
 	return evidence_scan(a->st, &f, cb, a);
 }
 
@@ -1353,6 +1610,7 @@ static void audit_free(struct audit *a)
 	ak_strmap_free(a->camp_map);
 	ak_strmap_free(a->dom_map);
 	ak_jdoc_free(a->doc);
+	free(a->pc);
 }
 
 static int id_of(struct audit *a, const char *name, uint32_t *out)
@@ -1398,6 +1656,29 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 		    policy_param_int(&set->policies[i], "threshold") > a.max_threshold)
 			a.max_threshold = policy_param_int(&set->policies[i], "threshold");
 	}
+	a.pc = calloc(set->n ? set->n : 1, sizeof(*a.pc));
+	if (a.pc == NULL) {
+		rc = ak_error_oom();
+		goto done;
+	}
+	for (i = 0; i < set->n; i++) {
+		const struct policy *p = &set->policies[i];
+		struct pcache *pc = &a.pc[i];
+		const char *c = p->control;
+		json_t *v;
+		const char *k;
+
+		pc->control = strcmp(c, "consent.optin_proof") == 0	    ? C_OPTIN
+			      : strcmp(c, "consent.unsubscribe_deadline") == 0 ? C_UNSUB
+			      : strcmp(c, "send.suppression") == 0	    ? C_SUPP
+			      : strcmp(c, "message.unsubscribe_headers") == 0  ? C_HEADERS
+									      : C_OTHER;
+		pc->streams = (policy_param_has(p, "streams", "marketing") ? 1 : 0) |
+			      (policy_param_has(p, "streams", "transactional") ? 2 : 0);
+		json_object_foreach(p->scope, k, v)
+			if (json_array_size(v))
+				pc->scoped = 1;
+	}
 	if ((rc = ak_jdoc_new(&a.doc, 0)) != 0 || (rc = ak_strmap_new(&a.names.map)) != 0 ||
 	    (rc = ak_strmap_new(&a.pairs_map)) != 0 || (rc = ak_strmap_new(&a.acct_map)) != 0 ||
 	    (rc = ak_strmap_new(&a.supp)) != 0 || (rc = ak_strmap_new(&a.camp_map)) != 0 ||
@@ -1426,8 +1707,7 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 	for (i = 0; i < a.pairs.n; i++) {
 		struct pair *p = &((struct pair *)a.pairs.p)[i];
 
-		if (p->ev.n > 1)
-			qsort(p->ev.p, p->ev.n, sizeof(struct cev), cmp_cev);
+		qsort(p->ev.p, p->ev.n, sizeof(struct cev), cmp_cev);
 		if (needs(set, "consent.unsubscribe_deadline")) {
 			p->last_send_after = calloc(p->ev.n, sizeof(int64_t));
 			if (p->last_send_after == NULL) {
@@ -1442,8 +1722,7 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 	for (i = 0; i < a.accounts.n; i++) {
 		struct account *ac = &((struct account *)a.accounts.p)[i];
 
-		if (ac->ev.n > 1)
-			qsort(ac->ev.p, ac->ev.n, sizeof(struct aev), cmp_aev);
+		qsort(ac->ev.p, ac->ev.n, sizeof(struct aev), cmp_aev);
 	}
 	if ((rc = load_suppression(&a)) != 0 ||
 	    (rc = scan(&a, "send", period->from_us, 1, load_send)) != 0)
@@ -1468,8 +1747,31 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 		else if (strcmp(c, "consent.proof_retention") == 0)
 			rc = eval_retention(&a, pr);
 	}
+	for (i = 0; i < r->npolicies && rc == 0; i++) {
+		struct audit_policy_result *pr = &r->policies[i];
+		struct ak_strmap *seen = NULL;
+		size_t k;
+
+		if ((rc = ak_strmap_new(&seen)) != 0)
+			break;
+		for (k = 0; k < pr->nexceptions; k++) {
+			int ins;
+
+			if (ak_strmap_put(seen, pr->exceptions[k].member,
+					  strlen(pr->exceptions[k].member), &ins) == NULL) {
+				rc = AK_ENOMEM;
+				break;
+			}
+			if (ins)
+				pr->affected++;
+		}
+		ak_strmap_free(seen);
+	}
 done:
 	audit_free(&a);
+	next_member_kind = NULL;
+	/* The cache is keyed by policy pointers, which die with the set. */
+	memset(deadline_cache, 0, sizeof(deadline_cache));
 	if (rc != 0) {
 		audit_result_free(r);
 		return rc;
@@ -1488,6 +1790,7 @@ void audit_result_free(struct audit_result *r)
 		struct audit_policy_result *pr = &r->policies[i];
 
 		for (k = 0; k < pr->nexceptions; k++) {
+			free(pr->exceptions[k].member);
 			free(pr->exceptions[k].who);
 			free(pr->exceptions[k].detail);
 			free(pr->exceptions[k].refs);

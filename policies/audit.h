@@ -11,7 +11,16 @@
  * audit_run() only reads. audit_record() appends the results: one `finding`
  * entry per exception (deterministic time and dedupe identity, so running
  * the same audit at the same policy commit over the same entries again adds
- * nothing) and one `system` entry saying the audit ran.
+ * nothing) and one `system` entry saying the audit ran:
+ *
+ *   {"event":"audit","period":{...},"policy_commit":"...","checkpoint_size":N,
+ *    "findings_appended":N,"policies":[{"id":...,"population":N,"affected":N,
+ *    "not_assessed":N,"exceptions":N,"findings":N,"figures":{...}}]}
+ *
+ * where "findings" counts the distinct finding bodies of the policy's
+ * exceptions (identical exceptions are one finding), so a reader of the
+ * log (reports/) can tell whether the findings on record at a commit are
+ * exactly this run's.
  *
  * Memory: the consent history up to the period end and the admin history
  * are held in memory (compactly); sends are streamed.
@@ -40,6 +49,9 @@ int audit_quarter(const char *quarter, const char *zone, struct audit_period *ou
 struct audit_exception {
 	const char *what;    /* "subject", "account", "campaign" or "domain" */
 	char *who;           /* the address, account, campaign or domain */
+	char *member;        /* the member of the population it is about (a send's
+			      * seq, an opt-out, an account...): several exceptions
+			      * may concern one member */
 	char *detail;        /* one sentence */
 	int64_t *refs;       /* seqs, ascending */
 	size_t nrefs;
@@ -50,6 +62,7 @@ struct audit_exception {
 struct audit_policy_result {
 	const struct policy *policy; /* borrowed from the set */
 	int64_t population;
+	int64_t affected;            /* members of the population with at least one exception */
 	int64_t not_assessed;        /* records the control could not judge (e.g. unknown stream) */
 	struct audit_exception *exceptions;
 	size_t nexceptions, cap;

@@ -7,6 +7,7 @@
 #include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/jcs.h"
+#include "lib/strmap.h"
 #include "lib/timefmt.h"
 
 #include <stdio.h>
@@ -72,11 +73,10 @@ json_t *audit_result_json(const struct audit_result *r)
 		const struct audit_policy_result *pr = &r->policies[i];
 		json_t *ex = json_array(), *pj;
 		char rate[16];
-		int64_t ok = pr->population - (int64_t)pr->nexceptions;
+		int64_t ok = pr->population - pr->affected;
 
-		/* The pass rate counts members of the population without an
-		 * exception; a control whose exceptions are per send can have
-		 * more than one per member, so it never goes below zero. */
+		/* The pass rate counts members of the population without any
+		 * exception (one opt-out may show several late sends). */
 		if (pr->population == 0)
 			snprintf(rate, sizeof(rate), "n/a");
 		else
@@ -89,11 +89,11 @@ json_t *audit_result_json(const struct audit_result *r)
 							    "detail", e->detail, "refs",
 							    refs_json(e), "severity", e->severity));
 		}
-		pj = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:o,s:O}", "id", pr->policy->id, "control",
+		pj = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:o,s:O}", "id", pr->policy->id, "control",
 			       pr->policy->control, "title", pr->policy->title, "population",
-			       (json_int_t)pr->population, "not_assessed",
-			       (json_int_t)pr->not_assessed, "pass_rate", rate, "exceptions", ex,
-			       "figures", pr->figures);
+			       (json_int_t)pr->population, "affected", (json_int_t)pr->affected,
+			       "not_assessed", (json_int_t)pr->not_assessed, "pass_rate", rate,
+			       "exceptions", ex, "figures", pr->figures);
 		json_array_append_new(pols, pj);
 	}
 	return out;
@@ -113,6 +113,33 @@ static int finding_body(const struct audit_result *r, const struct audit_policy_
 		return ak_error_oom();
 	rc = ak_jcs_write_jansson(out, b);
 	json_decref(b);
+	return rc;
+}
+
+/* Distinct finding bodies among the exceptions of one policy. */
+static int count_distinct(const struct audit_result *r, const struct audit_policy_result *pr,
+			  int64_t *out)
+{
+	struct ak_strmap *seen = NULL;
+	struct ak_buf body = AK_BUF_INIT(0);
+	size_t k;
+	int rc, ins;
+
+	*out = 0;
+	if ((rc = ak_strmap_new(&seen)) != 0)
+		return rc;
+	for (k = 0; k < pr->nexceptions; k++) {
+		ak_buf_reset(&body);
+		if ((rc = finding_body(r, pr, &pr->exceptions[k], &body)) != 0)
+			break;
+		if (ak_strmap_put(seen, body.data, body.len, &ins) == NULL) {
+			rc = AK_ENOMEM;
+			break;
+		}
+		*out += ins;
+	}
+	ak_strmap_free(seen);
+	ak_buf_free(&body);
 	return rc;
 }
 
@@ -169,14 +196,28 @@ int audit_record(struct evidence_store *st, const struct audit_result *r, size_t
 		goto done;
 	if (appended)
 		*appended = res.appended;
-	/* The audit itself, every time it runs. */
+	/* The audit itself, every time it runs: per policy its counts and
+	 * figures, and how many distinct findings stand for its exceptions
+	 * (two exceptions with the same body are one finding), so that a
+	 * reader of the log can tell the findings of this run from those of
+	 * an earlier run at the same commit that no longer hold. */
 	pols = json_array();
-	for (i = 0; i < r->npolicies; i++)
-		json_array_append_new(pols, json_pack("{s:s,s:I,s:I}", "id", r->policies[i].policy->id,
-						      "population",
-						      (json_int_t)r->policies[i].population,
-						      "exceptions",
-						      (json_int_t)r->policies[i].nexceptions));
+	for (i = 0; i < r->npolicies && rc == 0; i++) {
+		const struct audit_policy_result *pr = &r->policies[i];
+		int64_t distinct = 0;
+
+		if ((rc = count_distinct(r, pr, &distinct)) != 0)
+			break;
+		json_array_append_new(
+			pols, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:O}", "id", pr->policy->id,
+					"population", (json_int_t)pr->population, "affected",
+					(json_int_t)pr->affected, "not_assessed",
+					(json_int_t)pr->not_assessed, "exceptions",
+					(json_int_t)pr->nexceptions, "findings", (json_int_t)distinct,
+					"figures", pr->figures));
+	}
+	if (rc != 0)
+		goto done;
 	summary = json_pack("{s:s,s:o,s:s,s:I,s:o,s:I}", "event", "audit", "period",
 			    period_json(&r->period), "policy_commit", r->policy_commit,
 			    "checkpoint_size", (json_int_t)r->checkpoint_size, "policies", pols,

@@ -272,8 +272,11 @@ int policy_ratio_parse(const char *s, int64_t *out_ppm)
 
 	if (*p < '0' || *p > '9')
 		goto bad;
-	while (*p >= '0' && *p <= '9')
-		whole = whole * 10 + (*p++ - '0');
+	/* Past 1 the value is refused anyway: stop counting before it
+	 * could overflow (and wrap round to an accepted number). */
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (whole <= 1)
+			whole = whole * 10 + (*p - '0');
 	if (*p == '.') {
 		p++;
 		if (*p < '0' || *p > '9')

@@ -54,8 +54,18 @@ struct gate;
 int gate_new(struct gate **out, sqlite3 *db, const struct policy_set *set);
 void gate_free(struct gate *g);
 
-/* Decide. AK_EINVALID for a request missing rcpt, list or stream. */
+/* Decide. AK_EINVALID for a request missing rcpt, list or stream. The
+ * lookups of one check read one snapshot of the derived state. */
 int gate_check(struct gate *g, const struct gate_request *req, struct gate_decision *out);
+
+/* Checks between gate_begin and gate_end (a batch of a campaign's
+ * recipients, say) all read one snapshot, taken once: faster, and the
+ * batch's decisions agree with each other; what is appended meanwhile
+ * (an opt-out) is seen from the next batch on. Keep batches short: the
+ * snapshot holds back WAL checkpoints. gate_begin does nothing inside the
+ * caller's own transaction. */
+int gate_begin(struct gate *g);
+void gate_end(struct gate *g);
 
 /* {"decision":"allow"|"deny","reasons":[{"policy":...,"detail":...,"ref":N}],
  *  "policy_commit":"..."} (a new reference). */

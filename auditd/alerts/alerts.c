@@ -138,6 +138,7 @@ int alerts_new(struct alerts **out, const json_t *rules, const struct alerts_con
 	a->emit = emit;
 	a->ctx = ctx;
 	a->db = db;
+	ak_buf_init(&a->pending, 0);
 	alerts_random_key(&a->k0, &a->k1);
 	if ((rc = rules_parse(rules, a->conf)) != 0 || (rc = settings(a, cfg)) != 0 ||
 	    (rc = ak_jdoc_new(&a->doc, 0)) != 0)
@@ -149,11 +150,12 @@ int alerts_new(struct alerts **out, const json_t *rules, const struct alerts_con
 	                   &a->q_roles)) != 0 ||
 	     (rc = prepare(a, "SELECT first FROM login_addresses WHERE account = ?1 AND ip = ?2",
 	                   &a->q_addr)) != 0 ||
-	     (rc = prepare(
-	              a,
-	              "SELECT reason, scope, time, seq FROM suppression WHERE address = ?1 "
-	              "AND (scope = '*' OR scope = ?2) AND time < ?3 ORDER BY time, seq LIMIT 1",
-	              &a->q_supp)) != 0))
+	     (rc = prepare(a,
+	                   /* A primary-key probe, asked for '*' and for the list (an OR,
+	                    * IN or ORDER BY here builds a temporary b-tree per send). */
+	                   "SELECT reason, time, seq FROM suppression WHERE address = ?1 "
+	                   "AND scope = ?2 AND time < ?3",
+	                   &a->q_supp)) != 0))
 		goto done;
 	if ((rc = alerts_login_init(a)) != 0 || (rc = alerts_send_init(a)) != 0)
 		goto done;
@@ -176,6 +178,7 @@ void alerts_free(struct alerts *a)
 	sqlite3_finalize(a->q_addr);
 	sqlite3_finalize(a->q_supp);
 	ak_jdoc_free(a->doc);
+	ak_buf_free(&a->pending);
 	rules_conf_clear(a->conf);
 	for (r = 0; r < 3; r++)
 		free_list(a->owned[r]);
@@ -253,6 +256,90 @@ int alerts_cut(const char *s, size_t max)
 	return (int)n;
 }
 
+/* A held alert in a->pending: this header, the refs, key and summary. */
+struct held {
+	int rule;
+	size_t nrefs, key_len, summary_len;
+	int64_t from_us, to_us, time_us;
+};
+
+static int defer(struct alerts *a, int r, const struct alert_out *o)
+{
+	struct held h = {r,
+	                 o->nrefs,
+	                 strlen(o->key),
+	                 strlen(o->summary),
+	                 o->window_from_us,
+	                 o->window_to_us,
+	                 o->time_us};
+	int rc;
+
+	if ((rc = ak_buf_append(&a->pending, &h, sizeof(h))) != 0 ||
+	    (rc = ak_buf_append(&a->pending, o->refs, o->nrefs * sizeof(int64_t))) != 0 ||
+	    (rc = ak_buf_append(&a->pending, o->key, h.key_len + 1)) != 0 ||
+	    (rc = ak_buf_append(&a->pending, o->summary, h.summary_len + 1)) != 0)
+		return rc;
+	/* Keep the next header aligned. */
+	while (a->pending.len % sizeof(int64_t))
+		if ((rc = ak_buf_putc(&a->pending, 0)) != 0)
+			return rc;
+	return 0;
+}
+
+static int emit_held(struct alerts *a)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (rc == 0 && off < a->pending.len) {
+		struct held h;
+		struct alert_out o = {0};
+
+		memcpy(&h, a->pending.data + off, sizeof(h));
+		off += sizeof(h);
+		memcpy(a->refs, a->pending.data + off, h.nrefs * sizeof(int64_t));
+		off += h.nrefs * sizeof(int64_t);
+		o.key = a->pending.data + off;
+		off += h.key_len + 1;
+		o.summary = a->pending.data + off;
+		off += h.summary_len + 1;
+		off = (off + sizeof(int64_t) - 1) & ~(sizeof(int64_t) - 1);
+		o.rule = alert_rule_names[h.rule];
+		o.severity = alert_severities[a->conf[h.rule].severity];
+		o.refs = a->refs;
+		o.nrefs = h.nrefs;
+		o.window_from_us = h.from_us;
+		o.window_to_us = h.to_us;
+		o.time_us = h.time_us;
+		rc = a->emit ? a->emit(a->ctx, &o) : 0;
+	}
+	ak_buf_reset(&a->pending);
+	return rc;
+}
+
+int alerts_feed_batch(struct alerts *a, const struct evidence_entry *e, size_t n)
+{
+	size_t i;
+	int rc = 0, began = 0;
+
+	/* One read transaction for the batch: each derived-state lookup then
+	 * costs a b-tree probe instead of taking and dropping the read locks. */
+	if (a->db && sqlite3_get_autocommit(a->db) &&
+	    sqlite3_exec(a->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+		began = 1;
+	a->deferring = 1;
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = alerts_feed(a, &e[i]);
+	a->deferring = 0;
+	if (began)
+		sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != 0) {
+		ak_buf_reset(&a->pending);
+		return rc;
+	}
+	return emit_held(a);
+}
+
 int alerts_fire(struct alerts *a, int r, struct keyslot *s, int64_t t, const int64_t *refs,
                 size_t nrefs, int64_t from_us, int64_t to_us, const char *key, const char *fmt, ...)
 {
@@ -294,7 +381,10 @@ int alerts_fire(struct alerts *a, int r, struct keyslot *s, int64_t t, const int
 	o.window_from_us = from_us < to_us ? from_us : to_us;
 	o.window_to_us = from_us < to_us ? to_us : from_us;
 	o.time_us = t;
-	o.key = key;
+	snprintf(a->key, sizeof(a->key), "%.*s", alerts_cut(key, ALERT_KEY_MAX), key);
+	o.key = a->key;
+	if (a->deferring)
+		return defer(a, r, &o);
 	return a->emit ? a->emit(a->ctx, &o) : 0;
 }
 

@@ -70,6 +70,13 @@ void alerts_free(struct alerts *a);
  * an error: the detectors see whatever the log holds. */
 int alerts_feed(struct alerts *a, const struct evidence_entry *e);
 
+/* The entries of one committed batch, in seq order, as alerts_feed() each,
+ * with every derived-state lookup inside one read transaction on db (when
+ * db is not in a transaction already: a lookup on its own takes and drops
+ * SQLite's read locks, several times the cost). emit is called after that
+ * transaction has ended, so it may append to the store. */
+int alerts_feed_batch(struct alerts *a, const struct evidence_entry *e, size_t n);
+
 /* The body of the `alert` entry for a, canonical JSON appended to out:
  * {"key","refs","rule","severity","summary","window":{"from","to"}}. The
  * daemon appends it (kind "alert", time a->time_us); replay prints it. */

@@ -41,6 +41,8 @@ enum alert_rule_id {
 
 /* Most seqs an alert cites: the newest of the entries behind it. */
 #define ALERT_REFS_MAX 64
+/* Longest key, in the key tables and in an alert (longer ones are cut). */
+#define ALERT_KEY_MAX 256
 
 /* The largest count thresholds accepted (they size per-key arrays). */
 #define ALERT_LOGIN_THRESHOLD_MAX 10000
@@ -163,7 +165,12 @@ struct alerts {
 
 	/* Scratch for one alert. */
 	char summary[1024];
+	char key[ALERT_KEY_MAX + 1];
 	int64_t refs[ALERT_REFS_MAX];
+
+	/* alerts_feed_batch(): alerts held until its read transaction ends. */
+	int deferring;
+	struct ak_buf pending;
 };
 
 /* Common to every detector: emit an alert for rule r about slot s (which

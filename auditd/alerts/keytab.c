@@ -10,6 +10,7 @@
  */
 #include "auditd/alerts/alerts_int.h"
 
+#include "lib/b64.h"
 #include "lib/error.h"
 
 #include <stdlib.h>
@@ -163,10 +164,31 @@ static struct keyslot *find(const struct keytab *t, uint64_t h, const char *key,
 	return NULL;
 }
 
+/* A key longer than ALERT_KEY_MAX is kept as its first bytes and a second,
+ * independent hash of the whole: memory per key stays bounded and distinct
+ * long keys stay distinct. */
+static const char *short_key(const struct keytab *t, const char *key, size_t *klen,
+                             char buf[ALERT_KEY_MAX + 1])
+{
+	uint64_t h2;
+
+	if (*klen <= ALERT_KEY_MAX)
+		return key;
+	h2 = alerts_siphash(t->k1, t->k0, key, *klen);
+	memcpy(buf, key, ALERT_KEY_MAX - 17);
+	buf[ALERT_KEY_MAX - 17] = '#';
+	ak_hex_encode(buf + ALERT_KEY_MAX - 16, &h2, 8); /* 16 digits and a NUL */
+	*klen = ALERT_KEY_MAX;
+	return buf;
+}
+
 struct keyslot *keytab_find(const struct keytab *t, const char *key, size_t klen)
 {
+	char buf[ALERT_KEY_MAX + 1];
+
 	if (t->b == NULL)
 		return NULL;
+	key = short_key(t, key, &klen, buf);
 	return find(t, alerts_siphash(t->k0, t->k1, key, klen), key, klen);
 }
 
@@ -193,13 +215,15 @@ static void grow(struct keytab *t)
 
 struct keyslot *keytab_touch(struct keytab *t, const char *key, size_t klen, int64_t now_us)
 {
-	uint64_t h = alerts_siphash(t->k0, t->k1, key, klen);
+	char buf[ALERT_KEY_MAX + 1];
+	const char *k = short_key(t, key, &klen, buf);
+	uint64_t h = alerts_siphash(t->k0, t->k1, k, klen);
 	int64_t horizon = now_us > INT64_MIN + t->idle_us ? now_us - t->idle_us : INT64_MIN;
 	struct keyslot *s;
 
 	while (t->oldest && t->oldest->last_us < horizon)
 		drop(t, t->oldest);
-	if ((s = find(t, h, key, klen)) != NULL) {
+	if ((s = find(t, h, k, klen)) != NULL) {
 		unlink_use(t, s);
 		push_newest(t, s);
 		if (now_us > s->last_us)
@@ -217,7 +241,7 @@ struct keyslot *keytab_touch(struct keytab *t, const char *key, size_t klen, int
 	s->hash = h;
 	s->last_us = now_us;
 	s->klen = klen;
-	memcpy(s->key, key, klen);
+	memcpy(s->key, k, klen);
 	s->hnext = t->b[h & (t->nb - 1)];
 	t->b[h & (t->nb - 1)] = s;
 	push_newest(t, s);

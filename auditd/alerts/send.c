@@ -219,9 +219,17 @@ static int volume(struct alerts *a, const struct evidence_entry *e, const char *
 	int64_t h = floor_div(e->time_us, HOUR);
 	struct keyslot *s;
 	struct volume *v;
-	char key[300], when[AK_TIME_MAX];
+	char key[ALERT_KEY_MAX + 1], when[AK_TIME_MAX];
 	uint32_t *cnt;
-	int n = snprintf(key, sizeof(key), "%s:%.*s", what, alerts_cut(name, 256), name);
+	size_t len = strlen(name);
+	int n;
+
+	/* "from:NAME"; a name too long for that keeps a hash of the rest. */
+	if (len + 10 <= ALERT_KEY_MAX)
+		n = snprintf(key, sizeof(key), "%s:%s", what, name);
+	else
+		n = snprintf(key, sizeof(key), "%s:%.*s#%016llx", what, alerts_cut(name, 200), name,
+		             (unsigned long long)alerts_siphash(a->k0, a->k1, name, len));
 
 	if ((s = keytab_touch(t, key, (size_t)n, e->time_us)) == NULL)
 		return AK_ENOMEM;
@@ -274,20 +282,28 @@ static int to_suppressed(struct alerts *a, const struct evidence_entry *e, const
 	char reason[32] = "", scope[160] = "", when[AK_TIME_MAX];
 	int64_t st = 0, seq = 0, refs[2];
 	struct keyslot *s;
+	int pass;
 
-	sqlite3_reset(q);
-	sqlite3_bind_text(q, 1, rcpt, -1, SQLITE_STATIC);
-	if (list)
-		sqlite3_bind_text(q, 2, list, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 3, e->time_us);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		const char *r = (const char *)sqlite3_column_text(q, 0);
-		const char *sc = (const char *)sqlite3_column_text(q, 1);
+	/* The earliest applicable suppression: a global one, or the list's. */
+	for (pass = 0; pass < (list ? 2 : 1); pass++) {
+		const char *sc = pass ? list : "*";
 
-		snprintf(reason, sizeof(reason), "%.*s", alerts_cut(r ? r : "", 31), r ? r : "");
-		snprintf(scope, sizeof(scope), "%.*s", alerts_cut(sc ? sc : "", 128), sc ? sc : "");
-		st = sqlite3_column_int64(q, 2);
-		seq = sqlite3_column_int64(q, 3);
+		sqlite3_reset(q);
+		sqlite3_bind_text(q, 1, rcpt, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, sc, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, e->time_us);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			const char *r = (const char *)sqlite3_column_text(q, 0);
+			int64_t t = sqlite3_column_int64(q, 1), sq = sqlite3_column_int64(q, 2);
+
+			if (seq == 0 || t < st || (t == st && sq < seq)) {
+				snprintf(reason, sizeof(reason), "%.*s", alerts_cut(r ? r : "", 31),
+				         r ? r : "");
+				snprintf(scope, sizeof(scope), "%.*s", alerts_cut(sc, 128), sc);
+				st = t;
+				seq = sq;
+			}
+		}
 	}
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);

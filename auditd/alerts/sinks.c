@@ -315,7 +315,7 @@ static void webhook_try(struct webhook *w)
 		         w->port);
 	if (evhttp_add_header(h, "Host", host) != 0 ||
 	    evhttp_add_header(h, "Content-Type", "application/json") != 0 ||
-	    evhttp_add_header(h, "User-Agent", "akashi/" AKASHI_VERSION) != 0 ||
+	    evhttp_add_header(h, "User-Agent", "akashi") != 0 ||
 	    evhttp_add_header(h, "X-Akashi-Signature", sig) != 0 ||
 	    evhttp_add_header(h, "Connection", "close") != 0 ||
 	    evbuffer_add(evhttp_request_get_output_buffer(req), w->cur.data, w->cur.len) != 0) {

@@ -170,6 +170,18 @@ like "$("$AKASHI" --store "$S" --config "$T/over.conf" policy show)" "^policies 
 printf 'store = /elsewhere\n' >>"$T/s2/akashi.conf"
 fails "a store's akashi.conf cannot move the store" "$AKASHI" --store "$T/s2" policy show
 
+# alerts.json is the daemon's, and lint checks it too.
+(
+	cd "$T/clone" && git reset -q --hard "$second" &&
+		printf '{"login.bruteforce_src":{"treshold":5}}\n' >alerts.json &&
+		git add alerts.json &&
+		git -c user.name=Sec -c user.email=sec@example.com commit -qm "Tune alerts" &&
+		git push -q -f origin main
+) >"$T/push.log" 2>&1
+out=$("$AKASHI" --store "$S" policy lint 2>&1); st=$?
+is "$st" "1" "lint refuses a bad alerts.json"
+like "$out" "login.bruteforce_src: unknown key 'treshold'" "naming the rule and the key"
+
 fails "policy without a subcommand is a usage error" "$AKASHI" --store "$S" policy
 fails "an unknown policy subcommand is a usage error" "$AKASHI" --store "$S" policy frob
 done_testing

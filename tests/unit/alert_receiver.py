@@ -4,6 +4,7 @@
 usage: alert_receiver.py webhook OUT SECRET FAILS [CERT KEY]
        alert_receiver.py udp OUT
        alert_receiver.py tcp OUT
+       alert_receiver.py unix OUT PATH
 
 Listens on 127.0.0.1 on a free port, prints "PORT n" and then writes one
 JSON line per request or message received to OUT (flushed at once):
@@ -13,7 +14,8 @@ JSON line per request or message received to OUT (flushed at once):
       whether X-Akashi-Signature is sha256=<hex HMAC-SHA256(SECRET, body)>
       (checked here, independently of the C side). With CERT and KEY it
       speaks HTTPS.
-  udp / tcp: one syslog message per datagram (udp) or per octet-counted
+  udp / tcp / unix: one syslog message per datagram (udp, unix datagram
+      socket bound at PATH; "PORT 0" is printed) or per octet-counted
       frame, "LEN SP MSG" of RFC 6587 3.4.1 (tcp); each is parsed as an
       RFC 5424 message and recorded field by field.
 """
@@ -110,6 +112,13 @@ elif mode == "udp":
     print("PORT", s.getsockname()[1], flush=True)
     while True:
         syslog_record(s.recv(65536), "udp")
+
+elif mode == "unix":
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(sys.argv[3])
+    print("PORT 0", flush=True)
+    while True:
+        syslog_record(s.recv(65536), "unix")
 
 elif mode == "tcp":
     class Frames(socketserver.BaseRequestHandler):

@@ -479,6 +479,58 @@ static void test_sinks__syslog_tcp_octet_counting(void **state)
 	event_base_free(base);
 }
 
+static void test_sinks__syslog_unix_datagram(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct alert_sinks_config cfg = {0};
+	struct alert_sinks *s;
+	struct peer p;
+	char path[64], spec[80];
+	const char *args[] = {"unix", path, NULL};
+	json_t *got;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/akashi-log-%d.sock", (int)getpid());
+	unlink(path);
+	peer_start(&p, args);
+	snprintf(spec, sizeof(spec), "unix:%s", path);
+	cfg.syslog = spec;
+	s = sinks(base, &cfg);
+	alert_sinks_send(s, ENTRY, strlen(ENTRY), "send.to_suppressed", "critical");
+	run_until(base, s, "syslog", "sent", 1);
+	run_for(base, 200);
+	got = peer_stop(&p);
+	unlink(path);
+	assert_int_equal(json_array_size(got), 1);
+	check_syslog(json_array_get(got, 0), 82, "send.to_suppressed", ENTRY);
+	json_decref(got);
+	alert_sinks_free(s);
+	event_base_free(base);
+}
+
+static void test_sinks__syslog_tcp_down_keeps_the_queue(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct alert_sinks_config cfg = {0};
+	struct alert_sinks *s;
+	char spec[64];
+
+	(void)state;
+	snprintf(spec, sizeof(spec), "tcp:127.0.0.1:%d", closed_port());
+	cfg.syslog = spec;
+	cfg.backoff_ms = 20;
+	s = sinks(base, &cfg);
+	alert_sinks_send(s, ENTRY, strlen(ENTRY), "r", "high");
+	alert_sinks_send(s, ENTRY, strlen(ENTRY), "r", "high");
+	run_for(base, 300);
+	/* Nobody listens: nothing sent or failed, both wait for a reconnect. */
+	assert_int_equal(sink_count(s, "syslog", "sent"), 0);
+	assert_int_equal(sink_count(s, "syslog", "failed"), 0);
+	assert_int_equal(sink_count(s, "syslog", "queued"), 2);
+	alert_sinks_free(s);
+	event_base_free(base);
+}
+
 static void refused(const struct alert_sinks_config *cfg, const char *msg)
 {
 	struct event_base *base = event_base_new();
@@ -525,6 +577,8 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sinks__https_webhook_verifies_the_peer),
         cmocka_unit_test(test_sinks__syslog_udp_rfc5424),
         cmocka_unit_test(test_sinks__syslog_tcp_octet_counting),
+        cmocka_unit_test(test_sinks__syslog_unix_datagram),
+        cmocka_unit_test(test_sinks__syslog_tcp_down_keeps_the_queue),
         cmocka_unit_test(test_sinks__bad_configuration_refused),
 };
 

@@ -20,7 +20,7 @@
 #include <stdarg.h>
 
 struct captured {
-	char rule[64], key[256], severity[16], summary[1024];
+	char rule[64], key[300], severity[16], summary[1024];
 	int64_t refs[80];
 	size_t nrefs;
 	int64_t from, to, time;
@@ -778,6 +778,82 @@ static void test_alerts__dmarc_unknown_source(void **state)
 	alerts_free(a);
 }
 
+/* The daemon's way: a committed batch, its lookups in one read transaction,
+ * and emit free to append the alert to the same store. */
+static int append_alert(void *ctx, const struct alert_out *o)
+{
+	struct ak_buf b = AK_BUF_INIT(0);
+	struct evidence_record r = {0};
+	int rc;
+
+	(void)ctx;
+	capture(NULL, o);
+	assert_int_equal(alerts_body(&b, o), 0);
+	r.kind = "alert";
+	r.time_us = o->time_us;
+	r.source = "akashi";
+	r.source_len = 6;
+	r.body = b.data;
+	r.body_len = b.len;
+	rc = evidence_append(F.st, &r, 1, NULL, NULL);
+	ak_buf_free(&b);
+	return rc;
+}
+
+static void test_alerts__batch_feeds_then_emits_outside_its_transaction(void **state)
+{
+	struct evidence_entry e[12];
+	struct ak_buf bodies[12];
+	struct alerts *a = NULL;
+	int64_t size;
+	int i;
+
+	(void)state;
+	feed(NULL, "consent", BASE,
+	     "{\"subject\":\"a@example.jp\",\"list\":\"news\",\"action\":\"opt_out\"}");
+	assert_int_equal(alerts_new(&a, NULL, NULL, evidence_db(F.st), append_alert, NULL), 0);
+	for (i = 0; i < 12; i++) {
+		char body[128];
+		struct evidence_record r = {0};
+
+		if (i < 10)
+			snprintf(body, sizeof(body),
+			         "{\"action\":\"login_failure\",\"actor\":\"u%d\",\"ip\":\"192.0.2."
+			         "9\"}",
+			         i);
+		else
+			snprintf(body, sizeof(body),
+			         "{\"list\":\"news\",\"rcpt\":\"a@example.jp\",\"status\":"
+			         "\"sent\"}");
+		ak_buf_init(&bodies[i], 0);
+		assert_int_equal(ak_jcs_canonicalize(&bodies[i], body, strlen(body)), 0);
+		r.kind = i < 10 ? "admin" : "send";
+		r.time_us = BASE + SEC(i + 1);
+		r.source = "t";
+		r.source_len = 1;
+		r.body = bodies[i].data;
+		r.body_len = bodies[i].len;
+		memset(&e[i], 0, sizeof(e[i]));
+		assert_int_equal(evidence_append(F.st, &r, 1, &e[i].seq, NULL), 0);
+		e[i].kind = r.kind;
+		e[i].time_us = r.time_us;
+		e[i].body = e[i].bytes = bodies[i].data;
+		e[i].body_len = e[i].len = bodies[i].len;
+	}
+	assert_int_equal(alerts_feed_batch(a, e, 12), 0);
+	/* bruteforce_src, spray, to_suppressed (once: the second is suppressed) */
+	assert_int_equal(ncap, 3);
+	assert_int_equal(count("login.bruteforce_src"), 1);
+	assert_int_equal(count("login.spray_src"), 1);
+	assert_int_equal(count("send.to_suppressed"), 1);
+	assert_int_equal(first("login.spray_src")->nrefs, 10);
+	assert_int_equal(evidence_size(F.st, &size), 0);
+	assert_int_equal(size, 1 + 12 + 3);
+	for (i = 0; i < 12; i++)
+		ak_buf_free(&bodies[i]);
+	alerts_free(a);
+}
+
 /* ---- robustness ---- */
 
 static void test_alerts__out_of_order_entries(void **state)
@@ -816,6 +892,52 @@ static void test_alerts__out_of_order_entries(void **state)
 			     ",\"campaign\":\"cx\",\"from\":\"n@example.jp\"");
 	}
 	assert_true(ncap > 0);
+	alerts_free(a);
+}
+
+/* feed() takes bodies up to 2 KB; this one builds its own. */
+static void feed_long(struct alerts *a, int64_t t, const char *acct, const char *ip)
+{
+	struct ak_buf b = AK_BUF_INIT(0), c = AK_BUF_INIT(0);
+	struct evidence_entry e = {0};
+
+	ak_buf_printf(&b, "{\"action\":\"login_failure\",\"actor\":\"%s\",\"ip\":\"%s\"}", acct,
+	              ip);
+	assert_int_equal(ak_jcs_canonicalize(&c, b.data, b.len), 0);
+	e.seq = ++next_seq;
+	e.kind = "admin";
+	e.time_us = t;
+	e.body = e.bytes = c.data;
+	e.body_len = e.len = c.len;
+	assert_int_equal(alerts_feed(a, &e), 0);
+	ak_buf_free(&b);
+	ak_buf_free(&c);
+}
+
+static void test_alerts__long_keys_are_bounded(void **state)
+{
+	struct alerts *a = make(NULL, NULL);
+	char *acct = malloc(100001), ip[32];
+	int i, k;
+
+	(void)state;
+	/* Two 100 KB account names that differ only in their last byte stay
+	 * two accounts; each alert's key is cut to 256 bytes. */
+	memset(acct, 'x', 100000);
+	acct[100000] = '\0';
+	for (k = 0; k < 2; k++) {
+		acct[99999] = (char)('a' + k);
+		for (i = 0; i < 10; i++) {
+			snprintf(ip, sizeof(ip), "192.0.2.%d", i + 10 * k);
+			feed_long(a, BASE + SEC(i + 20 * k), acct, ip);
+		}
+	}
+	assert_int_equal(count("login.bruteforce_user"), 2);
+	assert_int_equal(strlen(cap[0].key), 256);
+	assert_int_equal(cap[1].nrefs, 10);
+	assert_int_equal(cap[1].refs[0], 11);
+	assert_true(strlen(cap[0].summary) < 400);
+	free(acct);
 	alerts_free(a);
 }
 
@@ -975,7 +1097,10 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_alerts__volume_spike_needs_history, setup),
         cmocka_unit_test_setup_teardown(test_alerts__to_suppressed, setup_store, teardown_store),
         cmocka_unit_test_setup(test_alerts__dmarc_unknown_source, setup),
+        cmocka_unit_test_setup_teardown(test_alerts__batch_feeds_then_emits_outside_its_transaction,
+                                        setup_store, teardown_store),
         cmocka_unit_test_setup(test_alerts__out_of_order_entries, setup),
+        cmocka_unit_test_setup(test_alerts__long_keys_are_bounded, setup),
         cmocka_unit_test_setup(test_alerts__keys_capped_under_a_million_addresses, setup),
         cmocka_unit_test(test_alerts__bad_rules_rejected_naming_the_fault),
         cmocka_unit_test(test_alerts__body_is_canonical_json),

@@ -185,6 +185,16 @@ static void test_audit__unsubscribe_deadline_per_profile(void **state)
 	h = json_object_get(jp->figures, "honor_time_seconds");
 	assert_non_null(h);
 	assert_int_equal(json_integer_value(json_object_get(h, "max")), 14 * 86400 + 1);
+	/* the one opt-out was honoured late, 14 days after: in the (10 d, 30 d] bin */
+	assert_int_equal(json_integer_value(json_object_get(h, "late")), 1);
+	assert_int_equal(json_integer_value(json_object_get(h, "deadline_seconds")), 3600);
+	assert_int_equal(json_array_size(json_object_get(h, "histogram")), 7);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(h, "histogram"), 5), "count")),
+			 1);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(h, "histogram"), 0), "count")),
+			 0);
 	audit_result_free(r);
 }
 
@@ -333,6 +343,28 @@ static void test_audit__mass_approval_threshold_and_owner(void **state)
 	assert_non_null(exc(pr, "late", NULL));
 	assert_null(exc(pr, "good", NULL));
 	assert_null(exc(pr, "small", NULL));
+	/* the campaigns above the threshold are listed with their approvals */
+	{
+		json_t *c = json_object_get(pr->figures, "campaigns"), *v;
+		size_t k;
+		int seen = 0;
+
+		assert_int_equal(json_array_size(c), 3);
+		json_array_foreach(c, k, v) {
+			const char *name = json_string_value(json_object_get(v, "campaign"));
+
+			assert_int_equal(json_integer_value(json_object_get(v, "recipients")), 4);
+			if (strcmp(name, "good") == 0) {
+				assert_string_equal(json_string_value(json_object_get(
+							    json_object_get(v, "approval"), "actor")),
+						    "pat");
+				seen++;
+			} else {
+				assert_true(json_is_null(json_object_get(v, "approval")));
+			}
+		}
+		assert_int_equal(seen, 1);
+	}
 	audit_result_free(r);
 }
 
@@ -432,6 +464,44 @@ static void test_audit__recording_twice_adds_nothing(void **state)
 	assert_int_equal(n2, 0);
 }
 
+static int last_system(void *ctx, const struct evidence_entry *e)
+{
+	json_decref(*(json_t **)ctx);
+	*(json_t **)ctx = json_loadb(e->body, e->body_len, 0, NULL);
+	return 0;
+}
+
+static void test_audit__system_entry_holds_counts_and_figures(void **state)
+{
+	struct audit_result *r;
+	struct evidence_filter f = {0};
+	json_t *body = NULL, *p;
+
+	(void)state;
+	add_policy(&F, "optin", "consent.optin_proof", 1, NULL, NULL);
+	add_policy(&F, "unsub", "consent.unsubscribe_deadline", 1, NULL, NULL);
+	/* two sends at the same second to the same address: two findings
+	 * still, their refs differ */
+	SEND("x@example.com", "news", "marketing", "2026-07-10T00:00:00Z");
+	SEND("x@example.com", "news", "marketing", "2026-07-10T00:00:00Z");
+	add(&F, "send", "2026-07-10T00:00:00Z", "{\"rcpt\":\"z@example.com\",\"status\":\"sent\"}");
+	r = run_quarter("2026Q3");
+	assert_int_equal(audit_record(F.st, r, NULL), 0);
+	audit_result_free(r);
+	f.kind = "system";
+	assert_int_equal(evidence_scan(F.st, &f, last_system, &body), 0);
+	assert_non_null(body);
+	assert_string_equal(json_string_value(json_object_get(body, "event")), "audit");
+	p = json_array_get(json_object_get(body, "policies"), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "id")), "optin");
+	assert_int_equal(json_integer_value(json_object_get(p, "exceptions")), 2);
+	assert_int_equal(json_integer_value(json_object_get(p, "findings")), 2);
+	assert_int_equal(json_integer_value(json_object_get(p, "not_assessed")), 1);
+	p = json_array_get(json_object_get(body, "policies"), 1);
+	assert_non_null(json_object_get(json_object_get(p, "figures"), "honor_time_seconds"));
+	json_decref(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +519,8 @@ int main(void)
 		cmocka_unit_test(test_audit__quarter_in_a_time_zone),
 		cmocka_unit_test_setup_teardown(test_audit__recording_twice_adds_nothing, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_audit__system_entry_holds_counts_and_figures,
+						setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

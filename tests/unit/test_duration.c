@@ -279,6 +279,11 @@ static void test_duration__ratios_are_parts_per_million(void **state)
 	not_ratio("0,5");
 	not_ratio("98%");
 	not_ratio(" 0.5");
+	/* Long runs of digits must not wrap round to a small number. */
+	not_ratio("18446744073709551616");        /* 2^64 */
+	not_ratio("18446744073709551616.5");
+	not_ratio("33333333333333333330");
+	ratio("00.5", 500000);
 }
 
 static const struct CMUnitTest tests[] = {

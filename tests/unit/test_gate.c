@@ -117,6 +117,78 @@ static void test_gate__bounce_suppresses(void **state)
 	assert_true(d.allow);
 }
 
+/* Consent and suppression read together (marketing), and the suppression
+ * alone when the consent controls do not apply (transactional); a bounce
+ * that comes after the send time does not count. */
+static void test_gate__consent_and_bounce_together(void **state)
+{
+	struct gate_decision d;
+
+	(void)state;
+	add(&F, "consent", "2026-07-01T00:00:00Z",
+	    "{\"subject\":\"both@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"form\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	d = ask("both@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_true(d.allow);
+	add(&F, "send", "2026-07-15T00:00:00Z",
+	    "{\"rcpt\":\"both@example.com\",\"status\":\"bounced\",\"dsn\":\"5.1.1\"}");
+	d = ask("both@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_false(d.allow);
+	assert_int_equal(d.nreasons, 1);
+	assert_true(denied_by(&d, "supp"));
+	add(&F, "consent", "2026-07-20T00:00:00Z",
+	    "{\"subject\":\"both@example.com\",\"list\":\"news\",\"action\":\"opt_out\","
+	    "\"method\":\"one_click\"}");
+	d = ask("both@example.com", "news", "marketing", NULL, -1, NULL, 1);
+	assert_true(denied_by(&d, "supp"));
+	assert_true(denied_by(&d, "optin"));
+	assert_true(denied_by(&d, "unsub"));
+	d = ask("both@example.com", "news", "transactional", NULL, -1, NULL, -1);
+	assert_int_equal(d.nreasons, 1);
+	assert_true(denied_by(&d, "supp"));
+	/* the gate's clock is 2026-08-01: a later bounce is not yet known */
+	add(&F, "send", "2026-09-01T00:00:00Z",
+	    "{\"rcpt\":\"later@example.com\",\"status\":\"bounced\",\"dsn\":\"5.1.1\"}");
+	d = ask("later@example.com", "news", "transactional", NULL, -1, NULL, -1);
+	assert_true(d.allow);
+}
+
+/* Checks between gate_begin and gate_end read one snapshot: an opt-out
+ * appended meanwhile is seen from the next batch on. */
+static void test_gate__a_batch_reads_one_snapshot(void **state)
+{
+	struct gate_request rq = {"snap@example.com", "news", "marketing", NULL, NULL, -1, 1,
+				  T("2026-08-01T00:00:00Z")};
+	struct gate_decision d;
+	struct fixture other = F; /* the same store through another connection */
+	struct gate *g;
+
+	(void)state;
+	add(&F, "consent", "2026-07-01T00:00:00Z",
+	    "{\"subject\":\"snap@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"form\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	assert_int_equal(gate_new(&g, evidence_db(F.st), &F.set), 0);
+	assert_int_equal(gate_begin(g), 0);
+	assert_int_equal(gate_check(g, &rq, &d), 0);
+	assert_true(d.allow);
+	/* another process's append */
+	assert_int_equal(evidence_open(&other.st, F.dir, 0), 0);
+	assert_int_equal(policy_state_attach(other.st), 0);
+	add(&other, "consent", "2026-07-20T00:00:00Z",
+	    "{\"subject\":\"snap@example.com\",\"list\":\"news\",\"action\":\"opt_out\","
+	    "\"method\":\"one_click\"}");
+	evidence_close(other.st);
+	assert_int_equal(gate_check(g, &rq, &d), 0);
+	assert_true(d.allow);
+	gate_end(g);
+	assert_int_equal(gate_begin(g), 0);
+	assert_int_equal(gate_check(g, &rq, &d), 0);
+	assert_false(d.allow);
+	assert_true(denied_by(&d, "unsub"));
+	gate_end(g);
+	gate_free(g);
+}
+
 static void test_gate__mass_send_needs_another_approver(void **state)
 {
 	struct gate_decision d;
@@ -174,6 +246,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_gate__consent_and_opt_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gate__bounce_suppresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gate__consent_and_bounce_together, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_gate__a_batch_reads_one_snapshot, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_gate__mass_send_needs_another_approver, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_gate__marketing_needs_unsubscribe_headers, setup,

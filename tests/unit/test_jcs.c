@@ -948,6 +948,78 @@ static void test_jcs__parses_literals_and_empty_containers(void **state)
 	CANON("[[],{},[[]],{\"a\":{}}]", "[[],{},[[]],{\"a\":{}}]");
 }
 
+/* ak_jcs_fields must find what the full parser finds, for every value
+ * type and for strings of every length around its short-string loop, with
+ * escapes (quotes among them) at every position. */
+static void check_fields(const char *obj)
+{
+	static const char *const keys[] = {"a", "b", "body", "c", "kind", "zz"};
+	struct ak_buf canon = AK_BUF_INIT(0), want = AK_BUF_INIT(0);
+	struct ak_jspan sp[6];
+	struct ak_jdoc *doc = NULL;
+	const struct ak_jv *root, *v;
+	size_t i;
+
+	assert_int_equal(ak_jcs_canonicalize(&canon, obj, strlen(obj)), 0);
+	assert_int_equal(ak_jcs_fields(canon.data, canon.len, keys, 6, sp), 0);
+	assert_int_equal(ak_jdoc_new(&doc, 0), 0);
+	assert_int_equal(ak_json_parse(doc, canon.data, canon.len, &root), 0);
+	for (i = 0; i < 6; i++) {
+		v = ak_jv_get(root, keys[i]);
+		if (v == NULL) {
+			assert_int_equal(sp[i].type, -1);
+			continue;
+		}
+		assert_int_equal(sp[i].type, v->type);
+		want.len = 0;
+		assert_int_equal(ak_jcs_write(&want, v), 0);
+		if (sp[i].type == AK_JSTRING) {
+			/* the span is the content between the quotes */
+			assert_int_equal(sp[i].len + 2, want.len);
+			assert_memory_equal(sp[i].ptr, want.data + 1, sp[i].len);
+			assert_int_equal(sp[i].escaped, memchr(sp[i].ptr, '\\', sp[i].len) != NULL);
+		} else {
+			assert_int_equal(sp[i].len, want.len);
+			assert_memory_equal(sp[i].ptr, want.data, want.len);
+		}
+	}
+	ak_jdoc_free(doc);
+	ak_buf_free(&canon);
+	ak_buf_free(&want);
+}
+
+static void test_jcs__reads_fields_without_a_document(void **state)
+{
+	static const char *const esc[] = {"\\\"", "\\\\", "\\n", "\\u0001", "é"};
+	char s[128], obj[512];
+	size_t n, at, e;
+
+	(void)state;
+	check_fields("{}");
+	check_fields("{\"zz\":1}");
+	check_fields("{\"a\":{\"kind\":\"x\",\"q\":[1,{\"b\":\"}\"}]},\"b\":[\"]\",2],\"c\":true,"
+		     "\"kind\":null,\"x\":false,\"zz\":-12}");
+	for (n = 0; n <= 60; n++)
+		for (at = 0; at <= n; at++)
+			for (e = 0; e < sizeof(esc) / sizeof(esc[0]); e++) {
+				memset(s, 'x', n);
+				s[n] = '\0';
+				snprintf(obj, sizeof(obj),
+					 "{\"body\":{\"b\":\"%.*s%s%s\"},\"c\":\"%.*s%s%s\",\"kind\":\"%s\"}",
+					 (int)at, s, esc[e], s + at, (int)at, s, esc[e], s + at, s);
+				check_fields(obj);
+			}
+	/* not a canonical object */
+	{
+		static const char *const k[] = {"a"};
+		struct ak_jspan sp[1];
+
+		assert_int_equal(ak_jcs_fields("[1]", 3, k, 1, sp), AK_EINVALID);
+		assert_int_equal(ak_jcs_fields("{\"a\":\"xx}", 9, k, 1, sp), AK_EINVALID);
+		assert_int_equal(ak_jcs_fields("{\"a\":\"x\\\"}", 10, k, 1, sp), AK_EINVALID);
+	}
+}
+
 static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jcs__rfc8785_sorting_example),
         cmocka_unit_test(test_jcs__rfc8785_example_without_numbers),
@@ -989,6 +1061,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jcs__respects_the_output_limit),
         cmocka_unit_test(test_jcs__canonicalizes_large_input),
         cmocka_unit_test(test_jcs__parses_literals_and_empty_containers),
+        cmocka_unit_test(test_jcs__reads_fields_without_a_document),
 };
 
 AK_UNIT_MAIN(tests)

@@ -1,0 +1,112 @@
+/*
+ * bench/gate.c - gate decisions per second on a store, over COUNT random
+ * recipients of the quarter's subject pool, next to (in the same run) the
+ * SQLite point lookups of the same keys the gate's answer rests on
+ * (consent of (rcpt, list), the suppression row of rcpt).
+ * Prints: decisions/s in batches, lookups/s, allowed, decisions/s alone.
+ * Subjects are those of bench/gen_quarter.c: u%07ld at one of four domains,
+ * on one of three lists.
+ * usage: gate STORE SUBJECTS [COUNT]
+ */
+#include "evidence/evidence.h"
+#include "policies/gate.h"
+#include "policies/repo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *lists[] = {"newsletter", "ニュースレター", "product-updates"};
+static const char *domains[] = {"example.com", "example.jp", "example.org", "example.net"};
+
+static const char *subject(char *out, size_t size, long subjects)
+{
+	long i = (long)(rand() % subjects);
+
+	snprintf(out, size, "u%07ld@%s", i, domains[i % 4]);
+	return lists[i % 3];
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	struct evidence_store *st;
+	struct policy_set *set;
+	struct gate *g;
+	char repo[4096], rcpt[64];
+	long subjects = atol(argv[2]), n = argc > 3 ? atol(argv[3]) : 1000000, i, allowed = 0;
+	double t0, t1, tg, tl;
+	sqlite3_stmt *c, *s;
+
+	snprintf(repo, sizeof(repo), "%s/policies", argv[1]);
+	if (evidence_open(&st, argv[1], EVIDENCE_READONLY) != 0 ||
+	    policy_load(&set, repo, "HEAD") != 0 || gate_new(&g, evidence_db(st), set) != 0) {
+		fprintf(stderr, "cannot open %s\n", argv[1]);
+		return 1;
+	}
+	/* Each check on its own (its lookups in one read transaction)... */
+	srand(7);
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		const char *list = subject(rcpt, sizeof(rcpt), subjects);
+		struct gate_request rq = {rcpt, list, "marketing", NULL, NULL, -1, 1, 0};
+		struct gate_decision d;
+
+		if (gate_check(g, &rq, &d) != 0)
+			return 1;
+		allowed += d.allow;
+	}
+	t1 = now() - t0;
+	/* ...and in batches of 500 on one snapshot, as the delivery engine
+	 * asks about a campaign's recipients. */
+	srand(7);
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		const char *list = subject(rcpt, sizeof(rcpt), subjects);
+		struct gate_request rq = {rcpt, list, "marketing", NULL, NULL, -1, 1, 0};
+		struct gate_decision d;
+
+		if (i % 500 == 0 && (gate_end(g), gate_begin(g)) != 0)
+			return 1;
+		if (gate_check(g, &rq, &d) != 0)
+			return 1;
+	}
+	gate_end(g);
+	tg = now() - t0;
+	sqlite3_prepare_v2(evidence_db(st),
+			   "SELECT action, time, seq, optin_seq, method, proof FROM consent_state "
+			   "WHERE subject = ? AND list = ?",
+			   -1, &c, NULL);
+	sqlite3_prepare_v2(evidence_db(st),
+			   "SELECT reason, time FROM suppression WHERE address = ? AND scope = '*'", -1,
+			   &s, NULL);
+	srand(7);
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		const char *list = subject(rcpt, sizeof(rcpt), subjects);
+
+		sqlite3_bind_text(c, 1, rcpt, -1, SQLITE_STATIC);
+		sqlite3_bind_text(c, 2, list, -1, SQLITE_STATIC);
+		sqlite3_step(c);
+		sqlite3_reset(c);
+		sqlite3_bind_text(s, 1, rcpt, -1, SQLITE_STATIC);
+		sqlite3_step(s);
+		sqlite3_reset(s);
+	}
+	tl = now() - t0;
+	printf("%.0f %.0f %ld %.0f\n", n / tg, n / tl, allowed, n / t1);
+	sqlite3_finalize(c);
+	sqlite3_finalize(s);
+	gate_free(g);
+	policy_set_free(set);
+	evidence_close(st);
+	return 0;
+}

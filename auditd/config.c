@@ -50,7 +50,8 @@ static const struct ckey keys[] = {
 	{"writer.max_queue", C_INT, "500000", "records waiting for the writer before 503"},
 	{"checkpoint.interval", C_DURATION, "60s", "sign a checkpoint this often when the log grew; 0: never"},
 	{"audit.interval", C_DURATION, "1h", "run the audit of the current quarter this often; 0: never"},
-	{"timezone", C_STR, "Asia/Tokyo", "IANA zone of business hours and audit quarters"},
+	{"timezone", C_STR, "", "IANA zone of quarters, reports and business hours; empty: UTC "
+				"(business hours: Asia/Tokyo)"},
 	{"business_hours", C_STR, "08:30-18:00 Mon-Fri", "business hours for off-hours alerts"},
 	{"alerts.webhook", C_STR, "", "URL alerts are POSTed to as JSON; empty: none"},
 	{"alerts.webhook_secret", C_STR, "", "HMAC-SHA256 key of the X-Akashi-Signature header"},

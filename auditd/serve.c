@@ -71,7 +71,10 @@ static void load_settings(struct serve_settings *s, const struct config *c)
 	s->max_report_rows = (size_t)config_int(c, "ingest.max_report_rows");
 	s->checkpoint_interval_s = config_seconds(c, "checkpoint.interval");
 	s->audit_interval_s = config_seconds(c, "audit.interval");
-	snprintf(s->zone, sizeof(s->zone), "%s", config_get(c, "timezone"));
+	/* Quarters and calendars in the configured zone, else UTC (as
+	 * akashi audit and akashi report do). */
+	snprintf(s->zone, sizeof(s->zone), "%s",
+		 *config_get(c, "timezone") ? config_get(c, "timezone") : "UTC");
 	snprintf(s->ingest_zone, sizeof(s->ingest_zone), "%s", config_get(c, "ingest.zone"));
 	s->ingest_year = config_int(c, "ingest.year");
 }
@@ -509,7 +512,8 @@ static int alerts_setup_call(struct evidence_store *st, void *arg)
 
 	snprintf(d->alerts_zone, sizeof(d->alerts_zone), "%s", a->zone);
 	snprintf(d->alerts_hours, sizeof(d->alerts_hours), "%s", a->hours);
-	cfg.timezone = d->alerts_zone;
+	/* Empty: the alert rules' own default zone (Asia/Tokyo). */
+	cfg.timezone = d->alerts_zone[0] ? d->alerts_zone : NULL;
 	cfg.business_hours = d->alerts_hours;
 	cfg.mass_threshold = a->mass_threshold;
 	cfg.privileged_roles = (const char *const *)a->roles;

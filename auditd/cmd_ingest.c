@@ -129,6 +129,13 @@ static const struct format *find_format(const char *kind, const char *format)
 	return NULL;
 }
 
+cli_adapter_fn cli_ingest_adapter(const char *kind, const char *format)
+{
+	const struct format *f = find_format(kind, format);
+
+	return f ? f->read : NULL;
+}
+
 static void list_formats(const char *kind)
 {
 	size_t i;

@@ -46,6 +46,12 @@ static const struct cli_command commands[] = {
 	 "--seq A-B) [--kind K] --reason TEXT -o FILE.zip|FILE.tar.gz"},
 	{"verify-bundle", cmd_verify_bundle, "check an evidence bundle offline, without a store",
 	 "FILE"},
+	{"token", cmd_token, "create, list or revoke API tokens of the daemon",
+	 "create --role ingest|read|export|admin [--name NAME] | list [--json] | revoke ID|NAME"},
+	{"unsubscribe-token", cmd_unsubscribe, "make a one-click unsubscribe token (RFC 8058)",
+	 "--subject ADDRESS --list LIST [--campaign C] [--issued TIME] [--url BASE]"},
+	{"serve", cmd_serve, "run the daemon: HTTP API, group commit, scheduler, alerts",
+	 "[--config FILE] [--set KEY=VALUE]..."},
 	{"alerts", cmd_alerts, "run the alert rules over history and print what would fire",
 	 "replay --from TIME --to TIME [--rules FILE]"},
 };

@@ -1209,7 +1209,8 @@ static int eval_dmarc(struct audit *a, struct audit_policy_result *pr)
 			 (long long)(ppm % 1000000));
 		if ((rc = ak_strmap_each(d->failing, collect_src, &tops)) != 0)
 			break;
-		qsort(tops.p, tops.n, sizeof(struct top_src), cmp_src);
+		if (tops.n > 1) /* qsort(NULL, 0) is undefined */
+			qsort(tops.p, tops.n, sizeof(struct top_src), cmp_src);
 		srcs = json_array();
 		for (k = 0; k < tops.n && k < top; k++) {
 			struct top_src *t = &((struct top_src *)tops.p)[k];

@@ -14,6 +14,7 @@
 #include "lib/lines.h"
 #include "lib/timefmt.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct ingest_pipeline {
 	struct ak_buf body, material, tmp, record;
 	FILE *spool;
 	char *spool_buf;
+	struct ak_buf mem; /* memory mode: the records, laid out as in the spool */
 	struct ingest_counts counts;
 	size_t shown;
 	struct occ occ;
@@ -178,6 +180,12 @@ static int reject(void *ctx, const char *where, const char *reason, const char *
 		raw_len = p->raw_len;
 	}
 	p->counts.rejected++;
+	if (p->o.on_reject) {
+		int rc = p->o.on_reject(p->o.on_reject_ctx, where, reason);
+
+		if (rc != 0)
+			return rc;
+	}
 	if (p->o.errors && p->shown < p->o.max_errors_shown) {
 		fprintf(p->o.errors, "akashi: ingest: %s: %s\n", where, reason);
 		p->shown++;
@@ -274,6 +282,22 @@ static int spool_write(struct ingest_pipeline *p, const char *kind, int64_t time
 	struct ak_buf *r = &p->record;
 	int rc;
 
+	if (p->o.memory) {
+		/* As in the spool, plus a NUL after the kind so the records
+		 * can point into the buffer as they are. */
+		h.kind_len = (uint32_t)strlen(kind);
+		h.source_len = (uint32_t)source_len;
+		h.body_len = (uint32_t)body_len;
+		h.dedupe_len = (uint32_t)dedupe_len;
+		h.time_us = time_us;
+		if ((rc = ak_buf_append(&p->mem, &h, sizeof(h))) != 0 ||
+		    (rc = ak_buf_append(&p->mem, kind, h.kind_len + 1)) != 0 ||
+		    (rc = ak_buf_append(&p->mem, source, source_len)) != 0 ||
+		    (rc = ak_buf_append(&p->mem, body, body_len)) != 0 ||
+		    (rc = ak_buf_append(&p->mem, dedupe, dedupe_len)) != 0)
+			return rc;
+		return 0;
+	}
 	h.kind_len = (uint32_t)strlen(kind);
 	h.source_len = (uint32_t)source_len;
 	h.body_len = (uint32_t)body_len;
@@ -447,7 +471,8 @@ int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,
 	ak_buf_init(&p->material, (size_t)256 << 20);
 	ak_buf_init(&p->tmp, (size_t)256 << 20);
 	ak_buf_init(&p->record, (size_t)1 << 30);
-	if ((rc = ak_jdoc_new(&p->doc, 0)) != 0 || (rc = spool_open(p)) != 0) {
+	ak_buf_init(&p->mem, p->o.memory_max ? p->o.memory_max : (size_t)256 << 20);
+	if ((rc = ak_jdoc_new(&p->doc, 0)) != 0 || (!p->o.memory && (rc = spool_open(p)) != 0)) {
 		ingest_pipeline_free(p);
 		return rc;
 	}
@@ -467,6 +492,7 @@ void ingest_pipeline_free(struct ingest_pipeline *p)
 	ak_buf_free(&p->material);
 	ak_buf_free(&p->tmp);
 	ak_buf_free(&p->record);
+	ak_buf_free(&p->mem);
 	free(p->occ.cur.keys);
 	free(p->occ.cur.counts);
 	free(p->occ.prev.keys);
@@ -596,6 +622,69 @@ int ingest_native(FILE *in, const struct ingest_options *opt, struct ingest_pipe
 			break;
 	}
 	ak_lines_free(&r);
+	return rc;
+}
+
+/* ---- memory mode ---- */
+
+void ingest_batch_free(struct ingest_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->recs);
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+int ingest_pipeline_take(struct ingest_pipeline *p, struct ingest_batch *out)
+{
+	struct ingest_batch b = {0};
+	size_t off = 0, i = 0;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!p->o.memory)
+		return ak_error_set("ingest: the pipeline keeps its records in a spool file");
+	if (p->counts.rejected && !p->o.skip_invalid)
+		return ak_error_code(AK_EINVALID, "%zu record%s rejected: nothing was appended",
+				     p->counts.rejected, p->counts.rejected == 1 ? "" : "s");
+	if (p->counts.records &&
+	    (b.recs = calloc(p->counts.records, sizeof(*b.recs))) == NULL)
+		return ak_error_oom();
+	b.data = ak_buf_detach(&p->mem, &b.len);
+	if (b.data == NULL) {
+		rc = ak_error_oom();
+		goto done;
+	}
+	while (off < b.len) {
+		struct evidence_record *r;
+		struct spool_hdr h;
+		size_t need;
+
+		memcpy(&h, b.data + off, sizeof(h));
+		off += sizeof(h);
+		need = (size_t)h.kind_len + 1 + h.source_len + h.body_len + h.dedupe_len;
+		/* The buffer was written by this file: a mismatch is a bug. */
+		assert(i < p->counts.records && need <= b.len - off);
+		r = &b.recs[i++];
+		r->kind = b.data + off;
+		r->time_us = h.time_us;
+		r->source = r->kind + h.kind_len + 1;
+		r->source_len = h.source_len;
+		r->body = r->source + h.source_len;
+		r->body_len = h.body_len;
+		r->dedupe = r->body + h.body_len;
+		r->dedupe_len = h.dedupe_len;
+		off += need;
+	}
+	b.n = i;
+	ak_buf_init(&p->mem, p->o.memory_max ? p->o.memory_max : (size_t)256 << 20);
+	ingest_pipeline_next_input(p);
+	memset(&p->counts, 0, sizeof(p->counts));
+	*out = b;
+	memset(&b, 0, sizeof(b));
+done:
+	ingest_batch_free(&b);
 	return rc;
 }
 

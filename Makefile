@@ -37,7 +37,7 @@ Q := $(if $(V),,@)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wno-missing-field-initializers -Wno-format-truncation
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DAKASHI_VERSION=\"0.1-$(VERSION)\" -I. $(WARN) $(VFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(VFLAGS) $(LDFLAGS)

@@ -44,7 +44,12 @@ LDFLAGS_ALL = $(VFLAGS) $(LDFLAGS)
 
 LIB_SRCS := $(wildcard lib/*.c evidence/*.c policies/*.c reports/*.c auditd/*/*.c) \
             $(filter-out auditd/main.c,$(wildcard auditd/*.c))
-LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS))
+# The shipped policy set is compiled in (so `akashi init` needs no source
+# tree): policies/policy_embed.sh turns policies/default/*.json into the byte
+# arrays of a generated C file (policies/policy_default.h).
+DEFAULT_POLICIES := $(sort $(wildcard policies/default/*.json))
+GEN_SRC := $(B)/gen/policy_default.c
+LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS)) $(B)/obj/gen/policy_default.o
 MAIN_OBJ := $(B)/obj/auditd/main.o
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
@@ -56,6 +61,16 @@ E2E := $(sort $(wildcard tests/e2e/*.t))
 all: $(B)/akashi
 
 $(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# policies/default itself too: its time changes when a file goes away.
+$(GEN_SRC): $(DEFAULT_POLICIES) policies/default policies/policy_embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh policies/policy_embed.sh $@ $(DEFAULT_POLICIES)
+
+$(B)/obj/gen/policy_default.o: $(GEN_SRC)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
@@ -122,11 +137,11 @@ fuzz: deps
 	$(MAKE) CC=clang VARIANT=fuzz fuzz-run
 
 FUZZ_SECONDS ?= 60
-fuzz-run:
+fuzz-run: $(GEN_SRC)
 	@mkdir -p build/fuzz
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	  clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-	    $(PKG_CFLAGS) -o build/fuzz/$$n $$f $(LIB_SRCS) $(PKG_LIBS) || exit 1; \
+	    $(PKG_CFLAGS) -o build/fuzz/$$n $$f $(LIB_SRCS) $(GEN_SRC) $(PKG_LIBS) || exit 1; \
 	  mkdir -p build/fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
 	  build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 build/fuzz/corpus-$$n \

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_common_option(struct cli *cli, int opt, const char *arg)
@@ -36,21 +37,63 @@ int cli_common_option(struct cli *cli, int opt, const char *arg)
 	}
 }
 
+/* --config, then the --set options in order, over what c holds. */
+static int apply_overrides(struct cli *cli, struct config *c)
+{
+	size_t i;
+	int rc;
+
+	if (cli->config_path && (rc = config_load_file(c, cli->config_path)) != 0)
+		return rc;
+	for (i = 0; i < cli->nsets; i++)
+		if ((rc = config_set(c, cli->sets[i])) != 0)
+			return rc;
+	return 0;
+}
+
+/* <store>/akashi.conf, the settings a store keeps for itself (akashi init
+ * --policies writes one). It ranks above the defaults and below --config
+ * and --set; the store is only known once those are read, so the config is
+ * built again in that order when the file exists. */
+static int load_store_config(struct cli *cli)
+{
+	char path[sizeof(cli->store_dir) + sizeof(CLI_STORE_CONFIG) + 1];
+	struct config *c = NULL;
+	struct stat st;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", cli->store_dir, CLI_STORE_CONFIG);
+	if (stat(path, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0
+							   : ak_error_set("%s: %s", path, strerror(errno));
+	if ((rc = config_new(&c)) != 0 || (rc = config_load_file(c, path)) != 0)
+		goto fail;
+	if (*config_get(c, "store")) {
+		rc = ak_error_code(AK_EINVALID, "%s: a store's own configuration cannot set 'store'",
+				   path);
+		goto fail;
+	}
+	if ((rc = apply_overrides(cli, c)) != 0)
+		goto fail;
+	config_free(cli->config);
+	cli->config = c;
+	return 0;
+fail:
+	config_free(c);
+	return rc;
+}
+
 int cli_configure(struct cli *cli)
 {
 	const char *env, *home, *xdg;
-	size_t i;
 	int rc;
 
 	if (cli->configured)
 		return 0;
 	if (cli->config == NULL && (rc = config_new(&cli->config)) != 0)
 		return rc;
-	if (cli->config_path && (rc = config_load_file(cli->config, cli->config_path)) != 0)
+	if ((rc = apply_overrides(cli, cli->config)) != 0)
 		return rc;
-	for (i = 0; i < cli->nsets; i++)
-		if ((rc = config_set(cli->config, cli->sets[i])) != 0)
-			return rc;
 	env = getenv("AKASHI_STORE");
 	if (cli->store_opt)
 		snprintf(cli->store_dir, sizeof(cli->store_dir), "%s", cli->store_opt);
@@ -67,6 +110,8 @@ int cli_configure(struct cli *cli)
 		snprintf(cli->store_dir, sizeof(cli->store_dir), "%s/.local/share/akashi", home);
 	else
 		return ak_error_code(AK_EINVALID, "no store given: use --store DIR or AKASHI_STORE");
+	if ((rc = load_store_config(cli)) != 0)
+		return rc;
 	cli->configured = 1;
 	return 0;
 }

@@ -49,9 +49,14 @@ struct cli_command {
 /* Handle a common option; 1 if it was one, 0 if not, <0 on error. */
 int cli_common_option(struct cli *cli, int opt, const char *arg);
 
+/* The store's own settings, in the config format, read when present. */
+#define CLI_STORE_CONFIG "akashi.conf"
+
 /* Load --config, apply --set, resolve the store directory: --store, else
  * $AKASHI_STORE, else the config key "store", else /var/lib/akashi for
- * root and ${XDG_DATA_HOME:-~/.local/share}/akashi for other users. */
+ * root and ${XDG_DATA_HOME:-~/.local/share}/akashi for other users. Then,
+ * when <store>/akashi.conf exists, build the config again from the
+ * defaults, that file, --config and --set, in that order (the later wins). */
 int cli_configure(struct cli *cli);
 
 /* cli_configure(), then open the store with every indexer registered. */
@@ -89,5 +94,13 @@ int cmd_search(struct cli *cli, int argc, char **argv);
 int cmd_reindex(struct cli *cli, int argc, char **argv);
 int cmd_demo(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_policy(struct cli *cli, int argc, char **argv);
+
+/* The policy side of `akashi init` (auditd/cmd_policy.c). Before the store
+ * is made: check that repo (given with --policies) loads at HEAD, and put
+ * its absolute path in abs. After: make <store>/policies from the shipped
+ * set when abs is NULL, else record abs in <store>/akashi.conf. */
+int cli_policies_check(const char *repo, char *abs, size_t size);
+int cli_policies_setup(struct cli *cli, const char *abs);
 
 #endif

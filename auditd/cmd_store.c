@@ -1,6 +1,7 @@
 /*
  * auditd/cmd_store.c - the commands that work on the evidence store itself:
- * init, log, checkpoint(s), key, prove, verify, search, reindex, config.
+ * init (its policy repository is auditd/cmd_policy.c's), log, checkpoint(s),
+ * key, prove, verify, search, reindex, config.
  */
 #include "auditd/cli.h"
 
@@ -31,22 +32,28 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {CLI_COMMON_OPTIONS,
 					     {"origin", required_argument, NULL, 'o'},
+					     {"policies", required_argument, NULL, 'p'},
 					     {NULL, 0, NULL, 0}};
-	const char *origin = NULL;
+	const char *origin = NULL, *policies = NULL;
 	struct evidence_store *st = NULL;
 	unsigned char pub[32], kh[EVIDENCE_HASH_LEN];
-	char hex[9];
+	char hex[9], repo[4096];
 	int c, rc;
 
 	while ((c = cli_getopt(cli, "init", argc, argv, "", opts)) != -1) {
 		if (c == 'o')
 			origin = optarg;
+		else if (c == 'p')
+			policies = optarg;
 		else
 			return CLI_USAGE;
 	}
 	if (optind != argc)
 		return cli_usage("init", "unexpected argument '%s'", argv[optind]);
-	if ((rc = cli_configure(cli)) != 0 || (rc = evidence_init(cli->store_dir, origin)) != 0 ||
+	/* A policy repository that does not load makes no store. */
+	if ((rc = cli_configure(cli)) != 0 ||
+	    (policies && (rc = cli_policies_check(policies, repo, sizeof(repo))) != 0) ||
+	    (rc = evidence_init(cli->store_dir, origin)) != 0 ||
 	    (rc = evidence_open(&st, cli->store_dir, 0)) != 0 ||
 	    (rc = evidence_public_key(st, NULL, pub)) != 0 ||
 	    (rc = evidence_key_hash(evidence_origin(st), pub, kh)) != 0) {
@@ -57,6 +64,8 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	printf("created store %s\norigin %s\nkey id %s (%s/%s, mode 0600)\n", cli->store_dir,
 	       evidence_origin(st), hex, cli->store_dir, EVIDENCE_KEY_FILE);
 	evidence_close(st);
+	if ((rc = cli_policies_setup(cli, policies ? repo : NULL)) != 0)
+		return cli_error("init", rc);
 	return CLI_OK;
 }
 

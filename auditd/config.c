@@ -31,6 +31,8 @@ static const struct ckey keys[] = {
 	{"ingest.year", C_INT, "0", "year of log times without one; 0: infer"},
 	{"ingest.max_report_bytes", C_INT, "268435456", "largest decompressed DMARC report"},
 	{"ingest.max_report_rows", C_INT, "1000000", "most rows in one DMARC report"},
+	{"policies.repo", C_STR, "", "policy repository (git); empty: <store>/policies"},
+	{"policies.ref", C_STR, "HEAD", "ref whose commit holds the policies in force"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

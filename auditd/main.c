@@ -13,7 +13,8 @@
 #include <string.h>
 
 static const struct cli_command commands[] = {
-	{"init", cmd_init, "create a store and its signing key", "[--origin NAME]"},
+	{"init", cmd_init, "create a store, its signing key and its policy repository",
+	 "[--origin NAME] [--policies REPO]"},
 	{"ingest", cmd_ingest, "append records from files or standard input",
 	 "[--kind KIND] [--format FORMAT] [--source NAME] [--skip-invalid] [--rejects FILE] "
 	 "[--year Y] [--zone ZONE] [--no-index] FILE...|-"},
@@ -29,6 +30,8 @@ static const struct cli_command commands[] = {
 	{"reindex", cmd_reindex, "rebuild all derived state from the entries", ""},
 	{"demo", cmd_demo, "build a demo store from generated sample data", "[--dir DIR]"},
 	{"config", cmd_config, "show every configuration key and its value", ""},
+	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
+	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
 };
 
 const struct cli_command *cli_find(const char *name)

@@ -987,6 +987,7 @@ static int parse_object(struct parser *ps, struct ak_jv *v)
 		m[i].key = s[i].key;
 		m[i].key_len = s[i].key_len;
 		m[i].value = s[i].value;
+		m[i].key_offset = s[i].offset;
 	}
 	d->nslots = base;
 	ps->depth--;
@@ -1060,6 +1061,7 @@ static int parse_value(struct parser *ps, struct ak_jv **out)
 	if (v == NULL)
 		return alloc_failed(ps, p);
 	*out = v;
+	v->offset = (size_t)(p - ps->start);
 	switch (*p) {
 	case '"':
 		v->type = AK_JSTRING;

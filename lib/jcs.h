@@ -57,10 +57,16 @@ struct ak_jmember {
 	const char *key; /* decoded UTF-8, NUL-terminated (may contain NUL) */
 	size_t key_len;
 	struct ak_jv *value;
+	size_t key_offset; /* where the name's opening quote is (see ak_jv.offset) */
 };
 
 struct ak_jv {
 	enum ak_jtype type;
+	/* Byte offset of the value's first byte in the text it was parsed
+	 * from, 0-based, so that a caller checking meaning rather than syntax
+	 * (policies/) can say where a value is. Values built by other means
+	 * than ak_json_parse() leave it 0. */
+	size_t offset;
 	union {
 		int64_t i; /* AK_JINT */
 		struct {   /* AK_JSTRING: decoded UTF-8, NUL-terminated (may contain NUL) */

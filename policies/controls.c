@@ -267,6 +267,7 @@ int policy_duration_add(int64_t t_us, const struct policy_duration *d,
 int policy_ratio_parse(const char *s, int64_t *out_ppm)
 {
 	int64_t whole = 0, frac = 0, scale = 1000000;
+	int dropped = 0; /* a nonzero digit past the sixth: "1.0000001" is above 1 */
 	const char *p = s;
 
 	if (*p < '0' || *p > '9')
@@ -281,11 +282,13 @@ int policy_ratio_parse(const char *s, int64_t *out_ppm)
 			if (scale > 1) {
 				scale /= 10;
 				frac += (*p - '0') * scale;
+			} else if (*p != '0') {
+				dropped = 1;
 			}
 			p++;
 		}
 	}
-	if (*p != '\0' || whole > 1 || (whole == 1 && frac > 0))
+	if (*p != '\0' || whole > 1 || (whole == 1 && (frac > 0 || dropped)))
 		goto bad;
 	*out_ppm = whole * 1000000 + frac;
 	return 0;

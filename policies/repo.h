@@ -29,6 +29,11 @@
  * commit on branch "main". */
 int policy_repo_init(const char *dir);
 
+/* The full hex id of the commit ref resolves to, into out. AK_ENOTFOUND
+ * when repo is no repository or ref names no commit. So that a caller can
+ * pin one commit for several calls (lint, then load) while the ref moves. */
+int policy_resolve(const char *repo, const char *ref, char out[41]);
+
 /* Load and validate the policies of the commit ref resolves to. On any
  * error in any file: AK_EINVALID with the first error (policy_lint gives
  * all of them). Free with policy_set_free(). */

@@ -9,6 +9,8 @@
  *     gives the same bytes;
  *   - members are in strictly increasing UTF-16 order (checked against a
  *     slow reference that really transcodes) and ak_jv_get() finds each;
+ *     every value's offset points at its first byte, every name's at its
+ *     opening quote;
  *   - the jansson writer gives the same bytes, from ak_jv_to_jansson's copy
  *     and from jansson's own parse of the input when jansson accepts it.
  * The documents are kept from one input to the next, so arena reuse is
@@ -92,13 +94,41 @@ static int reference_cmp(const struct ak_jmember *a, const struct ak_jmember *b)
 	return c;
 }
 
-static void check_tree(const struct ak_jv *v)
+/* The first byte a value of that type can start with, at its offset. */
+static int starts_right(const struct ak_jv *v, const char *text, size_t len)
+{
+	char c;
+
+	if (v->offset >= len)
+		return 0;
+	c = text[v->offset];
+	switch (v->type) {
+	case AK_JNULL:
+		return c == 'n';
+	case AK_JFALSE:
+		return c == 'f';
+	case AK_JTRUE:
+		return c == 't';
+	case AK_JINT:
+		return c == '-' || (c >= '0' && c <= '9');
+	case AK_JSTRING:
+		return c == '"';
+	case AK_JARRAY:
+		return c == '[';
+	case AK_JOBJECT:
+		return c == '{';
+	}
+	return 0;
+}
+
+static void check_tree(const struct ak_jv *v, const char *text, size_t len)
 {
 	size_t i;
 
+	check(starts_right(v, text, len), "offset does not point at the value");
 	if (v->type == AK_JARRAY) {
 		for (i = 0; i < v->u.a.n; i++)
-			check_tree(v->u.a.items[i]);
+			check_tree(v->u.a.items[i], text, len);
 		return;
 	}
 	if (v->type != AK_JOBJECT)
@@ -114,9 +144,11 @@ static void check_tree(const struct ak_jv *v)
 			      "member order differs from UTF-16 order");
 		}
 		check(m->key[m->key_len] == '\0', "name not NUL-terminated");
+		check(m->key_offset < m->value->offset && text[m->key_offset] == '"',
+		      "key_offset does not point at the name");
 		if (strlen(m->key) == m->key_len)
 			check(ak_jv_get(v, m->key) == m->value, "ak_jv_get misses a member");
-		check_tree(m->value);
+		check_tree(m->value, text, len);
 	}
 }
 
@@ -150,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(same(&c1, &c2), "ak_jcs_canonicalize differs from parse + write");
 	for (i = 0; i < c1.len; i++)
 		check((unsigned char)c1.data[i] >= 0x20, "raw control character in output");
-	check_tree(v);
+	check_tree(v, text, size);
 
 	/* Fixed point. */
 	check(ak_json_parse(doc2, c1.data, c1.len, &v2) == 0, "canonical output does not parse");

@@ -490,6 +490,31 @@ static void test_jcs__reports_columns_and_reasons(void **state)
 	      "column 11: floating-point number not allowed (write it as a string)");
 }
 
+static void test_jcs__records_where_values_and_names_are(void **state)
+{
+	/* Offsets survive the sort: "b" comes first in the text, last in members. */
+	static const char in[] = " {\"b\": [1, \"日本\"],\n  \"a\" :\ttrue}";
+	struct ak_jdoc *doc = NULL;
+	const struct ak_jv *v, *b;
+
+	(void)state;
+	assert_int_equal(ak_jdoc_new(&doc, 0), 0);
+	assert_int_equal(ak_json_parse(doc, LIT(in), &v), 0);
+	assert_int_equal(v->offset, 1);
+	assert_int_equal(v->u.o.n, 2);
+	assert_string_equal(v->u.o.members[0].key, "a");
+	assert_int_equal(v->u.o.members[0].key_offset, 24);
+	assert_int_equal(v->u.o.members[0].value->offset, 30);
+	assert_string_equal(v->u.o.members[1].key, "b");
+	assert_int_equal(v->u.o.members[1].key_offset, 2);
+	b = v->u.o.members[1].value;
+	assert_int_equal(b->offset, 7);
+	assert_int_equal(b->u.a.items[0]->offset, 8);
+	assert_int_equal(b->u.a.items[1]->offset, 11);
+	assert_memory_equal(in + b->u.a.items[1]->offset, "\"日本\"", 8);
+	ak_jdoc_free(doc);
+}
+
 static void test_jcs__same_input_gives_same_bytes(void **state)
 {
 	static const char in[] =
@@ -947,6 +972,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jcs__rejects_trailing_data),
         cmocka_unit_test(test_jcs__rejects_empty_and_truncated_input),
         cmocka_unit_test(test_jcs__reports_columns_and_reasons),
+        cmocka_unit_test(test_jcs__records_where_values_and_names_are),
         cmocka_unit_test(test_jcs__same_input_gives_same_bytes),
         cmocka_unit_test(test_jcs__appends_to_the_output),
         cmocka_unit_test(test_jcs__jansson_writer_matches_parser),

@@ -95,6 +95,8 @@ int cmd_reindex(struct cli *cli, int argc, char **argv);
 int cmd_demo(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
+int cmd_send(struct cli *cli, int argc, char **argv);
+int cmd_campaign(struct cli *cli, int argc, char **argv);
 
 /* The policy side of `akashi init` (auditd/cmd_policy.c). Before the store
  * is made: check that repo (given with --policies) loads at HEAD, and put

@@ -30,6 +30,10 @@ static const struct cli_command commands[] = {
 	{"reindex", cmd_reindex, "rebuild all derived state from the entries", ""},
 	{"demo", cmd_demo, "build a demo store from generated sample data", "[--dir DIR]"},
 	{"config", cmd_config, "show every configuration key and its value", ""},
+	{"send", cmd_send, "send a campaign: gate, sign, deliver and record every message",
+	 "--campaign ID --stream marketing|transactional --list L --from ADDR --template FILE.eml "
+	 "--recipients FILE.csv [--owner NAME] [--skip-invalid]"},
+	{"campaign", cmd_campaign, "a campaign's counts by status", "status ID"},
 	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
 	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
 };

@@ -329,6 +329,12 @@ static void conn_start(struct conn *c, struct smtp_job *j)
 	c->job = j;
 	c->state = C_TXN;
 	c->failed = 0;
+	snprintf(j->relay, sizeof(j->relay), "%s", c->relay);
+	if (c->tls && c->ssl) {
+		snprintf(j->tls_version, sizeof(j->tls_version), "%s", SSL_get_version(c->ssl));
+		snprintf(j->tls_cipher, sizeof(j->tls_cipher), "%s", SSL_get_cipher_name(c->ssl));
+		j->tls_verified = c->tls_verified;
+	}
 	c->ncmd = c->icmd = 0;
 	if (c->need_rset)
 		c->next_cmds[c->ncmd++] = X_RSET;

@@ -281,7 +281,7 @@ static void check_send(struct check *c)
 		"message_id", "campaign", "list", "stream", "from", "rcpt", "status",
 		"dsn", "relay", "reply", "gate", "queue_id", "host", "orig_to", "delay_ms",
 		"size", "client", "owner", "attempt", "event_id", "reasons", "unsubscribe",
-		"campaign_size", NULL};
+		"campaign_size", "tls", "next_attempt", NULL};
 	static const char *const status[] = {"queued", "sent", "deferred", "bounced", "blocked",
 					     "complained", "expired", NULL};
 	static const char *const stream[] = {"marketing", "transactional", NULL};

@@ -434,7 +434,7 @@ void dq_msg_clear(struct dq_msg *m)
 static int read_rows(struct dqueue *q, sqlite3_stmt *s, struct dq_msg *out, size_t max,
 		     size_t *n)
 {
-	int step;
+	int step = SQLITE_DONE;
 
 	while (*n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		struct dq_msg *m = &out[*n];

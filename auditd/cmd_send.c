@@ -106,14 +106,19 @@ static enum delivery_tls tls_mode(const char *s, int *ok)
 	return DELIVERY_TLS_REQUIRED;
 }
 
-static void reject(void *ctx, unsigned long record, const char *why)
-{
-	unsigned long *shown = ctx;
+struct rejects {
+	const char *file;
+	unsigned long shown;
+};
 
-	if ((*shown)++ < 20)
-		fprintf(stderr, "akashi: send: recipients record %lu: %s\n", record, why);
-	else if (*shown == 21)
-		fprintf(stderr, "akashi: send: (more refused records not shown)\n");
+static void reject(void *ctx, unsigned long line, const char *why)
+{
+	struct rejects *r = ctx;
+
+	if (r->shown++ < 20)
+		fprintf(stderr, "akashi: send: %s:%lu: %s\n", r->file, line, why);
+	else if (r->shown == 21)
+		fprintf(stderr, "akashi: send: (more refused rows not shown)\n");
 }
 
 static void print_counts(const char *id, const struct delivery_counts *k)
@@ -152,7 +157,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	const char *template_path = NULL, *via = NULL;
 	char *tpl = NULL, *secret = NULL, *password = NULL, queue[4200], repo[4200];
 	size_t tpl_len = 0, secret_len = 0, plen = 0;
-	unsigned long shown = 0;
+	struct rejects rj = {0};
 	int opt, rc = 0, ok;
 
 	while ((opt = cli_getopt(cli, "send", argc, argv, "", opts)) != -1) {
@@ -198,8 +203,9 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	if (!c.id || !c.stream || !c.list || !c.from || !template_path || !c.recipients)
 		return cli_usage("send", "--campaign, --stream, --list, --from, --template and "
 					 "--recipients are required");
+	rj.file = c.recipients;
 	c.reject = reject;
-	c.reject_ctx = &shown;
+	c.reject_ctx = &rj;
 	if ((rc = cli_open_store(cli, 0, &st)) != 0)
 		goto done;
 	delivery_options_default(&o);

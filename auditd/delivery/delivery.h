@@ -117,8 +117,8 @@ struct delivery_campaign {
 	size_t template_len;
 	const char *recipients;  /* CSV path; the "email" column is the recipient */
 	int skip_invalid;        /* load the valid rows even if some are not */
-	/* Called for each refused row (may be NULL). */
-	void (*reject)(void *ctx, unsigned long record, const char *why);
+	/* Called for each refused row with the line it starts on (may be NULL). */
+	void (*reject)(void *ctx, unsigned long line, const char *why);
 	void *reject_ctx;
 };
 

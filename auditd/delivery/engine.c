@@ -750,7 +750,7 @@ static int load_pass(struct loader *l, int insert, int64_t skip, struct delivery
 			if (!insert) {
 				out->invalid++;
 				if (l->c->reject)
-					l->c->reject(l->c->reject_ctx, r.record, r.reason);
+					l->c->reject(l->c->reject_ctx, r.line, r.reason);
 			}
 			if (got == AK_ERROR) {
 				rc = got;
@@ -765,7 +765,7 @@ static int load_pass(struct loader *l, int insert, int64_t skip, struct delivery
 			if (!insert) {
 				out->invalid++;
 				if (l->c->reject)
-					l->c->reject(l->c->reject_ctx, r.record, ak_error_last());
+					l->c->reject(l->c->reject_ctx, r.line, ak_error_last());
 			}
 			rc = 0;
 			continue;

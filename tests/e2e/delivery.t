@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# tests/e2e/delivery.t - akashi send against real SMTP servers on loopback
+# (tests/e2e/lib/smtp-server.py: Debian python3-aiosmtpd, STARTTLS with a
+# certificate from a CA this test makes), DKIM checked by an independent
+# verifier (Debian python3-dkim, python3-nacl for Ed25519), gates from the
+# policies in git, temporary and permanent failures, TLS refusals, and a
+# campaign killed with SIGKILL twice that still ends with every recipient
+# sent exactly once on record.
+. "$(dirname "$0")/lib/tap.sh"
+PY=/usr/bin/python3
+LIB=$ROOT/tests/e2e/lib
+if ! $PY -c 'import aiosmtpd, dkim, nacl' 2>/dev/null; then
+	echo "1..0 # SKIP needs python3-aiosmtpd, python3-dkim and python3-nacl (make deps)"
+	exit 0
+fi
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$T"' EXIT
+
+# --- keys and certificates -----------------------------------------------
+cd "$T"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+	-subj "/CN=akashi test CA" >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=localhost" \
+	>/dev/null 2>&1
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext
+openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 \
+	-extfile ext >/dev/null 2>&1
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim-rsa.pem 2>/dev/null
+openssl genpkey -algorithm ED25519 -out dkim-ed.pem
+printf 'rsa1._domainkey.example.com. v=DKIM1; k=rsa; p=%s\n' \
+	"$(openssl pkey -in dkim-rsa.pem -pubout -outform DER | base64 -w0)" >dns-keys
+printf 'ed1._domainkey.example.com. v=DKIM1; k=ed25519; p=%s\n' \
+	"$(openssl pkey -in dkim-ed.pem -pubout -outform DER | tail -c 32 | base64 -w0)" >>dns-keys
+
+# start_server NAME [options]: an SMTP server whose port goes to $NAME.port
+start_server() {
+	local name=$1 i
+	shift
+	$PY "$LIB/smtp-server.py" --port-file "$T/$name.port" --spool "$T/$name" \
+		--cert "$T/srv.pem" --key "$T/srv.key" "$@" >"$T/$name.out" 2>&1 &
+	PIDS="$PIDS $!"
+	for i in $(seq 100); do [ -s "$T/$name.port" ] && return 0; sleep 0.1; done
+	echo "Bail out! SMTP server $name did not start: $(cat "$T/$name.out")"
+	exit 1
+}
+start_server tls
+start_server plain --no-starttls
+TLS_PORT=$(cat tls.port)
+PLAIN_PORT=$(cat plain.port)
+
+S=$T/store
+new_store "$S"
+cat >"$T/akashi.conf" <<CONF
+relay = localhost:$TLS_PORT
+tls.ca_file = $T/ca.pem
+dkim.domain = example.com
+dkim.selector = rsa1
+dkim.key = $T/dkim-rsa.pem
+dkim.ed25519_selector = ed1
+dkim.ed25519_key = $T/dkim-ed.pem
+queue.retry_min = 1s
+queue.retry_max = 2s
+delivery.connections = 2
+CONF
+send() { "$AKASHI" --store "$S" --config "$T/akashi.conf" "$@"; }
+# entries NAME: the send entries of campaign NAME as "rcpt status attempt" lines
+entries() {
+	"$AKASHI" --store "$S" log --kind send | $PY -c '
+import json, sys
+for l in sys.stdin:
+    b = json.loads(l)["body"]
+    if b.get("campaign") == sys.argv[1]:
+        print(b["rcpt"], b["status"], b.get("attempt", 0))' "$1"
+}
+entry() { # entry CAMPAIGN RCPT STATUS: the body of that entry, as JSON
+	"$AKASHI" --store "$S" log --kind send | $PY -c '
+import json, sys
+for l in sys.stdin:
+    b = json.loads(l)["body"]
+    if (b.get("campaign"), b["rcpt"], b["status"]) == tuple(sys.argv[1:4]):
+        print(json.dumps(b, ensure_ascii=False, sort_keys=True))' "$1" "$2" "$3"
+}
+delivered_to() { # delivered_to SPOOL RCPT: how many messages arrived for RCPT
+	cat "$1"/*.env 2>/dev/null | awk -v r="$2" 'NR % 3 == 2 && $0 == r' | wc -l
+}
+
+# --- a transactional campaign: STARTTLS, DKIM RSA + Ed25519 -------------
+cat >t1.eml <<'EOF_T'
+From: Example News <news@example.com>
+To: {{name}} <{{email}}>
+Subject: Your order {{order}}
+Message-ID: <will-be-replaced@example.com>
+X-Akashi-Campaign: stripped
+
+Hello {{name}},
+your order {{order}} has shipped.
+.
+A line with a leading dot, above and here:
+.still here
+EOF_T
+printf 'email,name,order\nalice@ok.test,Alice,A-1\nBob@OK.test,Bob,B-2\ncarol@ok.test,Carol,C-3\n' >r1.csv
+out=$(send send --campaign order-1 --stream transactional --list orders --from news@example.com \
+	--template t1.eml --recipients r1.csv 2>&1)
+like "$out" "3 recipients: sent 3, deferred 0" "three transactional messages sent"
+is "$(ls tls/*.eml | wc -l | tr -d ' ')" 3 "three messages arrived"
+is "$(cat tls/*.env | awk 'NR % 3 == 0' | sort -u)" tls "every one over TLS"
+is "$(delivered_to tls bob@ok.test)" 1 "the address was lower-cased"
+out=$($PY "$LIB/dkim-verify.py" dns-keys tls/*.eml 2>&1)
+is "$(printf '%s\n' "$out" | grep -c ' ok a=rsa-sha256 a=ed25519-sha256$')" 3 \
+	"RSA and Ed25519 signatures verify with python3-dkim: $out"
+m=$(grep -l 'A-1' tls/*.eml)
+unlike "$(cat "$m")" 'will-be-replaced|X-Akashi' "the template's Message-ID and X-Akashi headers are gone"
+like "$(cat "$m")" '^\.\.still here|
+\.\.' "dot-stuffing reached the wire and came back undone" 
+like "$(grep -c '^\.still here' "$m")" '^1$' "the leading dot arrives as written"
+b=$(entry order-1 alice@ok.test sent)
+like "$b" '"attempt": 1' "the sent entry has the attempt"
+like "$b" '"queue_id": "Q[0-9]+"' "... the remote queue id"
+like "$b" '"reply": "250 2.0.0 Ok: queued as Q[0-9]+"' "... the remote reply"
+like "$b" '"tls": \{"cipher": "[^"]+", "verified": true, "version": "TLSv1.[23]"\}' "... and verified TLS"
+like "$(entry order-1 alice@ok.test queued)" '"gate": \{"decision": "allow", "policy_commit": "[0-9a-f]{40}"' \
+	"a queued entry with the gate's decision came first"
+is "$(entries order-1 | awk '{print $2}' | sort | uniq -c | tr -s ' ' | sed 's/^ //')" \
+	"3 queued
+3 sent" "queued then sent, for each"
+conns=$(grep -c '^EHLO .* tls' tls/server.log)
+like "$conns" '^[12]$' "three messages over at most two reused connections ($conns)"
+
+# --- Japanese: RFC 2047 headers and a base64 body, still verifying -------
+cat >t2.eml <<'EOF_T'
+From: 例のニュース <news@example.com>
+To: {{name}} <{{email}}>
+Subject: {{name}}様 ご注文の商品を発送しました
+
+{{name}}様
+ご注文ありがとうございます。
+EOF_T
+printf 'email,name\nyamada@ok.test,山田 太郎\n' >r2.csv
+out=$(send send --campaign jp-1 --stream transactional --list orders --from news@example.com \
+	--template t2.eml --recipients r2.csv 2>&1)
+like "$out" "sent 1," "a Japanese message sent"
+m=$(grep -l 'yamada@ok.test' tls/*.eml | head -1)
+got=$($PY -c '
+import email, email.policy, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+print(m["Subject"]); print(m["To"]); print(m.get_content().strip().splitlines()[0])' "$m")
+is "$got" "山田 太郎様 ご注文の商品を発送しました
+山田 太郎 <yamada@ok.test>
+山田 太郎様" "headers decode (RFC 2047) and the body decodes"
+like "$($PY "$LIB/dkim-verify.py" dns-keys "$m")" ' ok a=rsa-sha256 a=ed25519-sha256$' "and both signatures verify"
+
+# --- gates: consent, opt-out, an earlier bounce --------------------------
+# Policies of our own: the shipped set less the unsubscribe-header check
+# (tested below, and with the daemon's tokens), committed to a git repo.
+git clone -q "$S/policies" "$T/pol"
+git -C "$T/pol" rm -q message-unsubscribe-headers.json
+git -C "$T/pol" -c user.name=t -c user.email=t@example.com commit -qm "no header check"
+POL="--set policies.repo=$T/pol"
+cat >consent.jsonl <<'EOF_J'
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"ann@ok.test","list":"news","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.1","form_url":"https://example.com/join"}}}
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"otto@ok.test","list":"news","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.2","form_url":"https://example.com/join"}}}
+{"kind":"consent","time":"2026-02-01T00:00:00Z","source":"crm","body":{"subject":"otto@ok.test","list":"news","action":"opt_out","method":"link"}}
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"bea@ok.test","list":"news","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.3","form_url":"https://example.com/join"}}}
+{"kind":"send","time":"2026-03-01T00:00:00Z","source":"mta","body":{"rcpt":"bea@ok.test","status":"bounced","dsn":"5.1.1"}}
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"zoe@ok.test","list":"news","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.4","form_url":"https://example.com/join"}}}
+EOF_J
+check "consent, an opt-out and a bounce ingested" "$AKASHI" --store "$S" ingest consent.jsonl
+printf 'Subject: News for {{email}}\n\nNews.\n' >t3.eml
+printf 'email\nann@ok.test\nnoconsent@ok.test\notto@ok.test\nbea@ok.test\nzoe@ok.test\n' >r3.csv
+out=$(send $POL send --campaign news-1 --stream marketing --list news --from news@example.com \
+	--template t3.eml --recipients r3.csv 2>&1)
+like "$out" "5 recipients: sent 2, deferred 0, bounced 0, blocked 3" "two allowed, three blocked"
+is "$(delivered_to tls ann@ok.test)$(delivered_to tls zoe@ok.test)" 11 "the allowed ones arrived"
+is "$(delivered_to tls noconsent@ok.test)$(delivered_to tls otto@ok.test)$(delivered_to tls bea@ok.test)" \
+	000 "the others did not"
+like "$(entry news-1 noconsent@ok.test blocked)" '"detail": "no opt-in of noconsent@ok.test for list .news."' \
+	"no consent: blocked with the reason"
+like "$(entry news-1 otto@ok.test blocked)" '"detail": "opted out of .news. at 2026-02-01T00:00:00Z", "policy": "consent-optin-proof", "ref": [0-9]+' \
+	"opted out: blocked, citing the opt-out's seq"
+like "$(entry news-1 bea@ok.test blocked)" '"control": "send.suppression", "detail": "suppressed since 2026-03-01T00:00:00Z \(hard bounce\)"' \
+	"bounced before: blocked by the suppression list"
+like "$(entry news-1 bea@ok.test blocked)" "\"policy_commit\": \"$(git -C "$T/pol" rev-parse HEAD)\"" \
+	"the gate names the policy commit"
+
+# With the shipped policies, marketing mail needs one-click unsubscribe
+# headers: without a link (no unsubscribe.base_url) it is blocked.
+printf 'email\nzoe@ok.test\n' >r4.csv
+out=$(send send --campaign news-2 --stream marketing --list news --from news@example.com \
+	--template t3.eml --recipients r4.csv 2>&1)
+like "$out" "blocked 1" "marketing without List-Unsubscribe is blocked"
+like "$(entry news-2 zoe@ok.test blocked)" 'List-Unsubscribe-Post: List-Unsubscribe=One-Click' \
+	"... by message.unsubscribe_headers"
+
+# --- 4xx, then success on the retry ---------------------------------------
+printf 'email\ntempfail1@ok.test\n' >r5.csv
+out=$(send send --campaign temp-1 --stream transactional --list orders --from news@example.com \
+	--template t3.eml --recipients r5.csv 2>&1)
+like "$out" "sent 0, deferred 1" "a 451 defers"
+like "$(entry temp-1 tempfail1@ok.test deferred)" '"dsn": "4.3.0".*"next_attempt": "[0-9T:Z-]+".*"reply": "451 4.3.0 try again later"' \
+	"the deferred entry has the reply and the next attempt"
+sleep 2.5
+out=$(send send --campaign temp-1 --stream transactional --list orders --from news@example.com \
+	--template t3.eml --recipients r5.csv 2>&1)
+like "$out" "resumed" "the same campaign again resumes it"
+like "$out" "sent 1, deferred 0" "the retry is sent"
+like "$(entry temp-1 tempfail1@ok.test sent)" '"attempt": 2' "as attempt 2"
+is "$(delivered_to tls tempfail1@ok.test)" 1 "and arrives once"
+
+# --- 5xx: bounced, then suppressed ---------------------------------------
+printf 'email\nreject1@ok.test\nfine1@ok.test\n' >r6.csv
+out=$(send send --campaign hard-1 --stream transactional --list orders --from news@example.com \
+	--template t3.eml --recipients r6.csv 2>&1)
+like "$out" "sent 1, deferred 0, bounced 1" "a 550 bounces (and the other goes)"
+like "$(entry hard-1 reject1@ok.test bounced)" '"dsn": "5.1.1".*"reply": "550 5.1.1 no such user"' \
+	"the bounce has the reply"
+out=$(send send --campaign hard-2 --stream transactional --list orders --from news@example.com \
+	--template t3.eml --recipients r6.csv 2>&1)
+like "$out" "sent 1, deferred 0, bounced 0, blocked 1" "the next campaign is blocked for that address"
+like "$(entry hard-2 reject1@ok.test blocked)" 'hard bounce' "... because of the bounce"
+
+# --- STARTTLS required but not offered: deferred, never in clear ---------
+printf 'email\nclear1@ok.test\n' >r7.csv
+out=$(send --set relay=localhost:$PLAIN_PORT send --campaign clear-1 --stream transactional \
+	--list orders --from news@example.com --template t3.eml --recipients r7.csv 2>&1)
+like "$out" "sent 0, deferred 1" "no STARTTLS: deferred"
+like "$(entry clear-1 clear1@ok.test deferred)" 'TLS required \(smtp.tls = required\) but localhost\[127.0.0.1\]:[0-9]+ did not offer STARTTLS; not sent in clear' \
+	"with a clear reason"
+is "$(grep -c RCPT plain/server.log)" 0 "the server never saw a recipient"
+# Opportunistic TLS sends in clear when it must.
+out=$(send --set relay=localhost:$PLAIN_PORT --set smtp.tls=opportunistic send --campaign clear-2 \
+	--stream transactional --list orders --from news@example.com --template t3.eml \
+	--recipients r7.csv 2>&1)
+like "$out" "sent 1" "smtp.tls = opportunistic sends without TLS"
+# A certificate that does not verify (no tls.ca_file: the system store).
+out=$(send --set tls.ca_file= send --campaign untrusted-1 --stream transactional --list orders \
+	--from news@example.com --template t3.eml --recipients r7.csv 2>&1)
+like "$(entry untrusted-1 clear1@ok.test deferred)" 'TLS certificate of localhost\[127.0.0.1\]:[0-9]+ did not verify' \
+	"an untrusted certificate: deferred, saying so"
+
+# --- refused rows ---------------------------------------------------------
+printf 'email,name\nok1@ok.test,Ok\nnot-an-address,X\nok2@ok.test,"Eve\nBcc: boss@example.com"\n' >r8.csv
+printf 'Subject: Hi {{name}}\n\nx\n' >t8.eml
+fails "rows that are not addresses or would break a header refuse the campaign" \
+	send send --campaign bad-1 --stream transactional --list orders --from news@example.com \
+	--template t8.eml --recipients r8.csv
+out=$(send send --campaign bad-1 --stream transactional --list orders --from news@example.com \
+	--template t8.eml --recipients r8.csv 2>&1)
+like "$out" "r8.csv:3: column 'email': 'not-an-address' is not an e-mail address" "naming the line and why"
+like "$out" "r8.csv:4: column 'name': a line break" "... the header injection too"
+out=$(send send --campaign bad-1 --stream transactional --list orders --from news@example.com \
+	--template t8.eml --recipients r8.csv --skip-invalid 2>&1)
+like "$out" "1 recipients queued .*2 invalid rows skipped" "--skip-invalid sends the rest"
+like "$("$AKASHI" --store "$S" campaign status bad-1)" "1 recipients: sent 1" "akashi campaign status counts"
+
+# --- crash: SIGKILL twice in the middle of a campaign ---------------------
+start_server crash
+CRASH_PORT=$(cat crash.port)
+$PY -c 'print("email"); [print("c%05d@ok.test" % i) for i in range(3000)]' >r9.csv
+runbg() { # akashi itself in the background (exec: $! is its pid, for kill -9)
+	(exec "$AKASHI" --store "$S" --config "$T/akashi.conf" --set relay=localhost:$CRASH_PORT \
+		--set delivery.connections=4 send --campaign crash-1 --stream transactional \
+		--list orders --from news@example.com --template t3.eml --recipients r9.csv \
+		>"$T/crash.out" 2>&1) &
+	CPID=$!
+}
+wait_delivered() { # until the spool holds at least $1 messages
+	local i
+	for i in $(seq 600); do
+		[ "$(ls crash 2>/dev/null | grep -c '\.eml$')" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+runbg
+wait_delivered 300
+kill -9 $CPID 2>/dev/null; wait $CPID 2>/dev/null
+n1=$(ls crash | grep -c '\.eml$')
+runbg
+wait_delivered $((n1 + 500))
+kill -9 $CPID 2>/dev/null; wait $CPID 2>/dev/null
+n2=$(ls crash | grep -c '\.eml$')
+diag "killed with SIGKILL after $n1 and $n2 deliveries"
+out=$(send --set relay=localhost:$CRASH_PORT send --campaign crash-1 --stream transactional \
+	--list orders --from news@example.com --template t3.eml --recipients r9.csv 2>&1)
+like "$out" "3000 recipients: sent 3000, deferred 0" "the third run finishes the campaign"
+check "akashi verify passes after the crashes" "$AKASHI" --store "$S" verify
+res=$("$AKASHI" --store "$S" log --kind send | $PY -c '
+import collections, glob, json, os, sys
+sent = collections.Counter(); attempt = {}; queued = collections.Counter()
+for l in sys.stdin:
+    b = json.loads(l)["body"]
+    if b.get("campaign") != "crash-1": continue
+    if b["status"] == "sent":
+        sent[b["rcpt"]] += 1; attempt[b["rcpt"]] = b["attempt"]
+    if b["status"] == "queued": queued[b["rcpt"]] += 1
+got = collections.Counter()
+for e in glob.glob(os.path.join(sys.argv[1], "*.env")):
+    got[open(e).read().split("\n")[1]] += 1
+print("recipients_with_one_sent_entry", sum(1 for r in sent if sent[r] == 1))
+print("recipients_with_two_sent_entries", sum(1 for r in sent if sent[r] > 1))
+print("queued_more_than_once", sum(1 for r in queued if queued[r] > 1))
+print("never_delivered", sum(1 for r in sent if got[r] == 0))
+print("twice_delivered_without_a_retry_record", sum(1 for r in got if got[r] > 1 and attempt.get(r, 1) < 2))
+print("retried_after_crash", sum(1 for r in attempt if attempt[r] > 1))
+' "$T/crash")
+like "$res" "recipients_with_one_sent_entry 3000" "every recipient has exactly one sent entry"
+like "$res" "recipients_with_two_sent_entries 0" "nobody with a sent entry was sent again"
+like "$res" "queued_more_than_once 0" "nobody was queued twice"
+like "$res" "never_delivered 0" "every sent entry matches a delivery"
+like "$res" "twice_delivered_without_a_retry_record 0" "a message delivered twice says so (attempt 2)"
+like "$res" "retried_after_crash [1-9]" "messages in flight at the kill were retried with attempt 2 or more"
+diag "$(printf '%s' "$res" | tr '\n' ' ')"
+done_testing

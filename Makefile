@@ -18,7 +18,7 @@ PKGS := sqlite3 openssl jansson libarchive libgit2 expat gmime-3.0 libevent \
 DEPS_BUILD := gcc make pkg-config libsqlite3-dev libssl-dev libjansson-dev \
               libarchive-dev libgit2-dev libexpat1-dev libgmime-3.0-dev libevent-dev \
               libopendkim-dev libcmocka-dev
-DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix
+DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix python3-aiosmtpd python3-dkim python3-nacl opendkim
 DEPS_FUZZ := clang libclang-rt-14-dev
 
 VARIANT ?= release

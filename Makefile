@@ -18,7 +18,8 @@ PKGS := sqlite3 openssl jansson libarchive libgit2 expat gmime-3.0 libevent \
 DEPS_BUILD := gcc make pkg-config libsqlite3-dev libssl-dev libjansson-dev \
               libarchive-dev libgit2-dev libexpat1-dev libgmime-3.0-dev libevent-dev \
               libopendkim-dev libcmocka-dev
-DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix python3-aiosmtpd python3-dkim python3-nacl opendkim
+DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix \
+             curl valgrind python3-aiosmtpd python3-dkim python3-nacl opendkim
 DEPS_FUZZ := clang libclang-rt-14-dev
 
 VARIANT ?= release
@@ -113,11 +114,13 @@ deps:
 	else echo "deps: all present"; fi
 
 # The whole suite under ASan+UBSan: unit tests (cmocka, TAP), fuzz corpus
-# replays, and end-to-end scripts (TAP) against the sanitized binary.
+# replays, and end-to-end scripts (TAP) against the sanitized binary; the
+# daemon's valgrind test runs the release build.
 test: deps
 	$(MAKE) VARIANT=asan unit-bins
+	$(MAKE) VARIANT=release all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  AKASHI=$(CURDIR)/build/asan/akashi perl tests/run \
+	  AKASHI=$(CURDIR)/build/asan/akashi AKASHI_RELEASE=$(CURDIR)/build/akashi perl tests/run \
 	  $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS)) \
 	  $(patsubst tests/fuzz/%.c,build/asan/tests/replay_%,$(FUZZ_SRCS)) $(E2E)
 

@@ -116,6 +116,28 @@ int cli_configure(struct cli *cli)
 	return 0;
 }
 
+int cli_config_reload(struct cli *cli, struct config **out)
+{
+	char path[sizeof(cli->store_dir) + sizeof(CLI_STORE_CONFIG) + 1];
+	struct config *c = NULL;
+	struct stat st;
+	int rc;
+
+	*out = NULL;
+	if ((rc = config_new(&c)) != 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/%s", cli->store_dir, CLI_STORE_CONFIG);
+	if (stat(path, &st) == 0 && (rc = config_load_file(c, path)) != 0)
+		goto fail;
+	if ((rc = apply_overrides(cli, c)) != 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	config_free(c);
+	return rc;
+}
+
 int cli_open_store(struct cli *cli, int flags, struct evidence_store **out)
 {
 	int rc;

@@ -13,6 +13,7 @@
 #include "evidence/evidence.h"
 
 #include <getopt.h>
+#include <stdio.h>
 
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -59,6 +60,11 @@ int cli_common_option(struct cli *cli, int opt, const char *arg);
  * defaults, that file, --config and --set, in that order (the later wins). */
 int cli_configure(struct cli *cli);
 
+/* The configuration read again in the same order (<store>/akashi.conf,
+ * --config, --set), for the daemon's SIGHUP; the store stays the one
+ * cli_configure() resolved. config_free() *out. */
+int cli_config_reload(struct cli *cli, struct config **out);
+
 /* cli_configure(), then open the store with every indexer registered. */
 int cli_open_store(struct cli *cli, int flags, struct evidence_store **out);
 
@@ -78,6 +84,16 @@ int cli_int(const char *what, const char *s, int64_t min, int64_t max, int64_t *
 int cli_getopt(struct cli *cli, const char *name, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts);
 
+/* The adapter `akashi ingest` uses for records of kind (NULL: native
+ * lines of any kind) in format (NULL: the kind's default), or NULL when
+ * there is none: the daemon's POST /v1/ingest reads bodies with the same
+ * adapters (auditd/cmd_ingest.c holds the table). */
+struct ingest_options;
+struct ingest_pipeline;
+typedef int (*cli_adapter_fn)(FILE *in, const char *path, const struct ingest_options *opt,
+			      struct ingest_pipeline *p);
+cli_adapter_fn cli_ingest_adapter(const char *kind, const char *format);
+
 /* The subcommand table (auditd/main.c). */
 const struct cli_command *cli_find(const char *name);
 
@@ -94,6 +110,9 @@ int cmd_search(struct cli *cli, int argc, char **argv);
 int cmd_reindex(struct cli *cli, int argc, char **argv);
 int cmd_demo(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_serve(struct cli *cli, int argc, char **argv);
+int cmd_token(struct cli *cli, int argc, char **argv);
+int cmd_unsubscribe(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_campaign(struct cli *cli, int argc, char **argv);
@@ -104,5 +123,8 @@ int cmd_campaign(struct cli *cli, int argc, char **argv);
  * set when abs is NULL, else record abs in <store>/akashi.conf. */
 int cli_policies_check(const char *repo, char *abs, size_t size);
 int cli_policies_setup(struct cli *cli, const char *abs);
+int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_gate(struct cli *cli, int argc, char **argv);
+int cmd_alerts(struct cli *cli, int argc, char **argv);
 
 #endif

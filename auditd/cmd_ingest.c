@@ -16,6 +16,7 @@
 #include "auditd/cli.h"
 
 #include "auditd/ingest/consent.h"
+#include "auditd/ingest/dmarc.h"
 #include "auditd/ingest/ingest.h"
 #include "auditd/ingest/ocsf.h"
 #include "auditd/ingest/postfix.h"
@@ -62,11 +63,40 @@ static int send_postfix(FILE *in, const char *path, const struct ingest_options 
 	return ingest_postfix(in, opt, ingest_pipeline_sink(p));
 }
 
+/* DMARC reports come as files, archives, messages, mailboxes or a Maildir
+ * folder: the adapter opens the path itself (in is NULL), or reads
+ * standard input whole, up to the report size limit. */
+static int dmarc_auto(FILE *in, const char *path, const struct ingest_options *opt,
+		      struct ingest_pipeline *p)
+{
+	struct ak_buf all = AK_BUF_INIT(opt->max_bytes ? opt->max_bytes : ((size_t)256 << 20));
+	char chunk[65536];
+	size_t n;
+	int rc;
+
+	if (in == NULL)
+		return ingest_dmarc_path(path, opt, ingest_pipeline_sink(p));
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		if ((rc = ak_buf_append(&all, chunk, n)) != 0) {
+			ak_buf_free(&all);
+			ak_error_prefix("%s", opt->name);
+			return rc;
+		}
+	if (ferror(in)) {
+		ak_buf_free(&all);
+		return ak_error_set("%s: read error", opt->name);
+	}
+	rc = ingest_dmarc_mem(all.data ? all.data : "", all.len, opt, ingest_pipeline_sink(p));
+	ak_buf_free(&all);
+	return rc;
+}
+
 struct format {
 	const char *kind;   /* NULL: any kind (native lines carry their own) */
 	const char *format;
 	adapter_fn read;
 	int is_default;
+	int opens_path;     /* the adapter opens files itself (in is NULL) */
 };
 
 static const struct format formats[] = {
@@ -77,7 +107,8 @@ static const struct format formats[] = {
 	{"consent", "csv", consent_csv, 0},
 	{"admin", "jsonl", native, 1},
 	{"admin", "ocsf", admin_ocsf, 0},
-	{"dmarc", "jsonl", native, 1},
+	{"dmarc", "auto", dmarc_auto, 1, 1},
+	{"dmarc", "jsonl", native, 0},
 	{"finding", "jsonl", native, 1},
 	{"alert", "jsonl", native, 1},
 	{"system", "jsonl", native, 1},
@@ -96,6 +127,13 @@ static const struct format *find_format(const char *kind, const char *format)
 			return f;
 	}
 	return NULL;
+}
+
+cli_adapter_fn cli_ingest_adapter(const char *kind, const char *format)
+{
+	const struct format *f = find_format(kind, format);
+
+	return f ? f->read : NULL;
 }
 
 static void list_formats(const char *kind)
@@ -251,6 +289,9 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 			in = stdin;
 			o.name = "stdin";
 			o.ref_us = ak_time_now();
+		} else if (fmt->opens_path) {
+			in = NULL;
+			o.ref_us = stat(path, &sb) == 0 ? (int64_t)sb.st_mtime * 1000000 : ak_time_now();
 		} else {
 			in = fopen(path, "rb");
 			if (in == NULL) {
@@ -262,7 +303,7 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 		}
 		ingest_pipeline_next_input(p);
 		rc = fmt->read(in, path, &o, p);
-		if (in != stdin)
+		if (in && in != stdin)
 			fclose(in);
 		if (rc != 0)
 			goto done;

@@ -12,13 +12,12 @@
 #include "auditd/cli.h"
 
 #include "auditd/delivery/delivery.h"
+#include "auditd/unsubscribe.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "policies/repo.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,34 +62,23 @@ static int slurp(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
-/* The unsubscribe secret: the file unsubscribe.secret names, else
- * <store>/unsubscribe.key, made (32 random bytes, mode 0600) if missing. */
-static int unsub_secret(struct cli *cli, char **out, size_t *len)
+/* The unsubscribe secret the daemon checks tokens with: the file
+ * unsubscribe.secret names, else <store>/unsubscribe.key (made now when
+ * the store predates it, as the daemon does). */
+static int unsub_secret(struct cli *cli, unsigned char **out, size_t *len)
 {
-	const char *path = config_get(cli->config, "unsubscribe.secret");
-	char def[4200];
+	const char *given = config_get(cli->config, "unsubscribe.secret");
+	char path[4200];
+	int rc;
 
-	if (!*path) {
-		unsigned char key[32];
-		int fd;
-
-		snprintf(def, sizeof(def), "%s/unsubscribe.key", cli->store_dir);
-		path = def;
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			int ok = RAND_bytes(key, sizeof(key)) == 1 &&
-				 write(fd, key, sizeof(key)) == (ssize_t)sizeof(key) && fsync(fd) == 0;
-
-			close(fd);
-			explicit_bzero(key, sizeof(key));
-			if (!ok) {
-				unlink(path);
-				return ak_error_set("%s: cannot write a new secret", path);
-			}
-		} else if (errno != EEXIST)
-			return ak_error_set("%s: %s", path, strerror(errno));
-	}
-	return slurp(path, 4096, out, len);
+	if (*given)
+		snprintf(path, sizeof(path), "%s", given);
+	else
+		snprintf(path, sizeof(path), "%s/%s", cli->store_dir, UNSUB_SECRET_FILE);
+	rc = unsub_secret_load(path, out, len);
+	if (rc == AK_ENOTFOUND && *given == '\0' && (rc = unsub_secret_create(path)) == 0)
+		rc = unsub_secret_load(path, out, len);
+	return rc;
 }
 
 static enum delivery_tls tls_mode(const char *s, int *ok)
@@ -155,7 +143,8 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	struct policy_set *set = NULL;
 	struct delivery *d = NULL;
 	const char *template_path = NULL, *via = NULL;
-	char *tpl = NULL, *secret = NULL, *password = NULL, queue[4200], repo[4200];
+	char *tpl = NULL, *password = NULL, queue[4200], repo[4200];
+	unsigned char *secret = NULL;
 	size_t tpl_len = 0, secret_len = 0, plen = 0;
 	struct rejects rj = {0};
 	int opt, rc = 0, ok;
@@ -295,8 +284,7 @@ done:
 	evidence_close(st);
 	free(tpl);
 	if (secret)
-		explicit_bzero(secret, secret_len);
-	free(secret);
+		unsub_secret_free(secret, secret_len);
 	if (password)
 		explicit_bzero(password, plen);
 	free(password);

@@ -5,6 +5,8 @@
  */
 #include "auditd/cli.h"
 
+#include "auditd/unsubscribe.h"
+
 #include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/timefmt.h"
@@ -37,7 +39,7 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	const char *origin = NULL, *policies = NULL;
 	struct evidence_store *st = NULL;
 	unsigned char pub[32], kh[EVIDENCE_HASH_LEN];
-	char hex[9], repo[4096];
+	char hex[9], repo[4096], secret[4200];
 	int c, rc;
 
 	while ((c = cli_getopt(cli, "init", argc, argv, "", opts)) != -1) {
@@ -61,8 +63,16 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 		return cli_error("init", rc);
 	}
 	ak_hex_encode(hex, kh, 4);
-	printf("created store %s\norigin %s\nkey id %s (%s/%s, mode 0600)\n", cli->store_dir,
-	       evidence_origin(st), hex, cli->store_dir, EVIDENCE_KEY_FILE);
+	/* The secret that keys one-click unsubscribe links (the daemon
+	 * and the delivery engine share it). */
+	snprintf(secret, sizeof(secret), "%s/%s", cli->store_dir, UNSUB_SECRET_FILE);
+	if ((rc = unsub_secret_create(secret)) != 0 && rc != AK_EEXISTS) {
+		evidence_close(st);
+		return cli_error("init", rc);
+	}
+	printf("created store %s\norigin %s\nkey id %s (%s/%s, mode 0600)\n"
+	       "unsubscribe secret %s (mode 0600)\n",
+	       cli->store_dir, evidence_origin(st), hex, cli->store_dir, EVIDENCE_KEY_FILE, secret);
 	evidence_close(st);
 	if ((rc = cli_policies_setup(cli, policies ? repo : NULL)) != 0)
 		return cli_error("init", rc);

@@ -36,6 +36,19 @@ static const struct cli_command commands[] = {
 	{"campaign", cmd_campaign, "a campaign's counts by status", "status ID"},
 	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
 	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
+	{"audit", cmd_audit, "evaluate every policy over a quarter and record the findings",
+	 "--quarter YYYYQN | --from TIME --to TIME [--ref REF] [--json] [--no-record]"},
+	{"gate", cmd_gate, "may this message go to this recipient now? (exit 0 allow, 1 deny)",
+	 "--rcpt ADDR --list LIST --stream marketing|transactional [--campaign C] "
+	 "[--campaign-size N] [--owner O] [--headers yes|no] [--ref REF]"},
+	{"token", cmd_token, "create, list or revoke API tokens of the daemon",
+	 "create --role ingest|read|export|admin [--name NAME] | list [--json] | revoke ID|NAME"},
+	{"unsubscribe-token", cmd_unsubscribe, "make a one-click unsubscribe token (RFC 8058)",
+	 "--subject ADDRESS --list LIST [--campaign C] [--issued TIME] [--url BASE]"},
+	{"serve", cmd_serve, "run the daemon: HTTP API, group commit, scheduler, alerts",
+	 "[--config FILE] [--set KEY=VALUE]..."},
+	{"alerts", cmd_alerts, "run the alert rules over history and print what would fire",
+	 "replay --from TIME --to TIME [--rules FILE]"},
 };
 
 const struct cli_command *cli_find(const char *name)

@@ -43,4 +43,20 @@ int unsub_token_make(struct ak_buf *out, const void *secret, size_t secret_len,
 int unsub_token_check(const char *token, size_t len, const void *secret, size_t secret_len,
 		      int64_t now_us, int64_t max_age_us, struct unsub_token *out);
 
+/* ---- the secret ---- */
+
+#define UNSUB_SECRET_MIN 32
+#define UNSUB_SECRET_MAX 4096
+#define UNSUB_SECRET_FILE "unsubscribe.key" /* in the store directory by default */
+
+/* Read the secret from path: UNSUB_SECRET_MIN to UNSUB_SECRET_MAX bytes,
+ * not readable by group or others. *out is malloc'd; release it with
+ * unsub_secret_free(), which wipes it. */
+int unsub_secret_load(const char *path, unsigned char **out, size_t *len);
+void unsub_secret_free(unsigned char *secret, size_t len);
+
+/* Write a new secret of 32 random bytes to path, mode 0600. AK_EEXISTS
+ * when path exists (it is never overwritten). */
+int unsub_secret_create(const char *path);
+
 #endif

@@ -524,21 +524,39 @@ int evidence_size(struct evidence_store *st, int64_t *out)
 /* A writable store meeting an indexer for the first time (a store made by
  * an older akashi, or a new kind of derived state) builds its tables from
  * the whole log at once, so derived state is never partial. */
+static int known_indexer(struct evidence_store *st, const char *name)
+{
+	sqlite3_stmt *s = NULL;
+	int known;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM derived WHERE name = ?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return evidence_sqlerr(st, "reading index state");
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	known = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return known;
+}
+
 static int first_meeting(struct evidence_store *st, const struct evidence_indexer *ix)
 {
 	sqlite3_stmt *s = NULL;
 	int known, rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM derived WHERE name = ?", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return evidence_sqlerr(st, "reading index state");
-	sqlite3_bind_text(s, 1, ix->name, -1, SQLITE_STATIC);
-	known = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
+	if ((known = known_indexer(st, ix->name)) < 0)
+		return known;
 	if (known)
 		return ix->setup ? ix->setup(st->db, ix->ctx) : 0;
 	if ((rc = evidence_begin(st)) != 0)
 		return rc;
+	/* Under the write lock, look again: another process may have built
+	 * the tables meanwhile. */
+	if ((known = known_indexer(st, ix->name)) != 0) {
+		rc = known < 0 ? known : ix->setup ? ix->setup(st->db, ix->ctx) : 0;
+		if (rc != 0)
+			goto fail;
+		return evidence_commit(st);
+	}
 	if ((ix->setup && (rc = ix->setup(st->db, ix->ctx)) != 0) ||
 	    (ix->reset && (rc = ix->reset(st->db, ix->ctx)) != 0) ||
 	    (rc = evidence_replay(st, ix, 1, NULL, NULL)) != 0)

@@ -16,6 +16,8 @@
 #include "lib/error.h"
 #include "lib/jcs.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,23 +233,200 @@ static int64_t max_seq(struct evidence_store *st)
 	return n > 0 ? n : 0;
 }
 
+/*
+ * The pass runs as two stages on two threads: a reader reads the rows and
+ * checks what each entry shows on its own (its seq in place and in its
+ * bytes, its leaf hash, a checkpoint's entry), handing seqs and leaf hashes
+ * on in batches; the caller's thread follows the chain and the tree edge
+ * and checks stored nodes and checkpoints. The first problem in seq order
+ * is the one reported, whichever stage saw it.
+ */
+#define VBATCH 4096
+
+struct vbatch {
+	int64_t seq[VBATCH];
+	unsigned char leaf[VBATCH][EVIDENCE_HASH_LEN];
+	size_t n;
+};
+
+struct vreader {
+	struct vstate *v;
+	sqlite3_stmt *s;
+	int64_t head_size;
+	struct evidence_hasher *h;
+	struct ak_jdoc *doc;
+	struct vbatch b[3];
+	int fill, take, count;  /* ring of batches: next to fill, next to take, how many full */
+	int done, stop;
+	int rc;                 /* the reader's problem, if any */
+	int64_t bad;
+	char msg[1024];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static int reader_fail(struct vreader *r, int rc, int64_t bad)
+{
+	r->rc = rc;
+	r->bad = bad;
+	snprintf(r->msg, sizeof(r->msg), "%s", ak_error_last());
+	return rc;
+}
+
+/* Hand the batch being filled to the checker; wait for room. 0, or 1 if
+ * the checker asked to stop. */
+static int reader_put(struct vreader *r)
+{
+	int stop;
+
+	pthread_mutex_lock(&r->mu);
+	r->count++;
+	r->fill = (r->fill + 1) % 3;
+	pthread_cond_broadcast(&r->cv);
+	while (r->count == 3 && !r->stop)
+		pthread_cond_wait(&r->cv, &r->mu);
+	r->b[r->fill].n = 0;
+	stop = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	return stop;
+}
+
+static void *reader_main(void *arg)
+{
+	struct vreader *r = arg;
+	struct vstate *v = r->v;
+	size_t ncp = 0;
+	int64_t expect = 1;
+	int step;
+
+	while ((step = sqlite3_step(r->s)) == SQLITE_ROW) {
+		struct vbatch *b = &r->b[r->fill];
+		const char *bytes = sqlite3_column_blob(r->s, 2);
+		size_t len = (size_t)sqlite3_column_bytes(r->s, 2);
+		int64_t seq = sqlite3_column_int64(r->s, 0);
+
+		if (seq != expect) {
+			if (seq < expect)
+				ak_error_code(AK_ETAMPERED, "seq %lld: out of order", (long long)seq);
+			else
+				ak_error_code(AK_ETAMPERED,
+					      "seq %lld: missing (the next entry stored is seq %lld; "
+					      "deleted?)",
+					      (long long)expect, (long long)seq);
+			reader_fail(r, AK_ETAMPERED, seq < expect ? seq : expect);
+			break;
+		}
+		if (seq > r->head_size) {
+			ak_error_code(AK_ETAMPERED,
+				      "seq %lld: beyond the %lld entries the head records (inserted "
+				      "behind akashi's back?)",
+				      (long long)seq, (long long)r->head_size);
+			reader_fail(r, AK_ETAMPERED, seq);
+			break;
+		}
+		if (bytes == NULL || evidence_entry_seq(bytes, len) != seq) {
+			ak_error_code(AK_ETAMPERED,
+				      "seq %lld: the stored entry carries seq %lld (rows moved or "
+				      "renumbered?)",
+				      (long long)seq,
+				      (long long)(bytes ? evidence_entry_seq(bytes, len) : -1));
+			reader_fail(r, AK_ETAMPERED, seq);
+			break;
+		}
+		if (evidence_leaf_hash(r->h, bytes, len, b->leaf[b->n]) != 0) {
+			reader_fail(r, AK_ERROR, 0);
+			break;
+		}
+		if (sqlite3_column_bytes(r->s, 1) != 32 ||
+		    memcmp(b->leaf[b->n], sqlite3_column_blob(r->s, 1), 32) != 0) {
+			ak_error_code(AK_ETAMPERED,
+				      "seq %lld: the entry's bytes do not match its stored leaf hash "
+				      "(edited?)",
+				      (long long)seq);
+			reader_fail(r, AK_ETAMPERED, seq);
+			break;
+		}
+		/* Checkpoint entries follow their checkpoint directly. */
+		if (ncp < v->ncps && v->cps[ncp].entry_seq == seq) {
+			struct ak_jdoc *keep = v->doc;
+			int rc;
+
+			v->doc = r->doc;
+			rc = check_cp_entry(v, &v->cps[ncp], bytes, len);
+			v->doc = keep;
+			if (rc != 0) {
+				reader_fail(r, rc, seq);
+				break;
+			}
+			ncp++;
+		}
+		b->seq[b->n++] = seq;
+		expect = seq + 1;
+		if (b->n == VBATCH && reader_put(r))
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE && r->rc == 0) {
+		evidence_sqlerr(v->st, "reading the log");
+		reader_fail(r, sqlite3_errcode(sqlite3_db_handle(r->s)) == SQLITE_CORRUPT ? AK_ETAMPERED
+										  : AK_ERROR,
+			    0);
+	}
+	pthread_mutex_lock(&r->mu);
+	if (r->b[r->fill].n) {
+		r->count++;
+		r->fill = (r->fill + 1) % 3;
+	}
+	r->done = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* The next full batch, or NULL at the end. */
+static struct vbatch *checker_take(struct vreader *r)
+{
+	struct vbatch *b = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	while (r->count == 0 && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->count)
+		b = &r->b[r->take];
+	pthread_mutex_unlock(&r->mu);
+	return b;
+}
+
+static void checker_release(struct vreader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->take = (r->take + 1) % 3;
+	r->count--;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
 int evidence_verify(struct evidence_store *st, struct evidence_verify_result *out,
 		    void (*progress)(void *ctx, int64_t seq, int64_t size), void *ctx)
 {
 	struct vstate v;
+	struct vreader r;
 	struct evidence_head head;
 	struct evidence_frontier f = {0};
 	struct evidence_node done[64];
 	struct evidence_verify_result res = {0};
-	unsigned char chain[32] = {0}, leaf[32], root[32];
-	sqlite3_stmt *s = NULL;
-	int64_t expect = 1, seq, bad = 0;
-	size_t ncp_entries = 0;
+	unsigned char chain[32] = {0}, root[32];
+	pthread_t thr;
+	int started = 0;
+	int64_t bad = 0, last = 0;
 	char head_problem[1024] = "";
-	int rc = 0, step, k, ndone;
+	int rc = 0, k, ndone;
+	size_t i;
 
 	memset(&v, 0, sizeof(v));
+	memset(&r, 0, sizeof(r));
 	v.st = st;
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv, NULL);
 	/* A read transaction: one consistent snapshot even while others append. */
 	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return evidence_sqlerr(st, "reading the log");
@@ -259,11 +438,12 @@ int evidence_verify(struct evidence_store *st, struct evidence_verify_result *ou
 		memset(&head, 0, sizeof(head));
 		head.size = INT64_MAX;
 	}
-	if ((rc = ak_jdoc_new(&v.doc, 0)) != 0 ||
+	if ((rc = ak_jdoc_new(&v.doc, 0)) != 0 || (rc = ak_jdoc_new(&r.doc, 0)) != 0 ||
+	    (rc = evidence_hasher_new(&r.h)) != 0 ||
 	    (rc = evidence_checkpoint_list(st, collect_cp, &v)) != 0 || (rc = load_keys(&v)) != 0 ||
 	    (rc = load_nodes(&v, head_problem[0] ? max_seq(st) : head.size)) != 0)
 		goto done;
-	if (sqlite3_prepare_v2(st->db, "SELECT seq, leaf, bytes FROM entries ORDER BY seq", -1, &s,
+	if (sqlite3_prepare_v2(st->db, "SELECT seq, leaf, bytes FROM entries ORDER BY seq", -1, &r.s,
 			       NULL) != SQLITE_OK) {
 		rc = evidence_sqlerr(st, "reading the log");
 		goto done;
@@ -276,97 +456,78 @@ int evidence_verify(struct evidence_store *st, struct evidence_verify_result *ou
 		res.checkpoints++;
 		v.cpi++;
 	}
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *bytes = sqlite3_column_blob(s, 2);
-		size_t len = (size_t)sqlite3_column_bytes(s, 2);
-
-		seq = sqlite3_column_int64(s, 0);
-		if (seq != expect) {
-			bad = seq < expect ? seq : expect;
-			rc = seq < expect ? ak_error_code(AK_ETAMPERED, "seq %lld: out of order",
-							  (long long)seq)
-					  : ak_error_code(AK_ETAMPERED,
-							  "seq %lld: missing (the next entry "
-							  "stored is seq %lld; deleted?)",
-							  (long long)expect, (long long)seq);
-			goto done;
-		}
-		if (seq > head.size) {
-			bad = seq;
-			rc = ak_error_code(AK_ETAMPERED,
-					   "seq %lld: beyond the %lld entries the head records "
-					   "(inserted behind akashi's back?)",
-					   (long long)seq, (long long)head.size);
-			goto done;
-		}
-		if (bytes == NULL || evidence_entry_seq(bytes, len) != seq) {
-			bad = seq;
-			rc = ak_error_code(AK_ETAMPERED,
-					   "seq %lld: the stored entry carries seq %lld (rows moved "
-					   "or renumbered?)",
-					   (long long)seq,
-					   (long long)(bytes ? evidence_entry_seq(bytes, len) : -1));
-			goto done;
-		}
-		if ((rc = evidence_leaf_hash(st->h, bytes, len, leaf)) != 0)
-			goto done;
-		if (sqlite3_column_bytes(s, 1) != 32 ||
-		    memcmp(leaf, sqlite3_column_blob(s, 1), 32) != 0) {
-			bad = seq;
-			rc = ak_error_code(AK_ETAMPERED,
-					   "seq %lld: the entry's bytes do not match its stored "
-					   "leaf hash (edited?)",
-					   (long long)seq);
-			goto done;
-		}
-		if ((rc = evidence_chain_hash(st->h, chain, leaf, chain)) != 0 ||
-		    (rc = evidence_frontier_push(st->h, &f, leaf, done, &ndone)) != 0)
-			goto done;
-		for (k = 0; k < ndone; k++) {
-			int l = done[k].level;
-			int64_t i = done[k].index;
-
-			if (!v.have[l][i] || memcmp(v.nodes[l][i], done[k].hash, 32) != 0) {
-				int64_t first = i << l;
-
-				bad = first + 1;
-				rc = ak_error_code(AK_ETAMPERED,
-						   "seq %lld-%lld: %s (edited entries with "
-						   "recomputed leaf hashes?)",
-						   (long long)first + 1, (long long)(first + (1 << l)),
-						   v.have[l][i] ? "the entries no longer hash to the "
-								  "stored tree node"
-								: "the stored tree node is missing");
-				goto done;
-			}
-		}
-		while (v.cpi < v.ncps && v.cps[v.cpi].size == seq) {
-			if ((rc = evidence_frontier_root(st->h, &f, root)) != 0)
-				goto done;
-			if ((rc = check_checkpoint(&v, &v.cps[v.cpi], root, chain)) != 0) {
-				bad = seq;
-				goto done;
-			}
-			res.checkpoints++;
-			v.cpi++;
-		}
-		/* Checkpoint entries follow their checkpoint directly. */
-		if (ncp_entries < v.ncps && v.cps[ncp_entries].entry_seq == seq) {
-			if ((rc = check_cp_entry(&v, &v.cps[ncp_entries], bytes, len)) != 0) {
-				bad = seq;
-				goto done;
-			}
-			ncp_entries++;
-		}
-		res.entries++;
-		expect = seq + 1;
-		if (progress && (seq & 0xffff) == 0)
-			progress(ctx, seq, head.size);
-	}
-	if (step != SQLITE_DONE) {
-		rc = evidence_sqlerr(st, "reading the log");
+	r.v = &v;
+	r.head_size = head.size;
+	if (pthread_create(&thr, NULL, reader_main, &r) != 0) {
+		rc = ak_error_set("cannot start the reader thread");
 		goto done;
 	}
+	started = 1;
+	for (;;) {
+		struct vbatch *b = checker_take(&r);
+
+		if (b == NULL)
+			break;
+		for (i = 0; i < b->n && rc == 0; i++) {
+			int64_t seq = b->seq[i];
+
+			if ((rc = evidence_chain_hash(st->h, chain, b->leaf[i], chain)) != 0 ||
+			    (rc = evidence_frontier_push(st->h, &f, b->leaf[i], done, &ndone)) != 0)
+				break;
+			for (k = 0; k < ndone; k++) {
+				int l = done[k].level;
+				int64_t ix = done[k].index;
+
+				if (!v.have[l][ix] || memcmp(v.nodes[l][ix], done[k].hash, 32) != 0) {
+					int64_t first = ix << l;
+
+					bad = first + 1;
+					rc = ak_error_code(
+						AK_ETAMPERED,
+						"seq %lld-%lld: %s (edited entries with recomputed "
+						"leaf hashes?)",
+						(long long)first + 1, (long long)(first + (1 << l)),
+						v.have[l][ix] ? "the entries no longer hash to the stored "
+								"tree node"
+							      : "the stored tree node is missing");
+					break;
+				}
+			}
+			while (rc == 0 && v.cpi < v.ncps && v.cps[v.cpi].size == seq) {
+				if ((rc = evidence_frontier_root(st->h, &f, root)) != 0)
+					break;
+				if ((rc = check_checkpoint(&v, &v.cps[v.cpi], root, chain)) != 0) {
+					bad = seq;
+					break;
+				}
+				res.checkpoints++;
+				v.cpi++;
+			}
+			res.entries++;
+			last = seq;
+			if (progress && (seq & 0xffff) == 0)
+				progress(ctx, seq, head.size);
+		}
+		checker_release(&r);
+		if (rc != 0)
+			break;
+	}
+	if (rc != 0) {
+		pthread_mutex_lock(&r.mu);
+		r.stop = 1;
+		pthread_cond_broadcast(&r.cv);
+		pthread_mutex_unlock(&r.mu);
+	}
+	pthread_join(thr, NULL);
+	started = 0;
+	if (rc != 0)
+		goto done; /* the checker's problem comes first in seq order */
+	if (r.rc != 0) {
+		rc = ak_error_code(r.rc, "%s", r.msg);
+		bad = r.bad;
+		goto done;
+	}
+	(void)last;
 	if (!head_problem[0] && res.entries != head.size) {
 		bad = res.entries + 1;
 		rc = ak_error_code(AK_ETAMPERED,
@@ -399,8 +560,19 @@ int evidence_verify(struct evidence_store *st, struct evidence_verify_result *ou
 	if (progress)
 		progress(ctx, head.size, head.size);
 done:
-	sqlite3_finalize(s);
+	if (started) {
+		pthread_mutex_lock(&r.mu);
+		r.stop = 1;
+		pthread_cond_broadcast(&r.cv);
+		pthread_mutex_unlock(&r.mu);
+		pthread_join(thr, NULL);
+	}
+	sqlite3_finalize(r.s);
 	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	evidence_hasher_free(r.h);
+	ak_jdoc_free(r.doc);
+	pthread_mutex_destroy(&r.mu);
+	pthread_cond_destroy(&r.cv);
 	vstate_free(&v);
 	res.first_bad_seq = bad;
 	if (out)

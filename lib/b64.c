@@ -87,6 +87,79 @@ int ak_b64_decode(void *out, size_t cap, const char *in, size_t n)
 	return (int)len;
 }
 
+static const char url_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t ak_b64url_encode(char *out, const void *in, size_t n)
+{
+	const unsigned char *p = in;
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		out[o++] = url_alphabet[v >> 18];
+		out[o++] = url_alphabet[(v >> 12) & 63];
+		out[o++] = url_alphabet[(v >> 6) & 63];
+		out[o++] = url_alphabet[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		out[o++] = url_alphabet[v >> 18];
+		out[o++] = url_alphabet[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		out[o++] = url_alphabet[v >> 18];
+		out[o++] = url_alphabet[(v >> 12) & 63];
+		out[o++] = url_alphabet[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static int url_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+int ak_b64url_decode(void *out, size_t cap, const char *in, size_t n)
+{
+	unsigned char *o = out;
+	size_t i, len = 0;
+	uint32_t v = 0;
+	int bits = 0;
+
+	if (n % 4 == 1)
+		return ak_error_code(AK_EINVALID, "not base64url (impossible length)");
+	for (i = 0; i < n; i++) {
+		int d = url_value(in[i]);
+
+		if (d < 0)
+			return ak_error_code(AK_EINVALID, "not base64url");
+		v = (v << 6 | (uint32_t)d) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (len >= cap)
+				return ak_error_code(AK_EINVALID, "base64url value too long");
+			o[len++] = (unsigned char)(v >> bits);
+		}
+	}
+	/* The bits left over must be zero: one text per byte string. */
+	if (bits && (v & ((1u << bits) - 1)))
+		return ak_error_code(AK_EINVALID, "not canonical base64url");
+	return (int)len;
+}
+
 void ak_hex_encode(char *out, const void *in, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

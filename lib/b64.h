@@ -18,6 +18,18 @@ size_t ak_b64_encode(char *out, const void *in, size_t n);
  * has room for cap bytes. Returns the decoded length, or AK_EINVALID. */
 int ak_b64_decode(void *out, size_t cap, const char *in, size_t n);
 
+/* base64url (RFC 4648 section 5) without padding, as URLs carry it. */
+#define AK_B64URL_LEN(n) (((n) * 4 + 2) / 3)
+
+/* Write the base64url of in[0..n) and a NUL to out (AK_B64URL_LEN(n) + 1
+ * bytes). Returns the text length. */
+size_t ak_b64url_encode(char *out, const void *in, size_t n);
+
+/* Decode strict unpadded base64url (no '=', no white space, no stray low
+ * bits) into out, which has room for cap bytes. Returns the decoded length,
+ * or AK_EINVALID. */
+int ak_b64url_decode(void *out, size_t cap, const char *in, size_t n);
+
 /* Write the lower-case hex of in[0..n) and a NUL to out (2n + 1 bytes). */
 void ak_hex_encode(char *out, const void *in, size_t n);
 

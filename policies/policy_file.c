@@ -29,7 +29,7 @@
 #include <string.h>
 
 #define NO_POS    ((size_t)-1)
-#define SHOWN_MAX 64
+#define SHOWN_MAX 200 /* bytes; room for a long file name */
 
 static const char *const policy_keys[] = {"id",   "title",    "control", "params", "cites",
                                           "gate", "severity", "scope",   NULL};

@@ -19,7 +19,7 @@
 /* Longest policy id. */
 #define POLICY_ID_MAX 100
 /* Room for a string quoted in a message by policy_shown(). */
-#define POLICY_SHOWN_SIZE 256
+#define POLICY_SHOWN_SIZE 512
 
 typedef int (*policy_error_cb)(void *ctx, const struct policy_lint_error *e);
 
@@ -36,7 +36,8 @@ struct policy_checked {
 };
 
 /*
- * Check the bytes of one policy file; path names it in the errors. Every
+ * Check the bytes of one policy file; path names it in the errors and
+ * becomes policy.path. Every
  * error goes to cb (in the order found, not by position; at most
  * POLICY_FILE_MAX_ERRORS and one message counting the rest). out may be
  * NULL; else it is filled as described above and cleared with
@@ -65,7 +66,7 @@ void policy_position(const char *text, size_t len, size_t offset, int *line, int
 
 /* s[0..len) made safe to print inside quotes: control characters, quotes
  * and backslashes escaped, invalid UTF-8 as \xNN, cut short with "..." past
- * about 64 bytes. Returns out. */
+ * about 200 bytes. Returns out. */
 const char *policy_shown(char out[POLICY_SHOWN_SIZE], const char *s, size_t len);
 
 #endif

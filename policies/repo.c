@@ -66,7 +66,8 @@ static int resolve(git_commit **out, git_repository *repo, const char *path, con
 	rc = git_revparse_single(&obj, repo, ref);
 	if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC || rc == GIT_EUNBORNBRANCH)
 		return ak_error_code(AK_ENOTFOUND, "%s: no commit '%s'%s", path, ref,
-		                     git_repository_is_empty(repo) == 1 ? " (no commits yet)" : "");
+		                     git_repository_head_unborn(repo) == 1 ? " (no commits yet)"
+		                                                           : "");
 	if (rc == GIT_EAMBIGUOUS)
 		return ak_error_code(AK_ENOTFOUND, "%s: '%s' is ambiguous", path, ref);
 	if (rc < 0)
@@ -187,9 +188,10 @@ static void format_item(char *out, size_t size, const struct lint_item *it)
 
 /* ---- checking a commit ---- */
 
-/* An id seen in an earlier file, to report duplicates. */
+/* An id and where it is, to report duplicates. */
 struct seen_id {
 	char *id, *file;
+	size_t file_index;
 	int line, column;
 };
 
@@ -221,17 +223,9 @@ static int add_policy(struct policy_set *set, struct policy_checked *c)
 static int note_id(struct checker *ck, const char *file, const struct policy_checked *c)
 {
 	struct seen_id *s;
-	char msg[512];
-	size_t i;
 
 	if (c->id == NULL)
 		return 0;
-	for (i = 0; i < ck->nids; i++)
-		if (strcmp(ck->ids[i].id, c->id) == 0) {
-			snprintf(msg, sizeof(msg), "id: duplicate id '%s' (also in %s:%d:%d)",
-			         c->id, ck->ids[i].file, ck->ids[i].line, ck->ids[i].column);
-			return errlist_add(&ck->errs, file, c->id_line, c->id_column, msg);
-		}
 	s = realloc(ck->ids, (ck->nids + 1) * sizeof(*s));
 	if (s == NULL)
 		return ak_error_oom();
@@ -239,6 +233,7 @@ static int note_id(struct checker *ck, const char *file, const struct policy_che
 	s = &s[ck->nids];
 	s->id = strdup(c->id);
 	s->file = strdup(file);
+	s->file_index = ck->errs.file_index;
 	s->line = c->id_line;
 	s->column = c->id_column;
 	if (s->id == NULL || s->file == NULL) {
@@ -247,6 +242,43 @@ static int note_id(struct checker *ck, const char *file, const struct policy_che
 		return ak_error_oom();
 	}
 	ck->nids++;
+	return 0;
+}
+
+/* An error in every file whose id another file has too, naming the
+ * others: no order between the files makes one of them "the" duplicate. */
+static int report_duplicates(struct checker *ck)
+{
+	const struct seen_id *a, *b;
+	char msg[1024];
+	size_t i, j, o;
+	int n, rc;
+
+	for (i = 0; i < ck->nids; i++) {
+		a = &ck->ids[i];
+		o = 0;
+		for (j = 0; j < ck->nids; j++) {
+			b = &ck->ids[j];
+			if (j == i || strcmp(a->id, b->id) != 0)
+				continue;
+			if (o == 0)
+				n = snprintf(msg, sizeof(msg),
+				             "id: duplicate id '%s' (also in %s:%d:%d", a->id,
+				             b->file, b->line, b->column);
+			else
+				n = snprintf(msg + o, sizeof(msg) - o, ", %s:%d:%d", b->file,
+				             b->line, b->column);
+			if (n < 0 || (size_t)n >= sizeof(msg) - o - 1)
+				break; /* keep room for the ')' */
+			o += (size_t)n;
+		}
+		if (o == 0)
+			continue;
+		snprintf(msg + o, sizeof(msg) - o, ")");
+		ck->errs.file_index = a->file_index;
+		if ((rc = errlist_add(&ck->errs, a->file, a->line, a->column, msg)) != 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -284,8 +316,12 @@ static int check_entry(struct checker *ck, const git_tree_entry *e)
 		if (rc == 0 || rc == AK_EINVALID) {
 			int rc2 = note_id(ck, file, &c);
 
-			if (rc2 == 0 && rc == 0 && ck->set)
-				rc2 = add_policy(ck->set, &c);
+			/* The policy keeps the real name, messages the shown one. */
+			if (rc2 == 0 && rc == 0 && ck->set) {
+				free(c.policy.path);
+				c.policy.path = strdup(name);
+				rc2 = c.policy.path ? add_policy(ck->set, &c) : ak_error_oom();
+			}
 			if (rc2 != 0)
 				rc = rc2;
 		}
@@ -316,6 +352,8 @@ static int check_commit(struct checker *ck, git_commit *commit)
 		ck->errs.file_index = i;
 		rc = check_entry(ck, e);
 	}
+	if (rc == 0)
+		rc = report_duplicates(ck);
 	if (rc == 0 && ck->npolicies == 0) {
 		ck->errs.file_index = (size_t)-1;
 		rc = errlist_add(&ck->errs, "", 0, 0,

@@ -555,3 +555,54 @@ int policy_state_approval(sqlite3 *db, const char *campaign, const char *owner, 
 	sqlite3_finalize(q);
 	return 0;
 }
+
+int policy_state_consent_each(sqlite3 *db, const char *subject,
+			      int (*cb)(void *ctx, const char *list, const struct consent_now *c),
+			      void *ctx)
+{
+	sqlite3_stmt *q = NULL;
+	struct consent_now c;
+	char list[256];
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT action, time, seq, optin_time, optin_seq, method, proof, "
+			       "confirmed_inline, exemption, confirm_time, confirm_seq, optout_time, "
+			       "optout_seq, list FROM consent_state WHERE subject = ?1 ORDER BY list",
+			       -1, &q, NULL) != SQLITE_OK)
+		return ak_error_set("consent state: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
+	/* consent_read() steps to the next row each time. */
+	while (rc == 0 && consent_read(q, &c)) {
+		snprintf(list, sizeof(list), "%s", (const char *)sqlite3_column_text(q, 13));
+		rc = cb(ctx, list, &c);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int policy_state_suppression_each(sqlite3 *db, const char *address,
+				  int (*cb)(void *ctx, const struct suppression_now *s), void *ctx)
+{
+	sqlite3_stmt *q = NULL;
+	struct suppression_now s;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT reason, scope, time, seq FROM suppression WHERE address = ?1 "
+			       "ORDER BY time, seq",
+			       -1, &q, NULL) != SQLITE_OK)
+		return ak_error_set("suppression: %s", sqlite3_errmsg(db));
+	sqlite3_bind_text(q, 1, address, -1, SQLITE_STATIC);
+	while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
+		memset(&s, 0, sizeof(s));
+		s.found = 1;
+		snprintf(s.reason, sizeof(s.reason), "%s", sqlite3_column_text(q, 0));
+		snprintf(s.scope, sizeof(s.scope), "%s", sqlite3_column_text(q, 1));
+		s.time_us = sqlite3_column_int64(q, 2);
+		s.seq = sqlite3_column_int64(q, 3);
+		rc = cb(ctx, &s);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}

@@ -60,6 +60,17 @@ struct suppression_now {
 int policy_state_suppressed(sqlite3 *db, const char *address, const char *list,
 			    struct suppression_now *out);
 
+/* Every list subject has consent state for, in list order: cb gets the
+ * list and its state (borrowed). A non-zero return from cb stops and is
+ * returned. */
+int policy_state_consent_each(sqlite3 *db, const char *subject,
+			      int (*cb)(void *ctx, const char *list, const struct consent_now *c),
+			      void *ctx);
+
+/* Every suppression row of address (global '*' and per-list), oldest first. */
+int policy_state_suppression_each(sqlite3 *db, const char *address,
+				  int (*cb)(void *ctx, const struct suppression_now *s), void *ctx);
+
 /* Approvals of campaign by someone other than owner (owner may be NULL:
  * any approver) before before_us: the first such, seq 0 when none. */
 int policy_state_approval(sqlite3 *db, const char *campaign, const char *owner, int64_t before_us,

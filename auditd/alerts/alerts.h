@@ -25,6 +25,7 @@
 #define AUDITD_ALERTS_H
 
 #include "evidence/evidence.h"
+#include "lib/buf.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -54,15 +55,30 @@ struct alerts_config {
 
 struct alerts;
 
-/* rules: the parsed alerts.json (borrowed; NULL: defaults). db: the store's
- * connection, read for derived state (borrowed). AK_EINVALID naming the
- * rule and key for a bad alerts.json. */
+/* rules: the parsed alerts.json (borrowed; NULL: defaults). cfg: borrowed,
+ * copied (NULL: every default). db: the store's connection, read for
+ * derived state (borrowed; NULL: no derived state, so no account is
+ * privileged, nothing is suppressed and no campaign approved). AK_EINVALID
+ * naming the rule and key for a bad alerts.json or a bad cfg value. */
 int alerts_new(struct alerts **out, const json_t *rules, const struct alerts_config *cfg,
 	       sqlite3 *db, alerts_emit_fn emit, void *ctx);
 void alerts_free(struct alerts *a);
 
-/* One appended entry (kinds the detectors do not look at are ignored fast). */
+/* One appended entry (kinds the detectors do not look at are ignored fast).
+ * emit is called from inside, zero or more times; a non-zero return of
+ * emit is returned. A body that is not what its kind says is skipped, not
+ * an error: the detectors see whatever the log holds. */
 int alerts_feed(struct alerts *a, const struct evidence_entry *e);
+
+/* The body of the `alert` entry for a, canonical JSON appended to out:
+ * {"key","refs","rule","severity","summary","window":{"from","to"}}. The
+ * daemon appends it (kind "alert", time a->time_us); replay prints it. */
+int alerts_body(struct ak_buf *out, const struct alert_out *a);
+
+/* Per rule counts, added to into (an object) as
+ * {"RULE":{"enabled","alerts","suppressed","keys","evicted"}}: for /metrics
+ * and the replay summary. */
+void alerts_stats(const struct alerts *a, json_t *into);
 
 /* Check a whole rules document without building detectors (policy lint). */
 int alerts_check_rules(const json_t *rules);
@@ -79,6 +95,9 @@ struct alert_sinks_config {
 	const char *email;          /* address; sent through the delivery engine when it exists */
 	const char *min_severity;   /* alerts below it go to no sink; NULL: "low" */
 	const char *ca_file;        /* for https webhooks; NULL: system store */
+	unsigned max_attempts;      /* webhook tries per alert before giving up; 0: 8 */
+	unsigned backoff_ms;        /* first retry delay, doubled per try up to 5 min; 0: 1000 */
+	size_t queue_max;           /* alerts waiting per sink; 0: 1024 */
 };
 
 /* Sinks on the daemon's event loop (borrowed). */
@@ -87,7 +106,9 @@ int alert_sinks_new(struct alert_sinks **out, struct event_base *base,
 /* Queue one alert entry (its canonical JSON bytes) for every sink. Never
  * blocks: deliveries happen on the loop, webhooks retry with back-off, and
  * a full queue drops the oldest with a log line (the alert is in the log
- * as an entry either way). */
+ * as an entry either way). May be called from another thread than the
+ * loop's if libevent threading was enabled (evthread_use_pthreads())
+ * before base was created. */
 int alert_sinks_send(struct alert_sinks *s, const char *entry, size_t len, const char *rule,
 		     const char *severity);
 /* Counts for /metrics: sent, failed, dropped per sink. */

@@ -32,6 +32,7 @@
 #include "auditd/delivery/delivery_int.h"
 
 #include "auditd/ingest/kinds.h"
+#include "auditd/unsubscribe.h"
 #include "lib/csv.h"
 #include "lib/error.h"
 #include "lib/jcs.h"
@@ -333,19 +334,13 @@ static void time_text(char out[AK_TIME_MAX], int64_t us)
 
 /* ---- unsubscribe links ---- */
 
-/* auditd/unsubscribe.c (the daemon's) makes the tokens; until it is
- * built in, marketing mail has no link and the gate's
- * message.unsubscribe_headers policy blocks it. */
-#include "auditd/unsubscribe.h"
-extern int unsub_token_make(struct ak_buf *out, const void *secret, size_t secret_len,
-			    const char *subject, const char *list, const char *campaign,
-			    int64_t issued_us) __attribute__((weak));
-
+/* Marketing mail gets a link only with an https base URL and a secret;
+ * without one, the gate's message.unsubscribe_headers policy blocks it. */
 static int can_unsubscribe(const struct delivery *d)
 {
-	return unsub_token_make != NULL && d->o.unsub_base_url &&
+	return d->o.unsub_base_url &&
 	       strncmp(d->o.unsub_base_url, "https://", 8) == 0 && d->o.unsub_secret &&
-	       d->o.unsub_secret_len >= 16;
+	       d->o.unsub_secret_len >= UNSUB_SECRET_MIN;
 }
 
 static int unsub_url(const struct delivery *d, const struct camp *k, const char *rcpt,

@@ -15,8 +15,8 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-const char *const ingest_kinds[] = {"send",  "consent", "admin",  "dmarc",
-				    "finding", "alert", "system", NULL};
+const char *const ingest_kinds[] = {"send",    "consent", "admin",  "dmarc",
+                                    "finding", "alert",   "system", NULL};
 
 int ingest_kind_known(const char *kind)
 {
@@ -253,20 +253,22 @@ static void refs(struct check *c, const char *name, int required)
 		}
 }
 
+/* Both the body's members (canonical order: byte order for these ASCII
+ * names) and known (kept sorted in this file) are sorted: one merge walk. */
 static void known_fields(struct check *c, const char *kind, const char *const *known)
 {
-	size_t i;
-	const char *const *k;
+	size_t i = 0;
 
-	for (i = 0; i < c->body->u.o.n; i++) {
+	for (; i < c->body->u.o.n; i++) {
 		const char *key = c->body->u.o.members[i].key;
+		int cmp = 1;
 
-		for (k = known; *k; k++)
-			if (strcmp(*k, key) == 0)
-				break;
-		if (*k == NULL) {
-			fail(c, "field '%.60s': not a field of %s entries (see "
-				"docs/EVIDENCE-FORMAT.md)",
+		while (*known && (cmp = strcmp(*known, key)) < 0)
+			known++;
+		if (*known == NULL || cmp != 0) {
+			fail(c,
+			     "field '%.60s': not a field of %s entries (see "
+			     "docs/EVIDENCE-FORMAT.md)",
 			     key, kind);
 			return;
 		}
@@ -278,12 +280,13 @@ static void known_fields(struct check *c, const char *kind, const char *const *k
 static void check_send(struct check *c)
 {
 	static const char *const known[] = {
-		"message_id", "campaign", "list", "stream", "from", "rcpt", "status",
-		"dsn", "relay", "reply", "gate", "queue_id", "host", "orig_to", "delay_ms",
-		"size", "client", "owner", "attempt", "event_id", "reasons", "unsubscribe",
-		"campaign_size", "tls", "next_attempt", NULL};
-	static const char *const status[] = {"queued", "sent", "deferred", "bounced", "blocked",
-					     "complained", "expired", NULL};
+	        "attempt",  "campaign", "campaign_size", "client", "delay_ms",    "dsn",
+	        "event_id", "from",     "gate",          "host",   "list",        "message_id",
+	        "next_attempt", "orig_to",  "owner",    "queue_id",      "rcpt",   "reasons",
+	        "relay",    "reply",    "size",     "status",        "stream", "tls",
+	        "unsubscribe", NULL};
+	static const char *const status[] = {"queued",  "sent",       "deferred", "bounced",
+	                                     "blocked", "complained", "expired",  NULL};
 	static const char *const stream[] = {"marketing", "transactional", NULL};
 	const struct ak_jv *gate;
 
@@ -313,12 +316,12 @@ static void check_send(struct check *c)
 
 static void check_consent(struct check *c)
 {
-	static const char *const known[] = {"subject", "list", "action", "method", "proof",
-					    "exemption", "event_id", "campaign", "note",
-					    "confirmed_at", NULL};
+	static const char *const known[] = {
+	        "action", "campaign", "confirmed_at", "event_id", "exemption", "list",
+	        "method", "note",     "proof",        "subject",  NULL};
 	static const char *const action[] = {"opt_in", "confirm", "opt_out", NULL};
 	static const char *const exemption[] = {"business_relationship", "address_notified",
-						"published_address", NULL};
+	                                        "published_address", NULL};
 	const struct ak_jv *act, *proof;
 
 	known_fields(c, "consent", known);
@@ -336,7 +339,7 @@ static void check_consent(struct check *c)
 		str(c, "method", 0);
 	proof = field(c, "proof");
 	if (proof && !(proof->type == AK_JOBJECT ||
-		       (proof->type == AK_JSTRING && strcmp(proof->u.s.ptr, "none") == 0))) {
+	               (proof->type == AK_JSTRING && strcmp(proof->u.s.ptr, "none") == 0))) {
 		fail(c, "field 'proof': must be an object (or \"none\")");
 		return;
 	}
@@ -349,13 +352,15 @@ static void check_consent(struct check *c)
 
 static void check_admin(struct check *c)
 {
-	static const char *const known[] = {"actor", "action", "target", "role", "ip", "result",
-					    "details", "event_id", "campaign", "reason", NULL};
-	static const char *const action[] = {
-		"login_success", "login_failure", "logout", "password_change", "role_grant",
-		"role_revoke", "access_review", "account_create", "account_enable",
-		"account_disable", "account_delete", "account_lock", "mfa_enable", "mfa_disable",
-		"approval", "config_change", "other", NULL};
+	static const char *const known[] = {"action",   "actor",  "campaign", "details",
+	                                    "event_id", "ip",     "reason",   "result",
+	                                    "role",     "target", NULL};
+	static const char *const action[] = {"login_success",   "login_failure",  "logout",
+	                                     "password_change", "role_grant",     "role_revoke",
+	                                     "access_review",   "account_create", "account_enable",
+	                                     "account_disable", "account_delete", "account_lock",
+	                                     "mfa_enable",      "mfa_disable",    "approval",
+	                                     "config_change",   "other",          NULL};
 	static const char *const result[] = {"success", "failure", NULL};
 
 	known_fields(c, "admin", known);
@@ -381,7 +386,8 @@ static void check_dmarc(struct check *c)
 	if (c->rc)
 		return;
 	policy = field(c, "policy");
-	if (ak_jv_get(policy, "domain") == NULL || ak_jv_get(policy, "domain")->type != AK_JSTRING) {
+	if (ak_jv_get(policy, "domain") == NULL ||
+	    ak_jv_get(policy, "domain")->type != AK_JSTRING) {
 		fail(c, "field 'policy': 'domain' missing or not a string");
 		return;
 	}
@@ -427,7 +433,7 @@ static void check_system(struct check *c)
 }
 
 int ingest_kind_check(const char *kind, const struct ak_jv *body, json_t **fixed_out,
-		      const char **event_id)
+                      const char **event_id)
 {
 	struct check c = {body, NULL, 0};
 	const struct ak_jv *id;
@@ -452,12 +458,13 @@ int ingest_kind_check(const char *kind, const struct ak_jv *body, json_t **fixed
 		check_system(&c);
 	else if (strcmp(kind, "checkpoint") == 0)
 		return ak_error_code(AK_EINVALID,
-				     "kind 'checkpoint': checkpoint entries are written by the "
-				     "store itself ('akashi checkpoint')");
+		                     "kind 'checkpoint': checkpoint entries are written by the "
+		                     "store itself ('akashi checkpoint')");
 	else
-		return ak_error_code(AK_EINVALID, "kind '%.40s': not one of send, consent, admin, "
-						  "dmarc, finding, alert, system",
-				     kind);
+		return ak_error_code(AK_EINVALID,
+		                     "kind '%.40s': not one of send, consent, admin, "
+		                     "dmarc, finding, alert, system",
+		                     kind);
 	if (c.rc) {
 		json_decref(c.fixed);
 		return c.rc;

@@ -14,6 +14,7 @@
 #include "lib/lines.h"
 #include "lib/timefmt.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #define SOURCE_MAX 256
 #define SPOOL_BUF ((size_t)1 << 20)
+#define BIG_BODY ((size_t)4 << 20)
 
 /* Identical-record counter (see pipeline.h): how many records with the
  * same time, source and body came before in this input. Keys mix the time
@@ -42,9 +44,10 @@ struct ingest_pipeline {
 	struct ingest_pipeline_opts o;
 	struct ingest_sink sink;
 	struct ak_jdoc *doc;
-	struct ak_buf body, material, tmp;
+	struct ak_buf body, material, tmp, record;
 	FILE *spool;
 	char *spool_buf;
+	struct ak_buf mem; /* memory mode: the records, laid out as in the spool */
 	struct ingest_counts counts;
 	size_t shown;
 	struct occ occ;
@@ -146,6 +149,12 @@ static int reject(void *ctx, const char *where, const char *reason, const char *
 		raw_len = p->raw_len;
 	}
 	p->counts.rejected++;
+	if (p->o.on_reject) {
+		int rc = p->o.on_reject(p->o.on_reject_ctx, where, reason);
+
+		if (rc != 0)
+			return rc;
+	}
 	if (p->o.errors && p->shown < p->o.max_errors_shown) {
 		fprintf(p->o.errors, "akashi: ingest: %s: %s\n", where, reason);
 		p->shown++;
@@ -239,17 +248,39 @@ static int spool_write(struct ingest_pipeline *p, const char *kind, int64_t time
 		       const char *dedupe, size_t dedupe_len)
 {
 	struct spool_hdr h;
+	struct ak_buf *r = &p->record;
+	int rc;
 
+	if (p->o.memory) {
+		/* As in the spool, plus a NUL after the kind so the records
+		 * can point into the buffer as they are. */
+		h.kind_len = (uint32_t)strlen(kind);
+		h.source_len = (uint32_t)source_len;
+		h.body_len = (uint32_t)body_len;
+		h.dedupe_len = (uint32_t)dedupe_len;
+		h.time_us = time_us;
+		if ((rc = ak_buf_append(&p->mem, &h, sizeof(h))) != 0 ||
+		    (rc = ak_buf_append(&p->mem, kind, h.kind_len + 1)) != 0 ||
+		    (rc = ak_buf_append(&p->mem, source, source_len)) != 0 ||
+		    (rc = ak_buf_append(&p->mem, body, body_len)) != 0 ||
+		    (rc = ak_buf_append(&p->mem, dedupe, dedupe_len)) != 0)
+			return rc;
+		return 0;
+	}
 	h.kind_len = (uint32_t)strlen(kind);
 	h.source_len = (uint32_t)source_len;
 	h.body_len = (uint32_t)body_len;
 	h.dedupe_len = (uint32_t)dedupe_len;
 	h.time_us = time_us;
-	if (fwrite(&h, sizeof(h), 1, p->spool) != 1 ||
-	    fwrite(kind, 1, h.kind_len, p->spool) != h.kind_len ||
-	    fwrite(source, 1, source_len, p->spool) != source_len ||
-	    fwrite(body, 1, body_len, p->spool) != body_len ||
-	    fwrite(dedupe, 1, dedupe_len, p->spool) != dedupe_len)
+	/* One write call per record into the stream's buffer. */
+	ak_buf_reset(r);
+	if ((rc = ak_buf_append(r, &h, sizeof(h))) != 0 ||
+	    (rc = ak_buf_append(r, kind, h.kind_len)) != 0 ||
+	    (rc = ak_buf_append(r, source, source_len)) != 0 ||
+	    (rc = ak_buf_append(r, body, body_len)) != 0 ||
+	    (rc = ak_buf_append(r, dedupe, dedupe_len)) != 0)
+		return rc;
+	if (fwrite(r->data, 1, r->len, p->spool) != r->len)
 		return ak_error_set("writing the spool file: %s", strerror(errno));
 	return 0;
 }
@@ -304,21 +335,32 @@ int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t tim
 		if (rc == 0)
 			rc = ak_buf_puts(&p->material, event_id);
 	} else {
-		uint64_t h = hash64(p->body.data, p->body.len,
-				    hash64(source, source_len,
-					   0xcbf29ce484222325ULL ^ (uint64_t)time_us));
+		/* The body enters the identity through a 64-bit hash (the store's
+		 * dedupe key keeps 64 bits of the digest anyway), not as a copy. */
+		uint64_t hb = hash64(p->body.data, p->body.len, 0xcbf29ce484222325ULL);
+		uint64_t h = hash64(source, source_len, hb ^ (uint64_t)time_us);
+		char hex[17];
 
 		if ((rc = occ_next(&p->occ, h, &occ)) != 0)
 			return rc;
+		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hb);
 		rc = ak_buf_puts(&p->material, "record\n");
 		if (rc == 0)
 			rc = ak_buf_append(&p->material, source, source_len);
 		if (rc == 0)
 			rc = ak_buf_putc(&p->material, '\n');
 		if (rc == 0)
-			rc = ak_buf_append(&p->material, p->body.data, p->body.len);
-		if (rc == 0)
-			rc = ak_buf_printf(&p->material, "\n%u", occ);
+			rc = ak_buf_append(&p->material, hex, 16);
+		if (rc == 0) {
+			char num[12];
+			size_t n = sizeof(num);
+
+			do
+				num[--n] = (char)('0' + occ % 10);
+			while ((occ /= 10) > 0);
+			num[--n] = '\n';
+			rc = ak_buf_append(&p->material, num + n, sizeof(num) - n);
+		}
 	}
 	if (rc != 0)
 		return rc;
@@ -334,6 +376,7 @@ static int sink_record(void *ctx, const struct ingest_record *rec)
 {
 	struct ingest_pipeline *p = ctx;
 	const struct ak_jv *body;
+	struct ak_jdoc *big = NULL;
 	const char *text;
 	size_t len;
 	char reason[1024];
@@ -353,14 +396,28 @@ static int sink_record(void *ctx, const struct ingest_record *rec)
 		text = rec->body_json;
 		len = rec->body_json_len;
 	}
-	if ((rc = ak_json_parse(p->doc, text, len, &body)) != 0) {
+	/* A large body (a DMARC report of many rows) gets a document of its
+	 * own, freed right after, so the memory it needed is not kept for
+	 * the rest of the input. */
+	if (len > BIG_BODY && (rc = ak_jdoc_new(&big, 0)) != 0)
+		return rc;
+	if ((rc = ak_json_parse(big ? big : p->doc, text, len, &body)) != 0) {
+		ak_jdoc_free(big);
 		if (rc != AK_EINVALID)
 			return rc;
 		snprintf(reason, sizeof(reason), "body: %s", ak_error_last());
 		return reject(p, rec->where, reason, NULL, 0);
 	}
-	return ingest_pipeline_add(p, rec->kind, rec->time_us, rec->source, strlen(rec->source),
-				   body, rec->event_id, rec->where);
+	rc = ingest_pipeline_add(p, rec->kind, rec->time_us, rec->source, strlen(rec->source), body,
+				 rec->event_id, rec->where);
+	ak_jdoc_free(big);
+	if (len > BIG_BODY) {
+		ak_buf_free(&p->tmp);
+		ak_buf_free(&p->body);
+		ak_buf_free(&p->material);
+		ak_buf_free(&p->record);
+	}
+	return rc;
 }
 
 int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,
@@ -382,7 +439,9 @@ int ingest_pipeline_new(struct ingest_pipeline **out, struct evidence_store *st,
 	ak_buf_init(&p->body, (size_t)256 << 20);
 	ak_buf_init(&p->material, (size_t)256 << 20);
 	ak_buf_init(&p->tmp, (size_t)256 << 20);
-	if ((rc = ak_jdoc_new(&p->doc, 0)) != 0 || (rc = spool_open(p)) != 0) {
+	ak_buf_init(&p->record, (size_t)1 << 30);
+	ak_buf_init(&p->mem, p->o.memory_max ? p->o.memory_max : (size_t)256 << 20);
+	if ((rc = ak_jdoc_new(&p->doc, 0)) != 0 || (!p->o.memory && (rc = spool_open(p)) != 0)) {
 		ingest_pipeline_free(p);
 		return rc;
 	}
@@ -401,6 +460,8 @@ void ingest_pipeline_free(struct ingest_pipeline *p)
 	ak_buf_free(&p->body);
 	ak_buf_free(&p->material);
 	ak_buf_free(&p->tmp);
+	ak_buf_free(&p->record);
+	ak_buf_free(&p->mem);
 	free(p->occ.keys);
 	free(p->occ.counts);
 	free(p);
@@ -528,6 +589,69 @@ int ingest_native(FILE *in, const struct ingest_options *opt, struct ingest_pipe
 			break;
 	}
 	ak_lines_free(&r);
+	return rc;
+}
+
+/* ---- memory mode ---- */
+
+void ingest_batch_free(struct ingest_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->recs);
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+int ingest_pipeline_take(struct ingest_pipeline *p, struct ingest_batch *out)
+{
+	struct ingest_batch b = {0};
+	size_t off = 0, i = 0;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!p->o.memory)
+		return ak_error_set("ingest: the pipeline keeps its records in a spool file");
+	if (p->counts.rejected && !p->o.skip_invalid)
+		return ak_error_code(AK_EINVALID, "%zu record%s rejected: nothing was appended",
+				     p->counts.rejected, p->counts.rejected == 1 ? "" : "s");
+	if (p->counts.records &&
+	    (b.recs = calloc(p->counts.records, sizeof(*b.recs))) == NULL)
+		return ak_error_oom();
+	b.data = ak_buf_detach(&p->mem, &b.len);
+	if (b.data == NULL) {
+		rc = ak_error_oom();
+		goto done;
+	}
+	while (off < b.len) {
+		struct evidence_record *r;
+		struct spool_hdr h;
+		size_t need;
+
+		memcpy(&h, b.data + off, sizeof(h));
+		off += sizeof(h);
+		need = (size_t)h.kind_len + 1 + h.source_len + h.body_len + h.dedupe_len;
+		/* The buffer was written by this file: a mismatch is a bug. */
+		assert(i < p->counts.records && need <= b.len - off);
+		r = &b.recs[i++];
+		r->kind = b.data + off;
+		r->time_us = h.time_us;
+		r->source = r->kind + h.kind_len + 1;
+		r->source_len = h.source_len;
+		r->body = r->source + h.source_len;
+		r->body_len = h.body_len;
+		r->dedupe = r->body + h.body_len;
+		r->dedupe_len = h.dedupe_len;
+		off += need;
+	}
+	b.n = i;
+	ak_buf_init(&p->mem, p->o.memory_max ? p->o.memory_max : (size_t)256 << 20);
+	ingest_pipeline_next_input(p);
+	memset(&p->counts, 0, sizeof(p->counts));
+	*out = b;
+	memset(&b, 0, sizeof(b));
+done:
+	ingest_batch_free(&b);
 	return rc;
 }
 

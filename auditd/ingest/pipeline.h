@@ -15,9 +15,17 @@
  *      whole batches in the store; running the same ingest again appends
  *      only what is missing, because of the dedupe identity.
  *
+ * The daemon uses phase 1 only, in memory: with opts.memory the records
+ * are kept in a buffer instead of the spool file, and
+ * ingest_pipeline_take() hands them over, checked and canonical, for its
+ * writer to append (with the records of other requests, in one
+ * transaction). Same rules, same canonical bytes, same dedupe identity.
+ *
  * Dedupe identity of a record: kind, event time, and the source's own
  * event id when it has one (an adapter's event_id, or a body field
- * "event_id"); otherwise its source, its canonical body, and how many
+ * "event_id"); otherwise its source, a 64-bit hash of its canonical body
+ * (FNV-1a folded by 8-byte words, pipeline.c: part of the format of the
+ * dedupe table, not to be changed lightly), and how many
  * identical records (same time, source and body) came before it in the
  * same input (so ten identical failed logins in one second stay ten events,
  * and reading the same log twice still adds nothing). The count looks back
@@ -49,6 +57,23 @@ struct ingest_pipeline_opts {
 	size_t max_errors_shown;
 	size_t batch;        /* records per append transaction */
 	const char *spool_dir; /* where the spool file lives (the store dir) */
+	/* Keep the records in memory (at most memory_max bytes of them; 0:
+	 * 256 MiB) for ingest_pipeline_take() instead of a spool file; st
+	 * may then be NULL and ingest_pipeline_commit() is not used. */
+	int memory;
+	size_t memory_max;
+	/* Called for every reject besides errors/rejects (e.g. to tell an
+	 * HTTP client which line is wrong); may be NULL. Return 0 to go on. */
+	int (*on_reject)(void *ctx, const char *where, const char *reason);
+	void *on_reject_ctx;
+};
+
+/* Records taken out of a memory pipeline: recs[i] point into data. */
+struct ingest_batch {
+	struct evidence_record *recs;
+	size_t n;
+	char *data;
+	size_t len;
 };
 
 struct ingest_pipeline;
@@ -77,6 +102,13 @@ int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t tim
  * AK_EINVALID (nothing appended) when records were rejected and
  * skip_invalid is off. */
 int ingest_pipeline_commit(struct ingest_pipeline *p, struct ingest_counts *out);
+
+/* Phase 1's result of a memory pipeline: the records accepted, in input
+ * order, moved into out (free it with ingest_batch_free()); the pipeline
+ * is left empty for the next input. AK_EINVALID (out empty) when records
+ * were rejected and skip_invalid is off, as ingest_pipeline_commit(). */
+int ingest_pipeline_take(struct ingest_pipeline *p, struct ingest_batch *out);
+void ingest_batch_free(struct ingest_batch *b);
 
 /* The counts so far. */
 void ingest_pipeline_counts(const struct ingest_pipeline *p, struct ingest_counts *out);

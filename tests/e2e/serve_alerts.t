@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Alerts through the daemon: a burst of failed logins from one address
+# ingested over HTTP raises login.bruteforce_src; the alert becomes an
+# `alert` entry citing the failures, and a webhook receiver (a small Python
+# server on loopback) gets it with a valid X-Akashi-Signature HMAC. The
+# receiver fails the first delivery, so the retry is tested too.
+. "$(dirname "$0")/lib/tap.sh"
+. "$(dirname "$0")/lib/daemon.sh"
+S=$T/s
+new_store "$S"
+tokens "$S"
+SECRET='webhook-secret-for-the-test'
+HPORT=$(free_port)
+cat >"$T/hook.py" <<'P'
+# hook.py PORT SECRET OUT: take POSTs; the first answers 503, the others
+# 200; append "valid|invalid BODY" per request to OUT.
+import hashlib, hmac, http.server, sys
+port, secret, out = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
+seen = [0]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        want = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        ok = hmac.compare_digest(want, self.headers.get("X-Akashi-Signature", ""))
+        seen[0] += 1
+        with open(out, "a") as f:
+            f.write("%s %s %s\n" % (seen[0], "valid" if ok else "invalid", body.decode()))
+        self.send_response(503 if seen[0] == 1 else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+P
+: >"$T/hook.out"
+python3 "$T/hook.py" "$HPORT" "$SECRET" "$T/hook.out" &
+HPID=$!
+trap 'kill $HPID 2>/dev/null; rm -rf "$T"' EXIT
+daemon_start "$S" --set "alerts.webhook=http://127.0.0.1:$HPORT/hook" \
+	--set "alerts.webhook_secret=$SECRET"
+_result $? "the daemon starts with a webhook sink"
+python3 - >"$T/fails.jsonl" <<'P'
+import json
+for i in range(10):
+    print(json.dumps({"kind": "admin", "time": "2026-09-01T03:00:%02dZ" % (i * 5), "source": "sso",
+                      "body": {"actor": "user%d" % (i % 3), "action": "login_failure", "ip": "203.0.113.9",
+                               "result": "failure"}}))
+P
+api POST /v1/ingest/admin "$TI" --data-binary @"$T/fails.jsonl"
+is "$CODE/$(json appended)" "200/10" "ten failed logins from one address, over HTTP"
+first=$(($(json last_seq) - 9))
+for i in $(seq 1 100); do
+	"$AKASHI" --store "$S" log --kind alert | grep -q bruteforce_src && break
+	sleep 0.1
+done
+alert=$("$AKASHI" --store "$S" log --kind alert | grep bruteforce_src | head -1)
+like "$alert" '"rule":"login.bruteforce_src"' "login.bruteforce_src is an alert entry"
+like "$alert" "\"refs\":\\[$first,$((first + 1)),$((first + 2))" "citing the failures by seq"
+is "$("$AKASHI" --store "$S" log --kind alert | grep -c bruteforce_src)" "1" \
+	"one incident, one alert (the suppression window holds the rest)"
+for i in $(seq 1 150); do
+	grep -q '^2 ' "$T/hook.out" && break
+	sleep 0.1
+done
+like "$(sed -n 1p "$T/hook.out")" '^1 valid .*login.bruteforce_src' "the webhook got it, signed (answered 503)"
+like "$(sed -n 2p "$T/hook.out")" '^2 valid .*login.bruteforce_src' "and again after back-off, with a valid HMAC"
+seq=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["seq"])' "$alert")
+like "$(sed -n 2p "$T/hook.out")" "\"seq\":$seq" "the payload is the alert entry itself"
+api GET /metrics "$TR"
+like "$BODY" 'akashi_alerts_total\{rule="login.bruteforce_src",severity="[a-z]+"\} 1' "metrics: alerts by rule"
+like "$BODY" 'akashi_alert_sink_total\{sink="webhook",result="sent"\} 1' "metrics: webhook deliveries"
+daemon_stop TERM
+is "$?" "0" "the daemon stops cleanly"
+check "the store verifies" "$AKASHI" --store "$S" verify
+unlike "$(cat "$DLOG")" "Sanitizer|runtime error" "no sanitizer reports"
+done_testing

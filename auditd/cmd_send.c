@@ -116,24 +116,25 @@ static void print_counts(const char *id, const struct delivery_counts *k)
 	       id, (long long)k->total, (long long)k->sent, (long long)k->deferred,
 	       (long long)k->bounced, (long long)k->blocked, (long long)k->expired);
 	if (k->pending || k->queued || k->inflight)
-		printf(", not yet attempted %lld", (long long)(k->pending + k->queued + k->inflight));
+		printf(", not yet attempted %lld",
+		       (long long)(k->pending + k->queued + k->inflight));
 	printf("\n");
 }
 
 int cmd_send(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {CLI_COMMON_OPTIONS,
-					     {"campaign", required_argument, NULL, 'c'},
-					     {"stream", required_argument, NULL, 's'},
-					     {"list", required_argument, NULL, 'l'},
-					     {"from", required_argument, NULL, 'f'},
-					     {"template", required_argument, NULL, 't'},
-					     {"recipients", required_argument, NULL, 'r'},
-					     {"owner", required_argument, NULL, 'o'},
-					     {"skip-invalid", no_argument, NULL, 'k'},
-					     {"via", required_argument, NULL, 'v'},
-					     {"token", required_argument, NULL, 'T'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"campaign", required_argument, NULL, 'c'},
+	                                     {"stream", required_argument, NULL, 's'},
+	                                     {"list", required_argument, NULL, 'l'},
+	                                     {"from", required_argument, NULL, 'f'},
+	                                     {"template", required_argument, NULL, 't'},
+	                                     {"recipients", required_argument, NULL, 'r'},
+	                                     {"owner", required_argument, NULL, 'o'},
+	                                     {"skip-invalid", no_argument, NULL, 'k'},
+	                                     {"via", required_argument, NULL, 'v'},
+	                                     {"token", required_argument, NULL, 'T'},
+	                                     {NULL, 0, NULL, 0}};
 	struct delivery_campaign c = {0};
 	struct delivery_options o;
 	struct delivery_sink sink;
@@ -188,10 +189,10 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		return cli_usage("send", "unexpected argument '%s'", argv[optind]);
 	if (via)
 		return cli_usage("send", "--via needs the daemon's POST /v1/campaigns, which this "
-					 "build does not have yet");
+		                         "build does not have yet");
 	if (!c.id || !c.stream || !c.list || !c.from || !template_path || !c.recipients)
 		return cli_usage("send", "--campaign, --stream, --list, --from, --template and "
-					 "--recipients are required");
+		                         "--recipients are required");
 	rj.file = c.recipients;
 	c.reject = reject;
 	c.reject_ctx = &rj;
@@ -204,7 +205,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	o.relay_user = config_get(cli->config, "relay.user");
 	if (*config_get(cli->config, "relay.password_file")) {
 		if ((rc = slurp(config_get(cli->config, "relay.password_file"), 4096, &password,
-				&plen)) != 0)
+		                &plen)) != 0)
 			goto done;
 		while (plen && (password[plen - 1] == '\n' || password[plen - 1] == '\r'))
 			password[--plen] = '\0';

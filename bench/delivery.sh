@@ -129,6 +129,10 @@ mail_owner = postfix
 setgid_group = postdrop
 syslog_name = postfix-bench
 maillog_file = $pf/log/maillog
+maillog_file_prefixes = $pf
+alias_maps =
+alias_database =
+local_recipient_maps =
 myhostname = mx.akashi.test
 mydestination =
 inet_interfaces = loopback-only
@@ -166,7 +170,7 @@ anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
 MASTER
-	/usr/sbin/postfix -c "$pf/etc" start >"$pf/start.out" 2>&1 || { cat "$pf/start.out" >&2; return 1; }
+	/usr/sbin/postfix -c "$pf/etc" start >"$pf/start.out" 2>&1 || { sed "s/^/delivery: postfix: /" "$pf/start.out" >&2; return 1; }
 	wait_port "$port" || return 1
 	t0=$(now)
 	/usr/sbin/smtp-source -d -s 16 -m "$NPF" -F "$dir/msg.eml" -f news@example.com \

@@ -48,37 +48,37 @@ enum delivery_tls {
 };
 
 struct delivery_options {
-	const char *queue_path;     /* the queue database */
-	const char *relay;          /* "host:port" (smart host), or NULL/"" for MX delivery */
-	const char *relay_user;     /* AUTH PLAIN (only over TLS); NULL: no AUTH */
+	const char *queue_path; /* the queue database */
+	const char *relay;      /* "host:port" (smart host), or NULL/"" for MX delivery */
+	const char *relay_user; /* AUTH PLAIN (only over TLS); NULL: no AUTH */
 	const char *relay_password;
 	enum delivery_tls tls;
-	const char *ca_file;        /* NULL: the system CA store */
-	const char *helo;           /* EHLO name; NULL: the host name */
-	int mx_port;                /* port for MX delivery (25) */
-	const char *dns_server;     /* "ip" or "ip:port" instead of resolv.conf (tests), or NULL */
+	const char *ca_file;    /* NULL: the system CA store */
+	const char *helo;       /* EHLO name; NULL: the host name */
+	int mx_port;            /* port for MX delivery (25) */
+	const char *dns_server; /* "ip" or "ip:port" instead of resolv.conf (tests), or NULL */
 
 	const char *dkim_domain;
 	const char *dkim_selector;
-	const char *dkim_key;       /* PEM file, RSA-2048 */
+	const char *dkim_key;              /* PEM file, RSA-2048 */
 	const char *dkim_ed25519_selector; /* optional second signature (RFC 8463) */
 	const char *dkim_ed25519_key;
-	int dkim_libopendkim;       /* sign through libopendkim (slow; see dkim.c) */
+	int dkim_libopendkim; /* sign through libopendkim (slow; see dkim.c) */
 
 	const char *unsub_base_url; /* "https://host" (the daemon); List-Unsubscribe points at
-				     * <base>/v1/unsubscribe?t=TOKEN */
+	                             * <base>/v1/unsubscribe?t=TOKEN */
 	const void *unsub_secret;   /* HMAC key of the tokens (auditd/unsubscribe.h) */
 	size_t unsub_secret_len;
 
-	int64_t max_age_s;          /* give up (expired) after this long deferred */
-	int64_t retry_min_s;        /* first retry after a 4xx */
-	int64_t retry_max_s;        /* longest gap between retries */
-	int connections;            /* connections per destination */
-	int rate;                   /* messages per second per destination; 0: no limit */
-	int max_inflight;           /* messages rendered or on the wire at once */
-	int signers;                /* signer threads; 0: one per core */
-	int timeout_s;              /* SMTP command timeout */
-	int batch;                  /* recipients per gate/queue/log transaction */
+	int64_t max_age_s;   /* give up (expired) after this long deferred */
+	int64_t retry_min_s; /* first retry after a 4xx */
+	int64_t retry_max_s; /* longest gap between retries */
+	int connections;     /* connections per destination */
+	int rate;            /* messages per second per destination; 0: no limit */
+	int max_inflight;    /* messages rendered or on the wire at once */
+	int signers;         /* signer threads; 0: one per core */
+	int timeout_s;       /* SMTP command timeout */
+	int batch;           /* recipients per gate/queue/log transaction */
 };
 
 /* Fill o with the defaults (queue_path and the DKIM settings stay NULL). */
@@ -104,19 +104,19 @@ struct delivery;
  * and approval tables). All borrowed; they must outlive the engine. Takes
  * the queue's runner lock: AK_EBUSY when another process runs it. */
 int delivery_new(struct delivery **out, const struct delivery_options *o,
-		 const struct delivery_sink *sink, sqlite3 *gate_db, const struct policy_set *set);
+                 const struct delivery_sink *sink, sqlite3 *gate_db, const struct policy_set *set);
 void delivery_free(struct delivery *d);
 
 struct delivery_campaign {
 	const char *id;
-	const char *stream;      /* "marketing" or "transactional" */
+	const char *stream; /* "marketing" or "transactional" */
 	const char *list;
-	const char *from;        /* envelope sender; From when the template has none */
-	const char *owner;       /* may be NULL */
+	const char *from;  /* envelope sender; From when the template has none */
+	const char *owner; /* may be NULL */
 	const char *template_data;
 	size_t template_len;
-	const char *recipients;  /* CSV path; the "email" column is the recipient */
-	int skip_invalid;        /* load the valid rows even if some are not */
+	const char *recipients; /* CSV path; the "email" column is the recipient */
+	int skip_invalid;       /* load the valid rows even if some are not */
 	/* Called for each refused row with the line it starts on (may be NULL). */
 	void (*reject)(void *ctx, unsigned long line, const char *why);
 	void *reject_ctx;
@@ -126,8 +126,8 @@ struct delivery_load {
 	int64_t loaded;     /* rows added to the queue by this call */
 	int64_t duplicates; /* rows naming a recipient already in the campaign */
 	int64_t invalid;
-	int64_t size;       /* recipients in the campaign */
-	int resumed;        /* the campaign was already in the queue */
+	int64_t size; /* recipients in the campaign */
+	int resumed;  /* the campaign was already in the queue */
 };
 
 /* Put a campaign into the queue. The same id again with the same template
@@ -136,7 +136,7 @@ struct delivery_load {
  * email, a value that would break a header) fail the whole campaign with
  * AK_EINVALID unless skip_invalid. */
 int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
-		    struct delivery_load *out);
+                    struct delivery_load *out);
 
 struct delivery_counts {
 	int64_t total, pending, queued, inflight, sent, deferred, bounced, blocked, expired;
@@ -151,7 +151,7 @@ enum delivery_run_mode {
  * counts (optional) gets the campaign's (or the whole queue's) counts at
  * the end. */
 int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mode mode,
-		 struct delivery_counts *counts);
+                 struct delivery_counts *counts);
 
 /* Ask delivery_run() to return soon (any thread, signal-safe). */
 void delivery_stop(struct delivery *d);

@@ -19,7 +19,7 @@
 
 /* Longest reply line accepted (RFC 5321 allows 512 with the CRLF; servers
  * exceed it in the wild, so a little more). */
-#define SMTP_LINE_MAX 2048
+#define SMTP_LINE_MAX        2048
 #define SMTP_REPLY_LINES_MAX 64
 
 struct smtp_reply {
@@ -76,22 +76,22 @@ const char *delivery_template_field(const struct delivery_template *t, size_t i)
  * when it would break a header (CR, LF, NUL; in address headers also
  * <>,;:"\). */
 int delivery_value_check(const struct delivery_template *t, size_t field, const char *v,
-			 size_t len);
+                         size_t len);
 
 struct delivery_render {
-	const char *rcpt;              /* envelope and, without a To in the template, To */
-	const char *from;              /* without a From in the template, From */
-	const char *message_id;        /* "<...>" */
-	const char *list_unsubscribe;  /* https URL for marketing mail, or NULL */
+	const char *rcpt;             /* envelope and, without a To in the template, To */
+	const char *from;             /* without a From in the template, From */
+	const char *message_id;       /* "<...>" */
+	const char *list_unsubscribe; /* https URL for marketing mail, or NULL */
 	int64_t date_us;
-	const char *const *values;     /* per template field (NULL: empty) */
+	const char *const *values; /* per template field (NULL: empty) */
 	size_t nfields;
 };
 
 /* Append the message for one recipient (CRLF line ends, ending in CRLF, not
  * dot-stuffed) to out. scratch is the caller's reusable buffer. */
 int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct delivery_template *t,
-		    const struct delivery_render *r);
+                    const struct delivery_render *r);
 
 /* Append s as RFC 2047 encoded-words (UTF-8, B), folded so that lines
  * holding them stay within 76 characters, starting at out's current
@@ -116,11 +116,11 @@ int dkim_key_txt(const struct dkim_key *k, struct ak_buf *out);
 
 struct dkim_signer_conf {
 	const char *domain;
-	const char *selector;          /* for key */
-	const struct dkim_key *key;    /* RSA (or Ed25519), required */
-	const char *ed_selector;       /* optional second signature */
+	const char *selector;       /* for key */
+	const struct dkim_key *key; /* RSA (or Ed25519), required */
+	const char *ed_selector;    /* optional second signature */
 	const struct dkim_key *ed_key;
-	int use_libopendkim;           /* sign with libopendkim instead (slow: see dkim.c) */
+	int use_libopendkim; /* sign with libopendkim instead (slow: see dkim.c) */
 };
 
 struct dkim_signer; /* one per thread; keys are shared read-only */
@@ -131,7 +131,8 @@ void dkim_signer_free(struct dkim_signer *s);
 /* Append the DKIM-Signature header(s) for msg (headers, empty line, body;
  * CRLF line ends) to out, each ending in CRLF, to be put before msg.
  * t_s is the signature time (t=). */
-int dkim_signer_sign(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len, int64_t t_s);
+int dkim_signer_sign(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len,
+                     int64_t t_s);
 
 /* The header names signed, and those signed once more than they occur
  * (so that an added instance breaks the signature). */
@@ -205,7 +206,7 @@ int dq_campaigns_open(struct dqueue *q, int (*cb)(void *ctx, const char *id), vo
 int dq_max_idx(struct dqueue *q, const char *campaign, int64_t *out);
 /* Add a message (inside a transaction): 1 added, 0 a duplicate recipient. */
 int dq_add(struct dqueue *q, const char *campaign, int64_t idx, const char *rcpt,
-	   const char *fields, size_t fields_len, int64_t created);
+           const char *fields, size_t fields_len, int64_t created);
 
 struct dq_msg {
 	char campaign[256];
@@ -223,12 +224,12 @@ void dq_msg_clear(struct dq_msg *m);
  * caller clears them): first those due (READY or DEFERRED with next_at <=
  * now), then NEW ones. */
 int dq_take(struct dqueue *q, const char *campaign, int64_t now, size_t max, struct dq_msg *out,
-	    size_t *n);
+            size_t *n);
 
 /* Set a message's state (inside a transaction). attempts < 0 and next_at
  * < 0 leave those as they are; last may be NULL. */
 int dq_set(struct dqueue *q, const char *campaign, int64_t idx, int state, int attempts,
-	   int64_t next_at, const char *last);
+           int64_t next_at, const char *last);
 
 /* One message's state and attempts; AK_ENOTFOUND. */
 int dq_get_state(struct dqueue *q, const char *campaign, int64_t idx, int *state, int *attempts);
@@ -254,23 +255,23 @@ enum smtp_outcome {
  * the done callback, on the client's thread. */
 struct smtp_job {
 	struct smtp_job *next;
-	void *owner;          /* the engine's */
+	void *owner; /* the engine's */
 	const char *from, *rcpt;
-	char *data;           /* the signed message; not dot-stuffed */
+	char *data; /* the signed message; not dot-stuffed */
 	size_t len;
-	int eightbit;         /* ask for BODY=8BITMIME */
+	int eightbit; /* ask for BODY=8BITMIME */
 
 	enum smtp_outcome outcome;
-	char reply[600];      /* "250 2.0.0 Ok: queued as X", or a description of what failed */
-	char dsn[16];         /* enhanced status code, or "" */
-	char relay[300];      /* "host[ip]:port", or "" when no connection was made */
+	char reply[600]; /* "250 2.0.0 Ok: queued as X", or a description of what failed */
+	char dsn[16];    /* enhanced status code, or "" */
+	char relay[300]; /* "host[ip]:port", or "" when no connection was made */
 	char queue_id[64];
 	char tls_version[16], tls_cipher[64];
 	int tls_verified;
 };
 
 struct smtp_client_conf {
-	const char *relay;  /* "host:port" or NULL: MX */
+	const char *relay; /* "host:port" or NULL: MX */
 	int mx_port;
 	const char *user, *password;
 	enum delivery_tls tls;
@@ -287,7 +288,7 @@ struct smtp_client;
 /* Start the client's event-loop thread. done is called on that thread for
  * every job submitted, exactly once. */
 int smtp_client_new(struct smtp_client **out, const struct smtp_client_conf *c,
-		    void (*done)(void *ctx, struct smtp_job *job), void *ctx);
+                    void (*done)(void *ctx, struct smtp_job *job), void *ctx);
 /* Hand over a list of jobs (any thread). */
 void smtp_client_submit(struct smtp_client *c, struct smtp_job *jobs);
 /* Stop: jobs not finished are given back deferred ("shutting down"), the
@@ -296,13 +297,13 @@ void smtp_client_free(struct smtp_client *c);
 
 /* Where to deliver mail for a domain (resolve.c). */
 struct smtp_addr {
-	char host[256];      /* the name the certificate must carry */
+	char host[256]; /* the name the certificate must carry */
 	struct sockaddr_storage sa;
 	unsigned salen;
 };
 
 struct smtp_route {
-	int status;          /* 0 ok, SMTP_DEFERRED or SMTP_BOUNCED with why */
+	int status; /* 0 ok, SMTP_DEFERRED or SMTP_BOUNCED with why */
 	char why[256];
 	struct smtp_addr *addrs;
 	size_t naddrs;
@@ -312,5 +313,5 @@ struct smtp_route {
  * "host:port" its addresses; else the MX hosts of domain by preference,
  * falling back to its A/AAAA (RFC 5321 5.1), each with port. */
 int smtp_resolve(const char *relay, const char *domain, int port, const char *dns_server,
-		 struct smtp_route *out);
+                 struct smtp_route *out);
 void smtp_route_clear(struct smtp_route *r);

@@ -40,13 +40,28 @@
 #include <string.h>
 #include <strings.h>
 
-const char *const dkim_signed_headers[] = {
-	"from", "sender", "reply-to", "subject", "date", "message-id", "to", "cc",
-	"mime-version", "content-type", "content-transfer-encoding", "in-reply-to", "references",
-	"list-id", "list-unsubscribe", "list-unsubscribe-post", "feedback-id", NULL};
+const char *const dkim_signed_headers[] = {"from",
+                                           "sender",
+                                           "reply-to",
+                                           "subject",
+                                           "date",
+                                           "message-id",
+                                           "to",
+                                           "cc",
+                                           "mime-version",
+                                           "content-type",
+                                           "content-transfer-encoding",
+                                           "in-reply-to",
+                                           "references",
+                                           "list-id",
+                                           "list-unsubscribe",
+                                           "list-unsubscribe-post",
+                                           "feedback-id",
+                                           NULL};
 
-const char *const dkim_oversigned_headers[] = {"from", "subject", "to", "date", "message-id",
-					      "list-unsubscribe", "list-unsubscribe-post", NULL};
+const char *const dkim_oversigned_headers[] = {
+        "from", "subject", "to", "date", "message-id", "list-unsubscribe", "list-unsubscribe-post",
+        NULL};
 
 struct dkim_key {
 	EVP_PKEY *pkey;
@@ -102,9 +117,10 @@ int dkim_key_load(struct dkim_key **out, const char *path)
 		rc = ak_error_code(AK_EINVALID, "%s: not an RSA or Ed25519 private key", path);
 		goto done;
 	} else if (EVP_PKEY_get_bits(k->pkey) < 1024) {
-		rc = ak_error_code(AK_EINVALID, "%s: an RSA key of %d bits (DKIM needs 1024 or more; "
-						"use 2048)",
-				   path, EVP_PKEY_get_bits(k->pkey));
+		rc = ak_error_code(AK_EINVALID,
+		                   "%s: an RSA key of %d bits (DKIM needs 1024 or more; "
+		                   "use 2048)",
+		                   path, EVP_PKEY_get_bits(k->pkey));
 		goto done;
 	}
 done:
@@ -224,7 +240,8 @@ int dkim_signer_new(struct dkim_signer **out, const struct dkim_signer_conf *c)
 	s->use_libopendkim = c->use_libopendkim;
 	if (c->key == NULL || c->domain == NULL || !*c->domain || c->selector == NULL ||
 	    !*c->selector) {
-		rc = ak_error_code(AK_EINVALID, "DKIM needs dkim.domain, dkim.selector and dkim.key");
+		rc = ak_error_code(AK_EINVALID,
+		                   "DKIM needs dkim.domain, dkim.selector and dkim.key");
 		goto done;
 	}
 	s->sigs[s->nsigs].selector = c->selector;
@@ -232,7 +249,7 @@ int dkim_signer_new(struct dkim_signer **out, const struct dkim_signer_conf *c)
 	if (c->ed_key) {
 		if (!c->ed_selector || !*c->ed_selector || !c->ed_key->ed25519) {
 			rc = ak_error_code(AK_EINVALID, "dkim.ed25519_key needs an Ed25519 key and "
-							"dkim.ed25519_selector");
+			                                "dkim.ed25519_selector");
 			goto done;
 		}
 		s->sigs[s->nsigs].selector = c->ed_selector;
@@ -242,9 +259,10 @@ int dkim_signer_new(struct dkim_signer **out, const struct dkim_signer_conf *c)
 		/* The lists go by pointer: libopendkim wants sizeof(char **). */
 		if ((s->lib = dkim_init(NULL, NULL)) == NULL ||
 		    dkim_options(s->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS,
-				 (void *)dkim_signed_headers, sizeof(char **)) != DKIM_STAT_OK ||
+		                 (void *)dkim_signed_headers, sizeof(char **)) != DKIM_STAT_OK ||
 		    dkim_options(s->lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS,
-				 (void *)dkim_oversigned_headers, sizeof(char **)) != DKIM_STAT_OK) {
+		                 (void *)dkim_oversigned_headers,
+		                 sizeof(char **)) != DKIM_STAT_OK) {
 			rc = ak_error_set("libopendkim: initialisation failed");
 			goto done;
 		}
@@ -285,13 +303,13 @@ static int body_hash(struct dkim_signer *s, const char *b, size_t len, unsigned 
 	size_t t = 0;
 	unsigned int n;
 
-#define EMIT(c)                                                                                   \
-	do {                                                                                      \
-		if (t == sizeof(tmp)) {                                                           \
-			EVP_DigestUpdate(s->hash, tmp, t);                                        \
-			t = 0;                                                                    \
-		}                                                                                 \
-		tmp[t++] = (c);                                                                   \
+#define EMIT(c)                                                                                    \
+	do {                                                                                       \
+		if (t == sizeof(tmp)) {                                                            \
+			EVP_DigestUpdate(s->hash, tmp, t);                                         \
+			t = 0;                                                                     \
+		}                                                                                  \
+		tmp[t++] = (c);                                                                    \
 	} while (0)
 
 	if (EVP_DigestInit_ex(s->hash, s->sha256, NULL) != 1)
@@ -406,13 +424,15 @@ static int split_headers(const char *msg, size_t len, struct hdr *h, size_t *n, 
 		}
 		for (e = i;; e++) {
 			if (e + 1 >= len)
-				return ak_error_code(AK_EINVALID, "DKIM: the message has no body separator");
+				return ak_error_code(AK_EINVALID,
+				                     "DKIM: the message has no body separator");
 			if (msg[e] == '\r' && msg[e + 1] == '\n' &&
 			    !(e + 2 < len && wsp(msg[e + 2])))
 				break;
 		}
 		if (*n == MAX_HEADERS)
-			return ak_error_code(AK_EINVALID, "DKIM: more than %d headers", MAX_HEADERS);
+			return ak_error_code(AK_EINVALID, "DKIM: more than %d headers",
+			                     MAX_HEADERS);
 		colon = memchr(msg + start, ':', e - start);
 		if (colon == NULL)
 			return ak_error_code(AK_EINVALID, "DKIM: a header line without ':'");
@@ -450,7 +470,7 @@ static int put_folded(struct ak_buf *out, const char *b64, size_t n)
 }
 
 static int sign_own(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len,
-		    int64_t t_s)
+                    int64_t t_s)
 {
 	struct hdr h[MAX_HEADERS];
 	unsigned char bh[32], hh[32], sigbytes[512];
@@ -473,10 +493,10 @@ static int sign_own(struct dkim_signer *s, struct ak_buf *out, const char *msg, 
 		for (i = 0; i < nh; i++)
 			h[i].used = 0;
 		rc = ak_buf_printf(&s->line,
-				   "DKIM-Signature: v=1; a=%s; c=relaxed/relaxed; d=%s; s=%s;\r\n"
-				   "\tt=%lld; bh=%s;\r\n\th=",
-				   g->key->ed25519 ? "ed25519-sha256" : "rsa-sha256", s->domain,
-				   g->selector, (long long)t_s, bh64);
+		                   "DKIM-Signature: v=1; a=%s; c=relaxed/relaxed; d=%s; s=%s;\r\n"
+		                   "\tt=%lld; bh=%s;\r\n\th=",
+		                   g->key->ed25519 ? "ed25519-sha256" : "rsa-sha256", s->domain,
+		                   g->selector, (long long)t_s, bh64);
 		hstart = s->line.len;
 		/* Each signed header in message order; the instance it names
 		 * is the last one not yet used (RFC 6376 5.4.2). */
@@ -532,7 +552,7 @@ static int sign_own(struct dkim_signer *s, struct ak_buf *out, const char *msg, 
 
 /* The same signature through libopendkim (see the top of the file). */
 static int sign_libopendkim(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len,
-			    int64_t t_s)
+                            int64_t t_s)
 {
 	struct hdr h[MAX_HEADERS];
 	size_t nh, body_off, i;
@@ -551,11 +571,11 @@ static int sign_libopendkim(struct dkim_signer *s, struct ak_buf *out, const cha
 		unsigned char *sh = NULL;
 		size_t shlen = 0;
 
-		d = dkim_sign(s->lib, (const unsigned char *)"akashi", NULL,
-			      (dkim_sigkey_t)g->key->pem, (const unsigned char *)g->selector,
-			      (const unsigned char *)s->domain, DKIM_CANON_RELAXED, DKIM_CANON_RELAXED,
-			      g->key->ed25519 ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256, -1,
-			      &st);
+		d = dkim_sign(
+		        s->lib, (const unsigned char *)"akashi", NULL, (dkim_sigkey_t)g->key->pem,
+		        (const unsigned char *)g->selector, (const unsigned char *)s->domain,
+		        DKIM_CANON_RELAXED, DKIM_CANON_RELAXED,
+		        g->key->ed25519 ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256, -1, &st);
 		if (d == NULL)
 			return ak_error_set("libopendkim: dkim_sign: status %d", (int)st);
 		/* Unfolded, so that its signed header reads as ours does (our
@@ -572,8 +592,8 @@ static int sign_libopendkim(struct dkim_signer *s, struct ak_buf *out, const cha
 		if (st == DKIM_STAT_OK)
 			st = dkim_getsighdr_d(d, strlen("DKIM-Signature: "), &sh, &shlen);
 		if (st != DKIM_STAT_OK) {
-			rc = ak_error_set("libopendkim: %s", dkim_geterror(d) ? dkim_geterror(d)
-									     : "signing failed");
+			rc = ak_error_set("libopendkim: %s",
+			                  dkim_geterror(d) ? dkim_geterror(d) : "signing failed");
 			dkim_free(d);
 			return rc;
 		}
@@ -585,7 +605,8 @@ static int sign_libopendkim(struct dkim_signer *s, struct ak_buf *out, const cha
 	return 0;
 }
 
-int dkim_signer_sign(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len, int64_t t_s)
+int dkim_signer_sign(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len,
+                     int64_t t_s)
 {
 	if (s->use_libopendkim) {
 		size_t start = out->len, i;

@@ -172,18 +172,21 @@ static int camp_prepare(struct camp *k, const struct delivery_options *o)
 	if ((k->colmap = calloc(nf + 1, sizeof(int))) == NULL)
 		return ak_error_oom();
 	for (i = 0; i < nf; i++) {
-		k->colmap[i] = column_of(k->c.columns, k->c.ncolumns, delivery_template_field(k->t, i));
+		k->colmap[i] =
+		        column_of(k->c.columns, k->c.ncolumns, delivery_template_field(k->t, i));
 		if (k->colmap[i] < 0)
 			return ak_error_code(AK_EINVALID,
-					     "the template uses {{%s}} but the recipients have no "
-					     "column '%s'",
-					     delivery_template_field(k->t, i),
-					     delivery_template_field(k->t, i));
+			                     "the template uses {{%s}} but the recipients have no "
+			                     "column '%s'",
+			                     delivery_template_field(k->t, i),
+			                     delivery_template_field(k->t, i));
 	}
 	k->marketing = strcmp(k->c.stream, "marketing") == 0;
 	at = strrchr(k->c.sender, '@');
 	snprintf(k->domain, sizeof(k->domain), "%s",
-		 o->dkim_domain && *o->dkim_domain ? o->dkim_domain : at ? at + 1 : "localhost");
+	         o->dkim_domain && *o->dkim_domain ? o->dkim_domain
+	         : at                              ? at + 1
+	                                           : "localhost");
 	return 0;
 }
 
@@ -316,11 +319,11 @@ static int batch_flush(struct delivery *d, struct batch *b, int64_t *last)
 }
 
 static json_t *body_common(const struct camp *k, const char *rcpt, const char *mid,
-			   const char *status)
+                           const char *status)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "message_id", mid, "campaign",
-			      k->c.id, "list", k->c.list, "stream", k->c.stream, "from",
-			      k->c.sender, "rcpt", rcpt, "status", status);
+	                      k->c.id, "list", k->c.list, "stream", k->c.stream, "from",
+	                      k->c.sender, "rcpt", rcpt, "status", status);
 
 	if (o && k->c.owner && *k->c.owner)
 		json_object_set_new(o, "owner", json_string(k->c.owner));
@@ -338,13 +341,12 @@ static void time_text(char out[AK_TIME_MAX], int64_t us)
  * without one, the gate's message.unsubscribe_headers policy blocks it. */
 static int can_unsubscribe(const struct delivery *d)
 {
-	return d->o.unsub_base_url &&
-	       strncmp(d->o.unsub_base_url, "https://", 8) == 0 && d->o.unsub_secret &&
-	       d->o.unsub_secret_len >= UNSUB_SECRET_MIN;
+	return d->o.unsub_base_url && strncmp(d->o.unsub_base_url, "https://", 8) == 0 &&
+	       d->o.unsub_secret && d->o.unsub_secret_len >= UNSUB_SECRET_MIN;
 }
 
 static int unsub_url(const struct delivery *d, const struct camp *k, const char *rcpt,
-		     int64_t created, char *out, size_t cap)
+                     int64_t created, char *out, size_t cap)
 {
 	struct ak_buf tok = AK_BUF_INIT(4096);
 	const char *base = d->o.unsub_base_url;
@@ -354,9 +356,9 @@ static int unsub_url(const struct delivery *d, const struct camp *k, const char 
 	while (bl && base[bl - 1] == '/')
 		bl--;
 	rc = unsub_token_make(&tok, d->o.unsub_secret, d->o.unsub_secret_len, rcpt, k->c.list,
-			      k->c.id, created);
-	if (rc == 0 && (size_t)snprintf(out, cap, "%.*s/v1/unsubscribe?t=%s", (int)bl, base,
-					tok.data) >= cap)
+	                      k->c.id, created);
+	if (rc == 0 &&
+	    (size_t)snprintf(out, cap, "%.*s/v1/unsubscribe?t=%s", (int)bl, base, tok.data) >= cap)
 		rc = ak_error_code(AK_ETOOBIG, "the unsubscribe URL is too long");
 	ak_buf_free(&tok);
 	return rc;
@@ -456,9 +458,10 @@ static void *signer_main(void *arg)
 			struct msg *m = batch[i];
 
 			if (prepare(s, m) != 0) {
-				snprintf(m->job.reply, sizeof(m->job.reply),
-					 "4.3.0 akashi could not render or sign the message: %.400s",
-					 ak_error_last());
+				snprintf(
+				        m->job.reply, sizeof(m->job.reply),
+				        "4.3.0 akashi could not render or sign the message: %.400s",
+				        ak_error_last());
 				m->job.outcome = SMTP_DEFERRED;
 				push_done(d, &m->job);
 				continue;
@@ -557,7 +560,7 @@ static void stop_workers(struct delivery *d)
 /* ---- construction ---- */
 
 int delivery_new(struct delivery **out, const struct delivery_options *o,
-		 const struct delivery_sink *sink, sqlite3 *gate_db, const struct policy_set *set)
+                 const struct delivery_sink *sink, sqlite3 *gate_db, const struct policy_set *set)
 {
 	struct delivery *d = calloc(1, sizeof(*d));
 	int rc = 0;
@@ -586,7 +589,7 @@ int delivery_new(struct delivery **out, const struct delivery_options *o,
 	if (o->dkim_key == NULL || !*o->dkim_key || !o->dkim_domain || !*o->dkim_domain ||
 	    !o->dkim_selector || !*o->dkim_selector) {
 		rc = ak_error_code(AK_EINVALID, "every message is DKIM-signed: set dkim.domain, "
-						"dkim.selector and dkim.key");
+		                                "dkim.selector and dkim.key");
 		goto done;
 	}
 	if ((rc = dkim_key_load(&d->key, o->dkim_key)) != 0)
@@ -663,11 +666,13 @@ static int check_row(struct loader *l, const struct ak_csv_field *f, size_t n)
 	int lower, rc;
 
 	if (n != l->ncols)
-		return ak_error_code(AK_EINVALID, "%zu fields where the header has %zu", n, l->ncols);
+		return ak_error_code(AK_EINVALID, "%zu fields where the header has %zu", n,
+		                     l->ncols);
 	if (!ingest_is_email(f[l->email].ptr, f[l->email].len, &lower) ||
 	    f[l->email].len >= sizeof(l->rcpt) || f[l->email].ptr[0] == '"')
-		return ak_error_code(AK_EINVALID, "column 'email': '%.80s' is not an e-mail address",
-				     f[l->email].ptr);
+		return ak_error_code(AK_EINVALID,
+		                     "column 'email': '%.80s' is not an e-mail address",
+		                     f[l->email].ptr);
 	for (i = 0; i <= f[l->email].len; i++) {
 		char ch = f[l->email].ptr[i];
 
@@ -675,7 +680,7 @@ static int check_row(struct loader *l, const struct ak_csv_field *f, size_t n)
 	}
 	for (i = 0; i < nf; i++)
 		if ((rc = delivery_value_check(l->t, i, f[l->colmap[i]].ptr,
-					       f[l->colmap[i]].len)) != 0)
+		                               f[l->colmap[i]].len)) != 0)
 			return rc;
 	ak_buf_reset(&l->fields);
 	for (i = 0; i < n; i++)
@@ -694,17 +699,17 @@ static int map_columns(struct loader *l)
 	if ((l->colmap = calloc(nf + 1, sizeof(int))) == NULL)
 		return ak_error_oom();
 	for (i = 0; i < nf; i++)
-		if ((l->colmap[i] = column_of(l->cols, l->ncols, delivery_template_field(l->t, i))) <
-		    0)
+		if ((l->colmap[i] =
+		             column_of(l->cols, l->ncols, delivery_template_field(l->t, i))) < 0)
 			return ak_error_code(AK_EINVALID,
-					     "the template uses {{%s}} but %s has no such column",
-					     delivery_template_field(l->t, i), l->c->recipients);
+			                     "the template uses {{%s}} but %s has no such column",
+			                     delivery_template_field(l->t, i), l->c->recipients);
 	return 0;
 }
 
 /* Pass over the recipients: insert (when insert) rows after skip. */
 static int load_pass(struct loader *l, int insert, int64_t skip, struct delivery_load *out,
-		     int64_t created)
+                     int64_t created)
 {
 	struct ak_csv_reader r;
 	const struct ak_csv_field *f;
@@ -770,7 +775,7 @@ static int load_pass(struct loader *l, int insert, int64_t skip, struct delivery
 		if (in_txn == 0 && (rc = dq_begin(l->d->q)) != 0)
 			goto done;
 		rc = dq_add(l->d->q, l->c->id, idx, l->rcpt, l->fields.data ? l->fields.data : "",
-			    l->fields.len, created);
+		            l->fields.len, created);
 		if (rc < 0)
 			goto done;
 		if (rc == 1)
@@ -809,7 +814,7 @@ static int valid_campaign_id(const char *s)
 }
 
 int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
-		    struct delivery_load *out)
+                    struct delivery_load *out)
 {
 	struct loader l;
 	struct dq_campaign have, add;
@@ -840,12 +845,12 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 	if (!c->from || strlen(c->from) >= sizeof(from) ||
 	    !ingest_is_email(c->from, strlen(c->from), &lower) || c->from[0] == '"') {
 		rc = ak_error_code(AK_EINVALID, "from: '%s' is not an e-mail address",
-				   c->from ? c->from : "");
+		                   c->from ? c->from : "");
 		goto done;
 	}
 	for (i = 0; i <= strlen(c->from); i++)
 		from[i] = (c->from[i] >= 'A' && c->from[i] <= 'Z') ? (char)(c->from[i] + 32)
-								   : c->from[i];
+		                                                   : c->from[i];
 	if ((rc = delivery_template_parse(&l.t, c->template_data, c->template_len)) != 0) {
 		ak_error_prefix("template");
 		goto done;
@@ -857,9 +862,9 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 		    strcmp(have.stream, c->stream) || strcmp(have.list, c->list) ||
 		    strcmp(have.sender, from)) {
 			rc = ak_error_code(AK_EEXISTS,
-					   "campaign '%s' is already in the queue with another "
-					   "template, stream, list or sender",
-					   c->id);
+			                   "campaign '%s' is already in the queue with another "
+			                   "template, stream, list or sender",
+			                   c->id);
 			goto done;
 		}
 		out->resumed = 1;
@@ -877,9 +882,9 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 		goto done;
 	if (out->invalid && !c->skip_invalid) {
 		rc = ak_error_code(AK_EINVALID,
-				   "%lld recipient row(s) refused; nothing queued (fix them, or "
-				   "--skip-invalid)",
-				   (long long)out->invalid);
+		                   "%lld recipient row(s) refused; nothing queued (fix them, or "
+		                   "--skip-invalid)",
+		                   (long long)out->invalid);
 		goto done;
 	}
 	if (have.id == NULL) {
@@ -987,12 +992,13 @@ static int recon_entry(void *ctx, const struct evidence_entry *e)
 	if (state == DQ_READY && cur != DQ_NEW)
 		return 0;
 	rc = dq_set(r->d->q, camp, idx, state, attempts >= 0 && attempts > cur_att ? attempts : -1,
-		    state == DQ_DEFERRED
-			    ? e->time_us + delivery_backoff(attempts > 0 ? attempts : 1,
-							    r->d->o.retry_min_s, r->d->o.retry_max_s,
-							    mid) * 1000000
-			    : -1,
-		    NULL);
+	            state == DQ_DEFERRED
+	                    ? e->time_us + delivery_backoff(attempts > 0 ? attempts : 1,
+	                                                    r->d->o.retry_min_s,
+	                                                    r->d->o.retry_max_s, mid) *
+	                                           1000000
+	                    : -1,
+	            NULL);
 	if (rc)
 		return rc;
 	r->applied++;
@@ -1063,7 +1069,7 @@ static int record_outcomes(struct delivery *d, struct smtp_job *list, struct bat
 			break;
 		default:
 			status = now - m->created >= d->o.max_age_s * 1000000 ? "expired"
-									     : "deferred";
+			                                                      : "deferred";
 		}
 		o = body_common(m->camp, m->rcpt, m->message_id, status);
 		if (o == NULL) {
@@ -1083,18 +1089,18 @@ static int record_outcomes(struct delivery *d, struct smtp_job *list, struct bat
 			json_object_set_new(o, "size", json_integer((json_int_t)j->len));
 			if (m->unsub_url[0])
 				json_object_set_new(o, "unsubscribe",
-						    json_pack("{s:s,s:b}", "url", m->unsub_url,
-							      "one_click", 1));
+				                    json_pack("{s:s,s:b}", "url", m->unsub_url,
+				                              "one_click", 1));
 		}
 		if (j->tls_version[0])
 			json_object_set_new(o, "tls",
-					    json_pack("{s:s,s:s,s:b}", "version", j->tls_version,
-						      "cipher", j->tls_cipher, "verified",
-						      j->tls_verified));
+			                    json_pack("{s:s,s:s,s:b}", "version", j->tls_version,
+			                              "cipher", j->tls_cipher, "verified",
+			                              j->tls_verified));
 		if (strcmp(status, "deferred") == 0) {
 			int64_t next = now + delivery_backoff(m->attempt, d->o.retry_min_s,
-							      d->o.retry_max_s, m->message_id) *
-						     1000000;
+			                                      d->o.retry_max_s, m->message_id) *
+			                             1000000;
 
 			time_text(t, next);
 			json_object_set_new(o, "next_attempt", json_string(t));
@@ -1119,9 +1125,9 @@ static int record_outcomes(struct delivery *d, struct smtp_job *list, struct bat
 			state = DQ_EXPIRED;
 		else {
 			state = DQ_DEFERRED;
-			next = now + delivery_backoff(m->attempt, d->o.retry_min_s, d->o.retry_max_s,
-						      m->message_id) *
-					     1000000;
+			next = now + delivery_backoff(m->attempt, d->o.retry_min_s,
+			                              d->o.retry_max_s, m->message_id) *
+			                     1000000;
 		}
 		rc = dq_set(d->q, m->camp->c.id, m->idx, state, -1, next, j->reply);
 	}
@@ -1143,7 +1149,7 @@ static int record_outcomes(struct delivery *d, struct smtp_job *list, struct bat
 /* Gate, record and hand over up to max due messages. *taken says how many
  * rows were looked at. */
 static int dispatch(struct delivery *d, const char *campaign, size_t max, struct batch *b,
-		    size_t *taken)
+                    size_t *taken)
 {
 	struct dq_msg *rows = calloc(max, sizeof(*rows));
 	struct msg **go = calloc(max, sizeof(*go));
@@ -1178,8 +1184,9 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 			o = body_common(k, r->rcpt, mid, "expired");
 			if (o) {
 				json_object_set_new(o, "attempt", json_integer(r->attempts));
-				json_object_set_new(o, "reply",
-						    json_string("4.4.7 queue.max_age passed while deferred"));
+				json_object_set_new(
+				        o, "reply",
+				        json_string("4.4.7 queue.max_age passed while deferred"));
 			}
 			fate[i] = DQ_EXPIRED;
 			rc = batch_add(b, o, now);
@@ -1215,9 +1222,9 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 				json_object_set_new(o, "gate", gate_decision_json(&gd));
 				json_object_set_new(o, "campaign_size", json_integer(k->c.size));
 				if (url[0])
-					json_object_set_new(o, "unsubscribe",
-							    json_pack("{s:s,s:b}", "url", url,
-								      "one_click", 1));
+					json_object_set_new(
+					        o, "unsubscribe",
+					        json_pack("{s:s,s:b}", "url", url, "one_click", 1));
 			}
 			if ((rc = batch_add(b, o, now)) != 0)
 				break;
@@ -1254,7 +1261,8 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 		struct dq_msg *r = &rows[i];
 
 		if (fate[i] == DQ_INFLIGHT) {
-			rc = dq_set(d->q, r->campaign, r->idx, DQ_INFLIGHT, go[ngo]->attempt, -1, NULL);
+			rc = dq_set(d->q, r->campaign, r->idx, DQ_INFLIGHT, go[ngo]->attempt, -1,
+			            NULL);
 			ngo++;
 		} else
 			rc = dq_set(d->q, r->campaign, r->idx, fate[i], -1, -1, NULL);
@@ -1289,7 +1297,7 @@ done:
 }
 
 int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mode mode,
-		 struct delivery_counts *counts)
+                 struct delivery_counts *counts)
 {
 	struct batch b;
 	int rc;
@@ -1357,7 +1365,8 @@ done:
 			d->work_head = (d->work_head + 1) % d->work_cap;
 			d->work_n--;
 			m->job.outcome = SMTP_DEFERRED;
-			snprintf(m->job.reply, sizeof(m->job.reply), "4.3.2 akashi stopped before delivery");
+			snprintf(m->job.reply, sizeof(m->job.reply),
+			         "4.3.2 akashi stopped before delivery");
 			m->job.next = d->done;
 			d->done = &m->job;
 		}

@@ -127,7 +127,7 @@ static int fieldchar(char c)
 /* Split s[0..len) into literal and {{field}} segments. where names the
  * place for errors ("header 'Subject'", "body"). */
 static int compile(struct delivery_template *t, struct text *x, const char *s, size_t len,
-		   const char *where, int in_header, int in_address)
+                   const char *where, int in_header, int in_address)
 {
 	size_t i = 0, start = 0;
 	int rc, f;
@@ -145,8 +145,9 @@ static int compile(struct delivery_template *t, struct text *x, const char *s, s
 		for (b = a; b < len && fieldchar(s[b]); b++)
 			;
 		if (b == a)
-			return ak_error_code(AK_EINVALID, "%s: '{{' must start a merge field like {{name}}",
-					     where);
+			return ak_error_code(AK_EINVALID,
+			                     "%s: '{{' must start a merge field like {{name}}",
+			                     where);
 		{
 			size_t c = b;
 
@@ -154,8 +155,8 @@ static int compile(struct delivery_template *t, struct text *x, const char *s, s
 				c++;
 			if (c + 1 >= len || s[c] != '}' || s[c + 1] != '}')
 				return ak_error_code(AK_EINVALID,
-						     "%s: merge field {{%.*s has no closing '}}'",
-						     where, (int)(b - a > 40 ? 40 : b - a), s + a);
+				                     "%s: merge field {{%.*s has no closing '}}'",
+				                     where, (int)(b - a > 40 ? 40 : b - a), s + a);
 			if ((rc = push(x, -1, s + start, i - start)) != 0)
 				return rc;
 			if ((f = field_index(t, s + a, b - a)) < 0)
@@ -193,8 +194,8 @@ void delivery_template_free(struct delivery_template *t)
 
 static enum hkind kind_of(const char *name, size_t len)
 {
-	static const char *const drop[] = {"message-id", "date", "dkim-signature", "return-path",
-					   "bcc", NULL};
+	static const char *const drop[] = {"message-id",  "date", "dkim-signature",
+	                                   "return-path", "bcc",  NULL};
 	static const char *const addr[] = {"from", "to", "cc", "reply-to", "sender", NULL};
 	const char *const *p;
 
@@ -259,17 +260,18 @@ int delivery_template_parse(struct delivery_template **out, const char *data, si
 		}
 		colon = memchr(p, ':', (size_t)(eol - p));
 		if (colon == NULL || colon == p) {
-			rc = ak_error_code(AK_EINVALID,
-					   "template line %zu: expected 'Name: value' (a header) or "
-					   "an empty line before the body",
-					   lineno);
+			rc = ak_error_code(
+			        AK_EINVALID,
+			        "template line %zu: expected 'Name: value' (a header) or "
+			        "an empty line before the body",
+			        lineno);
 			goto done;
 		}
 		for (v = p; v < colon; v++)
 			if ((unsigned char)*v <= ' ' || (unsigned char)*v >= 0x7f) {
-				rc = ak_error_code(AK_EINVALID,
-						   "template line %zu: bad header name '%.*s'", lineno,
-						   (int)(colon - p > 40 ? 40 : colon - p), p);
+				rc = ak_error_code(
+				        AK_EINVALID, "template line %zu: bad header name '%.*s'",
+				        lineno, (int)(colon - p > 40 ? 40 : colon - p), p);
 				goto done;
 			}
 		nh = realloc(t->hdrs, (t->nhdrs + 1) * sizeof(*nh));
@@ -286,10 +288,10 @@ int delivery_template_parse(struct delivery_template **out, const char *data, si
 		v = colon + 1;
 		while (v < eol && (*v == ' ' || *v == '\t'))
 			v++;
-		snprintf(where, sizeof(where), "header '%.*s'", (int)(h->name_len > 60 ? 60 : h->name_len),
-			 h->name);
+		snprintf(where, sizeof(where), "header '%.*s'",
+		         (int)(h->name_len > 60 ? 60 : h->name_len), h->name);
 		if ((rc = compile(t, &h->value, v, (size_t)(eol - v), where, 1,
-				  h->kind == H_ADDRESS)) != 0)
+		                  h->kind == H_ADDRESS)) != 0)
 			goto done;
 		if (name_is(h, "from"))
 			t->has_from = 1;
@@ -306,7 +308,7 @@ int delivery_template_parse(struct delivery_template **out, const char *data, si
 	}
 	if (t->nhdrs == 0) {
 		rc = ak_error_code(AK_EINVALID, "the template has no headers (it must be a whole "
-						"message: headers, an empty line, the body)");
+		                                "message: headers, an empty line, the body)");
 		goto done;
 	}
 	body = p < end ? p + 1 : end;
@@ -341,16 +343,15 @@ int delivery_value_check(const struct delivery_template *t, size_t field, const 
 
 		if (c == '\r' || c == '\n' || c == '\0')
 			return ak_error_code(AK_EINVALID,
-					     "column '%s': a line break in a value merged into a "
-					     "header",
-					     t->fields[field]);
-		if (t->in_address[field] &&
-		    (c == '<' || c == '>' || c == ',' || c == ';' || c == ':' || c == '"' ||
-		     c == '\\'))
+			                     "column '%s': a line break in a value merged into a "
+			                     "header",
+			                     t->fields[field]);
+		if (t->in_address[field] && (c == '<' || c == '>' || c == ',' || c == ';' ||
+		                             c == ':' || c == '"' || c == '\\'))
 			return ak_error_code(AK_EINVALID,
-					     "column '%s': '%c' is not allowed in a value merged "
-					     "into an address header",
-					     t->fields[field], c);
+			                     "column '%s': '%c' is not allowed in a value merged "
+			                     "into an address header",
+			                     t->fields[field], c);
 	}
 	return 0;
 }
@@ -474,9 +475,9 @@ static int write_addresses(struct ak_buf *out, const char *v, size_t len)
 
 			if (lt == (size_t)-1 || gt == (size_t)-1 || !ascii(v + lt, j - lt))
 				return ak_error_code(AK_EINVALID,
-						     "the address in '%.*s' is not ASCII (SMTPUTF8 "
-						     "is not supported)",
-						     (int)(j - i > 80 ? 80 : j - i), v + i);
+				                     "the address in '%.*s' is not ASCII (SMTPUTF8 "
+				                     "is not supported)",
+				                     (int)(j - i > 80 ? 80 : j - i), v + i);
 			while (a < b && (v[a] == ' ' || v[a] == '\t'))
 				a++;
 			while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
@@ -521,15 +522,16 @@ static int expand(struct ak_buf *out, const struct text *x, const struct deliver
 
 /* "Name: value" for a merged header value in v (held in scratch). */
 static int write_header(struct ak_buf *out, const char *name, size_t name_len, int address,
-			const char *v, size_t len)
+                        const char *v, size_t len)
 {
 	size_t i, start = out->len;
 	int rc;
 
 	for (i = 0; i < len; i++)
 		if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')
-			return ak_error_code(AK_EINVALID, "header '%.*s': a line break in its value",
-					     (int)name_len, name);
+			return ak_error_code(AK_EINVALID,
+			                     "header '%.*s': a line break in its value",
+			                     (int)name_len, name);
 	if ((rc = ak_buf_append(out, name, name_len)) != 0 || (rc = ak_buf_puts(out, ": ")) != 0)
 		return rc;
 	if (address)
@@ -540,9 +542,10 @@ static int write_header(struct ak_buf *out, const char *name, size_t name_len, i
 		rc = delivery_rfc2047(out, v, len);
 	if (rc)
 		return rc;
-	if (out->len - start > LINE_MAX_SMTP && memchr(out->data + start, '\n', out->len - start) == NULL)
+	if (out->len - start > LINE_MAX_SMTP &&
+	    memchr(out->data + start, '\n', out->len - start) == NULL)
 		return ak_error_code(AK_EINVALID, "header '%.*s' is longer than %d bytes",
-				     (int)name_len, name, LINE_MAX_SMTP);
+		                     (int)name_len, name, LINE_MAX_SMTP);
 	return ak_buf_puts(out, "\r\n");
 }
 
@@ -551,12 +554,12 @@ int delivery_date(char out[40], int64_t us)
 {
 	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	int y, mo, d, h, mi, s, wd;
 
 	ak_time_to_civil(us, &y, &mo, &d, &h, &mi, &s, &wd);
 	return snprintf(out, 40, "%s, %d %s %04d %02d:%02d:%02d +0000", days[wd], d, months[mo - 1],
-			y, h, mi, s);
+	                y, h, mi, s);
 }
 
 static int needs_encoding(const char *s, size_t len)
@@ -611,7 +614,7 @@ static int base64_body(struct ak_buf *out, const char *s, size_t len)
 }
 
 int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct delivery_template *t,
-		    const struct delivery_render *r)
+                    const struct delivery_render *r)
 {
 	char date[40];
 	size_t i;
@@ -625,7 +628,7 @@ int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct del
 		ak_buf_reset(scratch);
 		if ((rc = expand(scratch, &h->value, r)) != 0 ||
 		    (rc = write_header(out, h->name, h->name_len, h->kind == H_ADDRESS,
-				       scratch->data ? scratch->data : "", scratch->len)) != 0)
+		                       scratch->data ? scratch->data : "", scratch->len)) != 0)
 			return rc;
 	}
 	if (!t->has_from && (rc = ak_buf_printf(out, "From: <%s>\r\n", r->from)) != 0)
@@ -637,14 +640,15 @@ int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct del
 		return rc;
 	if (r->list_unsubscribe &&
 	    (rc = ak_buf_printf(out,
-				"List-Unsubscribe: <%s>\r\n"
-				"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-				r->list_unsubscribe)) != 0)
+	                        "List-Unsubscribe: <%s>\r\n"
+	                        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+	                        r->list_unsubscribe)) != 0)
 		return rc;
 	ak_buf_reset(scratch);
 	if ((rc = expand(scratch, &t->body, r)) != 0)
 		return rc;
-	encode_body = !t->has_cte && needs_encoding(scratch->data ? scratch->data : "", scratch->len);
+	encode_body =
+	        !t->has_cte && needs_encoding(scratch->data ? scratch->data : "", scratch->len);
 	if (encode_body) {
 		if (!t->has_mime && (rc = ak_buf_puts(out, "MIME-Version: 1.0\r\n")) != 0)
 			return rc;

@@ -41,39 +41,39 @@ enum {
 };
 
 static const char *const sql[S_N] = {
-	[S_ADD] = "INSERT OR IGNORE INTO messages(campaign, idx, rcpt, fields, state, attempts, "
-		  "next_at, created) VALUES (?1, ?2, ?3, ?4, 0, 0, 0, ?5)",
-	[S_SET] = "UPDATE messages SET state = ?3, attempts = CASE WHEN ?4 < 0 THEN attempts ELSE "
-		  "?4 END, next_at = CASE WHEN ?5 < 0 THEN next_at ELSE ?5 END, last = "
-		  "coalesce(?6, last) WHERE campaign = ?1 AND idx = ?2",
-	[S_SET_ST] = "",
-	[S_DUE] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-		  "messages WHERE state IN (1, 3) AND next_at <= ?1 AND campaign = ?2 ORDER BY "
-		  "next_at LIMIT ?3",
-	[S_DUE_ALL] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-		      "messages WHERE state IN (1, 3) AND next_at <= ?1 ORDER BY next_at LIMIT ?3",
-	[S_NEW] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-		  "messages WHERE state = 0 AND campaign = ?2 ORDER BY campaign, idx LIMIT ?3",
-	[S_NEW_ALL] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-		      "messages WHERE state = 0 ORDER BY campaign, idx LIMIT ?3",
-	[S_GET] = "SELECT state, attempts FROM messages WHERE campaign = ?1 AND idx = ?2",
-	[S_MARK_GET] = "SELECT value FROM meta WHERE key = 'ev_mark'",
-	[S_MARK_SET] = "INSERT INTO meta(key, value) VALUES ('ev_mark', ?1) ON CONFLICT(key) DO "
-		       "UPDATE SET value = excluded.value",
+        [S_ADD] = "INSERT OR IGNORE INTO messages(campaign, idx, rcpt, fields, state, attempts, "
+                  "next_at, created) VALUES (?1, ?2, ?3, ?4, 0, 0, 0, ?5)",
+        [S_SET] = "UPDATE messages SET state = ?3, attempts = CASE WHEN ?4 < 0 THEN attempts ELSE "
+                  "?4 END, next_at = CASE WHEN ?5 < 0 THEN next_at ELSE ?5 END, last = "
+                  "coalesce(?6, last) WHERE campaign = ?1 AND idx = ?2",
+        [S_SET_ST] = "",
+        [S_DUE] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
+                  "messages WHERE state IN (1, 3) AND next_at <= ?1 AND campaign = ?2 ORDER BY "
+                  "next_at LIMIT ?3",
+        [S_DUE_ALL] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
+                      "messages WHERE state IN (1, 3) AND next_at <= ?1 ORDER BY next_at LIMIT ?3",
+        [S_NEW] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
+                  "messages WHERE state = 0 AND campaign = ?2 ORDER BY campaign, idx LIMIT ?3",
+        [S_NEW_ALL] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
+                      "messages WHERE state = 0 ORDER BY campaign, idx LIMIT ?3",
+        [S_GET] = "SELECT state, attempts FROM messages WHERE campaign = ?1 AND idx = ?2",
+        [S_MARK_GET] = "SELECT value FROM meta WHERE key = 'ev_mark'",
+        [S_MARK_SET] = "INSERT INTO meta(key, value) VALUES ('ev_mark', ?1) ON CONFLICT(key) DO "
+                       "UPDATE SET value = excluded.value",
 };
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
-	"CREATE TABLE IF NOT EXISTS campaigns(id TEXT PRIMARY KEY, stream TEXT NOT NULL, "
-	"list TEXT NOT NULL, sender TEXT NOT NULL, owner TEXT, template BLOB NOT NULL, "
-	"columns TEXT NOT NULL, nonce TEXT NOT NULL, created INTEGER NOT NULL, "
-	"loaded INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE IF NOT EXISTS messages(campaign TEXT NOT NULL, idx INTEGER NOT NULL, "
-	"rcpt TEXT NOT NULL, fields BLOB NOT NULL, state INTEGER NOT NULL, "
-	"attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, created INTEGER NOT NULL, "
-	"last TEXT, PRIMARY KEY(campaign, idx)) WITHOUT ROWID;"
-	"CREATE UNIQUE INDEX IF NOT EXISTS messages_rcpt ON messages(campaign, rcpt);"
-	"CREATE INDEX IF NOT EXISTS messages_due ON messages(state, next_at);";
+        "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
+        "CREATE TABLE IF NOT EXISTS campaigns(id TEXT PRIMARY KEY, stream TEXT NOT NULL, "
+        "list TEXT NOT NULL, sender TEXT NOT NULL, owner TEXT, template BLOB NOT NULL, "
+        "columns TEXT NOT NULL, nonce TEXT NOT NULL, created INTEGER NOT NULL, "
+        "loaded INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE IF NOT EXISTS messages(campaign TEXT NOT NULL, idx INTEGER NOT NULL, "
+        "rcpt TEXT NOT NULL, fields BLOB NOT NULL, state INTEGER NOT NULL, "
+        "attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, created INTEGER NOT NULL, "
+        "last TEXT, PRIMARY KEY(campaign, idx)) WITHOUT ROWID;"
+        "CREATE UNIQUE INDEX IF NOT EXISTS messages_rcpt ON messages(campaign, rcpt);"
+        "CREATE INDEX IF NOT EXISTS messages_due ON messages(state, next_at);";
 
 struct dqueue {
 	sqlite3 *db;
@@ -106,9 +106,9 @@ int dq_open(struct dqueue **out, const char *path, int lock)
 		}
 		if (flock(q->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 			rc = ak_error_code(AK_EBUSY,
-					   "the delivery queue %s is being run by another process "
-					   "(akashi send or akashi serve)",
-					   path);
+			                   "the delivery queue %s is being run by another process "
+			                   "(akashi send or akashi serve)",
+			                   path);
 			goto done;
 		}
 	}
@@ -119,9 +119,9 @@ int dq_open(struct dqueue **out, const char *path, int lock)
 	}
 	sqlite3_busy_timeout(q->db, 10000);
 	if (sqlite3_exec(q->db,
-			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-			 "PRAGMA foreign_keys=OFF;",
-			 NULL, NULL, &err) != SQLITE_OK ||
+	                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+	                 "PRAGMA foreign_keys=OFF;",
+	                 NULL, NULL, &err) != SQLITE_OK ||
 	    sqlite3_exec(q->db, schema, NULL, NULL, &err) != SQLITE_OK) {
 		rc = ak_error_set("%s: %s", path, err ? err : "cannot set up");
 		sqlite3_free(err);
@@ -131,7 +131,7 @@ int dq_open(struct dqueue **out, const char *path, int lock)
 		if (!*sql[i])
 			continue;
 		if (sqlite3_prepare_v3(q->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i],
-				       NULL) != SQLITE_OK) {
+		                       NULL) != SQLITE_OK) {
 			rc = dberr(q, "prepare");
 			goto done;
 		}
@@ -247,9 +247,9 @@ int dq_campaign_get(struct dqueue *q, const char *id, struct dq_campaign *c)
 
 	memset(c, 0, sizeof(*c));
 	if (sqlite3_prepare_v2(q->db,
-			       "SELECT id, stream, list, sender, owner, nonce, template, columns, "
-			       "created, loaded, size FROM campaigns WHERE id = ?1",
-			       -1, &s, NULL) != SQLITE_OK)
+	                       "SELECT id, stream, list, sender, owner, nonce, template, columns, "
+	                       "created, loaded, size FROM campaigns WHERE id = ?1",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "campaign");
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	step = sqlite3_step(s);
@@ -289,8 +289,8 @@ int dq_campaign_get(struct dqueue *q, const char *id, struct dq_campaign *c)
 	}
 	for (i = 0; i < c->ncolumns; i++)
 		if ((c->columns[i] = strdup(json_string_value(json_array_get(cols, i))
-						    ? json_string_value(json_array_get(cols, i))
-						    : "")) == NULL) {
+		                                    ? json_string_value(json_array_get(cols, i))
+		                                    : "")) == NULL) {
 			rc = ak_error_oom();
 			goto done;
 		}
@@ -316,10 +316,11 @@ int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c)
 		rc = ak_error_oom();
 		goto done;
 	}
-	if (sqlite3_prepare_v2(q->db,
-			       "INSERT INTO campaigns(id, stream, list, sender, owner, nonce, "
-			       "template, columns, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-			       -1, &s, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	            q->db,
+	            "INSERT INTO campaigns(id, stream, list, sender, owner, nonce, "
+	            "template, columns, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	            -1, &s, NULL) != SQLITE_OK) {
 		rc = dberr(q, "add campaign");
 		goto done;
 	}
@@ -375,9 +376,9 @@ int dq_campaigns_open(struct dqueue *q, int (*cb)(void *ctx, const char *id), vo
 	int rc = 0, step;
 
 	if (sqlite3_prepare_v2(q->db,
-			       "SELECT id FROM campaigns c WHERE EXISTS (SELECT 1 FROM messages m "
-			       "WHERE m.campaign = c.id AND m.state IN (0, 1, 2, 3))",
-			       -1, &s, NULL) != SQLITE_OK)
+	                       "SELECT id FROM campaigns c WHERE EXISTS (SELECT 1 FROM messages m "
+	                       "WHERE m.campaign = c.id AND m.state IN (0, 1, 2, 3))",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "campaigns");
 	while ((step = sqlite3_step(s)) == SQLITE_ROW)
 		if ((rc = cb(ctx, (const char *)sqlite3_column_text(s, 0))) != 0)
@@ -395,7 +396,7 @@ int dq_max_idx(struct dqueue *q, const char *campaign, int64_t *out)
 
 	*out = 0;
 	if (sqlite3_prepare_v2(q->db, "SELECT max(idx) FROM messages WHERE campaign = ?1", -1, &s,
-			       NULL) != SQLITE_OK)
+	                       NULL) != SQLITE_OK)
 		return dberr(q, "max idx");
 	sqlite3_bind_text(s, 1, campaign, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -407,7 +408,7 @@ int dq_max_idx(struct dqueue *q, const char *campaign, int64_t *out)
 }
 
 int dq_add(struct dqueue *q, const char *campaign, int64_t idx, const char *rcpt,
-	   const char *fields, size_t fields_len, int64_t created)
+           const char *fields, size_t fields_len, int64_t created)
 {
 	sqlite3_stmt *s = q->st[S_ADD];
 	int step;
@@ -431,8 +432,7 @@ void dq_msg_clear(struct dq_msg *m)
 	m->fields = NULL;
 }
 
-static int read_rows(struct dqueue *q, sqlite3_stmt *s, struct dq_msg *out, size_t max,
-		     size_t *n)
+static int read_rows(struct dqueue *q, sqlite3_stmt *s, struct dq_msg *out, size_t max, size_t *n)
 {
 	int step = SQLITE_DONE;
 
@@ -465,7 +465,7 @@ static int read_rows(struct dqueue *q, sqlite3_stmt *s, struct dq_msg *out, size
 }
 
 int dq_take(struct dqueue *q, const char *campaign, int64_t now, size_t max, struct dq_msg *out,
-	    size_t *n)
+            size_t *n)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -488,7 +488,7 @@ int dq_take(struct dqueue *q, const char *campaign, int64_t now, size_t max, str
 }
 
 int dq_set(struct dqueue *q, const char *campaign, int64_t idx, int state, int attempts,
-	   int64_t next_at, const char *last)
+           int64_t next_at, const char *last)
 {
 	sqlite3_stmt *s = q->st[S_SET];
 	int step;
@@ -533,9 +533,9 @@ int dq_requeue_inflight(struct dqueue *q, const char *campaign, int64_t *n)
 	int rc = 0;
 
 	if (sqlite3_prepare_v2(q->db,
-			       "UPDATE messages SET state = 1, next_at = 0 WHERE state = 2 AND "
-			       "(?1 IS NULL OR campaign = ?1)",
-			       -1, &s, NULL) != SQLITE_OK)
+	                       "UPDATE messages SET state = 1, next_at = 0 WHERE state = 2 AND "
+	                       "(?1 IS NULL OR campaign = ?1)",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "requeue");
 	if (campaign)
 		sqlite3_bind_text(s, 1, campaign, -1, SQLITE_STATIC);
@@ -553,9 +553,9 @@ int dq_next_due(struct dqueue *q, const char *campaign, int64_t *out)
 
 	*out = 0;
 	if (sqlite3_prepare_v2(q->db,
-			       "SELECT min(next_at) FROM messages WHERE state IN (1, 3) AND "
-			       "(?1 IS NULL OR campaign = ?1)",
-			       -1, &s, NULL) != SQLITE_OK)
+	                       "SELECT min(next_at) FROM messages WHERE state IN (1, 3) AND "
+	                       "(?1 IS NULL OR campaign = ?1)",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "next due");
 	if (campaign)
 		sqlite3_bind_text(s, 1, campaign, -1, SQLITE_STATIC);
@@ -574,9 +574,9 @@ int dq_counts(struct dqueue *q, const char *campaign, struct delivery_counts *ou
 
 	memset(out, 0, sizeof(*out));
 	if (sqlite3_prepare_v2(q->db,
-			       "SELECT state, count(*) FROM messages WHERE (?1 IS NULL OR campaign "
-			       "= ?1) GROUP BY state",
-			       -1, &s, NULL) != SQLITE_OK)
+	                       "SELECT state, count(*) FROM messages WHERE (?1 IS NULL OR campaign "
+	                       "= ?1) GROUP BY state",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "counts");
 	if (campaign)
 		sqlite3_bind_text(s, 1, campaign, -1, SQLITE_STATIC);

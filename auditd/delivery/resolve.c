@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_MX 10
+#define MAX_MX    10
 #define MAX_ADDRS 20
 
 void smtp_route_clear(struct smtp_route *r)
@@ -35,7 +35,8 @@ void smtp_route_clear(struct smtp_route *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int add_addr(struct smtp_route *r, const char *host, const struct sockaddr *sa, socklen_t len)
+static int add_addr(struct smtp_route *r, const char *host, const struct sockaddr *sa,
+                    socklen_t len)
 {
 	struct smtp_addr *a;
 
@@ -73,7 +74,8 @@ static int resolve_relay(const char *relay, struct smtp_route *out)
 		const char *end = strchr(relay, ']');
 
 		if (end == NULL || (size_t)(end - relay - 1) >= sizeof(host))
-			return ak_error_code(AK_EINVALID, "relay '%s': expected [host]:port", relay);
+			return ak_error_code(AK_EINVALID, "relay '%s': expected [host]:port",
+			                     relay);
 		snprintf(host, sizeof(host), "%.*s", (int)(end - relay - 1), relay + 1);
 		if (end[1] == ':')
 			snprintf(port, sizeof(port), "%s", end + 2);
@@ -88,7 +90,7 @@ static int resolve_relay(const char *relay, struct smtp_route *out)
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
 		out->status = SMTP_DEFERRED;
 		snprintf(out->why, sizeof(out->why), "4.4.3 cannot resolve relay %s: %s", host,
-			 gai_strerror(e));
+		         gai_strerror(e));
 		return 0;
 	}
 	for (ai = res; ai && rc == 0; ai = ai->ai_next)
@@ -103,7 +105,7 @@ struct mx {
 };
 
 static int query(res_state rs, const char *name, int type, unsigned char *ans, int cap, ns_msg *m,
-		 int *herr)
+                 int *herr)
 {
 	int n = res_nquery(rs, name, ns_c_in, type, ans, cap);
 
@@ -188,7 +190,7 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 		int dport = 53;
 
 		snprintf(ip, sizeof(ip), "%.*s",
-			 colon ? (int)(colon - dns_server) : (int)strlen(dns_server), dns_server);
+		         colon ? (int)(colon - dns_server) : (int)strlen(dns_server), dns_server);
 		if (colon)
 			dport = atoi(colon + 1);
 		rs.nscount = 1;
@@ -198,20 +200,20 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 		if (inet_pton(AF_INET, ip, &rs.nsaddr_list[0].sin_addr) != 1) {
 			res_nclose(&rs);
 			return ak_error_code(AK_EINVALID, "dns server '%s': not an IPv4 address",
-					     dns_server);
+			                     dns_server);
 		}
 	}
 	if (query(&rs, domain, ns_t_mx, ans, sizeof(ans), &m, &herr) != 0) {
 		if (herr == HOST_NOT_FOUND) {
 			out->status = SMTP_BOUNCED;
 			snprintf(out->why, sizeof(out->why), "5.1.2 the domain %s does not exist",
-				 domain);
+			         domain);
 			goto done;
 		}
 		if (herr != NO_DATA) {
 			out->status = SMTP_DEFERRED;
 			snprintf(out->why, sizeof(out->why), "4.4.3 DNS lookup of MX %s failed",
-				 domain);
+			         domain);
 			goto done;
 		}
 	} else {
@@ -225,8 +227,8 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 			if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
 				continue;
 			mx[nmx].pref = ns_get16(ns_rr_rdata(rr));
-			if (dn_expand(ns_msg_base(m), ns_msg_end(m), ns_rr_rdata(rr) + 2, mx[nmx].host,
-				      sizeof(mx[nmx].host)) < 0)
+			if (dn_expand(ns_msg_base(m), ns_msg_end(m), ns_rr_rdata(rr) + 2,
+			              mx[nmx].host, sizeof(mx[nmx].host)) < 0)
 				continue;
 			nmx++;
 		}
@@ -243,7 +245,8 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 		rc = host_addrs(&rs, domain, port, out);
 	if (rc == 0 && out->naddrs == 0) {
 		out->status = SMTP_DEFERRED;
-		snprintf(out->why, sizeof(out->why), "4.4.4 no address found for %s%s", nmx ? "the MX hosts of " : "", domain);
+		snprintf(out->why, sizeof(out->why), "4.4.4 no address found for %s%s",
+		         nmx ? "the MX hosts of " : "", domain);
 	}
 done:
 	res_nclose(&rs);
@@ -251,7 +254,7 @@ done:
 }
 
 int smtp_resolve(const char *relay, const char *domain, int port, const char *dns_server,
-		 struct smtp_route *out)
+                 struct smtp_route *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (relay && *relay)

@@ -59,14 +59,14 @@
 #include <unistd.h>
 
 #define ROUTE_TTL_S 300
-#define IDLE_S 10
-#define MAX_EXPECT 8
+#define IDLE_S      10
+#define MAX_EXPECT  8
 
 enum cstate { C_CONNECT, C_GREET, C_EHLO, C_STARTTLS, C_TLS, C_AUTH, C_IDLE, C_TXN, C_QUIT };
 enum cmd { X_GREET, X_EHLO, X_STARTTLS, X_AUTH, X_RSET, X_MAIL, X_RCPT, X_DATA, X_DOT, X_QUIT };
 
-static const char *const cmd_names[] = {"greeting", "EHLO", "STARTTLS", "AUTH", "RSET",
-					"MAIL FROM", "RCPT TO", "DATA", "end of data", "QUIT"};
+static const char *const cmd_names[] = {"greeting",  "EHLO",    "STARTTLS", "AUTH",        "RSET",
+                                        "MAIL FROM", "RCPT TO", "DATA",     "end of data", "QUIT"};
 
 struct dest;
 
@@ -79,7 +79,7 @@ struct conn {
 	struct smtp_addr addr;
 	char relay[300];
 	enum cstate state;
-	int ready_once;    /* became usable at least once */
+	int ready_once; /* became usable at least once */
 	unsigned caps;
 	size_t size_limit;
 	int tls, tls_verified;
@@ -87,9 +87,9 @@ struct conn {
 	int nexp, hexp;
 	struct smtp_reply reply;
 	struct smtp_job *job;
-	int failed;        /* the transaction has failed already */
+	int failed; /* the transaction has failed already */
 	int need_rset;
-	int pending_cmds;  /* without PIPELINING: commands of the transaction still to send */
+	int pending_cmds; /* without PIPELINING: commands of the transaction still to send */
 	enum cmd next_cmds[4];
 	int ncmd, icmd;
 	struct event *idle;
@@ -155,9 +155,10 @@ static int64_t now_us(void)
 /* ---- jobs ---- */
 
 static void job_finish(struct smtp_client *cl, struct smtp_job *j, enum smtp_outcome o,
-		       const char *relay, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                       const char *relay, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
 static void job_finish(struct smtp_client *cl, struct smtp_job *j, enum smtp_outcome o,
-		       const char *relay, const char *fmt, ...)
+                       const char *relay, const char *fmt, ...)
 {
 	va_list ap;
 	size_t i;
@@ -233,9 +234,9 @@ static void conn_free(struct conn *c)
 
 static const char *state_name(const struct conn *c)
 {
-	static const char *const n[] = {"connecting",  "reading the greeting", "after EHLO",
-					"after STARTTLS", "in the TLS handshake", "after AUTH",
-					"idle",        "in a transaction",     "at QUIT"};
+	static const char *const n[] = {"connecting",     "reading the greeting", "after EHLO",
+	                                "after STARTTLS", "in the TLS handshake", "after AUTH",
+	                                "idle",           "in a transaction",     "at QUIT"};
 	return n[c->state];
 }
 
@@ -307,7 +308,7 @@ static void send_cmd(struct conn *c, enum cmd x)
 		break;
 	case X_MAIL:
 		send_line(c, "MAIL FROM:<%s>%s\r\n", j->from,
-			  j->eightbit && (c->caps & SMTP_CAP_8BITMIME) ? " BODY=8BITMIME" : "");
+		          j->eightbit && (c->caps & SMTP_CAP_8BITMIME) ? " BODY=8BITMIME" : "");
 		break;
 	case X_RCPT:
 		send_line(c, "RCPT TO:<%s>\r\n", j->rcpt);
@@ -387,9 +388,9 @@ static void after_ehlo(struct conn *c)
 	}
 	if (!c->tls && f->tls == DELIVERY_TLS_REQUIRED) {
 		snprintf(why, sizeof(why),
-			 "4.7.0 TLS required (smtp.tls = required) but %s did not offer STARTTLS; "
-			 "not sent in clear",
-			 c->relay);
+		         "4.7.0 TLS required (smtp.tls = required) but %s did not offer STARTTLS; "
+		         "not sent in clear",
+		         c->relay);
 		conn_fail(c, SMTP_DEFERRED, why);
 		return;
 	}
@@ -399,8 +400,8 @@ static void after_ehlo(struct conn *c)
 
 		if (!c->tls) {
 			conn_fail(c, SMTP_DEFERRED,
-				  "4.7.0 AUTH is configured but the session is not encrypted; "
-				  "credentials are never sent in clear");
+			          "4.7.0 AUTH is configured but the session is not encrypted; "
+			          "credentials are never sent in clear");
 			return;
 		}
 		if (!(c->caps & SMTP_CAP_AUTH_PLAIN) || ul + pl + 2 > sizeof(plain)) {
@@ -464,7 +465,7 @@ static void on_reply(struct conn *c)
 	c->nexp--;
 	if (r->code == 421 && x != X_QUIT) {
 		snprintf(why, sizeof(why), "%d %s (from %s, %s)", r->code, r->text, c->relay,
-			 cmd_names[x]);
+		         cmd_names[x]);
 		conn_fail(c, SMTP_DEFERRED, why);
 		return;
 	}
@@ -472,7 +473,7 @@ static void on_reply(struct conn *c)
 	case X_GREET:
 		if (cls != 2) {
 			snprintf(why, sizeof(why), "%d %s (greeting of %s)", r->code, r->text,
-				 c->relay);
+			         c->relay);
 			conn_fail(c, SMTP_DEFERRED, why);
 			return;
 		}
@@ -482,7 +483,8 @@ static void on_reply(struct conn *c)
 		return;
 	case X_EHLO:
 		if (cls != 2) {
-			snprintf(why, sizeof(why), "%d %s (EHLO to %s)", r->code, r->text, c->relay);
+			snprintf(why, sizeof(why), "%d %s (EHLO to %s)", r->code, r->text,
+			         c->relay);
 			conn_fail(c, SMTP_DEFERRED, why);
 			return;
 		}
@@ -492,8 +494,8 @@ static void on_reply(struct conn *c)
 		if (cls == 2) {
 			if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0) {
 				conn_fail(c, SMTP_DEFERRED,
-					  "4.7.0 the server sent data after its STARTTLS reply "
-					  "(command injection?); connection dropped");
+				          "4.7.0 the server sent data after its STARTTLS reply "
+				          "(command injection?); connection dropped");
 				return;
 			}
 			start_tls(c);
@@ -501,7 +503,7 @@ static void on_reply(struct conn *c)
 		}
 		if (c->cl->conf.tls == DELIVERY_TLS_REQUIRED) {
 			snprintf(why, sizeof(why), "4.7.0 STARTTLS refused by %s: %d %s", c->relay,
-				 r->code, r->text);
+			         r->code, r->text);
 			conn_fail(c, SMTP_DEFERRED, why);
 			return;
 		}
@@ -510,7 +512,8 @@ static void on_reply(struct conn *c)
 		return;
 	case X_AUTH:
 		if (r->code != 235) {
-			snprintf(why, sizeof(why), "%d %s (AUTH at %s)", r->code, r->text, c->relay);
+			snprintf(why, sizeof(why), "%d %s (AUTH at %s)", r->code, r->text,
+			         c->relay);
 			conn_fail(c, SMTP_DEFERRED, why);
 			return;
 		}
@@ -528,7 +531,7 @@ static void on_reply(struct conn *c)
 			c->need_rset = 1;
 			/* A refused sender says nothing about the recipient. */
 			finish_with_reply(c, j,
-					  x == X_RCPT && cls == 5 ? SMTP_BOUNCED : SMTP_DEFERRED);
+			                  x == X_RCPT && cls == 5 ? SMTP_BOUNCED : SMTP_DEFERRED);
 		}
 		break;
 	case X_DATA:
@@ -537,7 +540,7 @@ static void on_reply(struct conn *c)
 				/* No recipient took it, yet the server wants data:
 				 * sending even an empty message could deliver it. */
 				conn_fail(c, SMTP_DEFERRED,
-					  "4.5.0 354 after a refused command; connection dropped");
+				          "4.5.0 354 after a refused command; connection dropped");
 				return;
 			}
 			send_data(c);
@@ -553,7 +556,9 @@ static void on_reply(struct conn *c)
 	case X_DOT:
 		smtp_reply_queue_id(r, j->queue_id, sizeof(j->queue_id));
 		finish_with_reply(c, j,
-				  cls == 2 ? SMTP_SENT : cls == 5 ? SMTP_BOUNCED : SMTP_DEFERRED);
+		                  cls == 2   ? SMTP_SENT
+		                  : cls == 5 ? SMTP_BOUNCED
+		                             : SMTP_DEFERRED);
 		txn_over(c);
 		return;
 	}
@@ -586,7 +591,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		if (eol.pos < 0 || (size_t)eol.pos > SMTP_LINE_MAX) {
 			if (eol.pos >= 0 || evbuffer_get_length(in) > SMTP_LINE_MAX)
 				conn_fail(c, SMTP_DEFERRED,
-					  "4.5.0 the server sent a line longer than 2048 bytes");
+				          "4.5.0 the server sent a line longer than 2048 bytes");
 			break;
 		}
 		len = (size_t)eol.pos;
@@ -654,8 +659,10 @@ static void conn_event(struct conn *c, struct bufferevent *bev, short what)
 			X509_free(peer);
 			if (c->cl->conf.tls == DELIVERY_TLS_REQUIRED && !c->tls_verified) {
 				snprintf(why, sizeof(why),
-					 "4.7.5 the TLS certificate of %s did not verify: %s", c->relay,
-					 peer ? X509_verify_cert_error_string(v) : "no certificate");
+				         "4.7.5 the TLS certificate of %s did not verify: %s",
+				         c->relay,
+				         peer ? X509_verify_cert_error_string(v)
+				              : "no certificate");
 				conn_fail(c, SMTP_DEFERRED, why);
 				return;
 			}
@@ -675,13 +682,13 @@ static void conn_event(struct conn *c, struct bufferevent *bev, short what)
 		if (e)
 			ERR_error_string_n(e, es, sizeof(es));
 		snprintf(why, sizeof(why), "4.7.5 %s: TLS failed %s: %s", c->relay, state_name(c),
-			 es);
+		         es);
 	} else if (c->state == C_CONNECT)
 		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", c->relay,
-			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	else
 		snprintf(why, sizeof(why), "4.4.2 lost connection with %s %s", c->relay,
-			 state_name(c));
+		         state_name(c));
 	if (c->state == C_QUIT) {
 		conn_free(c);
 		return;
@@ -711,10 +718,10 @@ static void start_tls(struct conn *c)
 		if (X509_VERIFY_PARAM_set1_ip_asc(p, c->addr.host) != 1)
 			goto fail;
 	} else if (SSL_set_tlsext_host_name(c->ssl, c->addr.host) != 1 ||
-		   SSL_set1_host(c->ssl, c->addr.host) != 1)
+	           SSL_set1_host(c->ssl, c->addr.host) != 1)
 		goto fail;
 	tls = bufferevent_openssl_filter_new(c->cl->base, c->bev, c->ssl,
-					     BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	                                     BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL)
 		goto fail;
 	c->bev = tls;
@@ -777,7 +784,7 @@ static void conn_open(struct dest *d)
 	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&c->addr.sa,
-				       (int)c->addr.salen) != 0) {
+	                               (int)c->addr.salen) != 0) {
 		char why[400];
 
 		snprintf(why, sizeof(why), "4.4.1 connect to %s: %s", c->relay, strerror(errno));
@@ -986,8 +993,8 @@ static void *resolver_main(void *arg)
 		cl->rq = r->next;
 		pthread_mutex_unlock(&cl->mu);
 		r->rc = smtp_resolve(cl->conf.relay, r->key,
-				     cl->conf.mx_port ? cl->conf.mx_port : 25, cl->conf.dns_server,
-				     &r->route);
+		                     cl->conf.mx_port ? cl->conf.mx_port : 25, cl->conf.dns_server,
+		                     &r->route);
 		if (r->rc != 0)
 			snprintf(r->err, sizeof(r->err), "%s", ak_error_last());
 		pthread_mutex_lock(&cl->mu);
@@ -1015,7 +1022,7 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 			c->job = NULL;
 			if (j)
 				job_finish(cl, j, SMTP_DEFERRED, c->relay,
-					   "4.3.2 akashi stopped during delivery");
+				           "4.3.2 akashi stopped during delivery");
 			conn_free(c);
 		}
 		dest_fail_all(d, SMTP_DEFERRED, "4.3.2 akashi stopped before delivery");
@@ -1048,7 +1055,7 @@ void smtp_client_submit(struct smtp_client *cl, struct smtp_job *jobs)
 }
 
 int smtp_client_new(struct smtp_client **out, const struct smtp_client_conf *conf,
-		    void (*done)(void *ctx, struct smtp_job *job), void *ctx)
+                    void (*done)(void *ctx, struct smtp_job *job), void *ctx)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct smtp_client *cl = calloc(1, sizeof(*cl));

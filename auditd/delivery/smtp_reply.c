@@ -78,14 +78,14 @@ int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len)
 	if (len < 3 || !digit(line[0]) || !digit(line[1]) || !digit(line[2]) || line[0] < '2' ||
 	    line[0] > '5' || (len > 3 && line[3] != ' ' && line[3] != '-'))
 		return ak_error_code(AK_EINVALID, "malformed SMTP reply line: '%.*s'",
-				     (int)(len > 60 ? 60 : len), line);
+		                     (int)(len > 60 ? 60 : len), line);
 	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	if (r->nlines > 0 && code != r->code)
 		return ak_error_code(AK_EINVALID, "SMTP reply changes its code from %d to %d",
-				     r->code, code);
+		                     r->code, code);
 	if (r->nlines >= SMTP_REPLY_LINES_MAX)
 		return ak_error_code(AK_EINVALID, "SMTP reply of more than %d lines",
-				     SMTP_REPLY_LINES_MAX);
+		                     SMTP_REPLY_LINES_MAX);
 	r->code = code;
 	line += 3, len -= 3;
 	{

@@ -191,6 +191,52 @@ like "$out" "blocked 1" "marketing without List-Unsubscribe is blocked"
 like "$(entry news-2 zoe@ok.test blocked)" 'List-Unsubscribe-Post: List-Unsubscribe=One-Click' \
 	"... by message.unsubscribe_headers"
 
+# --- the RFC 8058 loop: link in the message -> POST to the daemon -> blocked
+DPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$AKASHI" --store "$S" serve --set listen=127.0.0.1:$DPORT --set tls.cert="$T/srv.pem" \
+	--set tls.key="$T/srv.key" --set checkpoint.interval=0 --set audit.interval=0 \
+	>"$T/daemon.log" 2>&1 &
+DPID=$!
+PIDS="$PIDS $DPID"
+for i in $(seq 200); do
+	curl -s --cacert "$T/ca.pem" -o /dev/null "https://localhost:$DPORT/healthz" && break
+	sleep 0.05
+done
+cat >promo.jsonl <<'EOF_J'
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"una@ok.test","list":"promo","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.5","form_url":"https://example.com/join"}}}
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"uwe@ok.test","list":"promo","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.6","form_url":"https://example.com/join"}}}
+EOF_J
+"$AKASHI" --store "$S" ingest promo.jsonl >/dev/null
+printf 'email\nuna@ok.test\nuwe@ok.test\n' >r10.csv
+USET="--set unsubscribe.base_url=https://localhost:$DPORT"
+out=$(send $USET send --campaign promo-1 --stream marketing --list promo --from news@example.com \
+	--template t3.eml --recipients r10.csv 2>&1)
+like "$out" "2 recipients: sent 2," "marketing with one-click links is sent"
+m=$(grep -l '^To: <una@ok.test>' tls/*.eml | head -1)
+lu=$($PY -c '
+import email, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read())
+print(m["List-Unsubscribe"]); print(m["List-Unsubscribe-Post"])
+sig = " ".join(m.get_all("DKIM-Signature")).replace("\r\n", "").replace("\t", "").replace(" ", "").lower()
+hs = [f.split(";")[0] for f in sig.split(";h=")[1:]]
+print("signed" if len(hs) == 2 and all("list-unsubscribe:list-unsubscribe-post" in h for h in hs) else "not signed")' "$m")
+like "$lu" "^<https://localhost:$DPORT/v1/unsubscribe\?t=[A-Za-z0-9_-]+>" "List-Unsubscribe points at the daemon"
+like "$lu" "List-Unsubscribe=One-Click" "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+like "$lu" "^signed$" "both are in the DKIM signatures' h="
+like "$($PY "$LIB/dkim-verify.py" dns-keys "$m")" ' ok a=rsa-sha256 a=ed25519-sha256$' "and the signatures verify"
+like "$(entry promo-1 una@ok.test sent)" '"unsubscribe": \{"one_click": true, "url": "https://localhost' \
+	"the sent entry records the link"
+url=$(printf '%s\n' "$lu" | head -1 | tr -d '<>')
+code=$(curl -s --cacert "$T/ca.pem" -o "$T/unsub.out" -w '%{http_code}' -X POST \
+	-d 'List-Unsubscribe=One-Click' "$url")
+is "$code" 200 "POST List-Unsubscribe=One-Click to the link: 200"
+out=$(send $USET send --campaign promo-2 --stream marketing --list promo --from news@example.com \
+	--template t3.eml --recipients r10.csv 2>&1)
+like "$out" "2 recipients: sent 1, deferred 0, bounced 0, blocked 1" "the next campaign reaches only the other one"
+like "$(entry promo-2 una@ok.test blocked)" '"detail": "opted out of .promo. at ' "blocked: opted out (one click)"
+is "$(delivered_to tls una@ok.test)$(delivered_to tls uwe@ok.test)" 12 "una got one message, uwe two"
+kill $DPID 2>/dev/null; wait $DPID 2>/dev/null
+
 # --- 4xx, then success on the retry ---------------------------------------
 printf 'email\ntempfail1@ok.test\n' >r5.csv
 out=$(send send --campaign temp-1 --stream transactional --list orders --from news@example.com \

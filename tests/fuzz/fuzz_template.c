@@ -39,7 +39,8 @@ static size_t count_fields(const char *m, size_t len, size_t *body)
 		if (l > 998)
 			abort();
 		for (size_t k = i; k < i + l; k++)
-			if ((unsigned char)m[k] >= 0x80 || m[k] == '\r' || m[k] == '\n' || m[k] == 0)
+			if ((unsigned char)m[k] >= 0x80 || m[k] == '\r' || m[k] == '\n' ||
+			    m[k] == 0)
 				abort();
 		if (m[i] != ' ' && m[i] != '\t')
 			n++;

@@ -46,7 +46,7 @@ static struct delivery_template *tpl(const char *text)
 
 /* Render t for one recipient with values (one per template field). */
 static char *render(const struct delivery_template *t, const char *const *values, size_t n,
-		    const char *unsub)
+                    const char *unsub)
 {
 	struct ak_buf out = AK_BUF_INIT(0), scratch = AK_BUF_INIT(0);
 	struct delivery_render r = {0};
@@ -140,9 +140,10 @@ static void test_delivery__address_header_values_cannot_add_recipients(void **st
 static void test_delivery__non_ascii_headers_are_rfc2047_encoded(void **state)
 {
 	struct delivery_template *t =
-		tpl("From: ニュース <news@example.com>\nTo: {{name}} <{{email}}>\n"
-		    "Subject: {{name}}様へのお知らせ: 新しいサービスを開始しました。ぜひご覧ください\n\n"
-		    "本文\n");
+	        tpl("From: ニュース <news@example.com>\nTo: {{name}} <{{email}}>\n"
+	            "Subject: {{name}}様へのお知らせ: "
+	            "新しいサービスを開始しました。ぜひご覧ください\n\n"
+	            "本文\n");
 	const char *vals[] = {"山田 太郎", "alice@example.org"};
 	char *msg = render(t, vals, 2, NULL), *subj, *to, *from, dec[512];
 	const char *p;
@@ -153,7 +154,8 @@ static void test_delivery__non_ascii_headers_are_rfc2047_encoded(void **state)
 	from = header(msg, "From");
 	assert_non_null(subj);
 	decode_words(subj, dec, sizeof(dec));
-	assert_string_equal(dec, "山田 太郎様へのお知らせ: 新しいサービスを開始しました。ぜひご覧ください");
+	assert_string_equal(
+	        dec, "山田 太郎様へのお知らせ: 新しいサービスを開始しました。ぜひご覧ください");
 	/* Only the display name is encoded; the address stays as it is. */
 	assert_non_null(strstr(to, "?= <alice@example.org>"));
 	decode_words(to, dec, sizeof(dec));
@@ -162,7 +164,7 @@ static void test_delivery__non_ascii_headers_are_rfc2047_encoded(void **state)
 	assert_string_equal(dec, "ニュース");
 	/* Every header line holding encoded-words is at most 76 characters,
 	 * and the whole header is 7-bit. */
-	for (p = msg; *p && !(p[0] == '\r' && p[1] == '\n'); ) {
+	for (p = msg; *p && !(p[0] == '\r' && p[1] == '\n');) {
 		const char *e = strstr(p, "\r\n");
 
 		assert_non_null(e);
@@ -183,7 +185,7 @@ static void test_delivery__rfc2047_splits_between_characters(void **state)
 {
 	struct ak_buf out = AK_BUF_INIT(0);
 	const char *s = "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほ"
-			"まみむめもやゆよらりるれろわをん";
+	                "まみむめもやゆよらりるれろわをん";
 	const char *p;
 	int words = 0;
 
@@ -209,10 +211,10 @@ static void test_delivery__rfc2047_splits_between_characters(void **state)
 
 static void test_delivery__engine_headers_replace_the_templates(void **state)
 {
-	struct delivery_template *t = tpl(
-		"Message-ID: <old@example.com>\nDate: Mon, 1 Jan 2001 00:00:00 +0000\n"
-		"X-Akashi-Campaign: spring\nBcc: hidden@example.com\nFrom: news@example.com\n"
-		"List-Unsubscribe: <mailto:old@example.com>\nSubject: s\n\nbody\n");
+	struct delivery_template *t =
+	        tpl("Message-ID: <old@example.com>\nDate: Mon, 1 Jan 2001 00:00:00 +0000\n"
+	            "X-Akashi-Campaign: spring\nBcc: hidden@example.com\nFrom: news@example.com\n"
+	            "List-Unsubscribe: <mailto:old@example.com>\nSubject: s\n\nbody\n");
 	char *m = render(t, NULL, 0, "https://akashi.example/v1/unsubscribe?t=TOKEN"), *v;
 
 	(void)state;
@@ -376,7 +378,7 @@ static void test_smtp__ehlo_capabilities(void **state)
 	smtp_ehlo_line(&caps, &size, "8BITMIME", 8);
 	smtp_ehlo_line(&caps, &size, "PIPELININGX", 11); /* not PIPELINING */
 	assert_int_equal(caps, SMTP_CAP_PIPELINING | SMTP_CAP_SIZE | SMTP_CAP_STARTTLS |
-				       SMTP_CAP_AUTH_PLAIN | SMTP_CAP_8BITMIME);
+	                               SMTP_CAP_AUTH_PLAIN | SMTP_CAP_8BITMIME);
 	assert_int_equal(size, 10240000);
 	caps = 0;
 	smtp_ehlo_line(&caps, &size, "AUTH=PLAIN", 10);
@@ -425,9 +427,9 @@ static void test_delivery__backoff_doubles_up_to_the_maximum(void **state)
 	}
 	/* Different messages spread out. */
 	assert_true(delivery_backoff(1, 300, 14400, "<1.x@example.com>") !=
-			    delivery_backoff(1, 300, 14400, "<2.x@example.com>") ||
-		    delivery_backoff(1, 300, 14400, "<3.x@example.com>") !=
-			    delivery_backoff(1, 300, 14400, "<4.x@example.com>"));
+	                    delivery_backoff(1, 300, 14400, "<2.x@example.com>") ||
+	            delivery_backoff(1, 300, 14400, "<3.x@example.com>") !=
+	                    delivery_backoff(1, 300, 14400, "<4.x@example.com>"));
 	/* Huge attempt numbers do not overflow. */
 	assert_true(delivery_backoff(1000000, 300, 14400, "x") <= 14400 + 1440);
 	assert_true(delivery_backoff(0, 0, 0, NULL) >= 1);
@@ -442,7 +444,7 @@ static const char *write_key(const char *name, const char *alg, int bits)
 	static char path[2][128];
 	static int which;
 	EVP_PKEY *k = bits ? EVP_PKEY_Q_keygen(NULL, NULL, alg, (size_t)bits)
-			   : EVP_PKEY_Q_keygen(NULL, NULL, alg);
+	                   : EVP_PKEY_Q_keygen(NULL, NULL, alg);
 	char *p = path[which++ % 2];
 	FILE *f;
 
@@ -474,14 +476,14 @@ static void b_value(const char *sigs, int i, char *out, size_t cap)
 static void test_dkim__signatures_match_libopendkim(void **state)
 {
 	static const char *msgs[] = {
-		"From: News <news@example.com>\r\nTo: alice@example.org\r\nSubject: Hello\r\n"
-		"Date: Sun, 22 Nov 2026 09:07:16 +0000\r\nMessage-ID: <1.abc@example.com>\r\n\r\n"
-		"Hello  there \t \r\n\r\nsecond paragraph\r\n\r\n\r\n",
-		/* Folded and oddly spaced headers, a header signed twice, no body. */
-		"From:news@example.com\r\nTo: a@example.org,\r\n\t b@example.org\r\n"
-		"Subject:   spaced    out   \r\nTo: c@example.org\r\nX-Other: not signed\r\n"
-		"List-Unsubscribe: <https://x.example/v1/unsubscribe?t=abc>\r\n"
-		"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n",
+	        "From: News <news@example.com>\r\nTo: alice@example.org\r\nSubject: Hello\r\n"
+	        "Date: Sun, 22 Nov 2026 09:07:16 +0000\r\nMessage-ID: <1.abc@example.com>\r\n\r\n"
+	        "Hello  there \t \r\n\r\nsecond paragraph\r\n\r\n\r\n",
+	        /* Folded and oddly spaced headers, a header signed twice, no body. */
+	        "From:news@example.com\r\nTo: a@example.org,\r\n\t b@example.org\r\n"
+	        "Subject:   spaced    out   \r\nTo: c@example.org\r\nX-Other: not signed\r\n"
+	        "List-Unsubscribe: <https://x.example/v1/unsubscribe?t=abc>\r\n"
+	        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n",
 	};
 	struct dkim_key *rsa = NULL, *ed = NULL;
 	struct dkim_signer *own = NULL, *ref = NULL;
@@ -507,7 +509,8 @@ static void test_dkim__signatures_match_libopendkim(void **state)
 		char ba[1024], bb[1024];
 		int k;
 
-		assert_int_equal(dkim_signer_sign(own, &a, msgs[i], strlen(msgs[i]), 1795338436), 0);
+		assert_int_equal(dkim_signer_sign(own, &a, msgs[i], strlen(msgs[i]), 1795338436),
+		                 0);
 		if (dkim_signer_sign(ref, &b, msgs[i], strlen(msgs[i]), 1795338436) != 0)
 			fail_msg("libopendkim: %s", ak_error_last());
 		for (k = 0; k < 2; k++) {
@@ -558,7 +561,7 @@ static void test_dkim__trailing_empty_lines_do_not_change_the_body_hash(void **s
 		struct dkim_key *small = NULL;
 
 		assert_int_equal(dkim_key_load(&small, write_key("small.pem", "RSA", 512)),
-				 AK_EINVALID);
+		                 AK_EINVALID);
 	}
 	/* The public key record. */
 	ak_buf_reset(&x);
@@ -579,21 +582,21 @@ static void test_dkim__trailing_empty_lines_do_not_change_the_body_hash(void **s
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_delivery__merge_refuses_line_breaks_in_header_values),
-		cmocka_unit_test(test_delivery__address_header_values_cannot_add_recipients),
-		cmocka_unit_test(test_delivery__non_ascii_headers_are_rfc2047_encoded),
-		cmocka_unit_test(test_delivery__rfc2047_splits_between_characters),
-		cmocka_unit_test(test_delivery__engine_headers_replace_the_templates),
-		cmocka_unit_test(test_delivery__eight_bit_body_goes_base64),
-		cmocka_unit_test(test_delivery__template_errors_name_the_place),
-		cmocka_unit_test(test_delivery__date_is_rfc5322),
-		cmocka_unit_test(test_smtp__reply_lines_make_one_reply),
-		cmocka_unit_test(test_smtp__bad_replies_are_refused),
-		cmocka_unit_test(test_smtp__ehlo_capabilities),
-		cmocka_unit_test(test_smtp__queue_id_from_final_reply),
-		cmocka_unit_test(test_delivery__backoff_doubles_up_to_the_maximum),
-		cmocka_unit_test(test_dkim__signatures_match_libopendkim),
-		cmocka_unit_test(test_dkim__trailing_empty_lines_do_not_change_the_body_hash),
+	        cmocka_unit_test(test_delivery__merge_refuses_line_breaks_in_header_values),
+	        cmocka_unit_test(test_delivery__address_header_values_cannot_add_recipients),
+	        cmocka_unit_test(test_delivery__non_ascii_headers_are_rfc2047_encoded),
+	        cmocka_unit_test(test_delivery__rfc2047_splits_between_characters),
+	        cmocka_unit_test(test_delivery__engine_headers_replace_the_templates),
+	        cmocka_unit_test(test_delivery__eight_bit_body_goes_base64),
+	        cmocka_unit_test(test_delivery__template_errors_name_the_place),
+	        cmocka_unit_test(test_delivery__date_is_rfc5322),
+	        cmocka_unit_test(test_smtp__reply_lines_make_one_reply),
+	        cmocka_unit_test(test_smtp__bad_replies_are_refused),
+	        cmocka_unit_test(test_smtp__ehlo_capabilities),
+	        cmocka_unit_test(test_smtp__queue_id_from_final_reply),
+	        cmocka_unit_test(test_delivery__backoff_doubles_up_to_the_maximum),
+	        cmocka_unit_test(test_dkim__signatures_match_libopendkim),
+	        cmocka_unit_test(test_dkim__trailing_empty_lines_do_not_change_the_body_hash),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

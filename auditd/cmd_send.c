@@ -12,12 +12,18 @@
 #include "auditd/cli.h"
 
 #include "auditd/delivery/delivery.h"
-#include "auditd/unsubscribe.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "policies/repo.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,63 +41,195 @@ static void on_signal(int sig)
 		delivery_stop(running);
 }
 
-/* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
-static int slurp(const char *path, size_t max, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	struct ak_buf b = AK_BUF_INIT(max);
-	char chunk[65536];
-	size_t n;
-	int rc = 0;
+/* ---- talking to a daemon (--via URL --token T) ---- */
 
-	if (f == NULL)
-		return ak_error_set("%s: %s", path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if ((rc = ak_buf_append(&b, chunk, n)) != 0) {
-			ak_error_prefix("%s", path);
-			break;
-		}
-	if (rc == 0 && ferror(f))
-		rc = ak_error_set("%s: read error", path);
-	fclose(f);
-	if (rc) {
-		ak_buf_free(&b);
-		return rc;
+struct http_result {
+	int code;
+	struct ak_buf body;
+	int done;
+};
+
+static void http_done(struct evhttp_request *req, void *arg)
+{
+	struct http_result *r = arg;
+
+	r->done = 1;
+	if (req == NULL)
+		return;
+	r->code = evhttp_request_get_response_code(req);
+	{
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t n = evbuffer_get_length(in);
+
+		if (ak_buf_append(&r->body, evbuffer_pullup(in, (ev_ssize_t)n), n) != 0)
+			r->code = 0;
 	}
-	*out = ak_buf_detach(&b, len);
-	return 0;
 }
 
-/* The unsubscribe secret the daemon checks tokens with: the file
- * unsubscribe.secret names, else <store>/unsubscribe.key (made now when
- * the store predates it, as the daemon does). */
-static int unsub_secret(struct cli *cli, unsigned char **out, size_t *len)
+/* One HTTP(S) request to the daemon; r gets the status and body. With
+ * https the server's certificate is verified (system store, or
+ * tls.ca_file) and must name the URL's host. */
+static int http_call(struct cli *cli, const char *url, const char *token, int post,
+                     const char *pathq, const char *body, size_t len, struct http_result *r)
 {
-	const char *given = config_get(cli->config, "unsubscribe.secret");
-	char path[4200];
-	int rc;
+	struct evhttp_uri *u = evhttp_uri_parse(url);
+	struct event_base *base = NULL;
+	struct evhttp_connection *conn = NULL;
+	struct evhttp_request *req;
+	struct bufferevent *bev = NULL;
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	const char *scheme, *host, *ca = config_get(cli->config, "tls.ca_file");
+	char auth[200], path[2048];
+	int port, https, rc = 0;
 
-	if (*given)
-		snprintf(path, sizeof(path), "%s", given);
-	else
-		snprintf(path, sizeof(path), "%s/%s", cli->store_dir, UNSUB_SECRET_FILE);
-	rc = unsub_secret_load(path, out, len);
-	if (rc == AK_ENOTFOUND && *given == '\0' && (rc = unsub_secret_create(path)) == 0)
-		rc = unsub_secret_load(path, out, len);
+	memset(r, 0, sizeof(*r));
+	ak_buf_init(&r->body, 64 << 20);
+	if (u == NULL || (scheme = evhttp_uri_get_scheme(u)) == NULL ||
+	    (host = evhttp_uri_get_host(u)) == NULL ||
+	    (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
+		rc = ak_error_code(AK_EINVALID, "--via %s: expected http(s)://HOST[:PORT]", url);
+		goto done;
+	}
+	https = strcmp(scheme, "https") == 0;
+	port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : https ? 443 : 80;
+	snprintf(path, sizeof(path), "%s%s",
+	         evhttp_uri_get_path(u) && strcmp(evhttp_uri_get_path(u), "/")
+	                 ? evhttp_uri_get_path(u)
+	                 : "",
+	         pathq);
+	if ((base = event_base_new()) == NULL) {
+		rc = ak_error_set("libevent: no event loop");
+		goto done;
+	}
+	if (https) {
+		if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+		    (*ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL)
+		         : SSL_CTX_set_default_verify_paths(ctx)) != 1 ||
+		    (ssl = SSL_new(ctx)) == NULL) {
+			rc = ak_error_set("TLS: cannot set up (tls.ca_file %s)",
+			                  *ca ? ca : "unset");
+			goto done;
+		}
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		SSL_set_tlsext_host_name(ssl, host);
+		SSL_set1_host(ssl, host);
+		bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+		                                     BEV_OPT_CLOSE_ON_FREE |
+		                                             BEV_OPT_DEFER_CALLBACKS);
+		ssl = NULL; /* the bufferevent's */
+	} else
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL ||
+	    (conn = evhttp_connection_base_bufferevent_new(base, NULL, bev, host,
+	                                                   (unsigned short)port)) == NULL ||
+	    (req = evhttp_request_new(http_done, r)) == NULL) {
+		rc = ak_error_set("cannot connect to %s", url);
+		goto done;
+	}
+	evhttp_connection_set_timeout(conn, 600);
+	snprintf(auth, sizeof(auth), "Bearer %s", token);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Authorization", auth);
+	if (post) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+		                  "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+	}
+	if (evhttp_make_request(conn, req, post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, path) != 0) {
+		rc = ak_error_set("cannot send a request to %s", url);
+		goto done;
+	}
+	while (!r->done && event_base_loop(base, EVLOOP_ONCE) == 0)
+		;
+	if (r->code == 0)
+		rc = ak_error_set("no answer from %s", url);
+done:
+	if (conn)
+		evhttp_connection_free(conn); /* frees bev */
+	else if (bev)
+		bufferevent_free(bev);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (base)
+		event_base_free(base);
+	if (u)
+		evhttp_uri_free(u);
 	return rc;
 }
 
-static enum delivery_tls tls_mode(const char *s, int *ok)
+static const char *via_token(const char *given)
 {
-	*ok = 1;
-	if (strcmp(s, "required") == 0)
-		return DELIVERY_TLS_REQUIRED;
-	if (strcmp(s, "opportunistic") == 0)
-		return DELIVERY_TLS_OPPORTUNISTIC;
-	if (strcmp(s, "off") == 0)
-		return DELIVERY_TLS_OFF;
-	*ok = 0;
-	return DELIVERY_TLS_REQUIRED;
+	const char *env = getenv("AKASHI_TOKEN");
+
+	return given ? given : env ? env : NULL;
+}
+
+/* The error in a daemon's JSON answer, or the body. */
+static const char *answer_error(const struct http_result *r, char *buf, size_t cap)
+{
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+	const char *e = json_string_value(json_object_get(j, "error"));
+	size_t i;
+
+	snprintf(buf, cap, "%s", e ? e : r->body.data ? r->body.data : "");
+	if (j && json_array_size(json_object_get(j, "rejects"))) {
+		for (i = 0; i < json_array_size(json_object_get(j, "rejects")); i++) {
+			json_t *x = json_array_get(json_object_get(j, "rejects"), i);
+
+			fprintf(stderr, "akashi: line %lld: %s\n",
+			        (long long)json_integer_value(json_object_get(x, "line")),
+			        json_string_value(json_object_get(x, "reason")));
+		}
+	}
+	json_decref(j);
+	return buf;
+}
+
+static int send_via(struct cli *cli, const struct delivery_campaign *c, const char *tpl_path,
+                    const char *via, const char *token)
+{
+	char *tpl = NULL, *csv = NULL, *text = NULL, err[600];
+	size_t tl = 0, cl = 0;
+	struct http_result r = {0};
+	json_t *o = NULL, *a;
+	int rc;
+
+	if ((rc = cli_configure(cli)) != 0 ||
+	    (rc = delivery_slurp(tpl_path, 16 << 20, &tpl, &tl)) != 0 ||
+	    (rc = delivery_slurp(c->recipients, (size_t)1 << 30, &csv, &cl)) != 0)
+		goto done;
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s%,s:s%,s:b}", "campaign", c->id, "stream", c->stream,
+	              "list", c->list, "from", c->from, "template", tpl, tl, "recipients", csv, cl,
+	              "skip_invalid", c->skip_invalid);
+	if (o && c->owner)
+		json_object_set_new(o, "owner", json_string(c->owner));
+	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
+		rc = ak_error_code(AK_EINVALID, "the template and recipients must be UTF-8 text");
+		goto done;
+	}
+	if ((rc = http_call(cli, via, token, 1, "/v1/campaigns", text, strlen(text), &r)) != 0)
+		goto done;
+	if (r.code != 202) {
+		rc = ak_error_code(r.code == 400 ? AK_EINVALID : AK_ERROR, "%s: %d: %s", via,
+		                   r.code, answer_error(&r, err, sizeof(err)));
+		goto done;
+	}
+	a = json_loadb(r.body.data, r.body.len, 0, NULL);
+	printf("campaign %s: handed to %s: %lld recipients%s (%lld duplicates, %lld invalid rows "
+	       "skipped)\n",
+	       c->id, via, (long long)json_integer_value(json_object_get(a, "recipients")),
+	       json_is_true(json_object_get(a, "resumed")) ? " (resumed)" : "",
+	       (long long)json_integer_value(json_object_get(a, "duplicates")),
+	       (long long)json_integer_value(json_object_get(a, "invalid")));
+	json_decref(a);
+done:
+	free(tpl);
+	free(csv);
+	free(text);
+	json_decref(o);
+	ak_buf_free(&r.body);
+	return rc;
 }
 
 struct rejects {
@@ -143,12 +281,12 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	struct evidence_store *st = NULL;
 	struct policy_set *set = NULL;
 	struct delivery *d = NULL;
-	const char *template_path = NULL, *via = NULL;
-	char *tpl = NULL, *password = NULL, queue[4200], repo[4200];
-	unsigned char *secret = NULL;
-	size_t tpl_len = 0, secret_len = 0, plen = 0;
+	const char *template_path = NULL, *via = NULL, *token = NULL;
+	char *tpl = NULL, repo[4200];
+	struct delivery_owned own = {0};
+	size_t tpl_len = 0;
 	struct rejects rj = {0};
-	int opt, rc = 0, ok;
+	int opt, rc = 0;
 
 	while ((opt = cli_getopt(cli, "send", argc, argv, "", opts)) != -1) {
 		switch (opt) {
@@ -180,6 +318,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 			via = optarg;
 			break;
 		case 'T':
+			token = optarg;
 			break;
 		default:
 			return CLI_USAGE;
@@ -187,66 +326,22 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("send", "unexpected argument '%s'", argv[optind]);
-	if (via)
-		return cli_usage("send", "--via needs the daemon's POST /v1/campaigns, which this "
-		                         "build does not have yet");
 	if (!c.id || !c.stream || !c.list || !c.from || !template_path || !c.recipients)
 		return cli_usage("send", "--campaign, --stream, --list, --from, --template and "
 		                         "--recipients are required");
+	if (via) {
+		if (via_token(token) == NULL)
+			return cli_usage("send", "--via needs --token (or AKASHI_TOKEN)");
+		rc = send_via(cli, &c, template_path, via, via_token(token));
+		return rc ? cli_error("send", rc) : CLI_OK;
+	}
 	rj.file = c.recipients;
 	c.reject = reject;
 	c.reject_ctx = &rj;
 	if ((rc = cli_open_store(cli, 0, &st)) != 0)
 		goto done;
-	delivery_options_default(&o);
-	snprintf(queue, sizeof(queue), "%s/%s", cli->store_dir, DELIVERY_QUEUE_FILE);
-	o.queue_path = queue;
-	o.relay = config_get(cli->config, "relay");
-	o.relay_user = config_get(cli->config, "relay.user");
-	if (*config_get(cli->config, "relay.password_file")) {
-		if ((rc = slurp(config_get(cli->config, "relay.password_file"), 4096, &password,
-		                &plen)) != 0)
-			goto done;
-		while (plen && (password[plen - 1] == '\n' || password[plen - 1] == '\r'))
-			password[--plen] = '\0';
-		o.relay_password = password;
-	}
-	o.tls = tls_mode(config_get(cli->config, "smtp.tls"), &ok);
-	if (!ok) {
-		rc = ak_error_code(AK_EINVALID, "smtp.tls: required, opportunistic or off");
+	if ((rc = delivery_options_from_config(cli->config, cli->store_dir, &o, &own)) != 0)
 		goto done;
-	}
-	o.ca_file = config_get(cli->config, "tls.ca_file");
-	o.helo = config_get(cli->config, "smtp.helo");
-	o.mx_port = (int)config_int(cli->config, "smtp.port");
-	o.timeout_s = (int)config_seconds(cli->config, "smtp.timeout");
-	o.dns_server = config_get(cli->config, "smtp.dns_server");
-	o.dkim_domain = config_get(cli->config, "dkim.domain");
-	o.dkim_selector = config_get(cli->config, "dkim.selector");
-	o.dkim_key = config_get(cli->config, "dkim.key");
-	o.dkim_ed25519_selector = config_get(cli->config, "dkim.ed25519_selector");
-	o.dkim_ed25519_key = config_get(cli->config, "dkim.ed25519_key");
-	if (strcmp(config_get(cli->config, "dkim.engine"), "libopendkim") == 0)
-		o.dkim_libopendkim = 1;
-	else if (strcmp(config_get(cli->config, "dkim.engine"), "builtin") != 0) {
-		rc = ak_error_code(AK_EINVALID, "dkim.engine: builtin or libopendkim");
-		goto done;
-	}
-	o.unsub_base_url = config_get(cli->config, "unsubscribe.base_url");
-	if (*o.unsub_base_url) {
-		if ((rc = unsub_secret(cli, &secret, &secret_len)) != 0)
-			goto done;
-		o.unsub_secret = secret;
-		o.unsub_secret_len = secret_len;
-	}
-	o.max_age_s = config_seconds(cli->config, "queue.max_age");
-	o.retry_min_s = config_seconds(cli->config, "queue.retry_min");
-	o.retry_max_s = config_seconds(cli->config, "queue.retry_max");
-	o.connections = (int)config_int(cli->config, "delivery.connections");
-	o.rate = (int)config_int(cli->config, "delivery.rate");
-	o.max_inflight = (int)config_int(cli->config, "delivery.max_inflight");
-	o.signers = (int)config_int(cli->config, "delivery.signers");
-	o.batch = (int)config_int(cli->config, "delivery.batch");
 	if (*config_get(cli->config, "policies.repo"))
 		snprintf(repo, sizeof(repo), "%s", config_get(cli->config, "policies.repo"));
 	else
@@ -255,7 +350,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		ak_error_prefix("policies %s", repo);
 		goto done;
 	}
-	if ((rc = slurp(template_path, 16 << 20, &tpl, &tpl_len)) != 0)
+	if ((rc = delivery_slurp(template_path, 16 << 20, &tpl, &tpl_len)) != 0)
 		goto done;
 	c.template_data = tpl;
 	c.template_len = tpl_len;
@@ -284,30 +379,101 @@ done:
 	policy_set_free(set);
 	evidence_close(st);
 	free(tpl);
-	if (secret)
-		unsub_secret_free(secret, secret_len);
-	if (password)
-		explicit_bzero(password, plen);
-	free(password);
+	delivery_owned_free(&own);
 	return rc ? cli_error("send", rc) : CLI_OK;
+}
+
+static int status_via(struct cli *cli, const char *id, const char *via, const char *token, int wait)
+{
+	struct http_result r = {0};
+	struct delivery_counts k;
+	char path[600], err[600], enc[520];
+	size_t i, o = 0;
+	int rc;
+
+	for (i = 0; id[i] && o + 4 < sizeof(enc); i++) {
+		unsigned char ch = (unsigned char)id[i];
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
+			enc[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(enc + o, 4, "%%%02X", ch);
+	}
+	enc[o] = '\0';
+	snprintf(path, sizeof(path), "/v1/campaigns?id=%s", enc);
+	for (;;) {
+		json_t *a;
+
+		if ((rc = cli_configure(cli)) != 0 ||
+		    (rc = http_call(cli, via, token, 0, path, NULL, 0, &r)) != 0)
+			break;
+		if (r.code != 200) {
+			rc = ak_error_code(r.code == 404 ? AK_ENOTFOUND : AK_ERROR, "%s: %d: %s",
+			                   via, r.code, answer_error(&r, err, sizeof(err)));
+			break;
+		}
+		a = json_loadb(r.body.data, r.body.len, 0, NULL);
+		memset(&k, 0, sizeof(k));
+		k.total = json_integer_value(json_object_get(a, "total"));
+		k.pending = json_integer_value(json_object_get(a, "not_yet_attempted"));
+		k.sent = json_integer_value(json_object_get(a, "sent"));
+		k.deferred = json_integer_value(json_object_get(a, "deferred"));
+		k.bounced = json_integer_value(json_object_get(a, "bounced"));
+		k.blocked = json_integer_value(json_object_get(a, "blocked"));
+		k.expired = json_integer_value(json_object_get(a, "expired"));
+		json_decref(a);
+		ak_buf_free(&r.body);
+		if (!wait || k.pending == 0) {
+			print_counts(id, &k);
+			break;
+		}
+		usleep(200000);
+	}
+	ak_buf_free(&r.body);
+	return rc;
 }
 
 int cmd_campaign(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {CLI_COMMON_OPTIONS,
+	                                     {"via", required_argument, NULL, 'v'},
+	                                     {"token", required_argument, NULL, 'T'},
+	                                     {"wait", no_argument, NULL, 'w'},
+	                                     {NULL, 0, NULL, 0}};
 	struct delivery_counts k;
+	const char *via = NULL, *token = NULL;
 	char queue[4200];
-	int opt, rc;
+	int opt, rc, wait = 0;
 
-	while ((opt = cli_getopt(cli, "campaign", argc, argv, "", opts)) != -1)
-		return CLI_USAGE;
+	while ((opt = cli_getopt(cli, "campaign", argc, argv, "", opts)) != -1) {
+		if (opt == 'v')
+			via = optarg;
+		else if (opt == 'T')
+			token = optarg;
+		else if (opt == 'w')
+			wait = 1;
+		else
+			return CLI_USAGE;
+	}
 	if (argc - optind != 2 || strcmp(argv[optind], "status") != 0)
 		return cli_usage("campaign", "expected: status ID");
+	if (via) {
+		if (via_token(token) == NULL)
+			return cli_usage("campaign", "--via needs --token (or AKASHI_TOKEN)");
+		rc = status_via(cli, argv[optind + 1], via, via_token(token), wait);
+		return rc ? cli_error("campaign", rc) : CLI_OK;
+	}
 	if ((rc = cli_configure(cli)) != 0)
 		return cli_error("campaign", rc);
 	snprintf(queue, sizeof(queue), "%s/%s", cli->store_dir, DELIVERY_QUEUE_FILE);
-	if ((rc = delivery_status(queue, argv[optind + 1], &k)) != 0)
-		return cli_error("campaign", rc);
+	for (;;) {
+		if ((rc = delivery_status(queue, argv[optind + 1], &k)) != 0)
+			return cli_error("campaign", rc);
+		if (!wait || k.pending + k.queued + k.inflight == 0)
+			break;
+		usleep(200000);
+	}
 	print_counts(argv[optind + 1], &k);
 	return CLI_OK;
 }

@@ -32,8 +32,9 @@ static const struct cli_command commands[] = {
 	{"config", cmd_config, "show every configuration key and its value", ""},
 	{"send", cmd_send, "send a campaign: gate, sign, deliver and record every message",
 	 "--campaign ID --stream marketing|transactional --list L --from ADDR --template FILE.eml "
-	 "--recipients FILE.csv [--owner NAME] [--skip-invalid]"},
-	{"campaign", cmd_campaign, "a campaign's counts by status", "status ID"},
+	 "--recipients FILE.csv [--owner NAME] [--skip-invalid] [--via URL --token T]"},
+	{"campaign", cmd_campaign, "a campaign's counts by status",
+	 "status ID [--wait] [--via URL --token T]"},
 	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
 	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
 	{"audit", cmd_audit, "evaluate every policy over a quarter and record the findings",

@@ -26,6 +26,8 @@
  */
 #include "auditd/serve.h"
 
+#include "auditd/delivery/delivery.h"
+
 #include "auditd/records.h"
 #include "auditd/unsubscribe.h"
 #include "lib/error.h"
@@ -1143,6 +1145,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	load_policies(d);
 	start_sinks(d);
 	start_alerts(d);
+	delivery_service_start(d);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		d->ev_sig[i] = evsignal_new(d->base, sigs[i], on_signal, d);
 		if (d->ev_sig[i] == NULL || event_add(d->ev_sig[i], NULL) != 0) {
@@ -1157,6 +1160,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 done:
 	if (rc != 0)
 		cli_error("serve", rc);
+	delivery_service_stop(d);
 	if (d->writer) {
 		writer_stop(d->writer);
 		st = writer_store(d->writer);

@@ -91,6 +91,7 @@ struct daemon {
 	struct alerts *alerts;
 	struct pending_alert *pending;
 	char alerts_zone[64], alerts_hours[64];
+	struct delivery_service *delivery; /* auditd/delivery/http_campaigns.c */
 };
 
 /* ---- http.c ---- */

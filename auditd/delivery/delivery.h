@@ -84,6 +84,27 @@ struct delivery_options {
 /* Fill o with the defaults (queue_path and the DKIM settings stay NULL). */
 void delivery_options_default(struct delivery_options *o);
 
+/* What options read from the configuration hold on to. */
+struct delivery_owned {
+	char queue[4200];
+	char *password;
+	size_t password_len;
+	unsigned char *secret;
+	size_t secret_len;
+};
+
+struct config;
+
+/* o from the configuration keys (auditd/config.c; docs/OPERATIONS.md),
+ * with the queue in store_dir; strings are borrowed from cfg or held in own
+ * (release with delivery_owned_free()). AK_EINVALID naming the key. */
+int delivery_options_from_config(const struct config *cfg, const char *store_dir,
+                                 struct delivery_options *o, struct delivery_owned *own);
+void delivery_owned_free(struct delivery_owned *own);
+
+/* Read a whole file of at most max bytes (NUL-terminated; free() it). */
+int delivery_slurp(const char *path, size_t max, char **out, size_t *len);
+
 /* Where entries go. append: the records in one durable batch (it returns
  * after they are durable) and the seq of the last one in *last_seq. scan:
  * call cb for every `send` entry with seq >= from_seq, in seq order. Both
@@ -153,11 +174,31 @@ enum delivery_run_mode {
 int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mode mode,
                  struct delivery_counts *counts);
 
-/* Ask delivery_run() to return soon (any thread, signal-safe). */
+/* Ask delivery_run() to return soon (any thread, signal-safe): nothing new
+ * is sent, messages on the wire get up to 10 seconds to finish (their
+ * outcomes recorded), the rest stays queued for the next run. */
 void delivery_stop(struct delivery *d);
+
+/* Run fn(d, arg) on the thread of delivery_run(), between two of its steps
+ * (any thread may post; e.g. the daemon's delivery_submit()). Tasks still
+ * waiting when the engine is freed run then. AK_ENOMEM. */
+int delivery_post(struct delivery *d, void (*fn)(struct delivery *d, void *arg), void *arg);
 
 /* Counts by status of a campaign (NULL: the whole queue) read from the
  * queue file alone (no lock needed). AK_ENOTFOUND for an unknown campaign. */
 int delivery_status(const char *queue_path, const char *campaign, struct delivery_counts *out);
+
+/* ---- inside the daemon (http_campaigns.c) ---- */
+
+struct daemon;
+
+/* Start the engine of `akashi serve` on its own thread and route
+ * /v1/campaigns to it (call after the routes exist). 0 unless out of
+ * memory: a configuration that keeps the engine off is logged and the
+ * route answers 503 with the reason. */
+int delivery_service_start(struct daemon *d);
+/* Stop it: messages on the wire finish (up to 10 s) and are recorded
+ * through the writer, so call this before writer_stop(). */
+void delivery_service_stop(struct daemon *d);
 
 #endif

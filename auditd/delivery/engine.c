@@ -54,6 +54,9 @@
 
 #define SOURCE "akashi:delivery"
 
+/* After delivery_stop(), how long messages on the wire may take to finish. */
+#define DRAIN_US (10 * INT64_C(1000000))
+
 struct camp {
 	struct camp *next;
 	struct dq_campaign c;
@@ -75,6 +78,12 @@ struct msg {
 	size_t fields_len;
 };
 
+struct task {
+	struct task *next;
+	void (*fn)(struct delivery *d, void *arg);
+	void *arg;
+};
+
 struct delivery {
 	struct delivery_options o;
 	struct delivery_sink sink;
@@ -92,6 +101,7 @@ struct delivery {
 	struct msg **work; /* ring of messages waiting for a signer */
 	size_t work_head, work_n, work_cap;
 	struct smtp_job *done;
+	struct task *tasks, **tasks_tail;
 	int quit_signers;
 	int inflight;
 	volatile sig_atomic_t stop;
@@ -573,6 +583,7 @@ int delivery_new(struct delivery **out, const struct delivery_options *o,
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv_work, NULL);
 	pthread_cond_init(&d->cv_done, NULL);
+	d->tasks_tail = &d->tasks;
 	if (d->o.batch < 1)
 		d->o.batch = 256;
 	if (d->o.max_inflight < 1)
@@ -609,6 +620,8 @@ done:
 	return 0;
 }
 
+static void run_tasks(struct delivery *d);
+
 void delivery_free(struct delivery *d)
 {
 	if (d == NULL)
@@ -623,6 +636,7 @@ void delivery_free(struct delivery *d)
 		free(m->fields);
 		free(m);
 	}
+	run_tasks(d); /* whoever posted them waits for them */
 	while (d->camps) {
 		struct camp *k = d->camps;
 
@@ -643,6 +657,41 @@ void delivery_free(struct delivery *d)
 void delivery_stop(struct delivery *d)
 {
 	d->stop = 1;
+}
+
+int delivery_post(struct delivery *d, void (*fn)(struct delivery *d, void *arg), void *arg)
+{
+	struct task *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return ak_error_oom();
+	t->fn = fn;
+	t->arg = arg;
+	pthread_mutex_lock(&d->mu);
+	*d->tasks_tail = t;
+	d->tasks_tail = &t->next;
+	pthread_cond_signal(&d->cv_done);
+	pthread_mutex_unlock(&d->mu);
+	return 0;
+}
+
+/* Run the tasks posted so far, on the control thread. */
+static void run_tasks(struct delivery *d)
+{
+	struct task *t;
+
+	pthread_mutex_lock(&d->mu);
+	t = d->tasks;
+	d->tasks = NULL;
+	d->tasks_tail = &d->tasks;
+	pthread_mutex_unlock(&d->mu);
+	while (t) {
+		struct task *next = t->next;
+
+		t->fn(d, t->arg);
+		free(t);
+		t = next;
+	}
 }
 
 /* ---- loading a campaign ---- */
@@ -1300,6 +1349,7 @@ int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mod
                  struct delivery_counts *counts)
 {
 	struct batch b;
+	int64_t stop_at = 0;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
@@ -1310,17 +1360,26 @@ int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mod
 	}
 	if ((rc = reconcile(d, campaign)) != 0 || (rc = start_workers(d)) != 0)
 		goto done;
-	while (!d->stop) {
+	for (;;) {
 		struct smtp_job *finished;
 		size_t taken = 1;
 
+		run_tasks(d);
 		pthread_mutex_lock(&d->mu);
 		finished = d->done;
 		d->done = NULL;
 		pthread_mutex_unlock(&d->mu);
 		if (finished && (rc = record_outcomes(d, finished, &b)) != 0)
 			goto done;
-		while (d->inflight < d->o.max_inflight && taken > 0 && !d->stop) {
+		if (d->stop) {
+			/* Nothing new goes out; what is on the wire gets a few
+			 * seconds to finish, so that its outcome is recorded. */
+			if (stop_at == 0)
+				stop_at = ak_time_now() + DRAIN_US;
+			if (d->inflight == 0 || ak_time_now() >= stop_at)
+				break;
+		}
+		while (!d->stop && d->inflight < d->o.max_inflight && taken > 0) {
 			size_t room = (size_t)(d->o.max_inflight - d->inflight);
 
 			if (room > (size_t)d->o.batch)
@@ -1329,11 +1388,11 @@ int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mod
 				goto done;
 		}
 		pthread_mutex_lock(&d->mu);
-		if (d->done == NULL) {
+		if (d->done == NULL && d->tasks == NULL) {
 			int64_t next = 0, now = ak_time_now(), wait_us = 200000;
 			struct timespec ts;
 
-			if (d->inflight == 0) {
+			if (d->inflight == 0 && !d->stop) {
 				pthread_mutex_unlock(&d->mu);
 				if (mode == DELIVERY_UNTIL_SETTLED)
 					break;
@@ -1349,7 +1408,7 @@ int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mod
 			ts.tv_nsec += (long)(wait_us % 1000000) * 1000;
 			ts.tv_sec += (time_t)(wait_us / 1000000) + ts.tv_nsec / 1000000000;
 			ts.tv_nsec %= 1000000000;
-			if (d->done == NULL)
+			if (d->done == NULL && d->tasks == NULL)
 				pthread_cond_timedwait(&d->cv_done, &d->mu, &ts);
 		}
 		pthread_mutex_unlock(&d->mu);

@@ -193,8 +193,13 @@ like "$(entry news-2 zoe@ok.test blocked)" 'List-Unsubscribe-Post: List-Unsubscr
 
 # --- the RFC 8058 loop: link in the message -> POST to the daemon -> blocked
 DPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$AKASHI" --store "$S" serve --set listen=127.0.0.1:$DPORT --set tls.cert="$T/srv.pem" \
-	--set tls.key="$T/srv.key" --set checkpoint.interval=0 --set audit.interval=0 \
+# The daemon runs the queue (with the same delivery settings) and serves
+# the unsubscribe links over https; campaigns go to it with --via.
+TI=$("$AKASHI" --store "$S" token create --role ingest --name sender 2>/dev/null)
+TR=$("$AKASHI" --store "$S" token create --role read --name reader 2>/dev/null)
+"$AKASHI" --store "$S" --config "$T/akashi.conf" serve --set listen=127.0.0.1:$DPORT \
+	--set tls.cert="$T/srv.pem" --set tls.key="$T/srv.key" --set checkpoint.interval=0 \
+	--set audit.interval=0 --set unsubscribe.base_url=https://localhost:$DPORT \
 	>"$T/daemon.log" 2>&1 &
 DPID=$!
 PIDS="$PIDS $DPID"
@@ -208,10 +213,17 @@ cat >promo.jsonl <<'EOF_J'
 EOF_J
 "$AKASHI" --store "$S" ingest promo.jsonl >/dev/null
 printf 'email\nuna@ok.test\nuwe@ok.test\n' >r10.csv
-USET="--set unsubscribe.base_url=https://localhost:$DPORT"
-out=$(send $USET send --campaign promo-1 --stream marketing --list promo --from news@example.com \
-	--template t3.eml --recipients r10.csv 2>&1)
-like "$out" "2 recipients: sent 2," "marketing with one-click links is sent"
+VIA="--via https://localhost:$DPORT"
+fails "a read token may not hand over a campaign" send send $VIA --token "$TR" --campaign promo-0 \
+	--stream marketing --list promo --from news@example.com --template t3.eml --recipients r10.csv
+fails "akashi send in-process is refused while the daemon runs the queue" send send \
+	--campaign promo-0 --stream marketing --list promo --from news@example.com \
+	--template t3.eml --recipients r10.csv
+out=$(send send $VIA --token "$TI" --campaign promo-1 --stream marketing --list promo \
+	--from news@example.com --template t3.eml --recipients r10.csv 2>&1)
+like "$out" "promo-1: handed to https://localhost:$DPORT: 2 recipients" "send --via hands the campaign to the daemon (POST /v1/campaigns)"
+out=$(send campaign status promo-1 $VIA --token "$TR" --wait 2>&1)
+like "$out" "2 recipients: sent 2," "campaign status --via follows it: marketing with one-click links sent"
 m=$(grep -l '^To: <una@ok.test>' tls/*.eml | head -1)
 lu=$($PY -c '
 import email, sys
@@ -230,12 +242,15 @@ url=$(printf '%s\n' "$lu" | head -1 | tr -d '<>')
 code=$(curl -s --cacert "$T/ca.pem" -o "$T/unsub.out" -w '%{http_code}' -X POST \
 	-d 'List-Unsubscribe=One-Click' "$url")
 is "$code" 200 "POST List-Unsubscribe=One-Click to the link: 200"
-out=$(send $USET send --campaign promo-2 --stream marketing --list promo --from news@example.com \
-	--template t3.eml --recipients r10.csv 2>&1)
+send send $VIA --token "$TI" --campaign promo-2 --stream marketing --list promo \
+	--from news@example.com --template t3.eml --recipients r10.csv >/dev/null 2>&1
+out=$(send campaign status promo-2 $VIA --token "$TR" --wait 2>&1)
 like "$out" "2 recipients: sent 1, deferred 0, bounced 0, blocked 1" "the next campaign reaches only the other one"
 like "$(entry promo-2 una@ok.test blocked)" '"detail": "opted out of .promo. at ' "blocked: opted out (one click)"
 is "$(delivered_to tls una@ok.test)$(delivered_to tls uwe@ok.test)" 12 "una got one message, uwe two"
-kill $DPID 2>/dev/null; wait $DPID 2>/dev/null
+kill -TERM $DPID 2>/dev/null
+wait $DPID
+is "$?" 0 "the daemon stops cleanly with its engine"
 
 # --- 4xx, then success on the retry ---------------------------------------
 printf 'email\ntempfail1@ok.test\n' >r5.csv

@@ -152,7 +152,7 @@ extern const char *const dkim_oversigned_headers[];
  *             columns, nonce, created, loaded, size)
  *   messages(campaign, idx, rcpt, fields, state, attempts, next_at,
  *            created, last, PRIMARY KEY(campaign, idx)) WITHOUT ROWID
- *     UNIQUE(campaign, rcpt); INDEX(state, next_at)
+ *     UNIQUE(campaign, rcpt); INDEX(state, next_at); INDEX(state, campaign, idx)
  *
  * fields holds the row's CSV values NUL-separated, in column order.
  */

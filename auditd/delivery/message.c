@@ -8,10 +8,14 @@
  * rendering a message is then one pass that copies segments, so a message
  * costs no parsing at send time.
  *
- * Header safety: a merged value may never end a header line (CR, LF and
- * NUL are refused), and in an address header (From, To, Cc, Reply-To,
- * Sender) it may not carry the characters that would start another
- * mailbox or group (<>,;:"\), so a name column cannot add recipients.
+ * SECURITY: recipient values come from a CSV file someone exported from
+ * somewhere; templates from operators. A merged value may never end a
+ * header line (CR, LF and NUL are refused), and in an address header
+ * (From, To, Cc, Reply-To, Sender) it may not carry the characters that
+ * would start another mailbox or group (<>,;:"\), so a name column cannot
+ * add recipients (fuzz_template checks that no value changes the number of
+ * header fields). Everything is built in bounded buffers.
+ *
  * Header text that is not ASCII after merging is written as RFC 2047
  * encoded-words (UTF-8, B encoding): unstructured headers whole, address
  * headers only in their display names (an address itself must be ASCII:

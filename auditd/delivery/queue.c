@@ -29,7 +29,6 @@
 enum {
 	S_ADD,
 	S_SET,
-	S_SET_ST,
 	S_DUE,
 	S_DUE_ALL,
 	S_NEW,
@@ -46,14 +45,12 @@ static const char *const sql[S_N] = {
         [S_SET] = "UPDATE messages SET state = ?3, attempts = CASE WHEN ?4 < 0 THEN attempts ELSE "
                   "?4 END, next_at = CASE WHEN ?5 < 0 THEN next_at ELSE ?5 END, last = "
                   "coalesce(?6, last) WHERE campaign = ?1 AND idx = ?2",
-        [S_SET_ST] = "",
         [S_DUE] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-                  "messages WHERE state IN (1, 3) AND next_at <= ?1 AND campaign = ?2 ORDER BY "
-                  "next_at LIMIT ?3",
+                  "messages WHERE state IN (1, 3) AND next_at <= ?1 AND campaign = ?2 LIMIT ?3",
         [S_DUE_ALL] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-                      "messages WHERE state IN (1, 3) AND next_at <= ?1 ORDER BY next_at LIMIT ?3",
+                      "messages WHERE state IN (1, 3) AND next_at <= ?1 LIMIT ?3",
         [S_NEW] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-                  "messages WHERE state = 0 AND campaign = ?2 ORDER BY campaign, idx LIMIT ?3",
+                  "messages WHERE state = 0 AND campaign = ?2 ORDER BY idx LIMIT ?3",
         [S_NEW_ALL] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
                       "messages WHERE state = 0 ORDER BY campaign, idx LIMIT ?3",
         [S_GET] = "SELECT state, attempts FROM messages WHERE campaign = ?1 AND idx = ?2",

@@ -864,35 +864,81 @@ static int search_row(void *ctx, const struct evidence_entry *e)
 	return rc ? rc : ak_buf_putc(&o->b, '\n');
 }
 
+/* Searches run on the reader thread: a frequent trigram over a big log
+ * may take a while, and the loop must not wait for it. */
+struct search_job {
+	struct waiting *w;
+	char q[PARAM_MAX], kind[EVIDENCE_KIND_MAX + 1];
+	int has_kind;
+	int64_t limit;
+	struct search_out o;
+};
+
+static int search_call(struct evidence_store *st, void *arg)
+{
+	struct search_job *s = arg;
+
+	return evidence_search(st, s->q, s->has_kind ? s->kind : NULL, s->limit, search_row, &s->o);
+}
+
+static void search_done(struct writer_job *j)
+{
+	struct search_job *s = j->arg;
+	struct hctx *c = &s->w->c;
+
+	if (j->rc == AK_EINVALID)
+		reply_error(c, 400, "parameter 'q': %s", j->error);
+	else if (j->rc != 0) {
+		ak_log(AK_LOG_ERR, "search: %s", j->error);
+		reply_error(c, code_of(j->rc), "search failed");
+	} else
+		reply_buf(c, 200, "application/x-ndjson", s->o.b.data ? s->o.b.data : "",
+		          s->o.b.len);
+	ak_buf_free(&s->o.b);
+	waiting_free(s->w);
+	free(s);
+	writer_job_free(j);
+}
+
 static void h_search(struct hctx *c, const char *rest)
 {
-	char q[PARAM_MAX], kind[EVIDENCE_KIND_MAX + 1];
-	struct search_out o = {AK_BUF_INIT((size_t)256 << 20)};
-	int64_t limit;
-	int rc, has_kind;
+	struct search_job *s = calloc(1, sizeof(*s));
+	struct writer_job *j = NULL;
+	int rc;
 
 	(void)rest;
-	if (authorize(c, TOKEN_READ | TOKEN_EXPORT) != 0)
-		return;
-	rc = param(c, "q", q, sizeof(q));
-	if (rc == AK_ENOTFOUND || (rc == 0 && q[0] == '\0')) {
-		reply_error(c, 400, "parameter 'q' missing");
+	if (s == NULL) {
+		reply_error(c, 500, "out of memory");
 		return;
 	}
-	if (rc != 0 || (rc = param(c, "kind", kind, sizeof(kind))) == AK_EINVALID)
+	ak_buf_init(&s->o.b, (size_t)256 << 20);
+	if (authorize(c, TOKEN_READ | TOKEN_EXPORT) != 0)
+		goto done;
+	rc = param(c, "q", s->q, sizeof(s->q));
+	if (rc == AK_ENOTFOUND || (rc == 0 && s->q[0] == '\0')) {
+		reply_error(c, 400, "parameter 'q' missing");
+		goto done;
+	}
+	if (rc != 0 || (rc = param(c, "kind", s->kind, sizeof(s->kind))) == AK_EINVALID)
+		goto done;
+	s->has_kind = rc == 0 && s->kind[0];
+	if (param_int(c, "limit", 1, 10000, 100, &s->limit) != 0)
+		goto done;
+	if ((s->w = waiting_new(c)) == NULL || (j = writer_job_new(WRITER_CALL)) == NULL) {
+		reply_error(c, 500, "out of memory");
+		goto done;
+	}
+	j->call = search_call;
+	j->arg = s;
+	j->done = search_done;
+	if (writer_submit(c->d->reader, j) == 0)
 		return;
-	has_kind = rc == 0 && kind[0];
-	if (param_int(c, "limit", 1, 10000, 100, &limit) != 0)
-		return;
-	rc = evidence_search(c->d->rd, q, has_kind ? kind : NULL, limit, search_row, &o);
-	if (rc == AK_EINVALID)
-		reply_error(c, 400, "parameter 'q': %s", ak_error_last());
-	else if (rc != 0) {
-		ak_log(AK_LOG_ERR, "search: %s", ak_error_last());
-		reply_error(c, code_of(rc), "search failed");
-	} else
-		reply_buf(c, 200, "application/x-ndjson", o.b.data ? o.b.data : "", o.b.len);
-	ak_buf_free(&o.b);
+	reply_error(c, 503, "%s", ak_error_last());
+done:
+	writer_job_free(j);
+	waiting_free(s->w);
+	ak_buf_free(&s->o.b);
+	free(s);
 }
 
 /* ---- GET /v1/checkpoint, POST /v1/checkpoint ---- */
@@ -1155,97 +1201,143 @@ static int last_send_row(void *ctx, const struct evidence_entry *e)
 	return 0;
 }
 
+/* GET /v1/consent/{subject}, computed on the reader thread; what it needs
+ * of the loop's policy set is copied in first. */
+struct consent_job {
+	struct waiting *w;
+	char subject[300];
+	struct policy_duration after, org;
+	char zone[64], policy[128];
+	json_t *result;
+};
+
 /* The retention floor of docs/OPERATIONS.md "Retention": the earliest
  * time the subject's consent proof could be released. */
-static json_t *retention_json(struct daemon *d, const char *subject, int64_t latest_consent_us)
+static json_t *retention_json(struct evidence_store *st, const struct consent_job *cj,
+                              int64_t latest_consent_us)
 {
-	struct policy_duration after = {1, POLICY_MONTHS}, org = {3, POLICY_YEARS};
-	struct policy_calendar cal = {d->s.zone, NULL};
-	struct last_send ls = {subject, 0, 0, NULL};
+	struct policy_calendar cal = {cj->zone, NULL};
+	struct last_send ls = {cj->subject, 0, 0, NULL};
 	char q[600];
-	const char *policy = NULL;
 	int64_t a = 0, b = 0, floor;
 	size_t i, o = 0;
 	json_t *r;
 
-	if (d->set)
-		for (i = 0; i < d->set->n; i++)
-			if (strcmp(d->set->policies[i].control, "consent.proof_retention") == 0) {
-				const struct policy *p = &d->set->policies[i];
-
-				after = policy_param_duration(p, "after_last_send");
-				if (policy_param_bool(p, "order_active"))
-					after = (struct policy_duration){1, POLICY_YEARS};
-				org = policy_param_duration(p, "org_default");
-				policy = p->id;
-				break;
-			}
 	/* The address as one FTS phrase: quotes doubled. */
 	q[o++] = '"';
-	for (i = 0; subject[i] && o + 3 < sizeof(q); i++) {
-		if (subject[i] == '"')
+	for (i = 0; cj->subject[i] && o + 3 < sizeof(q); i++) {
+		if (cj->subject[i] == '"')
 			q[o++] = '"';
-		q[o++] = subject[i];
+		q[o++] = cj->subject[i];
 	}
 	q[o++] = '"';
 	q[o] = '\0';
 	if (ak_jdoc_new(&ls.doc, 0) == 0) {
-		if (evidence_search(d->rd, q, "send", 0, last_send_row, &ls) != 0)
+		if (evidence_search(st, q, "send", 0, last_send_row, &ls) != 0)
 			ak_log(AK_LOG_WARN, "retention: %s", ak_error_last());
 		ak_jdoc_free(ls.doc);
 	}
-	if (ls.time_us && policy_duration_add(ls.time_us, &after, &cal, &a) != 0)
+	if (ls.time_us && policy_duration_add(ls.time_us, &cj->after, &cal, &a) != 0)
 		a = 0;
-	if (latest_consent_us && policy_duration_add(latest_consent_us, &org, &cal, &b) != 0)
+	if (latest_consent_us && policy_duration_add(latest_consent_us, &cj->org, &cal, &b) != 0)
 		b = 0;
 	floor = a > b ? a : b;
 	r = json_pack("{s:o,s:o,s:o,s:o,s:o,s:b}", "floor", time_json(floor), "last_send",
 	              time_json(ls.time_us), "after_last_send_until", time_json(a),
 	              "org_default_until", time_json(b), "policy",
-	              policy ? json_string(policy) : json_null(), "purged", 0);
+	              cj->policy[0] ? json_string(cj->policy) : json_null(), "purged", 0);
 	if (r && ls.seq)
 		json_object_set_new(r, "last_send_seq", json_integer(ls.seq));
 	return r;
 }
 
+static int consent_call(struct evidence_store *st, void *arg)
+{
+	struct consent_job *cj = arg;
+	struct consent_out o = {json_array(), 0};
+	json_t *supp = json_array();
+	sqlite3 *db = evidence_db(st);
+	int rc;
+
+	if (o.lists == NULL || supp == NULL)
+		rc = ak_error_oom();
+	else if ((rc = policy_state_consent_each(db, cj->subject, consent_list, &o)) == 0 &&
+	         (rc = policy_state_suppression_each(db, cj->subject, suppression_row, supp)) == 0)
+		cj->result = json_pack("{s:s,s:O,s:O,s:o}", "subject", cj->subject, "lists",
+		                       o.lists, "suppressed", supp, "retention",
+		                       retention_json(st, cj, o.latest_us));
+	json_decref(o.lists);
+	json_decref(supp);
+	return rc;
+}
+
+static void consent_done(struct writer_job *j)
+{
+	struct consent_job *cj = j->arg;
+	struct hctx *c = &cj->w->c;
+
+	if (j->rc != 0 || cj->result == NULL) {
+		ak_log(AK_LOG_ERR, "consent: %s", j->rc ? j->error : "out of memory");
+		reply_error(c, 500, "reading consent state failed");
+		json_decref(cj->result);
+	} else {
+		reply_json(c, 200, cj->result);
+	}
+	waiting_free(cj->w);
+	free(cj);
+	writer_job_free(j);
+}
+
 static void h_consent(struct hctx *c, const char *rest)
 {
-	char subject[300];
-	struct consent_out o = {NULL, 0};
-	sqlite3 *db = evidence_db(c->d->rd);
-	json_t *supp = NULL, *r;
-	int needs_lower = 0, rc;
+	struct daemon *d = c->d;
+	struct consent_job *cj = calloc(1, sizeof(*cj));
+	struct writer_job *j = NULL;
+	int needs_lower = 0;
 	size_t i, len;
 
+	if (cj == NULL) {
+		reply_error(c, 500, "out of memory");
+		return;
+	}
 	if (authorize(c, TOKEN_READ | TOKEN_EXPORT) != 0)
-		return;
-	if (http_pct_decode(rest, strlen(rest), 0, subject, sizeof(subject), &len) != 0 ||
-	    !ingest_is_email(subject, len, &needs_lower)) {
+		goto done;
+	if (http_pct_decode(rest, strlen(rest), 0, cj->subject, sizeof(cj->subject), &len) != 0 ||
+	    !ingest_is_email(cj->subject, len, &needs_lower)) {
 		reply_error(c, 400, "GET /v1/consent/{subject}: not an e-mail address");
-		return;
+		goto done;
 	}
 	for (i = 0; i < len; i++)
-		subject[i] = (char)tolower((unsigned char)subject[i]);
-	o.lists = json_array();
-	supp = json_array();
-	if (o.lists == NULL || supp == NULL) {
-		rc = ak_error_oom();
-		goto fail;
+		cj->subject[i] = (char)tolower((unsigned char)cj->subject[i]);
+	/* consent.proof_retention's parameters, or the control's defaults. */
+	cj->after = (struct policy_duration){1, POLICY_MONTHS};
+	cj->org = (struct policy_duration){3, POLICY_YEARS};
+	snprintf(cj->zone, sizeof(cj->zone), "%s", d->s.zone);
+	for (i = 0; d->set && i < d->set->n; i++)
+		if (strcmp(d->set->policies[i].control, "consent.proof_retention") == 0) {
+			const struct policy *p = &d->set->policies[i];
+
+			cj->after = policy_param_duration(p, "after_last_send");
+			if (policy_param_bool(p, "order_active"))
+				cj->after = (struct policy_duration){1, POLICY_YEARS};
+			cj->org = policy_param_duration(p, "org_default");
+			snprintf(cj->policy, sizeof(cj->policy), "%s", p->id);
+			break;
+		}
+	if ((cj->w = waiting_new(c)) == NULL || (j = writer_job_new(WRITER_CALL)) == NULL) {
+		reply_error(c, 500, "out of memory");
+		goto done;
 	}
-	if ((rc = policy_state_consent_each(db, subject, consent_list, &o)) != 0 ||
-	    (rc = policy_state_suppression_each(db, subject, suppression_row, supp)) != 0)
-		goto fail;
-	r = json_pack("{s:s,s:O,s:O,s:o}", "subject", subject, "lists", o.lists, "suppressed", supp,
-	              "retention", retention_json(c->d, subject, o.latest_us));
-	reply_json(c, 200, r);
-	json_decref(o.lists);
-	json_decref(supp);
-	return;
-fail:
-	ak_log(AK_LOG_ERR, "consent: %s", ak_error_last());
-	reply_error(c, 500, "reading consent state failed");
-	json_decref(o.lists);
-	json_decref(supp);
+	j->call = consent_call;
+	j->arg = cj;
+	j->done = consent_done;
+	if (writer_submit(d->reader, j) == 0)
+		return;
+	reply_error(c, 503, "%s", ak_error_last());
+done:
+	writer_job_free(j);
+	waiting_free(cj->w);
+	free(cj);
 }
 
 /* ---- POST /v1/gate ---- */

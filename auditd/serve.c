@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <git2.h>
 #include <event2/http.h>
 #include <event2/thread.h>
 #include <grp.h>
@@ -335,24 +336,33 @@ static int feed_row(void *ctx, const struct evidence_entry *e)
 {
 	struct daemon *d = ctx;
 
+	d->alerts_fed = e->seq;
 	if (alerts_feed(d->alerts, e) != 0)
 		ak_log(AK_LOG_WARN, "alert detectors, seq %lld: %s", (long long)e->seq,
 		       ak_error_last());
 	return 0;
 }
 
-static void on_committed(void *ctx, struct evidence_store *st, int64_t first, int64_t last)
+/* Feed the detectors every entry after the last one fed, up to upto, in
+ * seq order: the daemon's own appends and those of other processes
+ * (akashi ingest) alike, so alerts cover every door. */
+static void feed_alerts(struct daemon *d, struct evidence_store *st, int64_t upto)
 {
-	struct daemon *d = ctx;
 	struct evidence_filter f = {0};
 
-	if (d->alerts == NULL)
+	if (d->alerts == NULL || upto <= d->alerts_fed)
 		return;
-	f.from_seq = first;
-	f.to_seq = last;
+	f.from_seq = d->alerts_fed + 1;
+	f.to_seq = upto;
 	if (evidence_scan(st, &f, feed_row, d) != 0)
 		ak_log(AK_LOG_ERR, "feeding the alert detectors: %s", ak_error_last());
 	append_alerts(d, st);
+}
+
+static void on_committed(void *ctx, struct evidence_store *st, int64_t first, int64_t last)
+{
+	(void)first;
+	feed_alerts(ctx, st, last);
 }
 
 static int on_idle(void *ctx, struct evidence_store *st, int busy)
@@ -370,7 +380,9 @@ static int on_idle(void *ctx, struct evidence_store *st, int busy)
 		return 0;
 	metrics_set(d->metrics, M_INDEX_LAG, NULL, (double)(size - upto));
 	metrics_set(d->metrics, M_LOG_SIZE, NULL, (double)size);
-	return upto < size;
+	/* Entries other processes appended reach the detectors too. */
+	feed_alerts(d, st, size < d->alerts_fed + 5000 ? size : d->alerts_fed + 5000);
+	return upto < size || (d->alerts && d->alerts_fed < size);
 }
 
 struct alerts_setup {
@@ -433,6 +445,10 @@ static int alerts_setup_call(struct evidence_store *st, void *arg)
 	rc = alerts_new(&nw, a->rules, &cfg, evidence_db(st), on_alert, d);
 	if (rc != 0)
 		return rc;
+	/* The first detectors start at the log's end: history is for
+	 * `akashi alerts replay`. */
+	if (d->alerts == NULL && evidence_size(st, &d->alerts_fed) != 0)
+		d->alerts_fed = 0;
 	alerts_free(d->alerts);
 	json_decref(current_rules);
 	d->alerts = nw;
@@ -1051,6 +1067,18 @@ static int drop_privileges(struct daemon *d)
 		return ak_error_set("dropping to user '%s': %s", user, strerror(errno));
 	if (setuid(0) == 0)
 		return ak_error_set("dropping to user '%s': root could be regained", user);
+	/* libgit2 looks for the user's git configuration under HOME: root's
+	 * is out of reach now. */
+	setenv("HOME", pw->pw_dir, 1);
+	unsetenv("XDG_CONFIG_HOME");
+	/* The policy repository is root's and the daemon now is not: libgit2
+	 * would refuse it as "not owned by the current user". That check
+	 * guards git from running a stranger's hooks and filters; libgit2
+	 * runs neither, and the repository is the one the configuration
+	 * names. The daemon keeps libgit2 initialised so the setting holds. */
+	git_libgit2_init();
+	d->git_held = 1;
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	ak_log(AK_LOG_INFO, "running as %s (uid %d)", user, (int)pw->pw_uid);
 	return 0;
 }
@@ -1087,7 +1115,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {CLI_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	struct daemon d0 = {0}, *d = &d0;
-	struct evidence_store *st = NULL;
+	struct evidence_store *st = NULL, *rd2 = NULL;
 	struct writer_opts wo;
 	struct writer_hooks hooks = {0};
 	json_t *fields;
@@ -1123,6 +1151,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	    (rc = tls_setup(d)) != 0 || (rc = http_start(d)) != 0)
 		goto done;
 	if ((rc = evidence_open(&d->rd, cli->store_dir, EVIDENCE_READONLY)) != 0 ||
+	    (rc = evidence_open(&rd2, cli->store_dir, EVIDENCE_READONLY)) != 0 ||
 	    (rc = token_checker_new(&d->tokens, evidence_db(d->rd))) != 0)
 		goto done;
 	if ((rc = drop_privileges(d)) != 0)
@@ -1135,6 +1164,9 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	if ((rc = writer_new(&d->writer, st, d->base, d->metrics, &wo, &hooks)) != 0)
 		goto done;
 	st = NULL; /* the writer's now */
+	if ((rc = writer_new(&d->reader, rd2, d->base, NULL, &wo, NULL)) != 0)
+		goto done;
+	rd2 = NULL; /* the reader's */
 	fields = json_pack("{s:s,s:s,s:b,s:I,s:s}", "version", AKASHI_VERSION, "listen",
 	                   config_get(d->cfg, "listen"), "tls", d->ssl != NULL, "pid",
 	                   (json_int_t)getpid(), "user", config_get(d->cfg, "user"));
@@ -1165,6 +1197,10 @@ done:
 		writer_stop(d->writer);
 		st = writer_store(d->writer);
 	}
+	if (d->reader) {
+		writer_stop(d->reader);
+		rd2 = writer_store(d->reader);
+	}
 	if (d->audit_running) {
 		/* An audit still reading: it finds the writer stopped, frees
 		 * what it has and ends. */
@@ -1175,6 +1211,8 @@ done:
 	http_free(d);
 	alert_sinks_free(d->sinks);
 	writer_free(d->writer);
+	writer_free(d->reader);
+	evidence_close(rd2);
 	alerts_free(d->alerts);
 	json_decref(current_rules);
 	current_rules = NULL;
@@ -1205,6 +1243,8 @@ done:
 	if (d->base)
 		event_base_free(d->base);
 	libevent_global_shutdown();
+	if (d->git_held)
+		git_libgit2_shutdown();
 	if (d->cfg != cli->config)
 		config_free(d->cfg);
 	if (rc != 0)

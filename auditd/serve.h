@@ -9,6 +9,8 @@
  *     reads through its own read-only connection (rd).
  *   - the writer thread owns the writable store (auditd/writer.h) and,
  *     after each commit, runs the alert detectors over what was appended.
+ *   - the reader thread runs searches and consent lookups on a read-only
+ *     connection of its own (the writer machinery with call jobs only).
  *   - an audit thread exists while a scheduled audit runs, with its own
  *     read-only connection; it hands the findings to the writer.
  * Fields are the loop thread's unless marked otherwise.
@@ -64,6 +66,9 @@ struct daemon {
 	struct ssl_ctx_st *ssl;
 	struct writer *writer;
 	struct evidence_store *rd;
+	/* A thread with its own read-only connection for the slow reads
+	 * (search, consent lookups): the writer machinery, call jobs only. */
+	struct writer *reader;
 	struct token_checker *tokens;
 	struct policy_set *set;
 	struct gate *gate;
@@ -81,6 +86,7 @@ struct daemon {
 	int final_done;   /* "stop" and the final checkpoint are in */
 	int64_t final_at_us;
 	int exit_code;
+	int git_held; /* a libgit2 reference held for the process (see drop_privileges) */
 	struct http_stream *streams; /* GET /v1/entries being sent */
 	int64_t started_us;
 	struct event *ev_sig[4], *ev_checkpoint, *ev_audit, *ev_drain;
@@ -89,6 +95,7 @@ struct daemon {
 	int audit_running;
 	/* writer thread only: the alert detectors and what they emitted */
 	struct alerts *alerts;
+	int64_t alerts_fed; /* the last seq fed to the detectors */
 	struct pending_alert *pending;
 	char alerts_zone[64], alerts_hours[64];
 	struct delivery_service *delivery; /* auditd/delivery/http_campaigns.c */

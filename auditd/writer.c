@@ -384,7 +384,7 @@ static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	int64_t last_job = ak_time_now();
-	int more = 1;
+	int more = w->hooks.idle != NULL;
 	sigset_t all;
 
 	/* Signals are the loop's business. */
@@ -412,7 +412,7 @@ static void *writer_main(void *arg)
 			/* Sleep until a job comes, or until background work is
 			 * due (soon when there is more of it, else in a second). */
 			until = now - last_job < IDLE_AFTER_US ? last_job + IDLE_AFTER_US
-								 : now + (more ? 0 : 1000000);
+			                                       : now + (more ? 0 : 1000000);
 			if (until > now) {
 				ts.tv_sec = until / 1000000;
 				ts.tv_nsec = (long)(until % 1000000) * 1000;

@@ -228,7 +228,8 @@ static int add_exception(struct audit_policy_result *pr, const char *what, const
 	for (i = 0; i < nrefs; i++)
 		if (refs[i] > 0)
 			e->refs[e->nrefs++] = refs[i];
-	qsort(e->refs, e->nrefs, sizeof(*e->refs), cmp_i64);
+	if (e->nrefs > 1)
+		qsort(e->refs, e->nrefs, sizeof(*e->refs), cmp_i64);
 	for (i = j = 0; i < e->nrefs; i++)
 		if (j == 0 || e->refs[j - 1] != e->refs[i])
 			e->refs[j++] = e->refs[i];
@@ -884,7 +885,8 @@ static int eval_dmarc(struct audit *a, struct audit_policy_result *pr)
 			 (long long)(ppm % 1000000));
 		if ((rc = ak_strmap_each(d->failing, collect_src, &tops)) != 0)
 			break;
-		qsort(tops.p, tops.n, sizeof(struct top_src), cmp_src);
+		if (tops.n > 1)
+			qsort(tops.p, tops.n, sizeof(struct top_src), cmp_src);
 		srcs = json_array();
 		for (k = 0; k < tops.n && k < top; k++) {
 			struct top_src *t = &((struct top_src *)tops.p)[k];
@@ -1243,7 +1245,9 @@ static int eval_unsubscribe_figures(struct audit *a, struct audit_policy_result 
 	if (rc == 0) {
 		int64_t *v = honor.p;
 
-		qsort(v, honor.n, sizeof(int64_t), cmp_i64);
+		/* qsort(NULL, 0, ...) is undefined behaviour (UBSan stops on it). */
+		if (honor.n > 1)
+			qsort(v, honor.n, sizeof(int64_t), cmp_i64);
 		json_object_set_new(
 			pr->figures, "honor_time_seconds",
 			honor.n ? json_pack("{s:I,s:I,s:I,s:I}", "opt_outs", (json_int_t)honor.n,
@@ -1422,7 +1426,8 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 	for (i = 0; i < a.pairs.n; i++) {
 		struct pair *p = &((struct pair *)a.pairs.p)[i];
 
-		qsort(p->ev.p, p->ev.n, sizeof(struct cev), cmp_cev);
+		if (p->ev.n > 1)
+			qsort(p->ev.p, p->ev.n, sizeof(struct cev), cmp_cev);
 		if (needs(set, "consent.unsubscribe_deadline")) {
 			p->last_send_after = calloc(p->ev.n, sizeof(int64_t));
 			if (p->last_send_after == NULL) {
@@ -1437,7 +1442,8 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 	for (i = 0; i < a.accounts.n; i++) {
 		struct account *ac = &((struct account *)a.accounts.p)[i];
 
-		qsort(ac->ev.p, ac->ev.n, sizeof(struct aev), cmp_aev);
+		if (ac->ev.n > 1)
+			qsort(ac->ev.p, ac->ev.n, sizeof(struct aev), cmp_aev);
 	}
 	if ((rc = load_suppression(&a)) != 0 ||
 	    (rc = scan(&a, "send", period->from_us, 1, load_send)) != 0)

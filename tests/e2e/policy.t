@@ -62,7 +62,7 @@ p = {x["id"]: x for x in d["policies"]}
 print(d["commit"], len(p), p["send-mass-approval"]["params"]["threshold"],
       p["consent-optin-proof"]["gate"], p["access-review"]["gate"],
       sorted(p["password-rotation"]["params"]))' "$T/show.json")" \
-	"$first 9 10000 True False ['exempt_mfa', 'max_age', 'profile']" \
+	"$first 9 10000 True False ['compromise_deadline', 'exempt_mfa', 'max_age', 'profile']" \
 	"show --json gives the commit and every policy with its parameters"
 
 # A change through a clone, by another person.

@@ -66,9 +66,18 @@ like "$(sed -n 1p "$T/hook.out")" '^1 valid .*login.bruteforce_src' "the webhook
 like "$(sed -n 2p "$T/hook.out")" '^2 valid .*login.bruteforce_src' "and again after back-off, with a valid HMAC"
 seq=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["seq"])' "$alert")
 like "$(sed -n 2p "$T/hook.out")" "\"seq\":$seq" "the payload is the alert entry itself"
+# Records another process appends (akashi ingest) reach the detectors too.
+sed 's/203\.0\.113\.9/198.51.100.77/; s/T03:/T04:/' "$T/fails.jsonl" >"$T/fails2.jsonl"
+"$AKASHI" --store "$S" ingest "$T/fails2.jsonl" >/dev/null
+for i in $(seq 1 100); do
+	"$AKASHI" --store "$S" log --kind alert | grep -q 198.51.100.77 && break
+	sleep 0.1
+done
+like "$("$AKASHI" --store "$S" log --kind alert | grep 198.51.100.77)" '"rule":"login.bruteforce_src"' \
+	"failures ingested by akashi ingest while the daemon runs raise the alert too"
 api GET /metrics "$TR"
-like "$BODY" 'akashi_alerts_total\{rule="login.bruteforce_src",severity="[a-z]+"\} 1' "metrics: alerts by rule"
-like "$BODY" 'akashi_alert_sink_total\{sink="webhook",result="sent"\} 1' "metrics: webhook deliveries"
+like "$BODY" 'akashi_alerts_total\{rule="login.bruteforce_src",severity="[a-z]+"\} 2' "metrics: alerts by rule"
+like "$BODY" 'akashi_alert_sink_total\{sink="webhook",result="sent"\} [12]' "metrics: webhook deliveries"
 daemon_stop TERM
 is "$?" "0" "the daemon stops cleanly"
 check "the store verifies" "$AKASHI" --store "$S" verify

@@ -30,11 +30,16 @@ dir=$(mktemp -d /tmp/akashi-bench-delivery.XXXXXX)
 chmod 755 "$dir"
 PIDS=""
 cleanup() {
-	[ -f "$dir/pf/etc/main.cf" ] && /usr/sbin/postfix -c "$dir/pf/etc" stop >/dev/null 2>&1
+	local c
+	for c in "$dir"/pf-*/etc; do
+		[ -f "$c/main.cf" ] && /usr/sbin/postfix -c "$c" stop >/dev/null 2>&1
+	done
 	for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	[ -f "$dir/od/opendkim.pid" ] && kill "$(cat "$dir/od/opendkim.pid")" 2>/dev/null
-	sleep 0.5
-	[ -f "$dir/pf/etc/main.cf" ] && /usr/sbin/postfix -c "$dir/pf/etc" abort >/dev/null 2>&1
+	for c in "$dir"/od-*/opendkim.pid; do [ -f "$c" ] && kill "$(cat "$c")" 2>/dev/null; done
+	sleep 1
+	for c in "$dir"/pf-*/etc; do
+		[ -f "$c/main.cf" ] && /usr/sbin/postfix -c "$c" abort >/dev/null 2>&1
+	done
 	rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
@@ -91,31 +96,48 @@ for i in $(seq "$RUNS"); do
 done | median >"$dir/openssl"
 
 # --- baseline: Postfix + OpenDKIM ------------------------------------------
+# stop_opendkim PIDFILE: OpenDKIM takes its time on SIGTERM and removes its
+# socket and pid file when it finally exits: wait for it (then SIGKILL),
+# and give every run a directory of its own, so a late exit cannot remove
+# the next run's socket.
+stop_opendkim() {
+	local p i
+	[ -f "$1" ] || return 0
+	p=$(cat "$1")
+	kill "$p" 2>/dev/null
+	for i in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$p" 2>/dev/null
+}
+
 pf_run() {
-	local pf=$dir/pf port t0 t1 n i
-	rm -rf "$pf" "$dir/od"
-	mkdir -p "$pf/etc" "$pf/queue" "$pf/data" "$pf/log" "$dir/od"
+	local pf=$dir/pf-$1 od=$dir/od-$1 port t0 t1 n i last=0 still=0
+	mkdir -p "$pf/etc" "$pf/queue" "$pf/data" "$pf/log" "$od"
 	chown postfix "$pf/data"
-	chown opendkim "$dir/od"
-	cp "$dir/dkim.pem" "$dir/od/key.pem"
-	chown opendkim "$dir/od/key.pem"
-	chmod 600 "$dir/od/key.pem"
-	cat >"$dir/od/opendkim.conf" <<ODK
+	chown opendkim "$od"
+	cp "$dir/dkim.pem" "$od/key.pem"
+	chown opendkim "$od/key.pem"
+	chmod 600 "$od/key.pem"
+	cat >"$od/opendkim.conf" <<ODK
 Syslog no
 Mode s
 Domain example.com
 Selector rsa1
-KeyFile $dir/od/key.pem
+KeyFile $od/key.pem
 Canonicalization relaxed/relaxed
 SignatureAlgorithm rsa-sha256
-Socket local:$dir/od/opendkim.sock
-PidFile $dir/od/opendkim.pid
+Socket local:$od/opendkim.sock
+PidFile $od/opendkim.pid
 UMask 000
 UserID opendkim
 RequireSafeKeys false
 ODK
-	/usr/sbin/opendkim -x "$dir/od/opendkim.conf" >"$dir/od/out" 2>&1
-	for i in $(seq 50); do [ -S "$dir/od/opendkim.sock" ] && break; sleep 0.1; done
+	/usr/sbin/opendkim -x "$od/opendkim.conf" >"$od/out" 2>&1
+	for i in $(seq 300); do [ -S "$od/opendkim.sock" ] && break; sleep 0.1; done
+	if [ ! -S "$od/opendkim.sock" ]; then
+		echo "delivery: OpenDKIM did not start: $(cat "$od/out")" >&2
+		stop_opendkim "$od/opendkim.pid"
+		return 1
+	fi
 	port=$(free_port)
 	cat >"$pf/etc/main.cf" <<MAIN
 compatibility_level = 3.6
@@ -142,7 +164,7 @@ smtpd_relay_restrictions = permit_mynetworks, reject
 relayhost = [127.0.0.1]:$SINK
 smtp_tls_security_level = none
 smtpd_tls_security_level = none
-smtpd_milters = unix:$dir/od/opendkim.sock
+smtpd_milters = unix:$od/opendkim.sock
 milter_default_action = tempfail
 smtputf8_enable = no
 biff = no
@@ -170,28 +192,39 @@ anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
 MASTER
-	/usr/sbin/postfix -c "$pf/etc" start >"$pf/start.out" 2>&1 || { sed "s/^/delivery: postfix: /" "$pf/start.out" >&2; return 1; }
+	if ! /usr/sbin/postfix -c "$pf/etc" start >"$pf/start.out" 2>&1; then
+		sed "s/^/delivery: postfix: /" "$pf/start.out" >&2
+		stop_opendkim "$od/opendkim.pid"
+		return 1
+	fi
 	wait_port "$port" || return 1
 	t0=$(now)
 	/usr/sbin/smtp-source -d -s 16 -m "$NPF" -F "$dir/msg.eml" -f news@example.com \
-		-t u00001@ok.test 127.0.0.1:$port >/dev/null 2>&1
-	for i in $(seq 6000); do
+		-t u00001@ok.test 127.0.0.1:$port >"$pf/source.out" 2>&1
+	# Until every message is delivered; give up after 30 s without progress.
+	while :; do
 		n=$(grep -c 'status=sent' "$pf/log/maillog" 2>/dev/null)
-		[ "${n:-0}" -ge "$NPF" ] && break
+		n=${n:-0}
+		[ "$n" -ge "$NPF" ] && break
+		if [ "$n" = "$last" ]; then
+			still=$((still + 1))
+			[ $still -ge 300 ] && break
+		else
+			still=0
+			last=$n
+		fi
 		sleep 0.1
 	done
 	t1=$(now)
-	signed=$(grep -c 'DKIM-Signature field added' "$dir/od/out" 2>/dev/null)
 	/usr/sbin/postfix -c "$pf/etc" stop >/dev/null 2>&1
-	kill "$(cat "$dir/od/opendkim.pid")" 2>/dev/null
-	sleep 1
-	if [ "${n:-0}" -lt "$NPF" ]; then
-		echo "delivery: Postfix delivered only ${n:-0} of $NPF" >&2
+	stop_opendkim "$od/opendkim.pid"
+	if [ "$n" -lt "$NPF" ]; then
+		echo "delivery: Postfix delivered $n of $NPF: $(grep -m1 -E 'reject|warning' "$pf/log/maillog")" >&2
 		return 1
 	fi
 	awk -v n="$NPF" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f\n", n / (b - a)}'
 }
-for i in $(seq "$RUNS"); do pf_run; done | median >"$dir/postfix"
+for i in $(seq "$RUNS"); do pf_run "$i"; done | median >"$dir/postfix"
 
 # --- akashi send ------------------------------------------------------------
 ak_run() {
@@ -202,7 +235,7 @@ ak_run() {
 	# a campaign this large: give it, as an admin entry.
 	printf '{"kind":"admin","time":"2026-01-01T00:00:00Z","source":"bench","body":{"actor":"boss","action":"approval","campaign":"bench-%s"}}\n' "$1" |
 		"$AKASHI" --store "$s" ingest - >/dev/null || return 1
-	/usr/bin/time -f "%e %M" -o "$dir/time-$1" "$AKASHI" --store "$s" \
+	/usr/bin/time -f "%e %M %U %S" -o "$dir/time-$1" "$AKASHI" --store "$s" \
 		--set relay=127.0.0.1:$SINK --set smtp.tls=off --set dkim.domain=example.com \
 		--set dkim.selector=rsa1 --set dkim.key="$dir/dkim.pem" \
 		--set delivery.connections=16 send --campaign "bench-$1" --stream transactional \
@@ -211,13 +244,14 @@ ak_run() {
 	grep -q "sent $NMSG," "$dir/send-$1.out" || { cat "$dir/send-$1.out" >&2; return 1; }
 	entries=$("$AKASHI" --store "$s" log --kind send | grep -c '"status":"sent"')
 	[ "$entries" = "$NMSG" ] || { echo "delivery: $entries sent entries, want $NMSG" >&2; return 1; }
-	read -r wall rss <"$dir/time-$1"
-	echo "$wall $rss" >"$dir/ak-$1"
+	read -r wall rss usr sys <"$dir/time-$1"
+	echo "$wall $rss $usr $sys" >"$dir/ak-$1"
 	awk -v n="$NMSG" -v w="$wall" 'BEGIN {printf "%.0f\n", n / w}'
 	rm -rf "$s"
 }
 for i in $(seq "$RUNS"); do ak_run "$i"; done | median >"$dir/akashi"
 rss=$(cat "$dir"/ak-* 2>/dev/null | awk '{print $2}' | sort -n | tail -1)
+cpu=$(cat "$dir"/ak-* 2>/dev/null | awk -v n="$NMSG" '{printf "%.3f\n", ($3 + $4) * 1000 / n}' | median)
 
 src=$(cat "$dir/source"); ossl=$(cat "$dir/openssl"); pf=$(cat "$dir/postfix"); ak=$(cat "$dir/akashi")
 printf 'delivery: %s messages of %s bytes, RSA-2048 DKIM, gate + queued/sent entries; smtp.tls = off\n' "$(fmt "$NMSG")" "$size"
@@ -226,6 +260,10 @@ printf '  %-44s %10s msgs/s   (the SMTP limit)\n' "smtp-source -> smtp-sink, 16 
 printf '  %-44s %10s sign/s   (the signing limit)\n' "openssl speed -multi 2 rsa2048" "$(fmt "${ossl:-0}")"
 printf '  %-44s %10s msgs/s   (%s messages)\n' "Postfix + OpenDKIM milter -> smtp-sink" "$(fmt "${pf:-0}")" "$(fmt "$NPF")"
 printf '  %-44s %10s msgs/s   (peak RSS %s MiB)\n' "akashi send -> smtp-sink" "$(fmt "${ak:-0}")" "$(awk -v r="${rss:-0}" 'BEGIN {printf "%.0f", r / 1024}')"
+printf '  akashi CPU time (user + sys, all threads): %s ms per message = %s messages per CPU-second\n' \
+	"${cpu:-?}" "$(awk -v c="${cpu:-0}" 'BEGIN {if (c > 0) printf "%.0f", 1000 / c; else print "?"}')"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+printf '  load average during the run: %s (2 cores; other sessions share them)\n' "$load"
 if [ -n "$ak" ] && [ -n "$pf" ] && [ "$pf" != 0 ]; then
 	echo "  akashi / Postfix+OpenDKIM: $(ratio "$ak" "$pf")   akashi / openssl sign rate: $(ratio "$ak" "${ossl:-1}")"
 	check_target ">= 3,000 msgs/s" "$(awk -v a="$ak" 'BEGIN {print (a >= 3000) ? 1 : 0}')"

@@ -179,6 +179,11 @@ int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mod
  * outcomes recorded), the rest stays queued for the next run. */
 void delivery_stop(struct delivery *d);
 
+/* Gate with the policies of set from now on (set borrowed; the previous
+ * one may be freed after this returns). Only from the thread of
+ * delivery_run() (a posted task) or while it is not running. */
+int delivery_set_policies(struct delivery *d, const struct policy_set *set);
+
 /* Run fn(d, arg) on the thread of delivery_run(), between two of its steps
  * (any thread may post; e.g. the daemon's delivery_submit()). Tasks still
  * waiting when the engine is freed run then. AK_ENOMEM. */

@@ -88,6 +88,7 @@ struct delivery {
 	struct delivery_options o;
 	struct delivery_sink sink;
 	const struct policy_set *set;
+	sqlite3 *gate_db;
 	struct gate *gate;
 	struct dqueue *q;
 	struct dkim_key *key, *edkey;
@@ -580,6 +581,7 @@ int delivery_new(struct delivery **out, const struct delivery_options *o,
 	d->o = *o;
 	d->sink = *sink;
 	d->set = set;
+	d->gate_db = gate_db;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv_work, NULL);
 	pthread_cond_init(&d->cv_done, NULL);
@@ -657,6 +659,19 @@ void delivery_free(struct delivery *d)
 void delivery_stop(struct delivery *d)
 {
 	d->stop = 1;
+}
+
+int delivery_set_policies(struct delivery *d, const struct policy_set *set)
+{
+	struct gate *g = NULL;
+	int rc;
+
+	if ((rc = gate_new(&g, d->gate_db, set)) != 0)
+		return rc;
+	gate_free(d->gate);
+	d->gate = g;
+	d->set = set;
+	return 0;
 }
 
 int delivery_post(struct delivery *d, void (*fn)(struct delivery *d, void *arg), void *arg)

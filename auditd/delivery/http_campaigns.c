@@ -21,6 +21,10 @@
  * runs on the engine's thread too (delivery_post), because the queue is
  * the engine's; its answer comes back to the loop through an event.
  *
+ * The engine loads the policies itself and looks for a new commit every
+ * POLICY_RELOAD_S seconds (the daemon's own set changes on SIGHUP, on the
+ * loop thread; the engine's gate is on its own thread).
+ *
  * Registered by serve.c: delivery_service_start() after the routes exist,
  * delivery_service_stop() after the loop ends and before the writer
  * stops. Without DKIM settings the engine stays off and the route says
@@ -54,7 +58,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_REJECTS 20
+#define MAX_REJECTS     20
+#define POLICY_RELOAD_S 10
 
 struct submission {
 	struct submission *next;
@@ -84,6 +89,9 @@ struct delivery_service {
 	pthread_cond_t cv;
 	struct submission *answers;
 	struct event *ev_answers;
+	struct event *ev_policies;
+	char repo[4200];
+	int reload_posted; /* a reload task is waiting (loop thread reads, engine clears) */
 };
 
 /* ---- the sink: through the writer ---- */
@@ -207,6 +215,38 @@ static void submit_task(struct delivery *eng, void *arg)
 	svc->answers = s;
 	pthread_mutex_unlock(&svc->mu);
 	event_active(svc->ev_answers, 0, 0);
+}
+
+/* On the engine's thread: the policies in force again; a new commit
+ * replaces the gate's set from the next message on. */
+static void reload_task(struct delivery *eng, void *arg)
+{
+	struct delivery_service *svc = arg;
+	struct policy_set *set = NULL;
+
+	__atomic_store_n(&svc->reload_posted, 0, __ATOMIC_RELEASE);
+	if (policy_load(&set, svc->repo, config_get(svc->d->cfg, "policies.ref")) != 0) {
+		ak_log(AK_LOG_WARN, "delivery: policies %s: %s (the gate keeps commit %.12s)",
+		       svc->repo, ak_error_last(), svc->set->commit);
+		return;
+	}
+	if (strcmp(set->commit, svc->set->commit) == 0 || delivery_set_policies(eng, set) != 0) {
+		policy_set_free(set);
+		return;
+	}
+	ak_log(AK_LOG_INFO, "delivery: the gate now uses policy commit %.12s", set->commit);
+	policy_set_free(svc->set);
+	svc->set = set;
+}
+
+static void policies_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery_service *svc = arg;
+
+	(void)fd, (void)what;
+	if (svc->eng && !__atomic_load_n(&svc->reload_posted, __ATOMIC_ACQUIRE) &&
+	    delivery_post(svc->eng, reload_task, svc) == 0)
+		__atomic_store_n(&svc->reload_posted, 1, __ATOMIC_RELEASE);
 }
 
 /* ---- HTTP ---- */
@@ -488,11 +528,12 @@ int delivery_service_start(struct daemon *d)
 	struct delivery_service *svc = calloc(1, sizeof(*svc));
 	struct delivery_sink sink;
 	const struct config *cfg = d->cfg;
-	char repo[4200];
+	char *repo;
 	int rc;
 
 	if (svc == NULL)
 		return ak_error_oom();
+	repo = svc->repo;
 	d->delivery = svc;
 	svc->d = d;
 	pthread_mutex_init(&svc->mu, NULL);
@@ -511,9 +552,9 @@ int delivery_service_start(struct daemon *d)
 		goto fail;
 	}
 	if (*config_get(cfg, "policies.repo"))
-		snprintf(repo, sizeof(repo), "%s", config_get(cfg, "policies.repo"));
+		snprintf(repo, sizeof(svc->repo), "%s", config_get(cfg, "policies.repo"));
 	else
-		snprintf(repo, sizeof(repo), "%s/policies", d->cli->store_dir);
+		snprintf(repo, sizeof(svc->repo), "%s/policies", d->cli->store_dir);
 	if ((rc = delivery_options_from_config(cfg, d->cli->store_dir, &svc->o, &svc->own)) != 0 ||
 	    (rc = evidence_open(&svc->rd, d->cli->store_dir, EVIDENCE_READONLY)) != 0 ||
 	    (rc = policy_load(&svc->set, repo, config_get(cfg, "policies.ref"))) != 0)
@@ -528,6 +569,13 @@ int delivery_service_start(struct daemon *d)
 		goto fail;
 	}
 	svc->running = 1;
+	/* The gate follows the policy repository: a new commit on the ref is
+	 * in force within POLICY_RELOAD_S, without a restart. */
+	if ((svc->ev_policies = event_new(d->base, -1, EV_PERSIST, policies_cb, svc)) != NULL) {
+		struct timeval tv = {POLICY_RELOAD_S, 0};
+
+		event_add(svc->ev_policies, &tv);
+	}
 	ak_log(AK_LOG_INFO, "delivery: running the queue %s", svc->own.queue);
 	return 0;
 fail:
@@ -552,6 +600,8 @@ void delivery_service_stop(struct daemon *d)
 	answers_cb(-1, 0, svc);
 	if (svc->ev_answers)
 		event_free(svc->ev_answers);
+	if (svc->ev_policies)
+		event_free(svc->ev_policies);
 	policy_set_free(svc->set);
 	evidence_close(svc->rd);
 	delivery_owned_free(&svc->own);

@@ -22,7 +22,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
 	-subj "/CN=akashi test CA" >/dev/null 2>&1
 openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=localhost" \
 	>/dev/null 2>&1
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext
+printf 'subjectAltName=DNS:localhost,DNS:mx.ok.test,DNS:nomx.test,IP:127.0.0.1\n' >ext
 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 \
 	-extfile ext >/dev/null 2>&1
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim-rsa.pem 2>/dev/null
@@ -312,6 +312,30 @@ out=$(send send --campaign bad-1 --stream transactional --list orders --from new
 	--template t8.eml --recipients r8.csv --skip-invalid 2>&1)
 like "$out" "1 recipients queued .*2 invalid rows skipped" "--skip-invalid sends the rest"
 like "$("$AKASHI" --store "$S" campaign status bad-1)" "1 recipients: sent 1" "akashi campaign status counts"
+
+# --- MX delivery: MX, A fallback, NXDOMAIN, null MX (a DNS server of our own)
+cat >zone <<'EOF_Z'
+ok.test MX 10 mx.ok.test
+mx.ok.test A 127.0.0.1
+nomx.test A 127.0.0.1
+nullmx.test MX 0 .
+EOF_Z
+$PY "$LIB/dns-server.py" --port-file "$T/dns.port" "$T/zone" >"$T/dns.out" 2>&1 &
+PIDS="$PIDS $!"
+for i in $(seq 100); do [ -s "$T/dns.port" ] && break; sleep 0.1; done
+printf 'email\nmx1@ok.test\nmx2@nomx.test\nmx3@nullmx.test\nmx4@nxdomain.test\n' >r11.csv
+out=$(send --set relay= --set smtp.dns_server=127.0.0.1:$(cat dns.port) --set smtp.port=$TLS_PORT \
+	send --campaign mx-1 --stream transactional --list orders --from news@example.com \
+	--template t3.eml --recipients r11.csv 2>&1)
+like "$out" "4 recipients: sent 2, deferred 0, bounced 2" "MX delivery: two sent, two bounced"
+like "$(entry mx-1 mx1@ok.test sent)" "\"relay\": \"mx.ok.test\\[127.0.0.1\\]:$TLS_PORT\".*\"verified\": true" \
+	"to the MX host, its certificate checked against the MX name"
+like "$(entry mx-1 mx2@nomx.test sent)" "\"relay\": \"nomx.test\\[127.0.0.1\\]:$TLS_PORT\"" \
+	"no MX: the domain's own address"
+like "$(entry mx-1 mx3@nullmx.test bounced)" '"reply": "5.1.10 nullmx.test accepts no mail \(null MX\)"' \
+	"a null MX bounces (RFC 7505)"
+like "$(entry mx-1 mx4@nxdomain.test bounced)" '"reply": "5.1.2 the domain nxdomain.test does not exist"' \
+	"a domain that does not exist bounces"
 
 # --- crash: SIGKILL twice in the middle of a campaign ---------------------
 start_server crash

@@ -313,6 +313,39 @@ out=$(send send --campaign bad-1 --stream transactional --list orders --from new
 like "$out" "1 recipients queued .*2 invalid rows skipped" "--skip-invalid sends the rest"
 like "$("$AKASHI" --store "$S" campaign status bad-1)" "1 recipients: sent 1" "akashi campaign status counts"
 
+# --- relay AUTH PLAIN (under TLS only), and the rate limit ------------------
+start_server auth --auth relayuser:s3cret
+AUTH_PORT=$(cat auth.port)
+printf 's3cret\n' >pw
+printf 'wrong\n' >badpw
+printf 'email\nauth1@ok.test\n' >r12.csv
+out=$(send --set relay=localhost:$AUTH_PORT --set relay.user=relayuser --set relay.password_file=pw \
+	send --campaign auth-1 --stream transactional --list orders --from news@example.com \
+	--template t3.eml --recipients r12.csv 2>&1)
+like "$out" "sent 1," "AUTH PLAIN with the right password: sent"
+like "$(cat auth/server.log)" "AUTH PLAIN ok" "the server saw AUTH PLAIN"
+out=$(send --set relay=localhost:$AUTH_PORT --set relay.user=relayuser --set relay.password_file=badpw \
+	send --campaign auth-2 --stream transactional --list orders --from news@example.com \
+	--template t3.eml --recipients r12.csv 2>&1)
+like "$(entry auth-2 auth1@ok.test deferred)" '"reply": "535 .*\(AUTH at localhost' "a refused AUTH defers, saying so"
+out=$(send --set relay=localhost:$AUTH_PORT send --campaign auth-3 --stream transactional \
+	--list orders --from news@example.com --template t3.eml --recipients r12.csv 2>&1)
+like "$(entry auth-3 auth1@ok.test deferred)" '"reply": "530 ' "no AUTH where the relay requires it: deferred"
+out=$(send --set relay=localhost:$AUTH_PORT --set relay.user=relayuser --set relay.password_file=pw \
+	--set smtp.tls=off send --campaign auth-4 --stream transactional --list orders \
+	--from news@example.com --template t3.eml --recipients r12.csv 2>&1)
+like "$(entry auth-4 auth1@ok.test deferred)" 'credentials are never sent in clear' \
+	"no TLS, no password on the wire"
+is "$(grep -c 'AUTH' auth/server.log)" 2 "the server saw exactly the two AUTH attempts made under TLS"
+$PY -c 'print("email"); [print("rate%d@ok.test" % i) for i in range(12)]' >r13.csv
+t0=$(date +%s.%N)
+out=$(send --set delivery.rate=5 send --campaign rate-1 --stream transactional --list orders \
+	--from news@example.com --template t3.eml --recipients r13.csv 2>&1)
+t1=$(date +%s.%N)
+like "$out" "sent 12," "delivery.rate = 5: all sent"
+is "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print (b - a >= 1.8) ? "slow enough" : "too fast: " b - a}')" \
+	"slow enough" "... no faster than 5 a second (12 messages: 2.2 s at least)"
+
 # --- MX delivery: MX, A fallback, NXDOMAIN, null MX (a DNS server of our own)
 cat >zone <<'EOF_Z'
 ok.test MX 10 mx.ok.test

@@ -3,6 +3,7 @@
 # (Debian python3-aiosmtpd), on loopback.
 #
 #   smtp-server.py --port-file F --spool DIR [--cert C --key K] [--no-starttls]
+#                  [--auth USER:PASSWORD]
 #
 # Offers STARTTLS with the given certificate (unless --no-starttls) and
 # PIPELINING, writes each accepted message to DIR/NNNNNN.eml with the
@@ -23,6 +24,7 @@ ap.add_argument("--spool", required=True)
 ap.add_argument("--cert")
 ap.add_argument("--key")
 ap.add_argument("--no-starttls", action="store_true")
+ap.add_argument("--auth", help="USER:PASSWORD required (AUTH PLAIN/LOGIN, only under TLS)")
 a = ap.parse_args()
 os.makedirs(a.spool, exist_ok=True)
 lock = threading.Lock()
@@ -73,10 +75,23 @@ if a.cert and not a.no_starttls:
     ctx.load_cert_chain(a.cert, a.key)
 
 
+from aiosmtpd.smtp import AuthResult
+
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    want = a.auth.encode().split(b":", 1)
+    ok = auth_data.login == want[0] and auth_data.password == want[1]
+    log.write("AUTH %s %s\n" % (mechanism, "ok" if ok else "refused"))
+    return AuthResult(success=ok, handled=False)
+
+
 class C(Controller):
     def factory(self):
+        extra = {}
+        if a.auth:
+            extra = dict(authenticator=authenticator, auth_required=True, auth_require_tls=True)
         return SMTP(self.handler, tls_context=ctx, require_starttls=False,
-                    decode_data=False, enable_SMTPUTF8=False, hostname="sink.test")
+                    decode_data=False, enable_SMTPUTF8=False, hostname="sink.test", **extra)
 
 
 import socket

@@ -19,7 +19,8 @@ DEPS_BUILD := gcc make pkg-config libsqlite3-dev libssl-dev libjansson-dev \
               libarchive-dev libgit2-dev libexpat1-dev libgmime-3.0-dev libevent-dev \
               libopendkim-dev libcmocka-dev
 DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix unzip \
-             chromium poppler-utils curl valgrind
+             chromium poppler-utils curl valgrind python3-aiosmtpd python3-dkim python3-nacl \
+             opendkim
 DEPS_FUZZ := clang libclang-rt-14-dev
 
 VARIANT ?= release
@@ -38,7 +39,7 @@ Q := $(if $(V),,@)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wno-missing-field-initializers -Wno-format-truncation
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DAKASHI_VERSION=\"0.1-$(VERSION)\" -I. $(WARN) $(VFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(VFLAGS) $(LDFLAGS)

@@ -127,6 +127,8 @@ int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_gate(struct cli *cli, int argc, char **argv);
 int cmd_policy(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_send(struct cli *cli, int argc, char **argv);
+int cmd_campaign(struct cli *cli, int argc, char **argv);
 
 /* The policy side of `akashi init` (auditd/cmd_policy.c). Before the store
  * is made: check that repo (given with --policies) loads at HEAD, and put

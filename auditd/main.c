@@ -39,6 +39,11 @@ static const struct cli_command commands[] = {
 	 "[--campaign-size N] [--owner NAME] [--headers yes|no] [--ref REF]"},
 	{"report", cmd_report, "the quarterly compliance report as HTML, JSON or CSV",
 	 "(--quarter 2026Q3 | --from TIME --to TIME) --format html|json|csv -o FILE [--ref REF]"},
+	{"send", cmd_send, "send a campaign: gate, sign, deliver and record every message",
+	 "--campaign ID --stream marketing|transactional --list L --from ADDR --template FILE.eml "
+	 "--recipients FILE.csv [--owner NAME] [--skip-invalid] [--via URL --token T]"},
+	{"campaign", cmd_campaign, "a campaign's counts by status",
+	 "status ID [--wait] [--via URL --token T]"},
 	{"policy", cmd_policy, "check, show and trace the policies in force (read from git)",
 	 "lint [REPO[@REF]] | show [--ref REF] [--json] | history [--ref REF]"},
 	{"export", cmd_export, "export entries as an evidence bundle for an outside expert",

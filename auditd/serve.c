@@ -26,6 +26,8 @@
  */
 #include "auditd/serve.h"
 
+#include "auditd/delivery/delivery.h"
+
 #include "auditd/records.h"
 #include "auditd/unsubscribe.h"
 #include "lib/error.h"
@@ -1268,6 +1270,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	load_policies(d);
 	start_sinks(d);
 	start_alerts(d);
+	delivery_service_start(d);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		d->ev_sig[i] = evsignal_new(d->base, sigs[i], on_signal, d);
 		if (d->ev_sig[i] == NULL || event_add(d->ev_sig[i], NULL) != 0) {
@@ -1282,7 +1285,9 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 done:
 	if (rc != 0)
 		cli_error("serve", rc);
-	/* The alerts thread first: what it raises still goes to the writer. */
+	/* Delivery first, then the alerts thread: what they append or raise
+	 * still goes to the writer. */
+	delivery_service_stop(d);
 	if (d->alerter) {
 		writer_stop(d->alerter);
 		rd3 = writer_store(d->alerter);

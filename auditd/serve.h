@@ -106,6 +106,7 @@ struct daemon {
 	int64_t alerts_fed; /* the last seq fed to the detectors */
 	struct pending_alert *pending;
 	char alerts_zone[64], alerts_hours[64];
+	struct delivery_service *delivery; /* auditd/delivery/http_campaigns.c */
 };
 
 /* ---- http.c ---- */

@@ -282,8 +282,9 @@ static void check_send(struct check *c)
 	static const char *const known[] = {
 	        "attempt",  "campaign", "campaign_size", "client", "delay_ms",    "dsn",
 	        "event_id", "from",     "gate",          "host",   "list",        "message_id",
-	        "orig_to",  "owner",    "queue_id",      "rcpt",   "reasons",     "relay",
-	        "reply",    "size",     "status",        "stream", "unsubscribe", NULL};
+	        "next_attempt", "orig_to",  "owner",    "queue_id",      "rcpt",   "reasons",
+	        "relay",    "reply",    "size",     "status",        "stream", "tls",
+	        "unsubscribe", NULL};
 	static const char *const status[] = {"queued",  "sent",       "deferred", "bounced",
 	                                     "blocked", "complained", "expired",  NULL};
 	static const char *const stream[] = {"marketing", "transactional", NULL};

@@ -1,0 +1,317 @@
+/*
+ * auditd/delivery/delivery_int.h - what the files of the delivery engine
+ * share: SMTP reply reading, templates and rendering, the DKIM signer, the
+ * persistent queue, the SMTP client. Not for use outside auditd/delivery/
+ * (the unit tests and fuzz targets excepted); the public interface is
+ * auditd/delivery/delivery.h.
+ */
+#ifndef AUDITD_DELIVERY_INT_H
+#define AUDITD_DELIVERY_INT_H
+
+#include "auditd/delivery/delivery.h"
+#include "lib/buf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* ---- SMTP replies (smtp_reply.c) ---- */
+
+/* Longest reply line accepted (RFC 5321 allows 512 with the CRLF; servers
+ * exceed it in the wild, so a little more). */
+#define SMTP_LINE_MAX        2048
+#define SMTP_REPLY_LINES_MAX 64
+
+struct smtp_reply {
+	int code;          /* 200..599 */
+	char enhanced[16]; /* "2.0.0" (RFC 3463) when the first line has one, else "" */
+	char text[512];    /* the text of every line, joined by spaces, printable ASCII */
+	size_t text_len;
+	int nlines;
+};
+
+void smtp_reply_reset(struct smtp_reply *r);
+
+/* Feed one reply line (without its CRLF). 1 when the reply is complete,
+ * 0 when more lines follow, AK_EINVALID for a line that is not a reply line
+ * (or changes the code, or one line too many). */
+int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len);
+
+/* EHLO capabilities the client acts on. */
+enum {
+	SMTP_CAP_PIPELINING = 1 << 0,
+	SMTP_CAP_STARTTLS = 1 << 1,
+	SMTP_CAP_AUTH_PLAIN = 1 << 2,
+	SMTP_CAP_8BITMIME = 1 << 3,
+	SMTP_CAP_SIZE = 1 << 4,
+	SMTP_CAP_ENHANCED = 1 << 5,
+};
+
+/* Note the extension one EHLO reply line (its text after "250-") names. */
+void smtp_ehlo_line(unsigned *caps, size_t *size_limit, const char *text, size_t len);
+
+/* The queue id a server gave in a final reply ("... queued as 4Fq2x1",
+ * "... id=1a2b-3c"): 1 and out set, or 0. */
+int smtp_reply_queue_id(const struct smtp_reply *r, char *out, size_t cap);
+
+/* Seconds until attempt number `attempt` + 1 after attempt failed
+ * temporarily: min_s doubled per attempt, at most max_s, plus up to 10 %
+ * that depends only on seed (the message id). */
+int64_t delivery_backoff(int attempt, int64_t min_s, int64_t max_s, const char *seed);
+
+/* ---- templates (message.c) ---- */
+
+struct delivery_template;
+
+/* Parse a template (a whole message with {{field}} merge fields). Free
+ * with delivery_template_free(). AK_EINVALID naming the line or header. */
+int delivery_template_parse(struct delivery_template **out, const char *data, size_t len);
+void delivery_template_free(struct delivery_template *t);
+
+/* The merge fields the template uses, in order of first use. Borrowed. */
+size_t delivery_template_nfields(const struct delivery_template *t);
+const char *delivery_template_field(const struct delivery_template *t, size_t i);
+
+/* May v be merged as field number `field`? AK_EINVALID naming the column
+ * when it would break a header (CR, LF, NUL; in address headers also
+ * <>,;:"\). */
+int delivery_value_check(const struct delivery_template *t, size_t field, const char *v,
+                         size_t len);
+
+struct delivery_render {
+	const char *rcpt;             /* envelope and, without a To in the template, To */
+	const char *from;             /* without a From in the template, From */
+	const char *message_id;       /* "<...>" */
+	const char *list_unsubscribe; /* https URL for marketing mail, or NULL */
+	int64_t date_us;
+	const char *const *values; /* per template field (NULL: empty) */
+	size_t nfields;
+};
+
+/* Append the message for one recipient (CRLF line ends, ending in CRLF, not
+ * dot-stuffed) to out. scratch is the caller's reusable buffer. */
+int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct delivery_template *t,
+                    const struct delivery_render *r);
+
+/* Append s as RFC 2047 encoded-words (UTF-8, B), folded so that lines
+ * holding them stay within 76 characters, starting at out's current
+ * column. AK_EINVALID when s is not UTF-8. */
+int delivery_rfc2047(struct ak_buf *out, const char *s, size_t len);
+
+/* RFC 5322 date in UTC into out; returns its length. */
+int delivery_date(char out[40], int64_t us);
+
+/* ---- DKIM (dkim.c) ---- */
+
+struct dkim_key;
+
+/* Load a PEM private key (RSA of at least 1024 bits, or Ed25519); the
+ * PEM text is kept too, for the libopendkim signer. */
+int dkim_key_load(struct dkim_key **out, const char *path);
+void dkim_key_free(struct dkim_key *k);
+int dkim_key_is_ed25519(const struct dkim_key *k);
+
+/* The DNS TXT record that publishes k's public key ("v=DKIM1; k=...; p=..."). */
+int dkim_key_txt(const struct dkim_key *k, struct ak_buf *out);
+
+struct dkim_signer_conf {
+	const char *domain;
+	const char *selector;       /* for key */
+	const struct dkim_key *key; /* RSA (or Ed25519), required */
+	const char *ed_selector;    /* optional second signature */
+	const struct dkim_key *ed_key;
+	int use_libopendkim; /* sign with libopendkim instead (slow: see dkim.c) */
+};
+
+struct dkim_signer; /* one per thread; keys are shared read-only */
+
+int dkim_signer_new(struct dkim_signer **out, const struct dkim_signer_conf *c);
+void dkim_signer_free(struct dkim_signer *s);
+
+/* Append the DKIM-Signature header(s) for msg (headers, empty line, body;
+ * CRLF line ends) to out, each ending in CRLF, to be put before msg.
+ * t_s is the signature time (t=). */
+int dkim_signer_sign(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len,
+                     int64_t t_s);
+
+/* The header names signed, and those signed once more than they occur
+ * (so that an added instance breaks the signature). */
+extern const char *const dkim_signed_headers[];
+extern const char *const dkim_oversigned_headers[];
+
+#endif
+
+/* ---- the queue (queue.c) ----
+ *
+ * queue.db, WAL mode, synchronous=NORMAL (the evidence log, not this file,
+ * is what a power loss must not lose: see engine.c):
+ *
+ *   meta(key PRIMARY KEY, value)          "ev_mark": the seq up to which the
+ *                                         log's send entries are reflected here
+ *   campaigns(id PRIMARY KEY, stream, list, sender, owner, template,
+ *             columns, nonce, created, loaded, size)
+ *   messages(campaign, idx, rcpt, fields, state, attempts, next_at,
+ *            created, last, PRIMARY KEY(campaign, idx)) WITHOUT ROWID
+ *     UNIQUE(campaign, rcpt); INDEX(state, next_at); INDEX(state, campaign, idx)
+ *
+ * fields holds the row's CSV values NUL-separated, in column order.
+ */
+
+enum dq_state {
+	DQ_NEW = 0,      /* loaded, not gated yet */
+	DQ_READY = 1,    /* gated and recorded `queued`; due at next_at */
+	DQ_INFLIGHT = 2, /* handed to the SMTP client; attempts counts it */
+	DQ_DEFERRED = 3, /* a temporary failure; due again at next_at */
+	DQ_SENT = 4,
+	DQ_BOUNCED = 5,
+	DQ_BLOCKED = 6,
+	DQ_EXPIRED = 7,
+};
+
+struct dqueue;
+
+/* Open (creating) the queue; with lock, also take the runner lock (a
+ * lock file beside it): AK_EBUSY when another process holds it. */
+int dq_open(struct dqueue **out, const char *path, int lock);
+void dq_close(struct dqueue *q);
+sqlite3 *dq_db(struct dqueue *q);
+
+int dq_begin(struct dqueue *q);
+int dq_commit(struct dqueue *q);
+void dq_rollback(struct dqueue *q);
+
+int dq_mark_get(struct dqueue *q, int64_t *out);
+int dq_mark_set(struct dqueue *q, int64_t seq);
+
+struct dq_campaign {
+	char *id, *stream, *list, *sender, *owner, *nonce;
+	char *template_data;
+	size_t template_len;
+	char **columns; /* NULL-terminated */
+	size_t ncolumns;
+	int64_t created, size;
+	int loaded;
+};
+
+void dq_campaign_clear(struct dq_campaign *c);
+/* AK_ENOTFOUND when there is none. */
+int dq_campaign_get(struct dqueue *q, const char *id, struct dq_campaign *out);
+int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c);
+int dq_campaign_loaded(struct dqueue *q, const char *id, int64_t size);
+int dq_campaign_delete(struct dqueue *q, const char *id);
+/* The campaigns with messages not final yet; cb per id. */
+int dq_campaigns_open(struct dqueue *q, int (*cb)(void *ctx, const char *id), void *ctx);
+
+/* The highest idx loaded for campaign (0 when none). */
+int dq_max_idx(struct dqueue *q, const char *campaign, int64_t *out);
+/* Add a message (inside a transaction): 1 added, 0 a duplicate recipient. */
+int dq_add(struct dqueue *q, const char *campaign, int64_t idx, const char *rcpt,
+           const char *fields, size_t fields_len, int64_t created);
+
+struct dq_msg {
+	char campaign[256];
+	int64_t idx;
+	char rcpt[256];
+	char *fields; /* malloc'd, NUL-separated */
+	size_t fields_len;
+	int state, attempts;
+	int64_t next_at, created;
+};
+
+void dq_msg_clear(struct dq_msg *m);
+
+/* Up to max messages to act on (campaign NULL: any), into out[] (the
+ * caller clears them): first those due (READY or DEFERRED with next_at <=
+ * now), then NEW ones. */
+int dq_take(struct dqueue *q, const char *campaign, int64_t now, size_t max, struct dq_msg *out,
+            size_t *n);
+
+/* Set a message's state (inside a transaction). attempts < 0 and next_at
+ * < 0 leave those as they are; last may be NULL. */
+int dq_set(struct dqueue *q, const char *campaign, int64_t idx, int state, int attempts,
+           int64_t next_at, const char *last);
+
+/* One message's state and attempts; AK_ENOTFOUND. */
+int dq_get_state(struct dqueue *q, const char *campaign, int64_t idx, int *state, int *attempts);
+
+/* In-flight messages become READY again, due now (after a crash). */
+int dq_requeue_inflight(struct dqueue *q, const char *campaign, int64_t *n);
+
+/* The earliest next_at of a due-later message, or 0 when none. */
+int dq_next_due(struct dqueue *q, const char *campaign, int64_t *out);
+
+int dq_counts(struct dqueue *q, const char *campaign, struct delivery_counts *out);
+
+/* ---- the SMTP client (smtp_client.c, resolve.c) ---- */
+
+enum smtp_outcome {
+	SMTP_SENT,     /* 2xx after the data */
+	SMTP_DEFERRED, /* 4xx, or no answer: try again later */
+	SMTP_BOUNCED,  /* 5xx about the recipient or the message */
+};
+
+/* One message for one recipient. The engine fills the first part and
+ * owns the job; the client fills the outcome and hands it back through
+ * the done callback, on the client's thread. */
+struct smtp_job {
+	struct smtp_job *next;
+	void *owner; /* the engine's */
+	const char *from, *rcpt;
+	char *data; /* the signed message; not dot-stuffed */
+	size_t len;
+	int eightbit; /* ask for BODY=8BITMIME */
+
+	enum smtp_outcome outcome;
+	char reply[600]; /* "250 2.0.0 Ok: queued as X", or a description of what failed */
+	char dsn[16];    /* enhanced status code, or "" */
+	char relay[300]; /* "host[ip]:port", or "" when no connection was made */
+	char queue_id[64];
+	char tls_version[16], tls_cipher[64];
+	int tls_verified;
+};
+
+struct smtp_client_conf {
+	const char *relay; /* "host:port" or NULL: MX */
+	int mx_port;
+	const char *user, *password;
+	enum delivery_tls tls;
+	const char *ca_file;
+	const char *helo;
+	const char *dns_server;
+	int connections;
+	int rate;
+	int timeout_s;
+};
+
+struct smtp_client;
+
+/* Start the client's event-loop thread. done is called on that thread for
+ * every job submitted, exactly once. */
+int smtp_client_new(struct smtp_client **out, const struct smtp_client_conf *c,
+                    void (*done)(void *ctx, struct smtp_job *job), void *ctx);
+/* Hand over a list of jobs (any thread). */
+void smtp_client_submit(struct smtp_client *c, struct smtp_job *jobs);
+/* Stop: jobs not finished are given back deferred ("shutting down"), the
+ * thread joined. */
+void smtp_client_free(struct smtp_client *c);
+
+/* Where to deliver mail for a domain (resolve.c). */
+struct smtp_addr {
+	char host[256]; /* the name the certificate must carry */
+	struct sockaddr_storage sa;
+	unsigned salen;
+};
+
+struct smtp_route {
+	int status; /* 0 ok, SMTP_DEFERRED or SMTP_BOUNCED with why */
+	char why[256];
+	struct smtp_addr *addrs;
+	size_t naddrs;
+};
+
+/* Resolve (blocking; called on the resolver thread): for a relay
+ * "host:port" its addresses; else the MX hosts of domain by preference,
+ * falling back to its A/AAAA (RFC 5321 5.1), each with port. */
+int smtp_resolve(const char *relay, const char *domain, int port, const char *dns_server,
+                 struct smtp_route *out);
+void smtp_route_clear(struct smtp_route *r);

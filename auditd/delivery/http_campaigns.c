@@ -1,0 +1,612 @@
+/*
+ * auditd/delivery/http_campaigns.c - the delivery engine inside `akashi
+ * serve`, and its routes:
+ *
+ *   POST /v1/campaigns        (role ingest) a campaign: a JSON object
+ *        {"campaign", "stream", "list", "from", "owner" (optional),
+ *         "template" (the message, text), "recipients" (CSV, text),
+ *         "skip_invalid" (optional, false)}
+ *        -> 202 {"campaign", "recipients", "queued", "duplicates",
+ *                "invalid", "resumed"} once it is in the queue;
+ *           400 with "error" and "rejects" [{line, reason}] when rows are
+ *           refused; 409 when the id is taken by another campaign.
+ *   GET  /v1/campaigns?id=ID  (role read or ingest) counts by status.
+ *
+ * The engine runs on its own thread (delivery_run, forever) with a
+ * read-only connection of its own for the gate and for recovery, and
+ * appends its entries through the daemon's writer: each batch is a call
+ * job that appends on the writer thread and wakes the engine when it is
+ * durable, so the engine never waits for the event loop (and can finish
+ * recording what was on the wire while the daemon stops). A submission
+ * runs on the engine's thread too (delivery_post), because the queue is
+ * the engine's; its answer comes back to the loop through an event.
+ *
+ * The engine loads the policies itself and looks for a new commit every
+ * POLICY_RELOAD_S seconds (the daemon's own set changes on SIGHUP, on the
+ * loop thread; the engine's gate is on its own thread).
+ *
+ * Registered by serve.c: delivery_service_start() after the routes exist,
+ * delivery_service_stop() after the loop ends and before the writer
+ * stops. Without DKIM settings the engine stays off and the route says
+ * why (503).
+ *
+ * SECURITY: the body comes from an API client with an ingest token: it is
+ * bounded by api.max_body, parsed by jansson, and everything in it goes
+ * through delivery_submit()'s checks (addresses, header-safe values,
+ * campaign ids of [A-Za-z0-9._:-]); the files it becomes are written
+ * under <store>/spool with mode 0600 and removed after loading.
+ */
+#include "auditd/delivery/delivery.h"
+
+#include "auditd/http_parse.h"
+#include "auditd/serve.h"
+#include "lib/error.h"
+#include "lib/log.h"
+#include "policies/repo.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_REJECTS     20
+#define POLICY_RELOAD_S 10
+
+struct submission {
+	struct submission *next;
+	struct delivery_service *svc;
+	struct evhttp_request *req;
+	char *id, *stream, *list, *from, *owner;
+	char tpl_path[4300], csv_path[4300];
+	int skip_invalid;
+	json_t *rejects;
+	int rc;
+	char error[512];
+	struct delivery_load load;
+};
+
+struct delivery_service {
+	struct daemon *d;
+	struct delivery_options o;
+	struct delivery_owned own;
+	struct evidence_store *rd;
+	struct policy_set *set;
+	struct delivery *eng;
+	pthread_t thread;
+	int running;
+	char error[512];
+	char spool[4200];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct submission *answers;
+	struct event *ev_answers;
+	struct event *ev_policies;
+	char repo[4200];
+	int reload_posted; /* a reload task is waiting (loop thread reads, engine clears) */
+};
+
+/* ---- the sink: through the writer ---- */
+
+struct append_call {
+	struct delivery_service *svc;
+	const struct evidence_record *recs;
+	size_t n;
+	int64_t last;
+	int rc, done;
+	char error[512];
+};
+
+static int call_append(struct evidence_store *st, void *arg)
+{
+	struct append_call *a = arg;
+	struct evidence_append_result r;
+	int rc = evidence_append(st, a->recs, a->n, NULL, &r);
+
+	pthread_mutex_lock(&a->svc->mu);
+	a->rc = rc;
+	a->last = rc == 0 ? r.last_seq : 0;
+	if (rc)
+		snprintf(a->error, sizeof(a->error), "%s", ak_error_last());
+	a->done = 1;
+	pthread_cond_broadcast(&a->svc->cv);
+	pthread_mutex_unlock(&a->svc->mu);
+	return rc;
+}
+
+static int sink_append(void *ctx, const struct evidence_record *recs, size_t n, int64_t *last)
+{
+	struct delivery_service *svc = ctx;
+	struct append_call a = {0};
+	struct writer_job *j = writer_job_new(WRITER_CALL);
+	int rc;
+
+	if (j == NULL)
+		return ak_error_oom();
+	a.svc = svc;
+	a.recs = recs;
+	a.n = n;
+	j->call = call_append;
+	j->arg = &a;
+	j->always = 1;
+	if ((rc = writer_submit(svc->d->writer, j)) != 0) {
+		writer_job_free(j);
+		return rc;
+	}
+	pthread_mutex_lock(&svc->mu);
+	while (!a.done)
+		pthread_cond_wait(&svc->cv, &svc->mu);
+	pthread_mutex_unlock(&svc->mu);
+	if (a.rc)
+		return ak_error_code(a.rc, "%s", a.error);
+	*last = a.last;
+	return 0;
+}
+
+static int sink_scan(void *ctx, int64_t from_seq, evidence_entry_cb cb, void *cb_ctx)
+{
+	struct delivery_service *svc = ctx;
+	struct evidence_filter f = {0};
+
+	f.kind = "send";
+	f.from_seq = from_seq;
+	return evidence_scan(svc->rd, &f, cb, cb_ctx);
+}
+
+/* ---- the engine's thread ---- */
+
+static void *engine_main(void *arg)
+{
+	struct delivery_service *svc = arg;
+
+	if (delivery_run(svc->eng, NULL, DELIVERY_FOREVER, NULL) != 0)
+		ak_log(AK_LOG_ERR, "delivery: %s", ak_error_last());
+	return NULL;
+}
+
+static void keep_reject(void *ctx, unsigned long line, const char *why)
+{
+	struct submission *s = ctx;
+
+	if (json_array_size(s->rejects) < MAX_REJECTS)
+		json_array_append_new(s->rejects, json_pack("{s:I,s:s}", "line", (json_int_t)line,
+		                                            "reason", why));
+}
+
+/* On the engine's thread: put the campaign into the queue. */
+static void submit_task(struct delivery *eng, void *arg)
+{
+	struct submission *s = arg;
+	struct delivery_service *svc = s->svc;
+	struct delivery_campaign c = {0};
+	char *tpl = NULL;
+	size_t tpl_len = 0;
+
+	s->rc = delivery_slurp(s->tpl_path, 16 << 20, &tpl, &tpl_len);
+	if (s->rc == 0) {
+		c.id = s->id;
+		c.stream = s->stream;
+		c.list = s->list;
+		c.from = s->from;
+		c.owner = s->owner;
+		c.template_data = tpl;
+		c.template_len = tpl_len;
+		c.recipients = s->csv_path;
+		c.skip_invalid = s->skip_invalid;
+		c.reject = keep_reject;
+		c.reject_ctx = s;
+		s->rc = delivery_submit(eng, &c, &s->load);
+	}
+	if (s->rc)
+		snprintf(s->error, sizeof(s->error), "%s", ak_error_last());
+	free(tpl);
+	unlink(s->tpl_path);
+	unlink(s->csv_path);
+	pthread_mutex_lock(&svc->mu);
+	s->next = svc->answers;
+	svc->answers = s;
+	pthread_mutex_unlock(&svc->mu);
+	event_active(svc->ev_answers, 0, 0);
+}
+
+/* On the engine's thread: the policies in force again; a new commit
+ * replaces the gate's set from the next message on. */
+static void reload_task(struct delivery *eng, void *arg)
+{
+	struct delivery_service *svc = arg;
+	struct policy_set *set = NULL;
+
+	__atomic_store_n(&svc->reload_posted, 0, __ATOMIC_RELEASE);
+	if (policy_load(&set, svc->repo, config_get(svc->d->cfg, "policies.ref")) != 0) {
+		ak_log(AK_LOG_WARN, "delivery: policies %s: %s (the gate keeps commit %.12s)",
+		       svc->repo, ak_error_last(), svc->set->commit);
+		return;
+	}
+	if (strcmp(set->commit, svc->set->commit) == 0 || delivery_set_policies(eng, set) != 0) {
+		policy_set_free(set);
+		return;
+	}
+	ak_log(AK_LOG_INFO, "delivery: the gate now uses policy commit %.12s", set->commit);
+	policy_set_free(svc->set);
+	svc->set = set;
+}
+
+static void policies_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery_service *svc = arg;
+
+	(void)fd, (void)what;
+	if (svc->eng && !__atomic_load_n(&svc->reload_posted, __ATOMIC_ACQUIRE) &&
+	    delivery_post(svc->eng, reload_task, svc) == 0)
+		__atomic_store_n(&svc->reload_posted, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- HTTP ---- */
+
+static void reply(struct evhttp_request *req, int code, json_t *body)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	static const char *const reasons[] = {[2] = "Accepted", [0] = "OK"};
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	                  "application/json");
+	if (b && text) {
+		evbuffer_add(b, text, strlen(text));
+		evbuffer_add(b, "\n", 1);
+	}
+	evhttp_send_reply(req, code,
+	                  code == 200   ? reasons[0]
+	                  : code == 202 ? reasons[2]
+	                                : "Error",
+	                  b);
+	if (b)
+		evbuffer_free(b);
+	free(text);
+	json_decref(body);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply(req, code, json_pack("{s:s}", "error", msg));
+}
+
+static void submission_free(struct submission *s)
+{
+	free(s->id);
+	free(s->stream);
+	free(s->list);
+	free(s->from);
+	free(s->owner);
+	json_decref(s->rejects);
+	free(s);
+}
+
+/* On the loop: answer the submissions the engine is done with. */
+static void answers_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delivery_service *svc = arg;
+	struct submission *s, *list;
+
+	(void)fd, (void)what;
+	pthread_mutex_lock(&svc->mu);
+	list = svc->answers;
+	svc->answers = NULL;
+	pthread_mutex_unlock(&svc->mu);
+	while ((s = list) != NULL) {
+		list = s->next;
+		if (s->rc == 0)
+			reply(s->req, 202,
+			      json_pack("{s:s,s:I,s:I,s:I,s:I,s:b}", "campaign", s->id,
+			                "recipients", (json_int_t)s->load.size, "queued",
+			                (json_int_t)s->load.loaded, "duplicates",
+			                (json_int_t)s->load.duplicates, "invalid",
+			                (json_int_t)s->load.invalid, "resumed", s->load.resumed));
+		else {
+			json_t *o =
+			        json_pack("{s:s,s:O}", "error", s->error, "rejects", s->rejects);
+
+			reply(s->req,
+			      s->rc == AK_EEXISTS    ? 409
+			      : s->rc == AK_EINVALID ? 400
+			                             : 500,
+			      o);
+		}
+		svc->d->inflight--;
+		submission_free(s);
+	}
+}
+
+/* The token of the request, checked for a role allowing need. */
+static int authorize(struct delivery_service *svc, struct evhttp_request *req, int need)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	struct token_info t;
+	const char *tok;
+	size_t len;
+
+	if (http_bearer(h, &tok, &len) != 0) {
+		reply_error(req, 401, "a bearer token is required (Authorization: Bearer akt_...)");
+		return -1;
+	}
+	if (token_check(svc->d->tokens, tok, len, &t) != 0) {
+		reply_error(req, 401, "the token is not valid");
+		return -1;
+	}
+	if (!token_role_allows(t.role, need)) {
+		reply_error(req, 403, "a token of role %s may not use this route",
+		            token_role_name(t.role));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ssize_t w = 0;
+
+	if (fd < 0)
+		return ak_error_set("%s: %s", path, strerror(errno));
+	while (len > 0 && (w = write(fd, data, len)) > 0)
+		data += w, len -= (size_t)w;
+	close(fd);
+	return len == 0 ? 0 : ak_error_set("%s: write failed", path);
+}
+
+static char *jdup(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? strdup(v) : NULL;
+}
+
+static void post_campaign(struct delivery_service *svc, struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct submission *s = NULL;
+	json_t *body = NULL;
+	json_error_t je;
+	unsigned char rnd[8];
+	char tag[17];
+	const char *tpl, *csv;
+	size_t i;
+
+	if (authorize(svc, req, TOKEN_INGEST) != 0)
+		return;
+	if (svc->eng == NULL) {
+		reply_error(req, 503, "delivery is off: %s", svc->error);
+		return;
+	}
+	if (len > svc->d->s.max_body) {
+		reply_error(req, 413, "the body is over api.max_body (%zu bytes)",
+		            svc->d->s.max_body);
+		return;
+	}
+	body = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len, 0, &je);
+	if (!json_is_object(body)) {
+		reply_error(req, 400, "the body must be a JSON object: %s", je.text);
+		goto done;
+	}
+	tpl = json_string_value(json_object_get(body, "template"));
+	csv = json_string_value(json_object_get(body, "recipients"));
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->rejects = json_array()) == NULL) {
+		reply_error(req, 500, "out of memory");
+		goto done;
+	}
+	s->svc = svc;
+	s->req = req;
+	s->id = jdup(body, "campaign");
+	s->stream = jdup(body, "stream");
+	s->list = jdup(body, "list");
+	s->from = jdup(body, "from");
+	s->owner = jdup(body, "owner");
+	s->skip_invalid = json_is_true(json_object_get(body, "skip_invalid"));
+	if (!s->id || !s->stream || !s->list || !s->from || !tpl || !csv) {
+		reply_error(req, 400,
+		            "campaign, stream, list, from, template and recipients are "
+		            "required (strings)");
+		goto done;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		reply_error(req, 500, "no random bytes");
+		goto done;
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(s->tpl_path, sizeof(s->tpl_path), "%s/campaign-%s.eml", svc->spool, tag);
+	snprintf(s->csv_path, sizeof(s->csv_path), "%s/campaign-%s.csv", svc->spool, tag);
+	if (write_file(s->tpl_path, tpl, strlen(tpl)) != 0 ||
+	    write_file(s->csv_path, csv, strlen(csv)) != 0) {
+		unlink(s->tpl_path);
+		unlink(s->csv_path);
+		reply_error(req, 500, "%s", ak_error_last());
+		goto done;
+	}
+	if (delivery_post(svc->eng, submit_task, s) != 0) {
+		unlink(s->tpl_path);
+		unlink(s->csv_path);
+		reply_error(req, 500, "%s", ak_error_last());
+		goto done;
+	}
+	svc->d->inflight++;
+	s = NULL; /* the engine's, then answers_cb's */
+done:
+	if (s)
+		submission_free(s);
+	json_decref(body);
+}
+
+static void get_campaign(struct delivery_service *svc, struct evhttp_request *req)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct delivery_counts k;
+	char id[256];
+	int rc;
+
+	if (query == NULL ||
+	    http_query_get(query, strlen(query), "id", id, sizeof(id), NULL) != 0) {
+		reply_error(req, 400, "GET /v1/campaigns?id=CAMPAIGN");
+		return;
+	}
+	rc = delivery_status(svc->own.queue, id, &k);
+	if (rc == AK_ENOTFOUND)
+		reply_error(req, 404, "%s", ak_error_last());
+	else if (rc != 0)
+		reply_error(req, 500, "%s", ak_error_last());
+	else
+		reply(req, 200,
+		      json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "campaign", id,
+		                "total", (json_int_t)k.total, "not_yet_attempted",
+		                (json_int_t)(k.pending + k.queued + k.inflight), "sent",
+		                (json_int_t)k.sent, "deferred", (json_int_t)k.deferred, "bounced",
+		                (json_int_t)k.bounced, "blocked", (json_int_t)k.blocked, "expired",
+		                (json_int_t)k.expired, "inflight", (json_int_t)k.inflight,
+		                "settled", k.pending + k.queued + k.inflight == 0));
+}
+
+static void campaigns_cb(struct evhttp_request *req, void *arg)
+{
+	struct delivery_service *svc = arg;
+
+	if (svc->d->draining) {
+		reply_error(req, 503, "shutting down");
+		return;
+	}
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_POST:
+		post_campaign(svc, req);
+		break;
+	case EVHTTP_REQ_GET: {
+		const char *h =
+		        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+		struct token_info t;
+		const char *tok;
+		size_t len;
+
+		/* read, ingest (the campaign's sender) or admin may look. */
+		if (http_bearer(h, &tok, &len) != 0 ||
+		    token_check(svc->d->tokens, tok, len, &t) != 0) {
+			reply_error(req, 401, "a valid bearer token is required");
+			return;
+		}
+		if (!token_role_allows(t.role, TOKEN_READ) &&
+		    !token_role_allows(t.role, TOKEN_INGEST)) {
+			reply_error(req, 403, "a token of role %s may not use this route",
+			            token_role_name(t.role));
+			return;
+		}
+		get_campaign(svc, req);
+		break;
+	}
+	default:
+		reply_error(req, 405, "GET or POST");
+	}
+}
+
+/* ---- start and stop ---- */
+
+int delivery_service_start(struct daemon *d)
+{
+	struct delivery_service *svc = calloc(1, sizeof(*svc));
+	struct delivery_sink sink;
+	const struct config *cfg = d->cfg;
+	char *repo;
+	int rc;
+
+	if (svc == NULL)
+		return ak_error_oom();
+	repo = svc->repo;
+	d->delivery = svc;
+	svc->d = d;
+	pthread_mutex_init(&svc->mu, NULL);
+	pthread_cond_init(&svc->cv, NULL);
+	if ((svc->ev_answers = event_new(d->base, -1, 0, answers_cb, svc)) == NULL)
+		return ak_error_set("libevent: cannot make an event");
+	evhttp_set_cb(d->http, "/v1/campaigns", campaigns_cb, svc);
+	if (!*config_get(cfg, "dkim.key")) {
+		snprintf(svc->error, sizeof(svc->error),
+		         "not configured (dkim.domain, dkim.selector and dkim.key)");
+		return 0;
+	}
+	snprintf(svc->spool, sizeof(svc->spool), "%s/spool", d->cli->store_dir);
+	if (mkdir(svc->spool, 0700) != 0 && errno != EEXIST) {
+		rc = ak_error_set("%s: %s", svc->spool, strerror(errno));
+		goto fail;
+	}
+	if (*config_get(cfg, "policies.repo"))
+		snprintf(repo, sizeof(svc->repo), "%s", config_get(cfg, "policies.repo"));
+	else
+		snprintf(repo, sizeof(svc->repo), "%s/policies", d->cli->store_dir);
+	if ((rc = delivery_options_from_config(cfg, d->cli->store_dir, &svc->o, &svc->own)) != 0 ||
+	    (rc = evidence_open(&svc->rd, d->cli->store_dir, EVIDENCE_READONLY)) != 0 ||
+	    (rc = policy_load(&svc->set, repo, config_get(cfg, "policies.ref"))) != 0)
+		goto fail;
+	sink.append = sink_append;
+	sink.scan = sink_scan;
+	sink.ctx = svc;
+	if ((rc = delivery_new(&svc->eng, &svc->o, &sink, evidence_db(svc->rd), svc->set)) != 0)
+		goto fail;
+	if (pthread_create(&svc->thread, NULL, engine_main, svc) != 0) {
+		rc = ak_error_set("cannot start the delivery thread");
+		goto fail;
+	}
+	svc->running = 1;
+	/* The gate follows the policy repository: a new commit on the ref is
+	 * in force within POLICY_RELOAD_S, without a restart. */
+	if ((svc->ev_policies = event_new(d->base, -1, EV_PERSIST, policies_cb, svc)) != NULL) {
+		struct timeval tv = {POLICY_RELOAD_S, 0};
+
+		event_add(svc->ev_policies, &tv);
+	}
+	ak_log(AK_LOG_INFO, "delivery: running the queue %s", svc->own.queue);
+	return 0;
+fail:
+	snprintf(svc->error, sizeof(svc->error), "%s", ak_error_last());
+	ak_log(AK_LOG_WARN, "delivery is off: %s", svc->error);
+	delivery_free(svc->eng);
+	svc->eng = NULL;
+	return 0;
+}
+
+void delivery_service_stop(struct daemon *d)
+{
+	struct delivery_service *svc = d->delivery;
+
+	if (svc == NULL)
+		return;
+	if (svc->running) {
+		delivery_stop(svc->eng);
+		pthread_join(svc->thread, NULL);
+	}
+	delivery_free(svc->eng); /* runs tasks still posted: their answers go nowhere */
+	answers_cb(-1, 0, svc);
+	if (svc->ev_answers)
+		event_free(svc->ev_answers);
+	if (svc->ev_policies)
+		event_free(svc->ev_policies);
+	policy_set_free(svc->set);
+	evidence_close(svc->rd);
+	delivery_owned_free(&svc->own);
+	pthread_cond_destroy(&svc->cv);
+	pthread_mutex_destroy(&svc->mu);
+	free(svc);
+	d->delivery = NULL;
+}

@@ -13,7 +13,7 @@ mkdir -p "$B"
 export LC_ALL=C
 
 PKG_CFLAGS=$(pkg-config --cflags sqlite3 openssl jansson)
-PKG_LIBS=$(pkg-config --libs sqlite3 openssl jansson libarchive libgit2 expat gmime-3.0 libevent libevent_openssl libevent_pthreads opendkim)
+PKG_LIBS="$(pkg-config --libs sqlite3 openssl jansson libarchive libgit2 expat gmime-3.0 libevent libevent_openssl libevent_pthreads opendkim) -lresolv"
 
 tool() { # tool NAME: build bench/NAME.c into $B/NAME (linked with libakashi)
 	if [ ! -x "$B/$1" ] || [ "$ROOT/bench/$1.c" -nt "$B/$1" ] || [ "$ROOT/build/libakashi.a" -nt "$B/$1" ]; then

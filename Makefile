@@ -59,6 +59,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRCS))
 E2E := $(sort $(wildcard tests/e2e/*.t))
 
+.DELETE_ON_ERROR:
 .PHONY: all deps test check unit-bins demo bench fuzz clean format
 all: $(B)/akashi
 

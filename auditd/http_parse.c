@@ -12,6 +12,7 @@
 #include "auditd/http_parse.h"
 
 #include "auditd/ingest/kinds.h"
+#include "lib/b64.h"
 #include "lib/error.h"
 
 #include <ctype.h>
@@ -19,17 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int http_pct_decode(const char *s, size_t len, int plus_space, char *out, size_t cap,
                     size_t *out_len)
@@ -46,8 +36,8 @@ int http_pct_decode(const char *s, size_t len, int plus_space, char *out, size_t
 
 			if (i + 2 >= len)
 				return ak_error_code(AK_EINVALID, "truncated %%-escape");
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
+			hi = ak_hex_value((unsigned char)s[i + 1]);
+			lo = ak_hex_value((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return ak_error_code(AK_EINVALID, "bad %%-escape");
 			c = hi << 4 | lo;

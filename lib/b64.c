@@ -8,37 +8,45 @@
 #include <stdint.h>
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char url_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-size_t ak_b64_encode(char *out, const void *in, size_t n)
+/* The encoder of both alphabets; pad: end with '=' to a multiple of 4. */
+static size_t encode(char *out, const void *in, size_t n, const char *abc, int pad)
 {
 	const unsigned char *p = in;
 	size_t i, o = 0;
+	uint32_t v;
 
 	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		out[o++] = alphabet[v >> 18];
-		out[o++] = alphabet[(v >> 12) & 63];
-		out[o++] = alphabet[(v >> 6) & 63];
-		out[o++] = alphabet[v & 63];
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		out[o++] = abc[v >> 18];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = abc[(v >> 6) & 63];
+		out[o++] = abc[v & 63];
 	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		out[o++] = alphabet[v >> 18];
-		out[o++] = alphabet[(v >> 12) & 63];
-		out[o++] = '=';
-		out[o++] = '=';
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		out[o++] = alphabet[v >> 18];
-		out[o++] = alphabet[(v >> 12) & 63];
-		out[o++] = alphabet[(v >> 6) & 63];
-		out[o++] = '=';
+	if (n > i) {
+		v = (uint32_t)p[i] << 16 | (n - i == 2 ? (uint32_t)p[i + 1] << 8 : 0);
+		out[o++] = abc[v >> 18];
+		out[o++] = abc[(v >> 12) & 63];
+		if (n - i == 2)
+			out[o++] = abc[(v >> 6) & 63];
+		else if (pad)
+			out[o++] = '=';
+		if (pad)
+			out[o++] = '=';
 	}
 	out[o] = '\0';
 	return o;
 }
 
-static int value(char c)
+size_t ak_b64_encode(char *out, const void *in, size_t n)
+{
+	return encode(out, in, n, alphabet, 1);
+}
+
+/* The value of a digit of abc, or -1. */
+static int value(char c, const char *abc)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -46,9 +54,9 @@ static int value(char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '+')
+	if (c == abc[62])
 		return 62;
-	if (c == '/')
+	if (c == abc[63])
 		return 63;
 	return -1;
 }
@@ -61,9 +69,9 @@ int ak_b64_decode(void *out, size_t cap, const char *in, size_t n)
 	if (n % 4 != 0)
 		return ak_error_code(AK_EINVALID, "base64 length is not a multiple of 4");
 	for (i = 0; i < n; i += 4) {
-		int a = value(in[i]), b = value(in[i + 1]);
-		int c = in[i + 2] == '=' ? -2 : value(in[i + 2]);
-		int d = in[i + 3] == '=' ? -2 : value(in[i + 3]);
+		int a = value(in[i], alphabet), b = value(in[i + 1], alphabet);
+		int c = in[i + 2] == '=' ? -2 : value(in[i + 2], alphabet);
+		int d = in[i + 3] == '=' ? -2 : value(in[i + 3], alphabet);
 		size_t k;
 		uint32_t v;
 
@@ -87,48 +95,9 @@ int ak_b64_decode(void *out, size_t cap, const char *in, size_t n)
 	return (int)len;
 }
 
-static const char url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 size_t ak_b64url_encode(char *out, const void *in, size_t n)
 {
-	const unsigned char *p = in;
-	size_t i, o = 0;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		out[o++] = url_alphabet[v >> 18];
-		out[o++] = url_alphabet[(v >> 12) & 63];
-		out[o++] = url_alphabet[(v >> 6) & 63];
-		out[o++] = url_alphabet[v & 63];
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		out[o++] = url_alphabet[v >> 18];
-		out[o++] = url_alphabet[(v >> 12) & 63];
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		out[o++] = url_alphabet[v >> 18];
-		out[o++] = url_alphabet[(v >> 12) & 63];
-		out[o++] = url_alphabet[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
-static int url_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	return encode(out, in, n, url_alphabet, 0);
 }
 
 int ak_b64url_decode(void *out, size_t cap, const char *in, size_t n)
@@ -141,7 +110,7 @@ int ak_b64url_decode(void *out, size_t cap, const char *in, size_t n)
 	if (n % 4 == 1)
 		return ak_error_code(AK_EINVALID, "not base64url (impossible length)");
 	for (i = 0; i < n; i++) {
-		int d = url_value(in[i]);
+		int d = value(in[i], url_alphabet);
 
 		if (d < 0)
 			return ak_error_code(AK_EINVALID, "not base64url");
@@ -173,7 +142,7 @@ void ak_hex_encode(char *out, const void *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int ak_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -192,7 +161,7 @@ int ak_hex_decode(void *out, size_t cap, const char *in, size_t n)
 	if (n != 2 * cap)
 		return ak_error_code(AK_EINVALID, "expected %zu hex digits", 2 * cap);
 	for (i = 0; i < cap; i++) {
-		int a = hexval(in[2 * i]), b = hexval(in[2 * i + 1]);
+		int a = ak_hex_value(in[2 * i]), b = ak_hex_value(in[2 * i + 1]);
 		if (a < 0 || b < 0)
 			return ak_error_code(AK_EINVALID, "not a hex digit");
 		o[i] = (unsigned char)(a << 4 | b);

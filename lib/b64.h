@@ -33,6 +33,9 @@ int ak_b64url_decode(void *out, size_t cap, const char *in, size_t n);
 /* Write the lower-case hex of in[0..n) and a NUL to out (2n + 1 bytes). */
 void ak_hex_encode(char *out, const void *in, size_t n);
 
+/* The value of one hex digit (either case), or -1. */
+int ak_hex_value(int c);
+
 /* Decode exactly 2*cap hex digits into out; 0 or AK_EINVALID. */
 int ak_hex_decode(void *out, size_t cap, const char *in, size_t n);
 

@@ -909,6 +909,26 @@ static inline int push_slot(struct parser *ps, const char *key, size_t key_len, 
 	return 0;
 }
 
+/* Step into the object or array opening at ps->p, whose closing character
+ * is close: 1 when it is empty (and then already closed), 0 with *pp at its
+ * first member, or an error when nesting is too deep. */
+static int enter(struct parser *ps, unsigned char close, const unsigned char **pp)
+{
+	const unsigned char *p;
+
+	if (ps->depth >= AK_JSON_MAX_DEPTH)
+		return perr(ps, ps->p, "nesting deeper than %d", AK_JSON_MAX_DEPTH);
+	ps->depth++;
+	p = skip_ws(ps->p + 1, ps->end);
+	*pp = p;
+	if (p < ps->end && *p == close) {
+		ps->p = p + 1;
+		ps->depth--;
+		return 1;
+	}
+	return 0;
+}
+
 static int parse_object(struct parser *ps, struct ak_jv *v)
 {
 	struct ak_jdoc *d = ps->doc;
@@ -921,17 +941,11 @@ static int parse_object(struct parser *ps, struct ak_jv *v)
 	const char *key;
 	int rc;
 
-	if (ps->depth >= AK_JSON_MAX_DEPTH)
-		return perr(ps, open, "nesting deeper than %d", AK_JSON_MAX_DEPTH);
-	ps->depth++;
-	p = skip_ws(open + 1, end);
-	if (p < end && *p == '}') {
-		ps->p = p + 1;
-		ps->depth--;
+	if ((rc = enter(ps, '}', &p)) != 0) {
 		v->type = AK_JOBJECT;
 		v->u.o.members = NULL;
 		v->u.o.n = 0;
-		return 0;
+		return rc < 0 ? rc : 0;
 	}
 	for (;;) {
 		if (p == end || *p != '"') {
@@ -1005,17 +1019,11 @@ static int parse_array(struct parser *ps, struct ak_jv *v)
 	struct ak_jv **items, *item;
 	int rc;
 
-	if (ps->depth >= AK_JSON_MAX_DEPTH)
-		return perr(ps, open, "nesting deeper than %d", AK_JSON_MAX_DEPTH);
-	ps->depth++;
-	p = skip_ws(open + 1, end);
-	if (p < end && *p == ']') {
-		ps->p = p + 1;
-		ps->depth--;
+	if ((rc = enter(ps, ']', &p)) != 0) {
 		v->type = AK_JARRAY;
 		v->u.a.items = NULL;
 		v->u.a.n = 0;
-		return 0;
+		return rc < 0 ? rc : 0;
 	}
 	for (;;) {
 		ps->p = p;

@@ -106,6 +106,32 @@ int evidence_mth(struct evidence_hasher *h, const unsigned char (*leaves)[EVIDEN
 	return evidence_node_hash(h, l, r, out);
 }
 
+/* One step of the verification loops of RFC 9162 sections 2.1.3.2 and
+ * 2.1.4.2: fold the path hash p into sr (and into fr, when not NULL, where
+ * p is a left sibling), moving the node numbers fn and sn up. */
+static int fold(struct evidence_hasher *h, uint64_t *fn, uint64_t *sn,
+		const unsigned char p[EVIDENCE_HASH_LEN], unsigned char *fr,
+		unsigned char sr[EVIDENCE_HASH_LEN])
+{
+	int rc;
+
+	if ((*fn & 1) || *fn == *sn) {
+		if ((fr && (rc = evidence_node_hash(h, p, fr, fr)) != 0) ||
+		    (rc = evidence_node_hash(h, p, sr, sr)) != 0)
+			return rc;
+		if (!(*fn & 1))
+			while (*fn != 0 && !(*fn & 1)) {
+				*fn >>= 1;
+				*sn >>= 1;
+			}
+	} else if ((rc = evidence_node_hash(h, sr, p, sr)) != 0) {
+		return rc;
+	}
+	*fn >>= 1;
+	*sn >>= 1;
+	return 0;
+}
+
 int evidence_verify_inclusion(struct evidence_hasher *h, uint64_t index, uint64_t size,
 			      const unsigned char leaf[EVIDENCE_HASH_LEN],
 			      const unsigned char (*path)[EVIDENCE_HASH_LEN], size_t path_len,
@@ -126,20 +152,8 @@ int evidence_verify_inclusion(struct evidence_hasher *h, uint64_t index, uint64_
 		if (sn == 0)
 			return ak_error_code(AK_ETAMPERED, "inclusion proof has %zu hashes, too many",
 					     path_len);
-		if ((fn & 1) || fn == sn) {
-			if ((rc = evidence_node_hash(h, path[i], r, r)) != 0)
-				return rc;
-			if (!(fn & 1))
-				while (fn != 0 && !(fn & 1)) {
-					fn >>= 1;
-					sn >>= 1;
-				}
-		} else {
-			if ((rc = evidence_node_hash(h, r, path[i], r)) != 0)
-				return rc;
-		}
-		fn >>= 1;
-		sn >>= 1;
+		if ((rc = fold(h, &fn, &sn, path[i], NULL, r)) != 0)
+			return rc;
 	}
 	if (sn != 0)
 		return ak_error_code(AK_ETAMPERED, "inclusion proof has %zu hashes, too few",
@@ -200,21 +214,8 @@ int evidence_verify_consistency(struct evidence_hasher *h, uint64_t old_size, ui
 		if (sn == 0)
 			return ak_error_code(AK_ETAMPERED,
 					     "consistency proof has %zu hashes, too many", path_len);
-		if ((fn & 1) || fn == sn) {
-			if ((rc = evidence_node_hash(h, path[i], fr, fr)) != 0 ||
-			    (rc = evidence_node_hash(h, path[i], sr, sr)) != 0)
-				return rc;
-			if (!(fn & 1))
-				while (fn != 0 && !(fn & 1)) {
-					fn >>= 1;
-					sn >>= 1;
-				}
-		} else {
-			if ((rc = evidence_node_hash(h, sr, path[i], sr)) != 0)
-				return rc;
-		}
-		fn >>= 1;
-		sn >>= 1;
+		if ((rc = fold(h, &fn, &sn, path[i], fr, sr)) != 0)
+			return rc;
 	}
 	if (sn != 0)
 		return ak_error_code(AK_ETAMPERED, "consistency proof has %zu hashes, too few",

@@ -22,7 +22,6 @@
 static int record_policy_load(struct evidence_store *st, const struct policy_set *set,
 			      const char *why)
 {
-	struct evidence_record rec = {0};
 	struct ak_buf body = AK_BUF_INIT(0);
 	json_t *ids = json_array(), *b;
 	size_t i;
@@ -36,15 +35,8 @@ static int record_policy_load(struct evidence_store *st, const struct policy_set
 		return ak_error_oom();
 	rc = ak_jcs_write_jansson(&body, b);
 	json_decref(b);
-	if (rc == 0) {
-		rec.kind = "system";
-		rec.time_us = ak_time_now();
-		rec.source = "akashi";
-		rec.source_len = 6;
-		rec.body = body.data;
-		rec.body_len = body.len;
-		rc = evidence_append(st, &rec, 1, NULL, NULL);
-	}
+	if (rc == 0)
+		rc = evidence_append_now(st, "system", "akashi", body.data, body.len, NULL);
 	ak_buf_free(&body);
 	return rc;
 }

@@ -112,7 +112,6 @@ static int record_report(struct evidence_store *st, const json_t *doc, const cha
                          const char *format, const char *path, size_t len,
                          const unsigned char sha[32], int64_t *seq)
 {
-	struct evidence_record rec = {0};
 	struct ak_buf body = AK_BUF_INIT(0);
 	char hex[65];
 	json_t *b;
@@ -133,15 +132,8 @@ static int record_report(struct evidence_store *st, const json_t *doc, const cha
 		return ak_error_oom();
 	rc = ak_jcs_write_jansson(&body, b);
 	json_decref(b);
-	if (rc == 0) {
-		rec.kind = "system";
-		rec.time_us = ak_time_now();
-		rec.source = "akashi:report";
-		rec.source_len = strlen(rec.source);
-		rec.body = body.data;
-		rec.body_len = body.len;
-		rc = evidence_append(st, &rec, 1, seq, NULL);
-	}
+	if (rc == 0)
+		rc = evidence_append_now(st, "system", "akashi:report", body.data, body.len, seq);
 	ak_buf_free(&body);
 	return rc;
 }

@@ -348,3 +348,17 @@ int64_t evidence_entry_seq(const char *bytes, size_t len)
 		return -1;
 	return v;
 }
+
+int evidence_append_now(struct evidence_store *st, const char *kind, const char *source,
+			const char *body, size_t len, int64_t *seq)
+{
+	struct evidence_record rec = {0};
+
+	rec.kind = kind;
+	rec.time_us = ak_time_now();
+	rec.source = source;
+	rec.source_len = strlen(source);
+	rec.body = body;
+	rec.body_len = len;
+	return evidence_append(st, &rec, 1, seq, NULL);
+}

@@ -184,6 +184,12 @@ struct evidence_append_result {
 int evidence_append(struct evidence_store *st, const struct evidence_record *recs, size_t n,
 		    int64_t *seqs, struct evidence_append_result *out);
 
+/* Append one record of kind from source, its body the canonical JSON
+ * body[0..len), timed now (the store's own records: audits, reports,
+ * exports). seq (optional) receives its seq. As evidence_append(). */
+int evidence_append_now(struct evidence_store *st, const char *kind, const char *source,
+			const char *body, size_t len, int64_t *seq);
+
 /* A stream of records appended in batches of `batch`, each batch one
  * transaction, with the next batch prepared (entries assembled, leaf,
  * chain and tree hashes, dedupe keys) on the caller's thread while a writer

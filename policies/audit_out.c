@@ -227,17 +227,8 @@ int audit_record(struct evidence_store *st, const struct audit_result *r, size_t
 		rc = ak_error_oom();
 		goto done;
 	}
-	if ((rc = ak_jcs_write_jansson(&body, summary)) == 0) {
-		struct evidence_record rec = {0};
-
-		rec.kind = "system";
-		rec.time_us = ak_time_now();
-		rec.source = "akashi:audit";
-		rec.source_len = strlen(rec.source);
-		rec.body = body.data;
-		rec.body_len = body.len;
-		rc = evidence_append(st, &rec, 1, NULL, NULL);
-	}
+	if ((rc = ak_jcs_write_jansson(&body, summary)) == 0)
+		rc = evidence_append_now(st, "system", "akashi:audit", body.data, body.len, NULL);
 done:
 	json_decref(summary);
 	ak_buf_free(&body);

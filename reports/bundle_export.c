@@ -629,7 +629,6 @@ done:
 
 static int export_entry(struct exporter *x, const unsigned char sha[32], int64_t *seq)
 {
-	struct evidence_record rec;
 	struct ak_buf body = AK_BUF_INIT(0);
 	json_t *o = NULL, *by = NULL, *sel = NULL;
 	char hex[65];
@@ -650,14 +649,7 @@ static int export_entry(struct exporter *x, const unsigned char sha[32], int64_t
 	}
 	if ((rc = ak_jcs_write_jansson(&body, o)) != 0)
 		goto done;
-	memset(&rec, 0, sizeof(rec));
-	rec.kind = "system";
-	rec.time_us = ak_time_now();
-	rec.source = "akashi";
-	rec.source_len = 6;
-	rec.body = body.data;
-	rec.body_len = body.len;
-	rc = evidence_append(x->st, &rec, 1, seq, NULL);
+	rc = evidence_append_now(x->st, "system", "akashi", body.data, body.len, seq);
 done:
 	json_decref(o);
 	json_decref(by);

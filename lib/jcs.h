@@ -116,6 +116,10 @@ int ak_jcs_write_string(struct ak_buf *out, const char *s, size_t len);
  * integer outside the safe range, or a string that is not valid UTF-8. */
 int ak_jcs_write_jansson(struct ak_buf *out, const json_t *v);
 
+/* What a jansson value is, for messages: "an object", "a string",
+ * "a floating-point number", "null", ... (static strings). */
+const char *ak_json_type_name(const json_t *v);
+
 /* Parse text and append its canonical form: ak_json_parse + ak_jcs_write
  * with a private document. Same errors as ak_json_parse(). */
 int ak_jcs_canonicalize(struct ak_buf *out, const char *text, size_t len);

@@ -244,27 +244,6 @@ static int fail(const char *rule, const char *key, const char *fmt, ...)
 	return ak_error_code(AK_EINVALID, "alerts.json: %s: %s: %s", rule, key, msg);
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number with a fraction";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 /* A JSON string without NUL, or NULL. */
 static const char *plain_string(const json_t *v)
 {
@@ -282,7 +261,7 @@ static int duration(const char *rule, const struct keyspec *k, const json_t *v, 
 	if (s == NULL)
 		return fail(rule, k->name,
 		            "expected a duration like \"120s\", \"10m\", \"24h\", not %s",
-		            type_name(v));
+		            ak_json_type_name(v));
 	if (policy_duration_parse(s, &d) != 0)
 		return fail(rule, k->name, "%s", ak_error_last());
 	switch (d.unit) {
@@ -316,7 +295,8 @@ static int strings(const char *rule, const struct keyspec *k, const json_t *v, s
 	size_t i, n;
 
 	if (!json_is_array(v))
-		return fail(rule, k->name, "expected an array of strings, not %s", type_name(v));
+		return fail(rule, k->name, "expected an array of strings, not %s",
+			    ak_json_type_name(v));
 	n = json_array_size(v);
 	if (n > 1000)
 		return fail(rule, k->name, "more than 1000 items");
@@ -346,7 +326,7 @@ static int statuses(const char *rule, const struct keyspec *k, const json_t *v, 
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return fail(rule, k->name, "expected a non-empty array of send statuses, not %s",
-		            json_is_array(v) ? "an empty one" : type_name(v));
+		            json_is_array(v) ? "an empty one" : ak_json_type_name(v));
 	for (i = 0; i < json_array_size(v); i++) {
 		const char *s = plain_string(json_array_get(v, i));
 		int j;
@@ -374,7 +354,8 @@ static int one_key(const char *rule, const struct keyspec *k, const json_t *v, s
 	switch (k->type) {
 	case K_BOOL:
 		if (!json_is_boolean(v))
-			return fail(rule, k->name, "expected true or false, not %s", type_name(v));
+			return fail(rule, k->name, "expected true or false, not %s",
+				    ak_json_type_name(v));
 		c->enabled = json_is_true(v);
 		return 0;
 	case K_SEV:
@@ -385,13 +366,13 @@ static int one_key(const char *rule, const struct keyspec *k, const json_t *v, s
 				return 0;
 			}
 		return fail(rule, k->name, "expected one of info, low, medium, high, critical%s%s",
-		            s ? "" : ", not ", s ? "" : type_name(v));
+		            s ? "" : ", not ", s ? "" : ak_json_type_name(v));
 	case K_INT: {
 		int64_t n;
 
 		if (!json_is_integer(v))
 			return fail(rule, k->name, "expected an integer from %lld to %lld, not %s",
-			            (long long)k->min, (long long)k->max, type_name(v));
+			            (long long)k->min, (long long)k->max, ak_json_type_name(v));
 		n = json_integer_value(v);
 		if (n < k->min || n > k->max)
 			return fail(rule, k->name, "%lld is out of range (%lld to %lld)",
@@ -427,7 +408,7 @@ static int one_key(const char *rule, const struct keyspec *k, const json_t *v, s
 			return fail(rule, k->name,
 			            "expected a string like \"08:30-18:00 Mon-Fri\", "
 			            "not %s",
-			            type_name(v));
+			            ak_json_type_name(v));
 		if (rules_parse_hours(s, &c->hours) != 0)
 			return fail(rule, k->name, "%s", ak_error_last());
 		c->has_hours = 1;
@@ -459,7 +440,7 @@ static int one_rule(int r, const json_t *obj, struct rule_conf *c)
 		return ak_error_code(AK_EINVALID,
 		                     "alerts.json: %s: expected an object of settings, "
 		                     "not %s",
-		                     rule, type_name(obj));
+		                     rule, ak_json_type_name(obj));
 	json_object_foreach((json_t *)obj, key, v)
 	{
 		const struct keyspec *k;
@@ -499,7 +480,7 @@ int rules_parse(const json_t *rules, struct rule_conf conf[R_COUNT])
 		return ak_error_code(AK_EINVALID,
 		                     "alerts.json: expected an object with a member "
 		                     "per rule, not %s",
-		                     type_name(rules));
+		                     ak_json_type_name(rules));
 	json_object_foreach((json_t *)rules, name, v)
 	{
 		for (r = 0; r < R_COUNT; r++)

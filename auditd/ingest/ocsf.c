@@ -31,6 +31,7 @@
 
 #include "lib/buf.h"
 #include "lib/error.h"
+#include "lib/jcs.h"
 #include "lib/lines.h"
 #include "lib/timefmt.h"
 
@@ -66,27 +67,6 @@ struct ocsf_reader {
 	struct ak_buf reason;   /* why it is rejected */
 	struct ak_buf source;   /* its record's source */
 };
-
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a floating-point number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
 
 static int bad(struct ocsf_reader *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -157,7 +137,7 @@ static int lookup(struct ocsf_reader *c, json_t *ev, const char *path, json_t **
 			break;
 		if (!json_is_object(v))
 			return bad(c, "%.*s: expected an object, got %s", (int)(dot - path), path,
-				   type_name(v));
+				   ak_json_type_name(v));
 		p = dot + 1;
 	}
 	*out = v;
@@ -179,7 +159,7 @@ static int get_int(struct ocsf_reader *c, json_t *ev, const char *path, int requ
 	if (v == NULL)
 		return required ? bad(c, "%s: missing", path) : 0;
 	if (!json_is_integer(v))
-		return bad(c, "%s: expected an integer, got %s", path, type_name(v));
+		return bad(c, "%s: expected an integer, got %s", path, ak_json_type_name(v));
 	*out = json_integer_value(v);
 	if (*out > SAFE_INT_MAX || *out < -SAFE_INT_MAX)
 		return bad(c, "%s: %" PRId64 " is outside the safe integer range", path, *out);
@@ -207,7 +187,7 @@ static int get_text(struct ocsf_reader *c, json_t *ev, const char *path, json_t 
 		*out = json_sprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return *out ? 0 : ak_error_oom();
 	}
-	return bad(c, "%s: expected a string, got %s", path, type_name(v));
+	return bad(c, "%s: expected a string, got %s", path, ak_json_type_name(v));
 }
 
 /* Who an OCSF user object at path is: its name, else its uid (a new
@@ -222,7 +202,7 @@ static int identity(struct ocsf_reader *c, json_t *ev, const char *path, json_t 
 	if ((rc = lookup(c, ev, path, &obj)) != 0 || obj == NULL)
 		return rc;
 	if (!json_is_object(obj))
-		return bad(c, "%s: expected an object, got %s", path, type_name(obj));
+		return bad(c, "%s: expected an object, got %s", path, ak_json_type_name(obj));
 	snprintf(sub, sizeof(sub), "%s.name", path);
 	if ((rc = get_text(c, ev, sub, out)) != 0 || *out != NULL)
 		return rc;
@@ -329,7 +309,7 @@ static int do_event(struct ocsf_reader *c, json_t *ev, const char *raw, size_t r
 	size_t i;
 
 	if (!json_is_object(ev)) {
-		rc = bad(c, "not an object but %s", type_name(ev));
+		rc = bad(c, "not an object but %s", ak_json_type_name(ev));
 		goto done;
 	}
 	if ((rc = get_int(c, ev, "class_uid", 1, &class_uid, NULL)) != 0 ||
@@ -369,7 +349,7 @@ static int do_event(struct ocsf_reader *c, json_t *ev, const char *raw, size_t r
 	    (rc = lookup(c, ev, "is_mfa", &v)) != 0)
 		goto done;
 	if (v != NULL && !json_is_boolean(v)) {
-		rc = bad(c, "is_mfa: expected true or false, got %s", type_name(v));
+		rc = bad(c, "is_mfa: expected true or false, got %s", ak_json_type_name(v));
 		goto done;
 	}
 	a.mfa = v == NULL ? -1 : json_is_true(v);

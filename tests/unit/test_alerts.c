@@ -995,7 +995,7 @@ static void test_alerts__bad_rules_rejected_naming_the_fault(void **state)
 	         "login.bruteforce_src: threshold: expected an integer from 1 to 10000, not a "
 	         "string");
 	rejected("{\"login.bruteforce_src\":{\"threshold\":8.5}}",
-	         "threshold: expected an integer from 1 to 10000, not a number with a fraction");
+	         "threshold: expected an integer from 1 to 10000, not a floating-point number");
 	rejected("{\"login.bruteforce_src\":{\"threshold\":0}}", "threshold: 0 is out of range");
 	rejected("{\"login.bruteforce_user\":{\"window\":600}}",
 	         "login.bruteforce_user: window: expected a duration like \"120s\"");

@@ -4,6 +4,8 @@
 #include "auditd/cli.h"
 
 #include "lib/error.h"
+#include "lib/timefmt.h"
+#include "policies/audit.h"
 #include "policies/repo.h"
 #include "policies/state.h"
 
@@ -250,4 +252,21 @@ int cli_load_policies(struct cli *cli, const char *ref, struct policy_set **out)
 	if ((rc = policy_load(out, repo, ref)) != 0)
 		ak_error_prefix("policies %s@%s", repo, ref);
 	return rc;
+}
+
+int cli_period(struct cli *cli, const char *cmd, const char *quarter, const char *from,
+	       const char *to, struct audit_period *out)
+{
+	const char *zone = config_get(cli->config, "timezone");
+
+	if (!quarter == !(from || to) || !from != !to)
+		return cli_usage(cmd, "give --quarter, or both --from and --to");
+	if (quarter) {
+		if (audit_quarter(quarter, *zone ? zone : "UTC", out) != 0)
+			return cli_usage(cmd, "%s", ak_error_last());
+	} else if (ak_time_parse(from, strlen(from), &out->from_us) != 0 ||
+		   ak_time_parse(to, strlen(to), &out->to_us) != 0 || out->to_us <= out->from_us) {
+		return cli_usage(cmd, "--from and --to must be RFC 3339 times, from before to");
+	}
+	return CLI_OK;
 }

@@ -104,6 +104,14 @@ const char *cli_policy_ref(struct cli *cli, const char *given);
 struct policy_set;
 int cli_load_policies(struct cli *cli, const char *ref, struct policy_set **out);
 
+/* The period of command cmd from its options: --quarter Q (in the
+ * configured time zone, else UTC), or --from and --to (RFC 3339, from
+ * before to). Call after cli_configure(). CLI_OK, or the exit code of the
+ * usage error it printed. */
+struct audit_period;
+int cli_period(struct cli *cli, const char *cmd, const char *quarter, const char *from,
+	       const char *to, struct audit_period *out);
+
 /* The subcommand table (auditd/main.c). */
 const struct cli_command *cli_find(const char *name);
 

@@ -114,22 +114,10 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("audit", "unexpected argument '%s'", argv[optind]);
-	if (!quarter == !(from && to) || (!!from != !!to))
-		return cli_usage("audit", "give --quarter, or both --from and --to");
 	if ((rc = cli_configure(cli)) != 0)
 		return cli_error("audit", rc);
-	if (quarter) {
-		const char *zone = config_get(cli->config, "timezone");
-
-		if ((rc = audit_quarter(quarter, *zone ? zone : "UTC", &period)) != 0)
-			return cli_usage("audit", "%s", ak_error_last());
-	} else {
-		if (ak_time_parse(from, strlen(from), &period.from_us) != 0 ||
-		    ak_time_parse(to, strlen(to), &period.to_us) != 0 ||
-		    period.to_us <= period.from_us)
-			return cli_usage("audit", "--from and --to must be RFC 3339 times, from "
-						  "before to");
-	}
+	if ((rc = cli_period(cli, "audit", quarter, from, to, &period)) != CLI_OK)
+		return rc;
 	if ((rc = cli_open_store(cli, record ? 0 : EVIDENCE_READONLY, &st)) != 0 ||
 	    (rc = cli_load_policies(cli, ref, &set)) != 0)
 		goto done;

@@ -187,8 +187,6 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("report", "unexpected argument '%s'", argv[optind]);
-	if (!quarter == !(from || to) || !from != !to)
-		return cli_usage("report", "give --quarter, or both --from and --to");
 	if (format == NULL ||
 	    (strcmp(format, "html") && strcmp(format, "json") && strcmp(format, "csv")))
 		return cli_usage("report", "--format is html, json or csv");
@@ -198,15 +196,8 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 		return cli_error("report", rc);
 	/* Period boundaries and weeks in the configured zone, else UTC. */
 	zone = config_get(cli->config, "timezone");
-	if (quarter) {
-		if ((rc = audit_quarter(quarter, *zone ? zone : "UTC", &rq.period)) != 0)
-			return cli_usage("report", "%s", ak_error_last());
-	} else if (ak_time_parse(from, strlen(from), &rq.period.from_us) != 0 ||
-	           ak_time_parse(to, strlen(to), &rq.period.to_us) != 0 ||
-	           rq.period.to_us <= rq.period.from_us) {
-		return cli_usage("report",
-		                 "--from and --to must be RFC 3339 times, from before to");
-	}
+	if ((rc = cli_period(cli, "report", quarter, from, to, &rq.period)) != CLI_OK)
+		return rc;
 	if ((rc = cli_open_store(cli, 0, &st)) != 0 ||
 	    (rc = cli_load_policies(cli, ref, &set)) != 0 ||
 	    (rc = evidence_catalog_catchup(st)) != 0)

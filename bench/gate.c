@@ -48,7 +48,13 @@ int main(int argc, char **argv)
 
 	snprintf(repo, sizeof(repo), "%s/policies", argv[1]);
 	if (evidence_open(&st, argv[1], EVIDENCE_READONLY) != 0 ||
-	    policy_load(&set, repo, "HEAD") != 0 || gate_new(&g, evidence_db(st), set) != 0) {
+	    policy_load(&set, repo, "HEAD") != 0) {
+		fprintf(stderr, "cannot open %s\n", argv[1]);
+		return 1;
+	}
+	/* The page cache the delivery engine gives its gate (akashi send). */
+	gate_cache_at_least(evidence_db(st), GATE_CACHE_KIB);
+	if (gate_new(&g, evidence_db(st), set) != 0) {
 		fprintf(stderr, "cannot open %s\n", argv[1]);
 		return 1;
 	}

@@ -36,8 +36,6 @@ static const char *const gsql[G_N] = {
 		       "(?3 IS NULL OR actor <> ?3) LIMIT 1",
 };
 
-#define GATE_CACHE_KIB 65536
-#define GATE_CACHE_STR "65536"
 
 enum gkind { GK_OPTIN, GK_UNSUB, GK_SUPP, GK_MASS, GK_HEADERS, GK_OTHER };
 
@@ -121,19 +119,6 @@ int gate_new(struct gate **out, sqlite3 *db, const struct policy_set *set)
 		return ak_error_oom();
 	g->db = db;
 	g->set = set;
-	/* Decisions look up random recipients: the consent state of a few
-	 * hundred thousand subjects (tens of MB) should stay in the page
-	 * cache rather than be read from the file again at every miss. */
-	if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &g->begin, NULL) == SQLITE_OK &&
-	    sqlite3_step(g->begin) == SQLITE_ROW) {
-		int64_t cs = sqlite3_column_int64(g->begin, 0);
-
-		/* positive: pages; negative: KiB */
-		if ((cs >= 0 && cs * 16 < GATE_CACHE_KIB) || (cs < 0 && -cs < GATE_CACHE_KIB))
-			sqlite3_exec(db, "PRAGMA cache_size=-" GATE_CACHE_STR, NULL, NULL, NULL);
-	}
-	sqlite3_finalize(g->begin);
-	g->begin = NULL;
 	for (i = 0; i < G_N; i++)
 		if (sqlite3_prepare_v3(db, gsql[i], -1, SQLITE_PREPARE_PERSISTENT, &g->st[i], NULL) !=
 		    SQLITE_OK)
@@ -472,4 +457,24 @@ json_t *gate_decision_json(const struct gate_decision *d)
 	}
 	return json_pack("{s:s,s:o,s:s}", "decision", d->allow ? "allow" : "deny", "reasons", r,
 			 "policy_commit", d->policy_commit);
+}
+
+void gate_cache_at_least(sqlite3 *db, int kib)
+{
+	sqlite3_stmt *q = NULL;
+	char sql[64];
+
+	if (kib <= 0)
+		return;
+	if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW) {
+		int64_t cs = sqlite3_column_int64(q, 0);
+
+		/* positive: pages (of at most 64 KiB); negative: KiB */
+		if ((cs >= 0 && cs * 64 < kib) || (cs < 0 && -cs < kib)) {
+			snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kib);
+			sqlite3_exec(db, sql, NULL, NULL, NULL);
+		}
+	}
+	sqlite3_finalize(q);
 }

@@ -56,6 +56,14 @@ struct gate;
 int gate_new(struct gate **out, sqlite3 *db, const struct policy_set *set);
 void gate_free(struct gate *g);
 
+/* Give db a page cache of at least kib KiB (never shrinking it), so that
+ * the consent and suppression state of a large store stays in memory
+ * across many decisions (GATE_CACHE_KIB suits a store of millions of
+ * subjects) instead of being read from the file at each miss. gate_new()
+ * leaves the cache alone: memory is the caller's choice. */
+#define GATE_CACHE_KIB 65536
+void gate_cache_at_least(sqlite3 *db, int kib);
+
 /* Decide. AK_EINVALID for a request missing rcpt, list or stream. The
  * lookups of one check read one snapshot of the derived state. */
 int gate_check(struct gate *g, const struct gate_request *req, struct gate_decision *out);

@@ -79,6 +79,7 @@ struct delivery_options {
 	int signers;         /* signer threads; 0: one per core */
 	int timeout_s;       /* SMTP command timeout */
 	int batch;           /* recipients per gate/queue/log transaction */
+	int gate_cache_kib;  /* page cache of the gate's connection (gate_cache_at_least) */
 };
 
 /* Fill o with the defaults (queue_path and the DKIM settings stay NULL). */

@@ -120,6 +120,7 @@ void delivery_options_default(struct delivery_options *o)
 	o->max_inflight = 512;
 	o->timeout_s = 120;
 	o->batch = 256;
+	o->gate_cache_kib = GATE_CACHE_KIB;
 }
 
 /* ---- the sink over a store ---- */
@@ -610,6 +611,7 @@ int delivery_new(struct delivery **out, const struct delivery_options *o,
 	if (o->dkim_ed25519_key && *o->dkim_ed25519_key &&
 	    (rc = dkim_key_load(&d->edkey, o->dkim_ed25519_key)) != 0)
 		goto done;
+	gate_cache_at_least(gate_db, o->gate_cache_kib);
 	if ((rc = gate_new(&d->gate, gate_db, set)) != 0)
 		goto done;
 	rc = dq_open(&d->q, o->queue_path, 1);

@@ -231,7 +231,16 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	snprintf(html, sizeof(html), "%s/report-2026Q3.html", dir);
 	snprintf(json, sizeof(json), "%s/report-2026Q3.json", dir);
 	snprintf(dbpath, sizeof(dbpath), "%s/%s", store, EVIDENCE_DB_FILE);
-	/* Only ever remove a store this command made before (and its samples). */
+	/* The bundle is named after the subject, made safe as the archive's
+	 * top directory will be (reports/bundle_export.c). */
+	snprintf(top, sizeof(top), "bundle-%s", DEMO_EXPORT_SUBJECT);
+	for (i = 0; top[i]; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_",
+			    top[i]))
+			top[i] = '_';
+	snprintf(bundle, sizeof(bundle), "%s/%s.zip", dir, top);
+	/* Only ever remove a store this command made before (and its samples
+	 * and bundle: export never overwrites a file). */
 	if (access(dbpath, F_OK) == 0) {
 		snprintf(path, sizeof(path), "%s/.demo", store);
 		if (access(path, F_OK) != 0) {
@@ -242,6 +251,7 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 		}
 		nftw(store, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		nftw(samples, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		remove(bundle);
 	}
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		fprintf(stderr, "akashi: demo: %s: %s\n", dir, strerror(errno));
@@ -319,7 +329,7 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 		char *verify[] = {"verify", NULL};
 		char *search[] = {"search", "--limit", "3", "申込用紙", NULL};
 		char *gate_ok[] = {"gate",   "--rcpt",	  d.allowed_subject, "--list",
-				   d.newsletter ? (char *)d.newsletter : "", "--stream", "marketing",
+				   (char *)d.newsletter, "--stream", "marketing",
 				   "--headers", "yes", NULL};
 		char *gate_no[] = {"gate",   "--rcpt",	  (char *)d.optout_subject, "--list",
 				   (char *)d.newsletter, "--stream", "marketing", "--headers", "yes",
@@ -355,14 +365,6 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 		count_alerts(alerts, &alert_counts);
 		free(alerts);
 	}
-	/* The bundle is named after the subject, made safe as the archive's
-	 * top directory will be (reports/bundle_export.c). */
-	snprintf(top, sizeof(top), "bundle-%s", d.optout_subject);
-	for (i = 0; top[i]; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_",
-			    top[i]))
-			top[i] = '_';
-	snprintf(bundle, sizeof(bundle), "%s/%s.zip", dir, top);
 	{
 		char *exp[] = {"export",
 			       "--subject",

@@ -82,7 +82,7 @@ extern const char demo_real_mailru_end[] __asm__("demo_real_mailru_end");
 #define RELAY_IP  "203.0.113.25" /* mail1.example.jp, the Postfix relay */
 #define AKASHI_IP "203.0.113.26" /* akashi's delivery engine */
 
-#define P_OPTOUT     "hanako.yamada@example.ne.jp"
+#define P_OPTOUT     DEMO_EXPORT_SUBJECT
 #define P_NOCONSENT  "taro.kimura@example.com"
 #define P_NOPROOF    "keiko.inoue@example.or.jp"
 #define P_UNREVIEWED "suzuki@example.jp"

@@ -19,6 +19,10 @@
 #include <stddef.h>
 
 #define DEMO_PATH_MAX  4200
+
+/* The subject the demo exports for a legal hold: the one mailed after
+ * opting out (demo_data.optout_subject). */
+#define DEMO_EXPORT_SUBJECT "hanako.yamada@example.ne.jp"
 #define DEMO_DMARC_MAX 64
 
 struct demo_data {

@@ -201,9 +201,8 @@ static void print_tally(const char *label, const struct tally *t, const char *no
 
 int cmd_demo(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {CLI_COMMON_OPTIONS,
-					     {"dir", required_argument, NULL, 'd'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	        CLI_COMMON_OPTIONS, {"dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
 	const char *dir = "build/demo";
 	char store[4096], samples[4096], path[4200], dbpath[4200], html[4200], json[4200];
 	char bundle[4200], top[4200], commit[41], *alerts = NULL, *dmarc_argv[DEMO_DMARC_MAX + 4];
@@ -236,7 +235,7 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	snprintf(top, sizeof(top), "bundle-%s", DEMO_EXPORT_SUBJECT);
 	for (i = 0; top[i]; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_",
-			    top[i]))
+		            top[i]))
 			top[i] = '_';
 	snprintf(bundle, sizeof(bundle), "%s/%s.zip", dir, top);
 	/* Only ever remove a store this command made before (and its samples
@@ -244,9 +243,10 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	if (access(dbpath, F_OK) == 0) {
 		snprintf(path, sizeof(path), "%s/.demo", store);
 		if (access(path, F_OK) != 0) {
-			fprintf(stderr, "akashi: demo: %s holds a store the demo did not make; "
-					"refusing to replace it\n",
-				store);
+			fprintf(stderr,
+			        "akashi: demo: %s holds a store the demo did not make; "
+			        "refusing to replace it\n",
+			        store);
 			return CLI_FAIL;
 		}
 		nftw(store, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -260,7 +260,8 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	cli->store_opt = store;
 	cli->configured = 0;
 	printf("akashi demo: one quarter (2026 Q3) of a small shop's mail, consent, logins and\n"
-	       "DMARC reports, in the formats they come in, checked against the shipped policies.\n");
+	       "DMARC reports, in the formats they come in, checked against the shipped "
+	       "policies.\n");
 	{
 		char *a[] = {"init", "--origin", "demo.akashi.example/log", NULL};
 
@@ -281,12 +282,15 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	}
 	printf("\nSample inputs in %s/:\n"
 	       "  maillog                  Postfix log (RFC 3164 syslog, Japan time, no year)\n"
-	       "  consent.csv              CRM export: double opt-ins with confirmations, checkout\n"
+	       "  consent.csv              CRM export: double opt-ins with confirmations, "
+	       "checkout\n"
 	       "                           opt-ins, opt-outs, a paper-form import without proof\n"
-	       "  okta-ocsf.jsonl          identity provider events (OCSF 3002 logons, 3001 changes)\n"
+	       "  okta-ocsf.jsonl          identity provider events (OCSF 3002 logons, 3001 "
+	       "changes)\n"
 	       "  reviews-approvals.jsonl  access reviews and an approval (akashi JSON Lines)\n"
 	       "  akashi-delivery.jsonl    a notice sent by akashi's delivery engine\n"
-	       "  dmarc/                   %zu aggregate reports: generated for the shop's domains\n"
+	       "  dmarc/                   %zu aggregate reports: generated for the shop's "
+	       "domains\n"
 	       "                           (XML, one .xml.gz) and 3 real ones (XML, zip, e-mail)\n"
 	       "\nPlanted in them, for the audit and the alerts to find:\n"
 	       "  - %s opted out on 3 Aug and got the newsletter on 5 Aug\n"
@@ -303,12 +307,13 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	       d.approved_campaign, d.approved_owner, d.approved_by, d.bruteforce_account,
 	       d.bruteforce_ip, d.failing_source, d.failing_domain);
 	{
-		char *consent[] = {"ingest", "--kind", "consent", "--format", "csv", d.consent, NULL};
+		char *consent[] = {"ingest", "--kind",  "consent", "--format",
+		                   "csv",    d.consent, NULL};
 		char *admin[] = {"ingest", "--kind", "admin", "--format", "ocsf", d.ocsf, NULL};
 		char *native[] = {"ingest", d.native, d.delivery, NULL};
-		char *maillog[] = {"ingest",  "--kind", "send",       "--format", "postfix",
-				   "--year",  "2026",   "--zone",     "Asia/Tokyo", d.maillog,
-				   NULL};
+		char *maillog[] = {"ingest",     "--kind",  "send", "--format",
+		                   "postfix",    "--year",  "2026", "--zone",
+		                   "Asia/Tokyo", d.maillog, NULL};
 		char shown[4300];
 
 		if ((rc = run(cli, NULL, consent)) != 0 || (rc = run(cli, NULL, admin)) != 0 ||
@@ -328,19 +333,28 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 		char *cp_[] = {"checkpoint", NULL};
 		char *verify[] = {"verify", NULL};
 		char *search[] = {"search", "--limit", "3", "申込用紙", NULL};
-		char *gate_ok[] = {"gate",   "--rcpt",	  d.allowed_subject, "--list",
-				   (char *)d.newsletter, "--stream", "marketing",
-				   "--headers", "yes", NULL};
-		char *gate_no[] = {"gate",   "--rcpt",	  (char *)d.optout_subject, "--list",
-				   (char *)d.newsletter, "--stream", "marketing", "--headers", "yes",
-				   NULL};
+		char *gate_ok[] = {
+		        "gate",     "--rcpt",    d.allowed_subject, "--list", (char *)d.newsletter,
+		        "--stream", "marketing", "--headers",       "yes",    NULL};
+		char *gate_no[] = {"gate",
+		                   "--rcpt",
+		                   (char *)d.optout_subject,
+		                   "--list",
+		                   (char *)d.newsletter,
+		                   "--stream",
+		                   "marketing",
+		                   "--headers",
+		                   "yes",
+		                   NULL};
 		char *audit[] = {"audit", "--quarter", "2026Q3", NULL};
-		char *rep_html[] = {"report", "--quarter", "2026Q3", "--format", "html", "-o", html,
-				    NULL};
-		char *rep_json[] = {"report", "--quarter", "2026Q3", "--format", "json", "-o", json,
-				    NULL};
-		char *replay[] = {"alerts", "replay", "--from", "2026-07-01T00:00:00Z", "--to",
-				  "2026-10-01T00:00:00Z", NULL};
+		char *rep_html[] = {"report", "--quarter", "2026Q3", "--format",
+		                    "html",   "-o",        html,     NULL};
+		char *rep_json[] = {"report", "--quarter", "2026Q3", "--format",
+		                    "json",   "-o",        json,     NULL};
+		char *replay[] = {"alerts", "replay",
+		                  "--from", "2026-07-01T00:00:00Z",
+		                  "--to",   "2026-10-01T00:00:00Z",
+		                  NULL};
 
 		if ((rc = run(cli, NULL, cp_)) != 0 || (rc = run(cli, NULL, verify)) != 0 ||
 		    (rc = run(cli, NULL, search)) != 0)
@@ -350,7 +364,8 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 			return CLI_FAIL;
 		}
 		if ((rc = run(cli, NULL, gate_no)) != CLI_FAIL) {
-			fprintf(stderr, "akashi: demo: the gate let a send through after an opt-out\n");
+			fprintf(stderr,
+			        "akashi: demo: the gate let a send through after an opt-out\n");
 			return CLI_FAIL;
 		}
 		printf("(exit 1: refused, for the reasons above)\n");
@@ -367,13 +382,13 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	}
 	{
 		char *exp[] = {"export",
-			       "--subject",
-			       (char *)d.optout_subject,
-			       "--reason",
-			       "demo: legal hold request",
-			       "-o",
-			       bundle,
-			       NULL};
+		               "--subject",
+		               (char *)d.optout_subject,
+		               "--reason",
+		               "demo: legal hold request",
+		               "-o",
+		               bundle,
+		               NULL};
 		char *vb[] = {"verify-bundle", bundle, NULL};
 
 		if ((rc = run(cli, NULL, exp)) != 0 || (rc = run(cli, NULL, vb)) != 0) {

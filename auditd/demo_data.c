@@ -50,19 +50,19 @@
  * e-mail delivery from any directory. The Makefile names them as
  * prerequisites of this object. */
 __asm__(".pushsection .rodata\n"
-	".balign 16\n"
-	"demo_real_yahoo_start:\n"
-	".incbin \"tests/data/dmarc/yahoo.com!georgestarcher.com!1781740800!1781827199.xml\"\n"
-	"demo_real_yahoo_end:\n"
-	".balign 16\n"
-	"demo_real_google_start:\n"
-	".incbin \"tests/data/dmarc/google.com!example.com!1701129600!1701215999.xml.zip\"\n"
-	"demo_real_google_end:\n"
-	".balign 16\n"
-	"demo_real_mailru_start:\n"
-	".incbin \"tests/data/dmarc/mailru.eml\"\n"
-	"demo_real_mailru_end:\n"
-	".popsection\n");
+        ".balign 16\n"
+        "demo_real_yahoo_start:\n"
+        ".incbin \"tests/data/dmarc/yahoo.com!georgestarcher.com!1781740800!1781827199.xml\"\n"
+        "demo_real_yahoo_end:\n"
+        ".balign 16\n"
+        "demo_real_google_start:\n"
+        ".incbin \"tests/data/dmarc/google.com!example.com!1701129600!1701215999.xml.zip\"\n"
+        "demo_real_google_end:\n"
+        ".balign 16\n"
+        "demo_real_mailru_start:\n"
+        ".incbin \"tests/data/dmarc/mailru.eml\"\n"
+        "demo_real_mailru_end:\n"
+        ".popsection\n");
 
 extern const char demo_real_yahoo_start[] __asm__("demo_real_yahoo_start");
 extern const char demo_real_yahoo_end[] __asm__("demo_real_yahoo_end");
@@ -165,11 +165,11 @@ static void tm_jst(struct tm *tm, int64_t t)
 }
 
 /* strftime of t in Japan into the array out (f a literal, so it is checked). */
-#define FMT_JST(out, f, t)                                                                        \
-	do {                                                                                      \
-		struct tm tm_;                                                                    \
-		tm_jst(&tm_, (t));                                                                \
-		strftime((out), sizeof(out), (f), &tm_);                                          \
+#define FMT_JST(out, f, t)                                                                         \
+	do {                                                                                       \
+		struct tm tm_;                                                                     \
+		tm_jst(&tm_, (t));                                                                 \
+		strftime((out), sizeof(out), (f), &tm_);                                           \
 	} while (0)
 
 static void utc(char out[32], int64_t t)
@@ -186,8 +186,8 @@ static int weekday(int64_t t) /* in Japan: 0 Sunday .. 6 Saturday */
 	return (int)(((t + JST) / 86400 + 4) % 7);
 }
 
-__attribute__((format(printf, 3, 4))) static void add(struct lines *l, int64_t t,
-						       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void add(struct lines *l, int64_t t, const char *fmt,
+                                                      ...)
 {
 	va_list ap;
 	char *s;
@@ -266,37 +266,35 @@ static int lines_write(struct lines *l, const char *path, const char *head)
 
 /* ---- customers ---- */
 
-static const char *const given[] = {"yui",   "haruto", "sakura", "ren",    "aoi",
-				    "sota",  "hina",   "yuto",   "mei",    "riku",
-				    "akari", "kaito",  "yuna",   "minato", "rin",
-				    "hayato", "koharu", "sora",  "mio",    "daiki"};
-static const char *const family[] = {"sato",     "suzuki",    "takahashi", "tanaka",
-				     "ito",      "watanabe",  "yamamoto",  "nakamura",
-				     "kobayashi", "kato",     "yoshida",   "yamada",
-				     "sasaki",   "yamaguchi", "matsumoto", "inoue",
-				     "kimura",   "hayashi",   "shimizu",   "mori"};
+static const char *const given[] = {"yui",  "haruto", "sakura", "ren",   "aoi",   "sota", "hina",
+                                    "yuto", "mei",    "riku",   "akari", "kaito", "yuna", "minato",
+                                    "rin",  "hayato", "koharu", "sora",  "mio",   "daiki"};
+static const char *const family[] = {"sato",     "suzuki",   "takahashi", "tanaka",    "ito",
+                                     "watanabe", "yamamoto", "nakamura",  "kobayashi", "kato",
+                                     "yoshida",  "yamada",   "sasaki",    "yamaguchi", "matsumoto",
+                                     "inoue",    "kimura",   "hayashi",   "shimizu",   "mori"};
 static const char *const cdom[] = {"example.com", "example.net", "example.org", "example.ne.jp",
-				   "example.or.jp"};
+                                   "example.or.jp"};
 
 static void cust_addr(char *out, size_t cap, int i)
 {
 	if (i / 400)
 		snprintf(out, cap, "%s.%s%d@%s", given[i % 20], family[(i / 20) % 20], i / 400,
-			 cdom[(i / 7) % 5]);
+		         cdom[(i / 7) % 5]);
 	else
 		snprintf(out, cap, "%s.%s@%s", given[i % 20], family[(i / 20) % 20],
-			 cdom[(i / 7) % 5]);
+		         cdom[(i / 7) % 5]);
 }
 
 static const char *const agents[] = {
-	"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-	"Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
-	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-	"Chrome/126.0.0.0 Safari/537.36",
-	"Mozilla/5.0 (Linux; Android 14; SH-53D) AppleWebKit/537.36 (KHTML, like Gecko) "
-	"Chrome/126.0.0.0 Mobile Safari/537.36",
-	"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-	"Version/17.5 Safari/605.1.15"};
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+        "Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Linux; Android 14; SH-53D) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Mobile Safari/537.36",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Safari/605.1.15"};
 
 static void client_ip(struct gen *g, char *out, size_t cap)
 {
@@ -311,9 +309,9 @@ static void client_ip(struct gen *g, char *out, size_t cap)
 /* One consent CSV row; NULL cells are empty. The user agents hold commas,
  * so that cell is quoted, with its quotes doubled as RFC 4180 says. */
 static void csv_row(struct gen *g, int64_t t, const char *source, const char *subject,
-		    const char *list, const char *action, const char *method, const char *ip,
-		    const char *ua, const char *form_url, const char *form_hash, const char *cnf,
-		    int64_t confirmed_at, const char *note)
+                    const char *list, const char *action, const char *method, const char *ip,
+                    const char *ua, const char *form_url, const char *form_hash, const char *cnf,
+                    int64_t confirmed_at, const char *note)
 {
 	char when[40], cat[40] = "";
 
@@ -329,7 +327,7 @@ static void csv_row(struct gen *g, int64_t t, const char *source, const char *su
 /* A double opt-in: the form, then the click in the confirmation mail.
  * Returns the confirmation time (NEVER: the mail was never clicked). */
 static int64_t double_opt_in(struct gen *g, int64_t t, const char *subject, const char *list,
-			     int confirmed)
+                             int confirmed)
 {
 	char ip[48], cnf[24];
 	const char *ua = agents[pick(g, 4)];
@@ -341,11 +339,11 @@ static int64_t double_opt_in(struct gen *g, int64_t t, const char *subject, cons
 	snprintf(url, sizeof(url), "https://www.example.jp/newsletter/signup?v=%d", 7 + v);
 	snprintf(cnf, sizeof(cnf), "cnf-%08llx", (unsigned long long)(rnd(g) >> 32));
 	csv_row(g, t, "web:signup", subject, list, "opt_in", "double_opt_in", ip, ua, url,
-		g->form_hash[v], NULL, 0, NULL);
+	        g->form_hash[v], NULL, 0, NULL);
 	if (!confirmed)
 		return NEVER;
 	csv_row(g, ok, "web:signup", subject, list, "confirm", "double_opt_in", ip, ua, NULL, NULL,
-		cnf, ok, NULL);
+	        cnf, ok, NULL);
 	return ok;
 }
 
@@ -356,11 +354,11 @@ static void opt_out(struct gen *g, int64_t t, const char *subject, const char *l
 	client_ip(g, ip, sizeof(ip));
 	if (pick(g, 3))
 		csv_row(g, t, "web:unsubscribe", subject, list, "opt_out", "one_click", ip, NULL,
-			NULL, NULL, NULL, 0, NULL);
+		        NULL, NULL, NULL, 0, NULL);
 	else
 		csv_row(g, t, "web:preferences", subject, list, "opt_out", "form", ip,
-			agents[pick(g, 4)], "https://www.example.jp/account/mail-preferences", NULL,
-			NULL, 0, NULL);
+		        agents[pick(g, 4)], "https://www.example.jp/account/mail-preferences", NULL,
+		        NULL, 0, NULL);
 }
 
 static void make_consent(struct gen *g)
@@ -386,11 +384,11 @@ static void make_consent(struct gen *g)
 		cust_addr(s, sizeof(s), i);
 		if (i % 3 != 2) {
 			c->news_in = pick(g, 10) < 8 ? from + pick(g, q3 - from)
-						     : q3 + pick(g, late - q3);
+			                             : q3 + pick(g, late - q3);
 			c->news_ok = double_opt_in(g, c->news_in, s, NEWS, pick(g, 50) != 0);
 			if (pick(g, 25) == 0) {
 				int64_t t = (c->news_ok == NEVER ? c->news_in : c->news_ok) +
-					    7 * 86400 + pick(g, 60 * 86400);
+				            7 * 86400 + pick(g, 60 * 86400);
 
 				if (t < end) {
 					c->news_out = t;
@@ -402,8 +400,8 @@ static void make_consent(struct gen *g)
 			c->sale_in = from + pick(g, late - from);
 			client_ip(g, ip, sizeof(ip));
 			csv_row(g, c->sale_in, "shop:checkout", s, SALE, "opt_in", "single_opt_in",
-				ip, agents[pick(g, 4)], "https://shop.example.jp/checkout",
-				g->form_hash[2], NULL, 0, NULL);
+			        ip, agents[pick(g, 4)], "https://shop.example.jp/checkout",
+			        g->form_hash[2], NULL, 0, NULL);
 			if (pick(g, 30) == 0) {
 				c->sale_out = c->sale_in + 86400 + pick(g, 40 * 86400);
 				if (c->sale_out < end)
@@ -416,15 +414,15 @@ static void make_consent(struct gen *g)
 	/* The planted subjects. */
 	double_opt_in(g, jst(5, 12, 20, 3, 11), P_OPTOUT, NEWS, 1);
 	csv_row(g, jst(8, 3, 21, 40, 12), "web:unsubscribe", P_OPTOUT, NEWS, "opt_out", "one_click",
-		"2001:db8:4ad0::1f", NULL, NULL, NULL, NULL, 0, NULL);
+	        "2001:db8:4ad0::1f", NULL, NULL, NULL, NULL, 0, NULL);
 	/* Paper sign-ups from the shop counter, typed in without any proof. */
 	csv_row(g, jst(9, 28, 11, 0, 0), "crm-import", P_NOPROOF, NEWS, "opt_in", "single_opt_in",
-		NULL, NULL, NULL, NULL, NULL, 0, "店頭の申込用紙から取り込み（2019年）");
+	        NULL, NULL, NULL, NULL, NULL, 0, "店頭の申込用紙から取り込み（2019年）");
 	for (i = 0; i < 5; i++) {
 		cust_addr(s, sizeof(s), 5000 + i * 37);
 		csv_row(g, jst(9, 28, 11, 0, i + 1), "crm-import", s, SALE, "opt_in",
-			"single_opt_in", NULL, NULL, NULL, NULL, NULL, 0,
-			"店頭の申込用紙から取り込み（2019年）");
+		        "single_opt_in", NULL, NULL, NULL, NULL, NULL, 0,
+		        "店頭の申込用紙から取り込み（2019年）");
 	}
 }
 
@@ -470,7 +468,7 @@ static void qid(struct gen *g, char out[16])
  * one delivery line per recipient (a deferred one is retried 15 to 30
  * minutes later; a bounce makes a notice to the sender), then removal. */
 static void pf_message(struct gen *g, const struct msg *m, char (*rcpt)[96], const enum fate *fate,
-		       int n)
+                       int n)
 {
 	char q[16], q2[16], pre[40], mx[160], helo[64];
 	const char *hdr[3] = {"X-Akashi-Campaign", "X-Akashi-List", "X-Akashi-Stream"};
@@ -493,8 +491,9 @@ static void pf_message(struct gen *g, const struct msg *m, char (*rcpt)[96], con
 			    "to=<%s> proto=ESMTP helo=<%s>",
 			    pre, q, hdr[k], val[k], m->client, m->from, rcpt[0], helo);
 	syslog_prefix(pre, t + 1);
-	add(&g->log, t + 1, "%s postfix/qmgr[1009]: %s: from=<%s>, size=%d, nrcpt=%d (queue active)",
-	    pre, q, m->from, m->size, n);
+	add(&g->log, t + 1,
+	    "%s postfix/qmgr[1009]: %s: from=<%s>, size=%d, nrcpt=%d (queue active)", pre, q,
+	    m->from, m->size, n);
 	for (i = 0; i < n; i++) {
 		int64_t d = t + 1 + i / 25;
 
@@ -504,20 +503,23 @@ static void pf_message(struct gen *g, const struct msg *m, char (*rcpt)[96], con
 		if (fate[i] == BOUNCED) {
 			add(&g->log, d,
 			    "%s postfix/smtp[%d]: %s: to=<%s>, relay=%s, delay=%d.%02d, "
-			    "delays=0.01/0/0.%02d/0.%02d, dsn=5.1.1, status=bounced (host %.*s said: "
+			    "delays=0.01/0/0.%02d/0.%02d, dsn=5.1.1, status=bounced (host %.*s "
+			    "said: "
 			    "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual "
 			    "mailbox table (in reply to RCPT TO command))",
 			    pre, 2200 + i % 8, q, rcpt[i], mx, cs / 100, cs % 100, cs % 50, cs % 40,
 			    (int)(strlen(mx) - 3), mx, rcpt[i]);
 			qid(g, q2);
-			add(&g->log, d, "%s postfix/bounce[2120]: %s: sender non-delivery notification: %s",
+			add(&g->log, d,
+			    "%s postfix/bounce[2120]: %s: sender non-delivery notification: %s",
 			    pre, q, q2);
 		} else if (fate[i] == DEFERRED) {
 			int64_t r = d + 900 + pick(g, 900);
 
 			add(&g->log, d,
 			    "%s postfix/smtp[%d]: %s: to=<%s>, relay=%s, delay=%d.%02d, "
-			    "delays=0.01/0/0.%02d/0.%02d, dsn=4.7.1, status=deferred (host %.*s said: "
+			    "delays=0.01/0/0.%02d/0.%02d, dsn=4.7.1, status=deferred (host %.*s "
+			    "said: "
 			    "451 4.7.1 Please try again later (in reply to RCPT TO command))",
 			    pre, 2200 + i % 8, q, rcpt[i], mx, cs / 100, cs % 100, cs % 50, cs % 40,
 			    (int)(strlen(mx) - 3), mx);
@@ -525,25 +527,29 @@ static void pf_message(struct gen *g, const struct msg *m, char (*rcpt)[96], con
 			if (r > retry) {
 				retry = r;
 				add(&g->log, r,
-				    "%s postfix/qmgr[1009]: %s: from=<%s>, size=%d, nrcpt=%d (queue "
+				    "%s postfix/qmgr[1009]: %s: from=<%s>, size=%d, nrcpt=%d "
+				    "(queue "
 				    "active)",
 				    pre, q, m->from, m->size, n);
 			}
 			qid(g, q2);
 			add(&g->log, r,
 			    "%s postfix/smtp[%d]: %s: to=<%s>, relay=%s, delay=%lld, "
-			    "delays=%lld/0.01/0.21/0.34, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued "
+			    "delays=%lld/0.01/0.21/0.34, dsn=2.0.0, status=sent (250 2.0.0 Ok: "
+			    "queued "
 			    "as %s)",
-			    pre, 2200 + i % 8, q, rcpt[i], mx, (long long)(r - t), (long long)(r - t),
-			    q2);
+			    pre, 2200 + i % 8, q, rcpt[i], mx, (long long)(r - t),
+			    (long long)(r - t), q2);
 			d = r;
 		} else {
 			qid(g, q2);
 			add(&g->log, d,
 			    "%s postfix/smtp[%d]: %s: to=<%s>, relay=%s, delay=%d.%02d, "
-			    "delays=0.01/0/0.%02d/0.%02d, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued "
+			    "delays=0.01/0/0.%02d/0.%02d, dsn=2.0.0, status=sent (250 2.0.0 Ok: "
+			    "queued "
 			    "as %s)",
-			    pre, 2200 + i % 8, q, rcpt[i], mx, cs / 100, cs % 100, cs % 50, cs % 40, q2);
+			    pre, 2200 + i % 8, q, rcpt[i], mx, cs / 100, cs % 100, cs % 50, cs % 40,
+			    q2);
 		}
 		if (d > last)
 			last = d;
@@ -581,8 +587,9 @@ static void pf_one(struct gen *g, struct msg *m, const char *addr, struct cust *
 
 static void make_maillog(struct gen *g)
 {
-	static const char app[] = "mkt1.example.jp[10.1.0.21]", shop[] = "shop1.example.jp[10.1.0.31]",
-			  batch[] = "batch1.example.jp[10.1.0.40]";
+	static const char app[] = "mkt1.example.jp[10.1.0.21]",
+	                  shop[] = "shop1.example.jp[10.1.0.31]",
+	                  batch[] = "batch1.example.jp[10.1.0.40]";
 	char camp[64], s[96];
 	struct msg m;
 	int w, i, k;
@@ -647,8 +654,13 @@ static void make_maillog(struct gen *g)
 		if (g->c[who].dead) /* whoever orders has a working address */
 			continue;
 		cust_addr(s, sizeof(s), who);
-		m = (struct msg){t, shop, "order@" OWN, "order-mail", NULL, "transactional",
-				 9000 + (int)pick(g, 2000)};
+		m = (struct msg){t,
+		                 shop,
+		                 "order@" OWN,
+		                 "order-mail",
+		                 NULL,
+		                 "transactional",
+		                 9000 + (int)pick(g, 2000)};
 		pf_one(g, &m, s, &g->c[who]);
 	}
 	/* Planted: the new terms of service to every customer, 50 to a
@@ -656,7 +668,7 @@ static void make_maillog(struct gen *g)
 	 * and nobody approved it. */
 	{
 		int64_t t0 = jst(8, 18, 14, 0, 0);
-		char (*r)[96] = calloc(50, sizeof(*r));
+		char(*r)[96] = calloc(50, sizeof(*r));
 		enum fate f[50];
 		int n = 0;
 
@@ -664,7 +676,8 @@ static void make_maillog(struct gen *g)
 			g->log.oom = 1;
 			return;
 		}
-		m = (struct msg){t0, batch, "info@" OWN, P_TOS, "customers", "transactional", 22000};
+		m = (struct msg){t0,          batch,           "info@" OWN, P_TOS,
+		                 "customers", "transactional", 22000};
 		for (i = 0; i <= NCUST; i++) {
 			if (n == 50 || (i == NCUST && n)) {
 				pf_message(g, &m, r, f, n);
@@ -690,12 +703,13 @@ struct staff {
 };
 
 static void ocsf_logon(struct gen *g, int64_t t_ms, const char *user, const char *ip, int ok,
-		       int mfa)
+                       int mfa)
 {
 	add(&g->ocsf, t_ms / 1000,
 	    "{\"class_uid\":3002,\"class_name\":\"Authentication\",\"category_uid\":3,"
 	    "\"activity_id\":1,\"activity_name\":\"Logon\",\"type_uid\":300201,\"severity_id\":%d,"
-	    "\"status_id\":%d,\"status\":\"%s\",%s\"time\":%lld,\"metadata\":{\"version\":\"1.3.0\","
+	    "\"status_id\":%d,\"status\":\"%s\",%s\"time\":%lld,\"metadata\":{\"version\":\"1.3."
+	    "0\","
 	    "\"product\":{\"name\":\"Okta\",\"vendor_name\":\"Okta\"},\"uid\":\"okta-%08llu\"},"
 	    "\"user\":{\"name\":\"%s\",\"type\":\"User\",\"type_id\":1},\"src_endpoint\":{\"ip\":"
 	    "\"%s\"},\"dst_endpoint\":{\"hostname\":\"example-jp.okta.com\"},\"service\":{\"name\":"
@@ -705,13 +719,21 @@ static void ocsf_logon(struct gen *g, int64_t t_ms, const char *user, const char
 	    (unsigned long long)++g->on, user, ip, mfa ? "true" : "false");
 }
 
-static void ocsf_change(struct gen *g, int64_t t, int activity, const char *actor,
-			const char *user, const char *role)
+static void ocsf_change(struct gen *g, int64_t t, int activity, const char *actor, const char *user,
+                        const char *role)
 {
-	static const char *const names[] = {"",       "Create",         "Enable",
-					    "Password Change", "Password Reset", "Disable",
-					    "Delete", "Attach Policy",  "Detach Policy",
-					    "Lock",   "MFA Factor Enable", "MFA Factor Disable"};
+	static const char *const names[] = {"",
+	                                    "Create",
+	                                    "Enable",
+	                                    "Password Change",
+	                                    "Password Reset",
+	                                    "Disable",
+	                                    "Delete",
+	                                    "Attach Policy",
+	                                    "Detach Policy",
+	                                    "Lock",
+	                                    "MFA Factor Enable",
+	                                    "MFA Factor Disable"};
 	char pol[96] = "";
 
 	if (role)
@@ -721,7 +743,8 @@ static void ocsf_change(struct gen *g, int64_t t, int activity, const char *acto
 	    "\"activity_id\":%d,\"activity_name\":\"%s\",\"type_uid\":3001%02d,\"severity_id\":1,"
 	    "\"status_id\":1,\"status\":\"Success\",\"time\":%lld000,\"metadata\":{\"version\":"
 	    "\"1.3.0\",\"product\":{\"name\":\"Okta\",\"vendor_name\":\"Okta\"},\"uid\":"
-	    "\"okta-%08llu\"},\"actor\":{\"user\":{\"name\":\"%s\",\"type\":\"Admin\",\"type_id\":2}},"
+	    "\"okta-%08llu\"},\"actor\":{\"user\":{\"name\":\"%s\",\"type\":\"Admin\",\"type_id\":"
+	    "2}},"
 	    "\"user\":{\"name\":\"%s\",\"type\":\"User\",\"type_id\":1}%s,\"src_endpoint\":{\"ip\":"
 	    "\"192.0.2.10\"}}",
 	    activity, names[activity], activity, (long long)t, (unsigned long long)++g->on, actor,
@@ -729,7 +752,7 @@ static void ocsf_change(struct gen *g, int64_t t, int activity, const char *acto
 }
 
 static void review(struct gen *g, int64_t t, const char *by, const char *who, const char *role,
-		   const char *campaign)
+                   const char *campaign)
 {
 	char when[32];
 
@@ -744,12 +767,12 @@ static void review(struct gen *g, int64_t t, const char *by, const char *who, co
 static void make_admin(struct gen *g)
 {
 	static struct staff st[] = {
-		{"alice@" OWN, "192.0.2.11", 1, 0},   {"bob@" OWN, "192.0.2.12", 1, 0},
-		{"tanaka@" OWN, "192.0.2.13", 1, 0},  {P_UNREVIEWED, "192.0.2.14", 1, 0},
-		{P_STALEPW, "192.0.2.15", 0, 0},      {"kato@" OWN, "192.0.2.16", 0, 0},
-		{P_OWNER, "192.0.2.17", 1, 0},        {"yamamoto@" OWN, "192.0.2.18", 1, 0}};
-	static const char *const role[] = {"security_admin", "admin", "marketing", "admin",
-					   "support", "support", "marketing", "support"};
+	        {"alice@" OWN, "192.0.2.11", 1, 0},  {"bob@" OWN, "192.0.2.12", 1, 0},
+	        {"tanaka@" OWN, "192.0.2.13", 1, 0}, {P_UNREVIEWED, "192.0.2.14", 1, 0},
+	        {P_STALEPW, "192.0.2.15", 0, 0},     {"kato@" OWN, "192.0.2.16", 0, 0},
+	        {P_OWNER, "192.0.2.17", 1, 0},       {"yamamoto@" OWN, "192.0.2.18", 1, 0}};
+	static const char *const role[] = {"security_admin", "admin",   "marketing", "admin",
+	                                   "support",        "support", "marketing", "support"};
 	const int nst = (int)(sizeof(st) / sizeof(st[0]));
 	char when[32];
 	int64_t day, t;
@@ -852,13 +875,16 @@ static void make_delivery(struct gen *g)
 		qid(g, q);
 		add(&g->delivery, ts,
 		    "{\"kind\":\"send\",\"time\":\"%s\",\"source\":\"akashi:delivery\",\"body\":{"
-		    "\"attempt\":1,\"campaign\":\"%s\",\"delay_ms\":%lld,\"dsn\":\"2.0.0\",\"from\":"
-		    "\"info@%s\",\"list\":\"customers\",\"message_id\":\"<%d.5f3a9c1e2b7d4e60@%s>\","
-		    "\"owner\":\"%s\",\"queue_id\":\"%s\",\"rcpt\":\"%s\",\"relay\":\"%s\",\"reply\":"
+		    "\"attempt\":1,\"campaign\":\"%s\",\"delay_ms\":%lld,\"dsn\":\"2.0.0\","
+		    "\"from\":"
+		    "\"info@%s\",\"list\":\"customers\",\"message_id\":\"<%d.5f3a9c1e2b7d4e60@%s>"
+		    "\","
+		    "\"owner\":\"%s\",\"queue_id\":\"%s\",\"rcpt\":\"%s\",\"relay\":\"%s\","
+		    "\"reply\":"
 		    "\"250 2.0.0 Ok: queued as %s\",\"size\":18214,\"status\":\"sent\",\"stream\":"
 		    "\"transactional\"}}",
-		    r, P_PRIVACY, (long long)(ts - tq) * 1000 + 130, OWN, idx, OWN, P_OWNER, q, s, mx,
-		    q);
+		    r, P_PRIVACY, (long long)(ts - tq) * 1000 + 130, OWN, idx, OWN, P_OWNER, q, s,
+		    mx, q);
 		idx++;
 	}
 }
@@ -903,7 +929,8 @@ static int write_gzip(const char *path, const char *name, const void *data, size
 	    archive_write_set_options(a, "gzip:!timestamp") != ARCHIVE_OK ||
 	    archive_write_open_filename(a, path) != ARCHIVE_OK ||
 	    archive_write_header(a, e) != ARCHIVE_OK ||
-	    archive_write_data(a, data, len) != (la_ssize_t)len || archive_write_close(a) != ARCHIVE_OK)
+	    archive_write_data(a, data, len) != (la_ssize_t)len ||
+	    archive_write_close(a) != ARCHIVE_OK)
 		rc = ak_error_set("%s: %s", path, archive_error_string(a));
 done:
 	archive_entry_free(e);
@@ -912,8 +939,8 @@ done:
 }
 
 static int dmarc_report(struct gen *g, struct demo_data *d, const char *dir, const char *org,
-			const char *email, const char *domain, const char *p, int64_t begin,
-			const struct row *rows, int nrows, int gz)
+                        const char *email, const char *domain, const char *p, int64_t begin,
+                        const struct row *rows, int nrows, int gz)
 {
 	char name[256], path[DEMO_PATH_MAX], *xml = NULL;
 	size_t len = 0;
@@ -925,37 +952,38 @@ static int dmarc_report(struct gen *g, struct demo_data *d, const char *dir, con
 	if ((m = open_memstream(&xml, &len)) == NULL)
 		return ak_error_oom();
 	fprintf(m,
-		"<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<feedback>\n  <report_metadata>\n"
-		"    <org_name>%s</org_name>\n    <email>%s</email>\n"
-		"    <report_id>%llu</report_id>\n    <date_range>\n      <begin>%lld</begin>\n"
-		"      <end>%lld</end>\n    </date_range>\n  </report_metadata>\n"
-		"  <policy_published>\n    <domain>%s</domain>\n    <adkim>r</adkim>\n"
-		"    <aspf>r</aspf>\n    <p>%s</p>\n    <sp>%s</sp>\n    <pct>100</pct>\n"
-		"  </policy_published>\n",
-		org, email, (unsigned long long)(rnd(g) >> 1), (long long)begin,
-		(long long)begin + 86399, domain, p, p);
+	        "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<feedback>\n  <report_metadata>\n"
+	        "    <org_name>%s</org_name>\n    <email>%s</email>\n"
+	        "    <report_id>%llu</report_id>\n    <date_range>\n      <begin>%lld</begin>\n"
+	        "      <end>%lld</end>\n    </date_range>\n  </report_metadata>\n"
+	        "  <policy_published>\n    <domain>%s</domain>\n    <adkim>r</adkim>\n"
+	        "    <aspf>r</aspf>\n    <p>%s</p>\n    <sp>%s</sp>\n    <pct>100</pct>\n"
+	        "  </policy_published>\n",
+	        org, email, (unsigned long long)(rnd(g) >> 1), (long long)begin,
+	        (long long)begin + 86399, domain, p, p);
 	for (i = 0; i < nrows; i++)
 		fprintf(m,
-			"  <record>\n    <row>\n      <source_ip>%s</source_ip>\n"
-			"      <count>%d</count>\n      <policy_evaluated>\n"
-			"        <disposition>%s</disposition>\n        <dkim>%s</dkim>\n"
-			"        <spf>%s</spf>\n      </policy_evaluated>\n    </row>\n"
-			"    <identifiers>\n      <header_from>%s</header_from>\n    </identifiers>\n"
-			"    <auth_results>\n      <dkim>\n        <domain>%s</domain>\n"
-			"        <result>%s</result>\n      </dkim>\n      <spf>\n"
-			"        <domain>%s</domain>\n        <result>%s</result>\n      </spf>\n"
-			"    </auth_results>\n  </record>\n",
-			rows[i].ip, rows[i].count,
-			strcmp(rows[i].dkim, "pass") && strcmp(rows[i].spf, "pass") ? p : "none",
-			rows[i].dkim, rows[i].spf, domain, rows[i].dkim_domain, rows[i].dkim,
-			rows[i].spf_domain, rows[i].spf);
+		        "  <record>\n    <row>\n      <source_ip>%s</source_ip>\n"
+		        "      <count>%d</count>\n      <policy_evaluated>\n"
+		        "        <disposition>%s</disposition>\n        <dkim>%s</dkim>\n"
+		        "        <spf>%s</spf>\n      </policy_evaluated>\n    </row>\n"
+		        "    <identifiers>\n      <header_from>%s</header_from>\n    "
+		        "</identifiers>\n"
+		        "    <auth_results>\n      <dkim>\n        <domain>%s</domain>\n"
+		        "        <result>%s</result>\n      </dkim>\n      <spf>\n"
+		        "        <domain>%s</domain>\n        <result>%s</result>\n      </spf>\n"
+		        "    </auth_results>\n  </record>\n",
+		        rows[i].ip, rows[i].count,
+		        strcmp(rows[i].dkim, "pass") && strcmp(rows[i].spf, "pass") ? p : "none",
+		        rows[i].dkim, rows[i].spf, domain, rows[i].dkim_domain, rows[i].dkim,
+		        rows[i].spf_domain, rows[i].spf);
 	fputs("</feedback>\n", m);
 	if (fclose(m) != 0) {
 		free(xml);
 		return ak_error_oom();
 	}
 	snprintf(name, sizeof(name), "%s!%s!%lld!%lld.xml", strchr(email, '@') + 1, domain,
-		 (long long)begin, (long long)begin + 86399);
+	         (long long)begin, (long long)begin + 86399);
 	snprintf(path, sizeof(path), "%s/%s%s", dir, name, gz ? ".gz" : "");
 	rc = gz ? write_gzip(path, name, xml, len) : write_file(path, xml, len);
 	free(xml);
@@ -970,11 +998,11 @@ static int make_dmarc(struct gen *g, struct demo_data *d, const char *dir)
 		const char *name;
 		const char *start, *end;
 	} real[] = {
-		{"yahoo.com!georgestarcher.com!1781740800!1781827199.xml", demo_real_yahoo_start,
-		 demo_real_yahoo_end},
-		{"google.com!example.com!1701129600!1701215999.xml.zip", demo_real_google_start,
-		 demo_real_google_end},
-		{"mailru.eml", demo_real_mailru_start, demo_real_mailru_end},
+	        {"yahoo.com!georgestarcher.com!1781740800!1781827199.xml", demo_real_yahoo_start,
+	         demo_real_yahoo_end},
+	        {"google.com!example.com!1701129600!1701215999.xml.zip", demo_real_google_start,
+	         demo_real_google_end},
+	        {"mailru.eml", demo_real_mailru_start, demo_real_mailru_end},
 	};
 	char path[DEMO_PATH_MAX];
 	size_t k;
@@ -985,18 +1013,19 @@ static int make_dmarc(struct gen *g, struct demo_data *d, const char *dir)
 		int64_t b = civil(2026, 7, 1) * 86400 + (int64_t)w * 7 * 86400;
 		int vendor = w >= 6 ? 60 + (int)pick(g, 35) : 0;
 		struct row own[] = {
-			{RELAY_IP, "pass", "pass", OWN, OWN, 700 + (int)pick(g, 500)},
-			{AKASHI_IP, "pass", "pass", OWN, OWN, w == 10 ? 4100 : 0},
-			{"192.0.2.240", "pass", "fail", OWN, "lists.example.net", 3 + (int)pick(g, 9)},
-			{"198.51.100.201", "fail", "fail", "lists.example.org", "lists.example.org",
-			 1 + (int)pick(g, 6)},
+		        {RELAY_IP, "pass", "pass", OWN, OWN, 700 + (int)pick(g, 500)},
+		        {AKASHI_IP, "pass", "pass", OWN, OWN, w == 10 ? 4100 : 0},
+		        {"192.0.2.240", "pass", "fail", OWN, "lists.example.net",
+		         3 + (int)pick(g, 9)},
+		        {"198.51.100.201", "fail", "fail", "lists.example.org", "lists.example.org",
+		         1 + (int)pick(g, 6)},
 		};
 		struct row corp[] = {
-			{"209.85.220.41", "pass", "pass", CORP, CORP, 150 + (int)pick(g, 100)},
-			/* Planted: a CRM vendor sending as example.co.jp, from 12 Aug,
-			 * signing with its own domain. */
-			{P_VENDOR, "fail", "fail", "crm-vendor.example", "bounce.crm-vendor.example",
-			 w == 8 ? 140 : vendor},
+		        {"209.85.220.41", "pass", "pass", CORP, CORP, 150 + (int)pick(g, 100)},
+		        /* Planted: a CRM vendor sending as example.co.jp, from 12 Aug,
+		         * signing with its own domain. */
+		        {P_VENDOR, "fail", "fail", "crm-vendor.example",
+		         "bounce.crm-vendor.example", w == 8 ? 140 : vendor},
 		};
 		struct row use[4];
 		int n = 0;
@@ -1007,26 +1036,27 @@ static int make_dmarc(struct gen *g, struct demo_data *d, const char *dir)
 			if (own[k].count)
 				use[n++] = own[k];
 		if ((rc = dmarc_report(g, d, dir, "google.com", "noreply-dmarc-support@google.com",
-				       OWN, "reject", b, use, n, 0)) != 0 ||
+		                       OWN, "reject", b, use, n, 0)) != 0 ||
 		    (rc = dmarc_report(g, d, dir, "google.com", "noreply-dmarc-support@google.com",
-				       CORP, "quarantine", b + 86400, corp, corp[1].count ? 2 : 1,
-				       0)) != 0)
+		                       CORP, "quarantine", b + 86400, corp, corp[1].count ? 2 : 1,
+		                       0)) != 0)
 			return rc;
 	}
 	/* Yahoo, monthly, for the shop's domain; August's arrived gzipped. */
 	for (w = 0; w < 3; w++) {
 		int64_t b = civil(2026, 7 + w, 15) * 86400;
 		struct row own[] = {{RELAY_IP, "pass", "pass", OWN, OWN, 300 + (int)pick(g, 200)},
-				    {"192.0.2.240", "pass", "fail", OWN, "lists.example.net", 2}};
+		                    {"192.0.2.240", "pass", "fail", OWN, "lists.example.net", 2}};
 
-		if ((rc = dmarc_report(g, d, dir, "Yahoo", "dmarchelp@yahooinc.com", OWN, "reject", b,
-				       own, 2, w == 1)) != 0)
+		if ((rc = dmarc_report(g, d, dir, "Yahoo", "dmarchelp@yahooinc.com", OWN, "reject",
+		                       b, own, 2, w == 1)) != 0)
 			return rc;
 	}
 	/* Three real reports from before the quarter, as they arrived. */
 	for (k = 0; k < sizeof(real) / sizeof(real[0]); k++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, real[k].name);
-		if ((rc = write_file(path, real[k].start, (size_t)(real[k].end - real[k].start))) != 0)
+		if ((rc = write_file(path, real[k].start, (size_t)(real[k].end - real[k].start))) !=
+		    0)
 			return rc;
 		if (d->ndmarc == DEMO_DMARC_MAX)
 			return ak_error_set("too many DMARC reports");
@@ -1047,8 +1077,8 @@ static int mkdir_p(const char *dir)
 int demo_data_write(const char *dir, const char *policy_commit, struct demo_data *out)
 {
 	static const char csv_head[] =
-		"time,event_id,source,subject,list,action,method,proof.ip,proof.user_agent,"
-		"proof.form_url,proof.form_hash,proof.confirmation_id,proof.confirmed_at,note\n";
+	        "time,event_id,source,subject,list,action,method,proof.ip,proof.user_agent,"
+	        "proof.form_url,proof.form_hash,proof.confirmation_id,proof.confirmed_at,note\n";
 	struct gen g;
 	char dmarc_dir[DEMO_PATH_MAX];
 	int i, k, rc;

@@ -18,12 +18,12 @@
 
 #include <stddef.h>
 
-#define DEMO_PATH_MAX  4200
+#define DEMO_PATH_MAX 4200
 
 /* The subject the demo exports for a legal hold: the one mailed after
  * opting out (demo_data.optout_subject). */
 #define DEMO_EXPORT_SUBJECT "hanako.yamada@example.ne.jp"
-#define DEMO_DMARC_MAX 64
+#define DEMO_DMARC_MAX      64
 
 struct demo_data {
 	/* Files written, all under the samples directory. */
@@ -36,7 +36,7 @@ struct demo_data {
 	size_t ndmarc;
 
 	/* The planted problems, and the subjects the demo asks the gate about. */
-	const char *optout_subject;  /* mailed after opting out */
+	const char *optout_subject; /* mailed after opting out */
 	const char *noconsent_subject;
 	const char *noproof_subject; /* opt-in with "proof":"none", then mailed */
 	const char *unreviewed_account;
@@ -45,8 +45,8 @@ struct demo_data {
 	const char *approved_campaign, *approved_owner, *approved_by;
 	const char *bruteforce_account, *bruteforce_ip;
 	const char *failing_domain, *failing_source;
-	const char *newsletter;      /* the list name (Japanese) */
-	char allowed_subject[128];   /* a confirmed subscriber, still subscribed */
+	const char *newsletter;    /* the list name (Japanese) */
+	char allowed_subject[128]; /* a confirmed subscriber, still subscribed */
 };
 
 /* Write every sample file under dir (created if missing) and fill out.

@@ -104,6 +104,8 @@ unit-bins: $(B)/akashi $(UNIT_BINS) $(REPLAY_BINS)
 # Files put into the binary with .incbin: the compiler's dependency lists
 # cannot see them.
 $(B)/obj/reports/bundle_files.o: reports/VERIFY.md reports/verify.py
+$(B)/obj/auditd/demo_data.o: tests/data/dmarc/yahoo.com!georgestarcher.com!1781740800!1781827199.xml \
+	tests/data/dmarc/google.com!example.com!1701129600!1701215999.xml.zip tests/data/dmarc/mailru.eml
 
 # Install what is missing; do nothing when everything is present. Uses sudo
 # only when not root and sudo exists.

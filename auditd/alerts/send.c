@@ -424,6 +424,8 @@ int alerts_dmarc_feed(struct alerts *a, const struct evidence_entry *e, const st
 		hits[n].ip = ip;
 		hits[n++].count = cnt->u.i;
 	}
+	if (n == 0) /* hits is NULL: qsort's pointer must not be, even for 0 items */
+		return 0;
 	qsort(hits, n, sizeof(*hits), cmp_hit);
 	for (i = 0; rc == 0 && i < n; i = j) {
 		int64_t sum = 0;

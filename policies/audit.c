@@ -1227,14 +1227,17 @@ static int eval_dmarc(struct audit *a, struct audit_policy_result *pr)
 			       srcs);
 		json_object_set_new(doms, d->name, dj);
 		if (ppm < warn) {
+			int64_t line = ppm < fail ? fail : warn;
+
 			rc = add_exception(pr, "domain", d->name, a->period.to_us - 1,
 					   (const int64_t *)d->refs.p, d->refs.n,
 					   ppm < fail ? p->severity : "warn",
-					   "aligned DMARC pass share %s is below %s (%s %lld of %lld "
-					   "messages); top failing sources: %s",
-					   share, ppm < fail ? "the fail line" : "the warning line",
-					   ppm < fail ? "fail" : "warn", (long long)d->pass,
-					   (long long)d->messages, list[0] ? list : "none");
+					   "aligned DMARC pass share %s (%lld of %lld messages aligned "
+					   "and passing) is below the %s line %lld.%06lld; top failing "
+					   "sources: %s",
+					   share, (long long)d->pass, (long long)d->messages,
+					   ppm < fail ? "fail" : "warning", (long long)(line / 1000000),
+					   (long long)(line % 1000000), list[0] ? list : "none");
 		}
 		if (rc == 0 && d->p_none && policy_param_bool(p, "flag_p_none"))
 			rc = add_exception(pr, "domain", d->name, a->period.to_us - 1,

@@ -449,7 +449,8 @@ static void test_audit__dmarc_alignment_lines(void **state)
 	assert_non_null(e);
 	assert_string_equal(e->severity, "warn");
 	assert_non_null(exc(pr, "warn.example", "203.0.113.9 (3)"));
-	e = exc(pr, "fail.example", "below the fail line");
+	assert_non_null(exc(pr, "warn.example", "is below the warning line 0.980000"));
+	e = exc(pr, "fail.example", "is below the fail line 0.950000");
 	assert_non_null(e);
 	assert_string_equal(e->severity, "high");
 	assert_non_null(exc(pr, "fail.example", "p=none"));

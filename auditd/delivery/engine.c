@@ -76,7 +76,10 @@ struct msg {
 	char unsub_url[1024];
 	char *fields;
 	size_t fields_len;
+	json_t *gate; /* the decision that let this attempt go, for its outcome's record */
 };
+
+static void msg_free(struct msg *m);
 
 struct task {
 	struct task *next;
@@ -636,9 +639,7 @@ void delivery_free(struct delivery *d)
 		struct msg *m = (struct msg *)d->done;
 
 		d->done = d->done->next;
-		free(m->job.data);
-		free(m->fields);
-		free(m);
+		msg_free(m);
 	}
 	run_tasks(d); /* whoever posted them waits for them */
 	while (d->camps) {
@@ -1109,6 +1110,7 @@ static void msg_free(struct msg *m)
 {
 	free(m->job.data);
 	free(m->fields);
+	json_decref(m->gate);
 	free(m);
 }
 
@@ -1143,6 +1145,11 @@ static int record_outcomes(struct delivery *d, struct smtp_job *list, struct bat
 			break;
 		}
 		json_object_set_new(o, "attempt", json_integer(m->attempt));
+		/* Each outcome says which decision let the attempt go, so a
+		 * `sent` entry alone shows it went through the gate (the audit's
+		 * message.unsubscribe_headers judges sends by it). */
+		if (m->gate)
+			json_object_set(o, "gate", m->gate);
 		json_object_set_new(o, "reply", json_string(j->reply));
 		if (j->dsn[0])
 			json_object_set_new(o, "dsn", json_string(j->dsn));
@@ -1313,6 +1320,7 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 			m->fields = r->fields;
 			m->fields_len = r->fields_len;
 			r->fields = NULL;
+			m->gate = gate_decision_json(&gd);
 			m->job.owner = m;
 			m->job.from = k->c.sender;
 			m->job.rcpt = m->rcpt;

@@ -238,6 +238,18 @@ like "$lu" "^signed$" "both are in the DKIM signatures' h="
 like "$($PY "$LIB/dkim-verify.py" dns-keys "$m")" ' ok a=rsa-sha256 a=ed25519-sha256$' "and the signatures verify"
 like "$(entry promo-1 una@ok.test sent)" '"unsubscribe": \{"one_click": true, "url": "https://localhost' \
 	"the sent entry records the link"
+like "$(entry promo-1 una@ok.test sent)" '"gate": \{"decision": "allow", "policy_commit": "[0-9a-f]{40}"' \
+	"... and the gate decision that let it go"
+q=$(date -u +%Y)Q$(( ($(date -u +%-m) + 2) / 3 ))
+# The audit judges the engine's own sends by what their entries record:
+# promo-1 carried the headers; news-1 went out under policies without the
+# header check (above), and the shipped ones find that.
+hdr=$("$AKASHI" --store "$S" audit --quarter "$q" --json --no-record | $PY -c '
+import json, sys
+for p in json.load(sys.stdin)["policies"]:
+    if p["id"] == "message-unsubscribe-headers":
+        print(p["population"], *sorted(e["subject"] for e in p["exceptions"]))')
+is "$hdr" "4 ann@ok.test zoe@ok.test" "the audit judges the engine's sends by their recorded headers: promo-1 passes, news-1 does not"
 url=$(printf '%s\n' "$lu" | head -1 | tr -d '<>')
 code=$(curl -s --cacert "$T/ca.pem" -o "$T/unsub.out" -w '%{http_code}' -X POST \
 	-d 'List-Unsubscribe=One-Click' "$url")

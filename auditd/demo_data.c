@@ -843,7 +843,7 @@ static void make_admin(struct gen *g)
 /* ---- the delivery engine's records ---- */
 
 /* The privacy notice as `akashi send` records it (auditd/delivery/
- * engine.c): "queued" with the gate's decision, then "sent". Owned by
+ * engine.c): "queued", then "sent", each with the gate's decision. Owned by
  * ito, approved the day before by tanaka; addresses that bounced before
  * are left out of the recipient list. */
 static void make_delivery(struct gen *g)
@@ -876,15 +876,15 @@ static void make_delivery(struct gen *g)
 		add(&g->delivery, ts,
 		    "{\"kind\":\"send\",\"time\":\"%s\",\"source\":\"akashi:delivery\",\"body\":{"
 		    "\"attempt\":1,\"campaign\":\"%s\",\"delay_ms\":%lld,\"dsn\":\"2.0.0\","
-		    "\"from\":"
-		    "\"info@%s\",\"list\":\"customers\",\"message_id\":\"<%d.5f3a9c1e2b7d4e60@%s>"
+		    "\"from\":\"info@%s\",\"gate\":{\"decision\":\"allow\",\"policy_commit\":"
+		    "\"%s\",\"reasons\":[]},\"list\":\"customers\",\"message_id\":\"<%d.5f3a9c1e2b7d4e60@%s>"
 		    "\","
 		    "\"owner\":\"%s\",\"queue_id\":\"%s\",\"rcpt\":\"%s\",\"relay\":\"%s\","
 		    "\"reply\":"
 		    "\"250 2.0.0 Ok: queued as %s\",\"size\":18214,\"status\":\"sent\",\"stream\":"
 		    "\"transactional\"}}",
-		    r, P_PRIVACY, (long long)(ts - tq) * 1000 + 130, OWN, idx, OWN, P_OWNER, q, s,
-		    mx, q);
+		    r, P_PRIVACY, (long long)(ts - tq) * 1000 + 130, OWN, g->commit, idx, OWN,
+		    P_OWNER, q, s, mx, q);
 		idx++;
 	}
 }

@@ -41,7 +41,7 @@ static const char *const tables[] = {"consent_state",   "suppression", "account_
 
 struct state {
 	struct ak_jdoc *doc;
-	sqlite3_stmt *st[16];
+	sqlite3_stmt *st[32]; /* by Q_* below, prepared once */
 };
 
 enum {
@@ -56,6 +56,13 @@ enum {
 	Q_ROLE_REVOKE,
 	Q_LOGIN_ADDR,
 	Q_APPROVAL,
+	Q_ACCT_LOGIN,
+	Q_ACCT_PASSWORD,
+	Q_ACCT_REVIEW,
+	Q_ACCT_DISABLED,
+	Q_ACCT_MFA_ON,
+	Q_ACCT_MFA_OFF,
+	Q_ACCT_CREATED,
 	Q_N
 };
 
@@ -81,7 +88,24 @@ static const char *const sql[Q_N] = {
 			  "AND role = ?2 AND until IS NULL AND since <= ?3",
 	[Q_LOGIN_ADDR] = "INSERT OR IGNORE INTO login_addresses VALUES(?1, ?2, ?3, ?4)",
 	[Q_APPROVAL] = "INSERT OR IGNORE INTO approvals VALUES(?1, ?2, ?3, ?4)",
+	/* An account fact moves to a later event only (?2 its time, ?3 text, ?4 seq). */
+#define ACCT_SET(col, extra)                                                                  \
+	"UPDATE account_state SET " col " = ?2" extra " WHERE account = ?1 AND (" col " IS NULL " \
+	"OR " col " <= ?2)"
+	[Q_ACCT_LOGIN] = ACCT_SET("last_login", ", last_login_ip = ?3, login_seq = ?4"),
+	[Q_ACCT_PASSWORD] = ACCT_SET("password_changed", ", password_seq = ?4"),
+	[Q_ACCT_REVIEW] = ACCT_SET("reviewed", ", reviewer = ?3, review_seq = ?4"),
+	[Q_ACCT_DISABLED] = ACCT_SET("disabled", ""),
+	[Q_ACCT_MFA_ON] = ACCT_SET("mfa_time", ", mfa = 1"),
+	[Q_ACCT_MFA_OFF] = ACCT_SET("mfa_time", ", mfa = 0"),
+#undef ACCT_SET
+	/* The earliest creation counts. */
+	[Q_ACCT_CREATED] = "UPDATE account_state SET created = ?2 WHERE account = ?1 AND "
+			   "(created IS NULL OR created > ?2)",
 };
+
+_Static_assert(Q_N <= sizeof(((struct state *)0)->st) / sizeof(sqlite3_stmt *),
+	       "struct state holds every statement");
 
 static int stmt(sqlite3 *db, struct state *s, int q, sqlite3_stmt **out)
 {
@@ -271,29 +295,22 @@ static int index_send(sqlite3 *db, struct state *s, const struct ak_jv *b,
 	return 0;
 }
 
-/* account_state: SET col = value when the event is later than what is there. */
-static int account_set(sqlite3 *db, const char *account, const char *tcol, const char *extra,
-		       int64_t t, const char *text, int64_t seq)
+/* account_state: one of the Q_ACCT_* facts, from the event at t. */
+static int account_set(sqlite3 *db, struct state *s, int which, const char *account, int64_t t,
+		       const char *text, int64_t seq)
 {
-	char q[512];
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *q;
 	int rc;
 
-	/* Column names come from this file only, never from input. */
-	snprintf(q, sizeof(q),
-		 "UPDATE account_state SET %s = ?2%s%s WHERE account = ?1 AND (%s IS NULL OR %s <= ?2)",
-		 tcol, extra ? ", " : "", extra ? extra : "", tcol, tcol);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return ak_error_set("derived state: %s", sqlite3_errmsg(db));
-	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, t);
-	if (text)
-		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, seq);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ak_error_set("derived state: %s",
-								 sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return rc;
+	if ((rc = stmt(db, s, which, &q)) != 0)
+		return rc;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, t);
+	if (text && sqlite3_bind_parameter_count(q) >= 3)
+		sqlite3_bind_text(q, 3, text, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(q) >= 4)
+		sqlite3_bind_int64(q, 4, seq);
+	return run(db, q);
 }
 
 static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
@@ -331,8 +348,7 @@ static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
 	if ((rc = run(db, q)) != 0)
 		return rc;
 	if (strcmp(action, "login_success") == 0) {
-		if ((rc = account_set(db, account, "last_login", "last_login_ip = ?3, login_seq = ?4",
-				      e->time_us, ip, e->seq)) != 0)
+		if ((rc = account_set(db, s, Q_ACCT_LOGIN, account, e->time_us, ip, e->seq)) != 0)
 			return rc;
 		if (ip) {
 			if ((rc = stmt(db, s, Q_LOGIN_ADDR, &q)) != 0)
@@ -346,32 +362,16 @@ static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
 		return 0;
 	}
 	if (strcmp(action, "password_change") == 0)
-		return account_set(db, account, "password_changed", "password_seq = ?4", e->time_us,
-				   NULL, e->seq);
+		return account_set(db, s, Q_ACCT_PASSWORD, account, e->time_us, NULL, e->seq);
 	if (strcmp(action, "access_review") == 0)
-		return account_set(db, account, "reviewed", "reviewer = ?3, review_seq = ?4",
-				   e->time_us, actor, e->seq);
-	if (strcmp(action, "account_create") == 0) {
-		/* The earliest creation counts. */
-		sqlite3_stmt *st = NULL;
-
-		if (sqlite3_prepare_v2(db, "UPDATE account_state SET created = ?2 WHERE account = ?1 "
-					   "AND (created IS NULL OR created > ?2)",
-				       -1, &st, NULL) != SQLITE_OK)
-			return ak_error_set("derived state: %s", sqlite3_errmsg(db));
-		sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, e->time_us);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ak_error_set("derived state: %s",
-									 sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		return rc;
-	}
+		return account_set(db, s, Q_ACCT_REVIEW, account, e->time_us, actor, e->seq);
+	if (strcmp(action, "account_create") == 0)
+		return account_set(db, s, Q_ACCT_CREATED, account, e->time_us, NULL, e->seq);
 	if (strcmp(action, "account_disable") == 0 || strcmp(action, "account_delete") == 0)
-		return account_set(db, account, "disabled", NULL, e->time_us, NULL, e->seq);
+		return account_set(db, s, Q_ACCT_DISABLED, account, e->time_us, NULL, e->seq);
 	if (strcmp(action, "mfa_enable") == 0 || strcmp(action, "mfa_disable") == 0)
-		return account_set(db, account, "mfa_time",
-				   action[4] == 'e' ? "mfa = 1" : "mfa = 0", e->time_us, NULL,
-				   e->seq);
+		return account_set(db, s, action[4] == 'e' ? Q_ACCT_MFA_ON : Q_ACCT_MFA_OFF, account,
+				   e->time_us, NULL, e->seq);
 	if ((strcmp(action, "role_grant") == 0 || strcmp(action, "role_revoke") == 0) && role) {
 		int grant = strcmp(action, "role_grant") == 0;
 

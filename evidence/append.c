@@ -54,14 +54,11 @@ int evidence_dedupe_key(struct evidence_hasher *h, const struct evidence_record 
 	static const unsigned char zero = 0;
 	unsigned char d[EVIDENCE_HASH_LEN];
 	uint64_t t = (uint64_t)r->time_us ^ ((uint64_t)1 << 63);
-	int i;
+	int i, rc;
 
-	if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 ||
-	    EVP_DigestUpdate(h->ctx, r->kind, strlen(r->kind)) != 1 ||
-	    EVP_DigestUpdate(h->ctx, &zero, 1) != 1 ||
-	    EVP_DigestUpdate(h->ctx, r->dedupe, r->dedupe_len) != 1 ||
-	    EVP_DigestFinal_ex(h->ctx, d, NULL) != 1)
-		return ak_error_set("OpenSSL: SHA-256 failed");
+	if ((rc = evidence_hash3(h, r->kind, strlen(r->kind), &zero, 1, r->dedupe, r->dedupe_len,
+				 d)) != 0)
+		return rc;
 	for (i = 0; i < 8; i++)
 		key[i] = (unsigned char)(t >> (56 - 8 * i));
 	memcpy(key + 8, d, EVIDENCE_DKEY_LEN - 8);

@@ -8,16 +8,24 @@
 #include "evidence/evidence.h"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 /* Tree nodes are stored for complete subtrees of 2^TILE_LEVEL leaves and
  * above; below that a proof rehashes at most 2^TILE_LEVEL leaf hashes. */
 #define EVIDENCE_TILE_LEVEL 8
 #define EVIDENCE_TILE ((int64_t)1 << EVIDENCE_TILE_LEVEL)
 
+/* SHA-256 for the many short messages of the format (leaves, nodes, the
+ * chain, dedupe keys): OpenSSL's SHA256_* functions, the same code as its
+ * EVP digest without the dispatch and context allocation per message,
+ * 1.8x as fast for a node's 65 bytes (evidence/merkle.c). */
 struct evidence_hasher {
-	EVP_MD *md;
-	EVP_MD_CTX *ctx;
+	SHA256_CTX c;
 };
+
+/* SHA-256 of a[0..alen) b[0..blen) c[0..clen) (any may be empty). */
+int evidence_hash3(struct evidence_hasher *h, const void *a, size_t alen, const void *b,
+		   size_t blen, const void *c, size_t clen, unsigned char out[EVIDENCE_HASH_LEN]);
 
 /* The right edge of the tree: the roots of the complete subtrees that make
  * up the first size leaves, largest first (one per set bit of size). */

@@ -36,7 +36,6 @@ static const char *const gsql[G_N] = {
 		       "(?3 IS NULL OR actor <> ?3) LIMIT 1",
 };
 
-
 enum gkind { GK_OPTIN, GK_UNSUB, GK_SUPP, GK_MASS, GK_HEADERS, GK_OTHER };
 
 /* What a gating policy asks of a request, worked out once from its

@@ -20,7 +20,7 @@ DEPS_BUILD := gcc make pkg-config libsqlite3-dev libssl-dev libjansson-dev \
               libopendkim-dev libcmocka-dev
 DEPS_TEST := perl sqlite3 openssl python3 git ca-certificates libxml2-utils tzdata postfix unzip \
              chromium poppler-utils curl valgrind python3-aiosmtpd python3-dkim python3-nacl \
-             opendkim
+             opendkim fonts-noto-cjk
 DEPS_FUZZ := clang libclang-rt-14-dev
 
 VARIANT ?= release

@@ -5,6 +5,8 @@
 #
 #   smtp-submit.py PORT CA USER TOKEN MODE [ARGS...]
 #
+# CA is the PEM file to verify the server with after STARTTLS, or "-" for
+# a session in clear (a gateway without TLS, from loopback).
 # Prints what happened, one fact a line, for the test to match:
 #   ehlo                     the EHLO keywords before and after STARTTLS
 #   clear-auth               AUTH PLAIN before STARTTLS: "auth <code>"
@@ -21,10 +23,10 @@ import base64, smtplib, socket, ssl, sys
 
 port, ca, user, token, mode = sys.argv[1:6]
 args = sys.argv[6:]
-ctx = ssl.create_default_context(cafile=ca)
+ctx = ssl.create_default_context(cafile=ca) if ca != "-" else None
 
 
-def connect(tls=True):
+def connect(tls=ctx is not None):
     s = smtplib.SMTP("localhost", int(port), timeout=30)
     s.ehlo("client.test")
     if tls:

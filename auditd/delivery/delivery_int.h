@@ -184,8 +184,7 @@ int smtpd_parse(const char *line, size_t len, struct smtpd_cmd *out);
 
 /* Decode an AUTH PLAIN response (base64 of authzid NUL authcid NUL passwd;
  * the authzid is ignored) into user and pass, NUL-terminated. AK_EINVALID. */
-int smtpd_auth_plain(const char *b64, size_t len, char *user, size_t ucap, char *pass,
-                     size_t pcap);
+int smtpd_auth_plain(const char *b64, size_t len, char *user, size_t ucap, char *pass, size_t pcap);
 
 /* The stream and list an AUTH user names: "LIST" (marketing),
  * "marketing/LIST" or "transactional/LIST". AK_EINVALID. */
@@ -197,13 +196,12 @@ enum { SMTPD_DATA_TOO_BIG = 1, SMTPD_DATA_LONG_LINE = 2 };
  * appending the line, its leading dot undone, and a CRLF to out. Once a
  * line is over SMTPD_TEXT_MAX or out would pass max bytes, *flags says so
  * and nothing more is appended (the caller reads on to the final dot). */
-int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, size_t max,
-                    unsigned *flags);
+int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, size_t max, unsigned *flags);
 
 struct smtpd_msg_in {
-	const char *list;      /* the login's list: X-Akashi-List must name it */
-	const char *campaign;  /* the campaign when there is no X-Akashi-Campaign */
-	const char *id_local;  /* a Message-ID made here: <id_local@id_domain> */
+	const char *list;     /* the login's list: X-Akashi-List must name it */
+	const char *campaign; /* the campaign when there is no X-Akashi-Campaign */
+	const char *id_local; /* a Message-ID made here: <id_local@id_domain> */
 	const char *id_domain;
 	int marketing; /* drop the client's List-Unsubscribe(-Post): the engine adds its own */
 	int64_t now_us;

@@ -346,8 +346,8 @@ struct send_ref {
 static json_t *send_body(const struct send_ref *r, const char *rcpt, const char *status)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "message_id", r->message_id,
-	                      "campaign", r->campaign, "list", r->list, "stream", r->stream,
-	                      "from", r->from, "rcpt", rcpt, "status", status);
+	                      "campaign", r->campaign, "list", r->list, "stream", r->stream, "from",
+	                      r->from, "rcpt", rcpt, "status", status);
 
 	if (o && r->owner && *r->owner)
 		json_object_set_new(o, "owner", json_string(r->owner));
@@ -1108,8 +1108,8 @@ static int record_refusals(struct delivery *d, const struct delivery_raw *m)
 	ref.via = m->via ? m->via : "smtp";
 	ref.peer = m->peer;
 	for (i = 0; i < m->nrefused && rc == 0; i++)
-		rc = batch_add(&b,
-		               blocked_body(&ref, m->refused[i].rcpt, &m->refused[i].gd, -1), now);
+		rc = batch_add(&b, blocked_body(&ref, m->refused[i].rcpt, &m->refused[i].gd, -1),
+		               now);
 	if (rc == 0)
 		rc = batch_flush(d, &b, &last);
 	batch_free(&b);
@@ -1259,8 +1259,8 @@ static int recon_entry(void *ctx, const struct evidence_entry *e)
 		/* A gateway message: its queue entry is the submission, its
 		 * row the recipient's (a refusal at RCPT has no id). */
 		camp = jstr(sub, "id");
-		if (!camp || !status || !rcpt || (k = camp_get(r->d, camp)) == NULL ||
-		    !k->c.raw || dq_find_rcpt(r->d->q, camp, rcpt, &idx) != 0)
+		if (!camp || !status || !rcpt || (k = camp_get(r->d, camp)) == NULL || !k->c.raw ||
+		    dq_find_rcpt(r->d->q, camp, rcpt, &idx) != 0)
 			return 0;
 	} else {
 		if (!camp || !mid || !status ||

@@ -564,8 +564,7 @@ static void smtp_start(struct delivery_service *svc)
 		ak_log(AK_LOG_ERR, "smtp.listen: the SMTP gateway is off: %s", ak_error_last());
 		return;
 	}
-	ak_log(AK_LOG_INFO, "smtp: the gateway listens on %s%s",
-	       config_get(d->cfg, "smtp.listen"),
+	ak_log(AK_LOG_INFO, "smtp: the gateway listens on %s%s", config_get(d->cfg, "smtp.listen"),
 	       d->ssl ? " (STARTTLS; AUTH under TLS only)"
 	              : " without TLS (AUTH from loopback only: set tls.cert and tls.key)");
 }

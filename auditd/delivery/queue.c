@@ -7,9 +7,10 @@
  * values), so a million-recipient campaign is a few hundred bytes a row
  * on disk and nothing in memory. A message from the SMTP gateway is its
  * own campaign row (the message as the template, a submissions row saying
- * whose it is), removed with its rows once they are final (dq_raw_gc). Rows move NEW -> READY -> INFLIGHT ->
- * SENT | BOUNCED | DEFERRED (-> READY again when due) | EXPIRED, or
- * NEW/DEFERRED -> BLOCKED when the gate denies.
+ * whose it is), removed with its rows once they are final (dq_raw_gc).
+ * Rows move NEW -> READY -> INFLIGHT -> SENT | BOUNCED | DEFERRED (->
+ * READY again when due) | EXPIRED, or NEW/DEFERRED -> BLOCKED when the
+ * gate denies.
  *
  * The runner lock (flock on "<queue>.lock") makes one process the queue's
  * runner at a time; the kernel drops it when that process dies, however
@@ -256,11 +257,12 @@ static int raw_get(struct dqueue *q, struct dq_campaign *c)
 	sqlite3_stmt *s = NULL;
 	int rc = 0, step;
 
-	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT s.campaign, s.message_id, s.via, s.peer, coalesce(n.recipients, "
-	                       "0) FROM submissions s LEFT JOIN submitted n ON n.campaign = "
-	                       "s.campaign WHERE s.id = ?1",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	            q->db,
+	            "SELECT s.campaign, s.message_id, s.via, s.peer, coalesce(n.recipients, "
+	            "0) FROM submissions s LEFT JOIN submitted n ON n.campaign = "
+	            "s.campaign WHERE s.id = ?1",
+	            -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "submission");
 	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
 	step = sqlite3_step(s);
@@ -385,10 +387,11 @@ int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c)
 	if (c->raw) {
 		sqlite3_finalize(s);
 		s = NULL;
-		if (sqlite3_prepare_v2(q->db,
-		                       "INSERT INTO submissions(id, campaign, message_id, via, peer) "
-		                       "VALUES (?1, ?2, ?3, ?4, ?5)",
-		                       -1, &s, NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v2(
+		            q->db,
+		            "INSERT INTO submissions(id, campaign, message_id, via, peer) "
+		            "VALUES (?1, ?2, ?3, ?4, ?5)",
+		            -1, &s, NULL) != SQLITE_OK) {
 			rc = dberr(q, "add submission");
 			goto done;
 		}
@@ -404,11 +407,12 @@ int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c)
 		}
 		sqlite3_finalize(s);
 		s = NULL;
-		if (sqlite3_prepare_v2(q->db,
-		                       "INSERT INTO submitted(campaign, recipients) VALUES (?1, ?2) ON "
-		                       "CONFLICT(campaign) DO UPDATE SET recipients = recipients + "
-		                       "excluded.recipients",
-		                       -1, &s, NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v2(
+		            q->db,
+		            "INSERT INTO submitted(campaign, recipients) VALUES (?1, ?2) ON "
+		            "CONFLICT(campaign) DO UPDATE SET recipients = recipients + "
+		            "excluded.recipients",
+		            -1, &s, NULL) != SQLITE_OK) {
 			rc = dberr(q, "add submission");
 			goto done;
 		}

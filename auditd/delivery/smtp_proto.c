@@ -31,10 +31,10 @@ static const struct {
 	const char *name;
 	enum smtpd_verb verb;
 } verbs[] = {
-        {"EHLO", SMTPD_EHLO}, {"HELO", SMTPD_HELO},         {"MAIL", SMTPD_MAIL},
-        {"RCPT", SMTPD_RCPT}, {"DATA", SMTPD_DATA},         {"RSET", SMTPD_RSET},
-        {"NOOP", SMTPD_NOOP}, {"QUIT", SMTPD_QUIT},         {"STARTTLS", SMTPD_STARTTLS},
-        {"AUTH", SMTPD_AUTH}, {"VRFY", SMTPD_NOT_OFFERED}, {"EXPN", SMTPD_NOT_OFFERED},
+        {"EHLO", SMTPD_EHLO},        {"HELO", SMTPD_HELO},        {"MAIL", SMTPD_MAIL},
+        {"RCPT", SMTPD_RCPT},        {"DATA", SMTPD_DATA},        {"RSET", SMTPD_RSET},
+        {"NOOP", SMTPD_NOOP},        {"QUIT", SMTPD_QUIT},        {"STARTTLS", SMTPD_STARTTLS},
+        {"AUTH", SMTPD_AUTH},        {"VRFY", SMTPD_NOT_OFFERED}, {"EXPN", SMTPD_NOT_OFFERED},
         {"HELP", SMTPD_NOT_OFFERED}, {"BDAT", SMTPD_NOT_OFFERED}, {"ETRN", SMTPD_NOT_OFFERED},
         {"TURN", SMTPD_NOT_OFFERED},
 };
@@ -163,7 +163,8 @@ int smtpd_parse(const char *line, size_t len, struct smtpd_cmd *c)
 			return refuse(c, 501, "5.5.4", "a domain or address literal is required");
 		for (i = 0; i < c->arg_len; i++)
 			if ((unsigned char)c->arg[i] <= ' ' || (unsigned char)c->arg[i] >= 0x7f)
-				return refuse(c, 501, "5.5.4", "the name has a character it may not have");
+				return refuse(c, 501, "5.5.4",
+				              "the name has a character it may not have");
 		return 0;
 	case SMTPD_MAIL:
 	case SMTPD_RCPT: {
@@ -182,8 +183,9 @@ int smtpd_parse(const char *line, size_t len, struct smtpd_cmd *c)
 		if ((rc = path(c, p, lim, &rest)) != 0)
 			return rc;
 		if (rest < lim && !is_space(*rest))
-			return refuse(c, 501, "5.5.4", "syntax: a space goes between the address and "
-			                               "its parameters");
+			return refuse(c, 501, "5.5.4",
+			              "syntax: a space goes between the address and "
+			              "its parameters");
 		if (c->verb == SMTPD_RCPT) {
 			while (rest < lim && is_space(*rest))
 				rest++;
@@ -211,8 +213,7 @@ int smtpd_parse(const char *line, size_t len, struct smtpd_cmd *c)
 	}
 }
 
-int smtpd_auth_plain(const char *b64, size_t len, char *user, size_t ucap, char *pass,
-                     size_t pcap)
+int smtpd_auth_plain(const char *b64, size_t len, char *user, size_t ucap, char *pass, size_t pcap)
 {
 	unsigned char raw[1024];
 	const unsigned char *a, *b;
@@ -267,8 +268,7 @@ int smtpd_auth_user(const char *user, char *stream, size_t scap, char *list, siz
 	return 0;
 }
 
-int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, size_t max,
-                    unsigned *flags)
+int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, size_t max, unsigned *flags)
 {
 	if (len == 1 && line[0] == '.')
 		return 1;
@@ -379,28 +379,32 @@ int smtpd_message(struct ak_buf *out, const char *data, size_t len, const struct
 		if (start + i < end && start[i] == ':' && i > 0)
 			colon = start + i;
 		if (colon == NULL)
-			return msg_refuse(r, 554, "5.6.0",
-			                  "the message header has a line that is not a header field "
-			                  "(RFC 5322 2.2)");
+			return msg_refuse(
+			        r, 554, "5.6.0",
+			        "the message header has a line that is not a header field "
+			        "(RFC 5322 2.2)");
 		nl = (size_t)(colon - start);
 		if (unfold(colon + 1, (size_t)(end - colon - 1), val, sizeof(val)) != 0 &&
 		    (hname(start, nl, "X-Akashi-Campaign") || hname(start, nl, "X-Akashi-List") ||
 		     hname(start, nl, "Message-ID")))
-			return msg_refuse(r, 554, "5.6.0", "a header field akashi reads is too long");
+			return msg_refuse(r, 554, "5.6.0",
+			                  "a header field akashi reads is too long");
 		if (hname(start, nl, "X-Akashi-List")) {
 			if (strcmp(val, in->list) != 0) {
 				char why[sizeof(r->why)];
 
-				snprintf(why, sizeof(why),
-				         "X-Akashi-List '%.60s' is not the list this login sends to "
-				         "('%.60s'); nothing queued",
-				         val, in->list);
+				snprintf(
+				        why, sizeof(why),
+				        "X-Akashi-List '%.60s' is not the list this login sends to "
+				        "('%.60s'); nothing queued",
+				        val, in->list);
 				return msg_refuse(r, 554, "5.7.1", why);
 			}
 		} else if (hname(start, nl, "X-Akashi-Campaign")) {
 			if (!delivery_campaign_id_valid(val))
-				return msg_refuse(r, 554, "5.6.0",
-				                  "X-Akashi-Campaign: 1 to 200 of A-Z a-z 0-9 . _ - :");
+				return msg_refuse(
+				        r, 554, "5.6.0",
+				        "X-Akashi-Campaign: 1 to 200 of A-Z a-z 0-9 . _ - :");
 			if (r->have_campaign && strcmp(val, r->campaign) != 0)
 				return msg_refuse(r, 554, "5.6.0",
 				                  "two X-Akashi-Campaign fields that disagree");
@@ -408,7 +412,8 @@ int smtpd_message(struct ak_buf *out, const char *data, size_t len, const struct
 			r->have_campaign = 1;
 		} else if (hname(start, nl, "Message-ID")) {
 			if (have_mid++)
-				return msg_refuse(r, 554, "5.6.0", "more than one Message-ID field");
+				return msg_refuse(r, 554, "5.6.0",
+				                  "more than one Message-ID field");
 			if (!message_id_ok(val) || strlen(val) >= sizeof(r->message_id))
 				return msg_refuse(r, 554, "5.6.0",
 				                  "the Message-ID is not of the form <left@right>");
@@ -420,8 +425,8 @@ int smtpd_message(struct ak_buf *out, const char *data, size_t len, const struct
 		 * Bcc and Return-Path are never transmitted (RFC 5322 3.6.3,
 		 * RFC 5321 4.4); for marketing mail the one-click link is the
 		 * engine's, tied to the consent record. */
-		if ((nl >= 9 && strncasecmp(start, "X-Akashi-", 9) == 0) || hname(start, nl, "Bcc") ||
-		    hname(start, nl, "Return-Path") ||
+		if ((nl >= 9 && strncasecmp(start, "X-Akashi-", 9) == 0) ||
+		    hname(start, nl, "Bcc") || hname(start, nl, "Return-Path") ||
 		    (in->marketing && (hname(start, nl, "List-Unsubscribe") ||
 		                       hname(start, nl, "List-Unsubscribe-Post"))))
 			keep = 0;

@@ -437,9 +437,8 @@ static void start_tls(struct session *s)
 
 	s->starttls = 0;
 	if (fd >= 0)
-		tb = bufferevent_openssl_socket_new(s->srv->base, fd, ssl,
-		                                    BUFFEREVENT_SSL_ACCEPTING,
-		                                    BEV_OPT_CLOSE_ON_FREE);
+		tb = bufferevent_openssl_socket_new(
+		        s->srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tb == NULL) {
 		if (fd >= 0)
 			close(fd);
@@ -618,8 +617,9 @@ static void auth_check(struct session *s, const char *b64, size_t len)
 	if (!token_role_allows(t.role, TOKEN_INGEST)) {
 		ak_log(AK_LOG_WARN, "smtp: %s: AUTH refused: token %s has role %s", s->peer, t.name,
 		       token_role_name(t.role));
-		reply(s, 535, "5.7.8", "authentication credentials invalid (the token's role may "
-		                       "not send mail: an ingest token is needed)");
+		reply(s, 535, "5.7.8",
+		      "authentication credentials invalid (the token's role may "
+		      "not send mail: an ingest token is needed)");
 		error(s);
 		goto done;
 	}
@@ -643,7 +643,8 @@ static void auth(struct session *s, const struct smtpd_cmd *c)
 		return;
 	}
 	if (s->authed || s->mail) {
-		reply(s, 503, "5.5.1", s->authed ? "already authenticated" : "not in a transaction");
+		reply(s, 503, "5.5.1",
+		      s->authed ? "already authenticated" : "not in a transaction");
 		error(s);
 		return;
 	}
@@ -654,8 +655,9 @@ static void auth(struct session *s, const struct smtpd_cmd *c)
 		return;
 	}
 	if (!s->srv->c.ssl && !s->loopback) {
-		reply(s, 538, "5.7.11", "AUTH without TLS only from loopback (set tls.cert and "
-		                        "tls.key)");
+		reply(s, 538, "5.7.11",
+		      "AUTH without TLS only from loopback (set tls.cert and "
+		      "tls.key)");
 		error(s);
 		return;
 	}
@@ -691,7 +693,8 @@ static void mail(struct session *s, const struct smtpd_cmd *c)
 		reply(s, 501, "5.1.7", "a sender address is required");
 		error(s);
 	} else if (c->size > 0 && (size_t)c->size > s->srv->c.max_message_size) {
-		reply(s, 552, "5.3.4", "the message is bigger than smtp.max_message_size (%zu bytes)",
+		reply(s, 552, "5.3.4",
+		      "the message is bigger than smtp.max_message_size (%zu bytes)",
 		      s->srv->c.max_message_size);
 	} else {
 		s->mail = 1;
@@ -803,14 +806,16 @@ static void end_data(struct session *s)
 
 	s->data = 0;
 	if (s->data_flags & SMTPD_DATA_TOO_BIG) {
-		reply(s, 552, "5.3.4", "the message is bigger than smtp.max_message_size (%zu bytes)",
+		reply(s, 552, "5.3.4",
+		      "the message is bigger than smtp.max_message_size (%zu bytes)",
 		      srv->c.max_message_size);
 		reset_tx(s, NULL, NULL);
 		return;
 	}
 	if (s->data_flags & SMTPD_DATA_LONG_LINE) {
-		reply(s, 554, "5.6.0", "a line of the message is longer than 998 characters "
-		                       "(RFC 5322 2.1.1)");
+		reply(s, 554, "5.6.0",
+		      "a line of the message is longer than 998 characters "
+		      "(RFC 5322 2.1.1)");
 		reset_tx(s, NULL, NULL);
 		return;
 	}
@@ -1017,8 +1022,8 @@ static void policies_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (policy_load(&set, srv->repo, srv->ref) != 0) {
-		ak_log(AK_LOG_WARN, "smtp: policies %s: %s (the gate keeps commit %.12s)", srv->repo,
-		       ak_error_last(), srv->set->commit);
+		ak_log(AK_LOG_WARN, "smtp: policies %s: %s (the gate keeps commit %.12s)",
+		       srv->repo, ak_error_last(), srv->set->commit);
 		return;
 	}
 	if (strcmp(set->commit, srv->set->commit) == 0 ||

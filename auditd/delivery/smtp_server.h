@@ -32,17 +32,17 @@ struct smtp_server;
 int smtp_server_bind(const char *addr, int *fd);
 
 struct smtp_server_conf {
-	int fd;                       /* from smtp_server_bind(): the gateway's, even on failure */
-	const char *store_dir;        /* the store: gate and tokens read it */
-	const char *policy_repo;      /* the policies the gate applies (re-read every 10 s) */
+	int fd;                  /* from smtp_server_bind(): the gateway's, even on failure */
+	const char *store_dir;   /* the store: gate and tokens read it */
+	const char *policy_repo; /* the policies the gate applies (re-read every 10 s) */
 	const char *policy_ref;
-	struct ssl_ctx_st *ssl;       /* tls.cert/tls.key, or NULL: no STARTTLS; borrowed */
-	struct delivery *engine;      /* where messages go (delivery_post); borrowed */
-	const char *hostname;         /* in the greeting and the EHLO reply */
-	const char *id_domain;        /* right side of Message-IDs made here */
-	size_t max_message_size;      /* 552 above */
-	size_t max_recipients;        /* per transaction; 452 above */
-	int idle_timeout_s;           /* 421 and close after this long silent */
+	struct ssl_ctx_st *ssl;  /* tls.cert/tls.key, or NULL: no STARTTLS; borrowed */
+	struct delivery *engine; /* where messages go (delivery_post); borrowed */
+	const char *hostname;    /* in the greeting and the EHLO reply */
+	const char *id_domain;   /* right side of Message-IDs made here */
+	size_t max_message_size; /* 552 above */
+	size_t max_recipients;   /* per transaction; 452 above */
+	int idle_timeout_s;      /* 421 and close after this long silent */
 };
 
 /* Start the gateway's thread. Strings are copied; ssl and engine must

@@ -96,8 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char user[256], pass[128], stream[16], list[201];
 			const char *sp = memchr(c.arg, ' ', c.arg_len);
 
-			if (sp && smtpd_auth_plain(sp + 1, c.arg_len - (size_t)(sp + 1 - c.arg), user,
-			                           sizeof(user), pass, sizeof(pass)) == 0) {
+			if (sp && smtpd_auth_plain(sp + 1, c.arg_len - (size_t)(sp + 1 - c.arg),
+			                           user, sizeof(user), pass, sizeof(pass)) == 0) {
 				/* The user may hold any byte but NUL; the list it
 				 * names may not hold a control character. */
 				if (smtpd_auth_user(user, stream, sizeof(stream), list,

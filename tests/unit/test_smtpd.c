@@ -74,8 +74,9 @@ static void test_smtpd__auth_plain_names_stream_and_list(void **state)
 	                 AK_EINVALID);
 	assert_int_equal(smtpd_auth_user("marketing/", stream, sizeof(stream), list, sizeof(list)),
 	                 AK_EINVALID);
-	assert_int_equal(smtpd_auth_plain("bm8gbnVscw==", 12, user, sizeof(user), pass, sizeof(pass)),
-	                 AK_EINVALID);
+	assert_int_equal(
+	        smtpd_auth_plain("bm8gbnVscw==", 12, user, sizeof(user), pass, sizeof(pass)),
+	        AK_EINVALID);
 }
 
 static void test_smtpd__data_lines_are_unstuffed_and_bounded(void **state)
@@ -98,8 +99,8 @@ static void test_smtpd__data_lines_are_unstuffed_and_bounded(void **state)
 	ak_buf_free(&b);
 }
 
-static const struct smtpd_msg_in msg_in = {"news", "smtp-tool-2026-05-01", "0a1b", "example.com", 1,
-                                           INT64_C(1777593600000000)};
+static const struct smtpd_msg_in msg_in = {"news", "smtp-tool-2026-05-01",   "0a1b", "example.com",
+                                           1,      INT64_C(1777593600000000)};
 
 static void test_smtpd__message_loses_akashi_headers_and_keeps_its_id(void **state)
 {

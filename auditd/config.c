@@ -89,6 +89,12 @@ static const struct ckey keys[] = {
 	{"delivery.max_inflight", C_INT, "512", "messages being signed or sent at once (bounds memory)"},
 	{"delivery.signers", C_INT, "0", "signing threads; 0: one per core"},
 	{"delivery.batch", C_INT, "256", "recipients per gate/record/queue transaction"},
+	/* The SMTP submission gateway of `akashi serve` (auditd/delivery/smtp_server.c;
+	 * docs/OPERATIONS.md "The SMTP gateway"). */
+	{"smtp.listen", C_STR, "", "address:port of the SMTP submission gateway ([v6]:port); empty: off"},
+	{"smtp.max_message_size", C_INT, "10485760", "largest message the gateway accepts, bytes (552 above)"},
+	{"smtp.max_recipients", C_INT, "1000", "most recipients of one gateway transaction (452 above)"},
+	{"smtp.idle_timeout", C_DURATION, "300s", "a gateway client silent this long is told 421 and cut"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -4,7 +4,8 @@
  *
  * Start: read the config, open the store (writable, for the writer),
  * read the keys (signing key, unsubscribe secret, TLS key), bind the
- * listening socket, open the loop's read-only connection, drop to the
+ * listening sockets (HTTP, and the SMTP gateway's when smtp.listen is
+ * set), open the loop's read-only connection, drop to the
  * configured user, load the policies, start the writer and record a
  * `system` "start" entry. Then libevent runs until SIGTERM.
  *
@@ -27,6 +28,7 @@
 #include "auditd/serve.h"
 
 #include "auditd/delivery/delivery.h"
+#include "auditd/delivery/smtp_server.h"
 
 #include "auditd/records.h"
 #include "auditd/unsubscribe.h"
@@ -895,7 +897,8 @@ static void reload(struct daemon *d)
 	json_t *fields;
 	size_t i;
 	static const char *const restart_keys[] = {
-	        "listen", "tls.cert", "tls.key", "user", "store", "unsubscribe.secret", NULL};
+	        "listen",  "tls.cert",    "tls.key", "user", "store", "unsubscribe.secret",
+	        "smtp.listen", NULL};
 
 	ak_log(AK_LOG_INFO, "SIGHUP: reloading the configuration and the policies");
 	if (load_config(d->cli, &c) != 0) {
@@ -1206,6 +1209,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
 	d->cli = cli;
+	d->smtp_fd = -1;
 	d->started_us = ak_time_now();
 	pthread_mutex_init(&d->feed_mu, NULL);
 	d->exit_code = CLI_OK;
@@ -1233,6 +1237,10 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	sqlite3_exec(evidence_db(st), "PRAGMA cache_size=-16384", NULL, NULL, NULL);
 	if ((rc = evidence_size(st, &(int64_t){0})) != 0 || (rc = unsub_setup(d)) != 0 ||
 	    (rc = tls_setup(d)) != 0 || (rc = http_start(d)) != 0)
+		goto done;
+	/* The submission port (587) is a privileged one too. */
+	if (*config_get(d->cfg, "smtp.listen") &&
+	    (rc = smtp_server_bind(config_get(d->cfg, "smtp.listen"), &d->smtp_fd)) != 0)
 		goto done;
 	if ((rc = evidence_open(&d->rd, cli->store_dir, EVIDENCE_READONLY)) != 0 ||
 	    (rc = evidence_open(&rd2, cli->store_dir, EVIDENCE_READONLY)) != 0 ||
@@ -1288,6 +1296,8 @@ done:
 	/* Delivery first, then the alerts thread: what they append or raise
 	 * still goes to the writer. */
 	delivery_service_stop(d);
+	if (d->smtp_fd >= 0)
+		close(d->smtp_fd);
 	if (d->alerter) {
 		writer_stop(d->alerter);
 		rd3 = writer_store(d->alerter);

@@ -107,6 +107,7 @@ struct daemon {
 	struct pending_alert *pending;
 	char alerts_zone[64], alerts_hours[64];
 	struct delivery_service *delivery; /* auditd/delivery/http_campaigns.c */
+	int smtp_fd; /* smtp.listen, bound before privileges drop; -1 when off or handed over */
 };
 
 /* ---- http.c ---- */

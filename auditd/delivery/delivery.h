@@ -33,6 +33,7 @@
 #define AUDITD_DELIVERY_H
 
 #include "evidence/evidence.h"
+#include "policies/gate.h"
 #include "policies/policy.h"
 
 #include <sqlite3.h>
@@ -193,6 +194,56 @@ int delivery_post(struct delivery *d, void (*fn)(struct delivery *d, void *arg),
 /* Counts by status of a campaign (NULL: the whole queue) read from the
  * queue file alone (no lock needed). AK_ENOTFOUND for an unknown campaign. */
 int delivery_status(const char *queue_path, const char *campaign, struct delivery_counts *out);
+
+/* ---- messages handed in whole (the SMTP gateway, smtp_server.c) ----
+ *
+ * A gateway transaction is one message for a few recipients, already
+ * written by the client: the engine queues it as it is (no template, no
+ * merge fields, the client's Message-ID kept) under a queue entry of its
+ * own (its submission id, "smtp:<hex>"), and delivers it like any other:
+ * gate (now with the campaign and its size), List-Unsubscribe for
+ * marketing mail, DKIM, SMTP, the same entries. Entries name the campaign
+ * the client gave and carry "submission": {"via", "id", "peer"}, which is
+ * how recovery finds the queue entry again. The queue entry and its
+ * message are removed once every recipient is final. */
+
+/* Is s a campaign id (1 to 200 of A-Z a-z 0-9 . _ - :)? */
+int delivery_campaign_id_valid(const char *s);
+
+/* Will the engine put one-click unsubscribe headers into marketing mail
+ * (unsubscribe.base_url is https and a secret is loaded)? Reads settings
+ * fixed at delivery_new(): any thread. */
+int delivery_can_unsubscribe(const struct delivery *d);
+
+/* A recipient the gateway's own gate refused (at RCPT). */
+struct delivery_refusal {
+	char rcpt[256];
+	struct gate_decision gd;
+};
+
+struct delivery_raw {
+	const char *campaign; /* the campaign id the entries name */
+	const char *stream;   /* "marketing" or "transactional" */
+	const char *list;
+	const char *from;       /* envelope sender, lower-case */
+	const char *owner;      /* who handed it in (the token's name) */
+	const char *via, *peer; /* "smtp", the client's address: for the record */
+	const char *message_id; /* "<...>" of data; "" when there is no message */
+	const char *data;       /* headers, empty line, body; CRLF line ends; not dot-stuffed */
+	size_t len;
+	const char *const *rcpts; /* lower-case, distinct; may be none */
+	size_t nrcpts;
+	const struct delivery_refusal *refused; /* recorded `blocked`, with their reasons */
+	size_t nrefused;
+};
+
+/* Record the refusals (durable, through the sink), then queue the message
+ * for rcpts in one transaction that is on disk (synchronous=FULL) when
+ * this returns 0: the gateway answers 250 only then. qid (may be NULL)
+ * gets the submission id ("" when nothing was queued). From the thread of
+ * delivery_run() only (delivery_post). AK_EINVALID for a bad campaign,
+ * stream, list, sender or recipient. */
+int delivery_submit_raw(struct delivery *d, const struct delivery_raw *m, char qid[40]);
 
 /* ---- inside the daemon (http_campaigns.c) ---- */
 

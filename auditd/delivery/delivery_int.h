@@ -93,6 +93,12 @@ struct delivery_render {
 int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct delivery_template *t,
                     const struct delivery_render *r);
 
+/* Append a gateway message (delivery_submit_raw: CRLF, header and body)
+ * to out with List-Unsubscribe and List-Unsubscribe-Post (when
+ * list_unsubscribe is not NULL) at the end of its header. */
+int delivery_compose_raw(struct ak_buf *out, const char *msg, size_t len,
+                         const char *list_unsubscribe);
+
 /* Append s as RFC 2047 encoded-words (UTF-8, B), folded so that lines
  * holding them stay within 76 characters, starting at out's current
  * column. AK_EINVALID when s is not UTF-8. */
@@ -138,6 +144,88 @@ int dkim_signer_sign(struct dkim_signer *s, struct ak_buf *out, const char *msg,
  * (so that an added instance breaks the signature). */
 extern const char *const dkim_signed_headers[];
 extern const char *const dkim_oversigned_headers[];
+
+/* ---- what gateway clients send (smtp_proto.c) ---- */
+
+#define SMTPD_CMD_MAX  2048 /* longest command line without CRLF (AUTH lines are long) */
+#define SMTPD_TEXT_MAX 998  /* longest message line without CRLF (RFC 5322 2.1.1) */
+
+enum smtpd_verb {
+	SMTPD_UNKNOWN,
+	SMTPD_EHLO,
+	SMTPD_HELO,
+	SMTPD_MAIL,
+	SMTPD_RCPT,
+	SMTPD_DATA,
+	SMTPD_RSET,
+	SMTPD_NOOP,
+	SMTPD_QUIT,
+	SMTPD_STARTTLS,
+	SMTPD_AUTH,
+	SMTPD_NOT_OFFERED, /* VRFY, EXPN, HELP, BDAT, ETRN, TURN: known, answered 502 */
+};
+
+struct smtpd_cmd {
+	enum smtpd_verb verb;
+	const char *arg; /* after the verb and a space, trailing blanks cut; points into the line */
+	size_t arg_len;
+	char addr[256]; /* MAIL, RCPT: the address, lower-cased; "" for <> */
+	int64_t size;   /* MAIL SIZE=, or -1 */
+	int body_8bit;  /* MAIL BODY=8BITMIME */
+	/* When parsing fails: the reply to give. */
+	int code;
+	char enh[8];
+	char why[96];
+};
+
+/* Parse one command line (without its CRLF). 0, or AK_EINVALID with the
+ * reply in out->code, out->enh and out->why (500, 501 or 555). */
+int smtpd_parse(const char *line, size_t len, struct smtpd_cmd *out);
+
+/* Decode an AUTH PLAIN response (base64 of authzid NUL authcid NUL passwd;
+ * the authzid is ignored) into user and pass, NUL-terminated. AK_EINVALID. */
+int smtpd_auth_plain(const char *b64, size_t len, char *user, size_t ucap, char *pass, size_t pcap);
+
+/* The stream and list an AUTH user names: "LIST" (marketing),
+ * "marketing/LIST" or "transactional/LIST". AK_EINVALID. */
+int smtpd_auth_user(const char *user, char *stream, size_t scap, char *list, size_t lcap);
+
+enum { SMTPD_DATA_TOO_BIG = 1, SMTPD_DATA_LONG_LINE = 2 };
+
+/* One line of DATA (without its CRLF): 1 for the final ".", else 0 after
+ * appending the line, its leading dot undone, and a CRLF to out. Once a
+ * line is over SMTPD_TEXT_MAX or out would pass max bytes, *flags says so
+ * and nothing more is appended (the caller reads on to the final dot). */
+int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, size_t max, unsigned *flags);
+
+struct smtpd_msg_in {
+	const char *list;     /* the login's list: X-Akashi-List must name it */
+	const char *campaign; /* the campaign when there is no X-Akashi-Campaign */
+	const char *id_local; /* a Message-ID made here: <id_local@id_domain> */
+	const char *id_domain;
+	int marketing; /* drop the client's List-Unsubscribe(-Post): the engine adds its own */
+	int64_t now_us;
+};
+
+struct smtpd_msg_out {
+	char campaign[256];
+	int have_campaign;    /* from X-Akashi-Campaign */
+	char message_id[320]; /* the client's, or the one made here */
+	/* When refused: the reply to give at the end of DATA. */
+	int code;
+	char enh[8];
+	char why[200];
+};
+
+/* The message as akashi queues it, into out (reset first): the header of
+ * data less X-Akashi-*, Bcc and Return-Path (and for marketing mail
+ * List-Unsubscribe and -Post), with a Message-ID and a Date added when it
+ * has none, then the body unchanged. X-Akashi-List must equal in->list
+ * and X-Akashi-Campaign must be a valid campaign id; res gets the campaign
+ * and the Message-ID. AK_EINVALID with the reply in res (554, or 552 when
+ * out is full). */
+int smtpd_message(struct ak_buf *out, const char *data, size_t len, const struct smtpd_msg_in *in,
+                  struct smtpd_msg_out *res);
 
 #endif
 
@@ -191,6 +279,11 @@ struct dq_campaign {
 	size_t ncolumns;
 	int64_t created, size;
 	int loaded;
+	/* A gateway message (submissions table): template_data is the
+	 * message; label the campaign its entries name; size the recipients
+	 * handed in under label so far. */
+	int raw;
+	char *label, *message_id, *via, *peer;
 };
 
 void dq_campaign_clear(struct dq_campaign *c);
@@ -199,6 +292,13 @@ int dq_campaign_get(struct dqueue *q, const char *id, struct dq_campaign *out);
 int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c);
 int dq_campaign_loaded(struct dqueue *q, const char *id, int64_t size);
 int dq_campaign_delete(struct dqueue *q, const char *id);
+/* Remove the gateway messages whose recipients are all final, rows and
+ * all (its own transaction); *n says how many. */
+int dq_raw_gc(struct dqueue *q, int64_t *n);
+/* The idx of rcpt in campaign; AK_ENOTFOUND. */
+int dq_find_rcpt(struct dqueue *q, const char *campaign, const char *rcpt, int64_t *idx);
+/* synchronous=FULL (on) or NORMAL (off) for the transactions that follow. */
+int dq_durable(struct dqueue *q, int on);
 /* The campaigns with messages not final yet; cb per id. */
 int dq_campaigns_open(struct dqueue *q, int (*cb)(void *ctx, const char *id), void *ctx);
 

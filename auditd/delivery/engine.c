@@ -60,10 +60,11 @@
 struct camp {
 	struct camp *next;
 	struct dq_campaign c;
-	struct delivery_template *t;
-	int *colmap; /* per template field: its column */
+	struct delivery_template *t; /* NULL for a gateway message (c.raw) */
+	int *colmap;                 /* per template field: its column */
 	char domain[256];
 	int marketing;
+	const char *name; /* the campaign the entries name: c.label or c.id */
 };
 
 struct msg {
@@ -97,6 +98,7 @@ struct delivery {
 	struct dkim_key *key, *edkey;
 	struct smtp_client *smtp;
 	struct camp *camps;
+	int64_t gc_at; /* when finished gateway messages were last removed */
 
 	pthread_t *signers;
 	int nsigners;
@@ -181,6 +183,15 @@ static int camp_prepare(struct camp *k, const struct delivery_options *o)
 	const char *at;
 	int rc;
 
+	k->name = k->c.raw ? k->c.label : k->c.id;
+	k->marketing = strcmp(k->c.stream, "marketing") == 0;
+	at = strrchr(k->c.sender, '@');
+	snprintf(k->domain, sizeof(k->domain), "%s",
+	         o->dkim_domain && *o->dkim_domain ? o->dkim_domain
+	         : at                              ? at + 1
+	                                           : "localhost");
+	if (k->c.raw)
+		return 0; /* the message is sent as it is */
 	if ((rc = delivery_template_parse(&k->t, k->c.template_data, k->c.template_len)) != 0)
 		return rc;
 	nf = delivery_template_nfields(k->t);
@@ -196,12 +207,6 @@ static int camp_prepare(struct camp *k, const struct delivery_options *o)
 			                     delivery_template_field(k->t, i),
 			                     delivery_template_field(k->t, i));
 	}
-	k->marketing = strcmp(k->c.stream, "marketing") == 0;
-	at = strrchr(k->c.sender, '@');
-	snprintf(k->domain, sizeof(k->domain), "%s",
-	         o->dkim_domain && *o->dkim_domain ? o->dkim_domain
-	         : at                              ? at + 1
-	                                           : "localhost");
 	return 0;
 }
 
@@ -225,7 +230,10 @@ static struct camp *camp_get(struct delivery *d, const char *id)
 
 static void message_id(char *out, size_t cap, const struct camp *k, int64_t idx)
 {
-	snprintf(out, cap, "<%lld.%s@%s>", (long long)idx, k->c.nonce, k->domain);
+	if (k->c.raw)
+		snprintf(out, cap, "%s", k->c.message_id);
+	else
+		snprintf(out, cap, "<%lld.%s@%s>", (long long)idx, k->c.nonce, k->domain);
 }
 
 /* idx and nonce back out of a Message-ID this engine made. */
@@ -333,15 +341,69 @@ static int batch_flush(struct delivery *d, struct batch *b, int64_t *last)
 	return d->sink.append(d->sink.ctx, b->r, b->n, last);
 }
 
+/* What every send entry of a message says about where it comes from. */
+struct send_ref {
+	const char *message_id, *campaign, *list, *stream, *from, *owner;
+	const char *via, *submission, *peer; /* gateway messages; NULL otherwise */
+};
+
+static json_t *send_body(const struct send_ref *r, const char *rcpt, const char *status)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "message_id", r->message_id,
+	                      "campaign", r->campaign, "list", r->list, "stream", r->stream, "from",
+	                      r->from, "rcpt", rcpt, "status", status);
+
+	if (o && r->owner && *r->owner)
+		json_object_set_new(o, "owner", json_string(r->owner));
+	if (o && r->via) {
+		json_t *sub = json_pack("{s:s}", "via", r->via);
+
+		if (sub && r->submission)
+			json_object_set_new(sub, "id", json_string(r->submission));
+		if (sub && r->peer && *r->peer)
+			json_object_set_new(sub, "peer", json_string(r->peer));
+		json_object_set_new(o, "submission", sub);
+	}
+	return o;
+}
+
+static void camp_ref(const struct camp *k, const char *mid, struct send_ref *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->message_id = mid;
+	r->campaign = k->name;
+	r->list = k->c.list;
+	r->stream = k->c.stream;
+	r->from = k->c.sender;
+	r->owner = k->c.owner;
+	if (k->c.raw) {
+		r->via = k->c.via;
+		r->submission = k->c.id;
+		r->peer = k->c.peer;
+	}
+}
+
 static json_t *body_common(const struct camp *k, const char *rcpt, const char *mid,
                            const char *status)
 {
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "message_id", mid, "campaign",
-	                      k->c.id, "list", k->c.list, "stream", k->c.stream, "from",
-	                      k->c.sender, "rcpt", rcpt, "status", status);
+	struct send_ref r;
 
-	if (o && k->c.owner && *k->c.owner)
-		json_object_set_new(o, "owner", json_string(k->c.owner));
+	camp_ref(k, mid, &r);
+	return send_body(&r, rcpt, status);
+}
+
+/* A `blocked` entry: the gate's decision and the campaign size it saw.
+ * The engine's gate and the gateway's (at RCPT) are recorded alike. */
+static json_t *blocked_body(const struct send_ref *r, const char *rcpt,
+                            const struct gate_decision *gd, int64_t size)
+{
+	json_t *o = send_body(r, rcpt, "blocked");
+
+	if (o) {
+		json_object_set_new(o, "gate", gate_decision_json(gd));
+		if (size >= 0)
+			json_object_set_new(o, "campaign_size", json_integer(size));
+	}
 	return o;
 }
 
@@ -360,6 +422,11 @@ static int can_unsubscribe(const struct delivery *d)
 	       d->o.unsub_secret && d->o.unsub_secret_len >= UNSUB_SECRET_MIN;
 }
 
+int delivery_can_unsubscribe(const struct delivery *d)
+{
+	return can_unsubscribe(d);
+}
+
 static int unsub_url(const struct delivery *d, const struct camp *k, const char *rcpt,
                      int64_t created, char *out, size_t cap)
 {
@@ -371,7 +438,7 @@ static int unsub_url(const struct delivery *d, const struct camp *k, const char 
 	while (bl && base[bl - 1] == '/')
 		bl--;
 	rc = unsub_token_make(&tok, d->o.unsub_secret, d->o.unsub_secret_len, rcpt, k->c.list,
-	                      k->c.id, created);
+	                      k->name, created);
 	if (rc == 0 &&
 	    (size_t)snprintf(out, cap, "%.*s/v1/unsubscribe?t=%s", (int)bl, base, tok.data) >= cap)
 		rc = ak_error_code(AK_ETOOBIG, "the unsubscribe URL is too long");
@@ -408,11 +475,18 @@ static int prepare(struct signer_ctx *s, struct msg *m)
 	const char *cols[4096];
 	const char *vals[4096];
 	struct delivery_render r;
-	size_t ncol = 0, i, nf = delivery_template_nfields(k->t);
+	size_t ncol = 0, i, nf = k->t ? delivery_template_nfields(k->t) : 0;
 	const char *p = m->fields, *end = m->fields + m->fields_len;
 	int64_t now = ak_time_now();
 	int rc;
 
+	ak_buf_reset(&s->msg);
+	ak_buf_reset(&s->sig);
+	if (k->c.raw) {
+		rc = delivery_compose_raw(&s->msg, k->c.template_data, k->c.template_len,
+		                          m->unsub_url[0] ? m->unsub_url : NULL);
+		goto sign;
+	}
 	while (p <= end && ncol < 4096) {
 		cols[ncol++] = p;
 		p += strlen(p) + 1;
@@ -427,9 +501,9 @@ static int prepare(struct signer_ctx *s, struct msg *m)
 	r.date_us = now;
 	r.values = vals;
 	r.nfields = nf;
-	ak_buf_reset(&s->msg);
-	ak_buf_reset(&s->sig);
-	if ((rc = delivery_render(&s->msg, &s->scratch, k->t, &r)) != 0 ||
+	rc = delivery_render(&s->msg, &s->scratch, k->t, &r);
+sign:
+	if (rc != 0 ||
 	    (rc = dkim_signer_sign(s->dkim, &s->sig, s->msg.data, s->msg.len, now / 1000000)) != 0)
 		return rc;
 	if ((m->job.data = malloc(s->sig.len + s->msg.len)) == NULL)
@@ -867,7 +941,7 @@ done:
 	return rc;
 }
 
-static int valid_campaign_id(const char *s)
+int delivery_campaign_id_valid(const char *s)
 {
 	size_t i, n = strlen(s);
 
@@ -897,7 +971,7 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 	l.d = d;
 	l.c = c;
 	ak_buf_init(&l.fields, 8 << 20);
-	if (!c->id || !valid_campaign_id(c->id)) {
+	if (!c->id || !delivery_campaign_id_valid(c->id)) {
 		rc = ak_error_code(AK_EINVALID, "campaign id: 1 to 200 of A-Z a-z 0-9 . _ - :");
 		goto done;
 	}
@@ -1000,6 +1074,153 @@ done:
 	return rc;
 }
 
+/* ---- messages handed in whole (the gateway) ---- */
+
+static int lower_email(const char *s, char *out, size_t cap)
+{
+	size_t i, n = s ? strlen(s) : 0;
+	int lower;
+
+	if (n == 0 || n >= cap || s[0] == '"' || !ingest_is_email(s, n, &lower))
+		return -1;
+	for (i = 0; i <= n; i++)
+		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+	return 0;
+}
+
+/* The refusals as `blocked` entries, durable when this returns. */
+static int record_refusals(struct delivery *d, const struct delivery_raw *m)
+{
+	struct batch b;
+	struct send_ref ref;
+	int64_t now = ak_time_now(), last = 0;
+	size_t i;
+	int rc = 0;
+
+	if (m->nrefused == 0)
+		return 0;
+	memset(&b, 0, sizeof(b));
+	ak_buf_init(&b.bytes, 256 << 20);
+	memset(&ref, 0, sizeof(ref));
+	ref.message_id = m->message_id ? m->message_id : "";
+	ref.campaign = m->campaign;
+	ref.list = m->list;
+	ref.stream = m->stream;
+	ref.from = m->from;
+	ref.owner = m->owner;
+	ref.via = m->via ? m->via : "smtp";
+	ref.peer = m->peer;
+	for (i = 0; i < m->nrefused && rc == 0; i++)
+		rc = batch_add(&b, blocked_body(&ref, m->refused[i].rcpt, &m->refused[i].gd, -1),
+		               now);
+	if (rc == 0)
+		rc = batch_flush(d, &b, &last);
+	batch_free(&b);
+	return rc;
+}
+
+int delivery_submit_raw(struct delivery *d, const struct delivery_raw *m, char qid[40])
+{
+	struct dq_campaign add;
+	unsigned char rnd[8];
+	char nonce[17], id[40], from[256], rcpt[256];
+	int64_t now = ak_time_now();
+	size_t i;
+	int rc, in_txn = 0;
+
+	if (qid)
+		qid[0] = '\0';
+	if (!m->campaign || !delivery_campaign_id_valid(m->campaign))
+		return ak_error_code(AK_EINVALID, "campaign id: 1 to 200 of A-Z a-z 0-9 . _ - :");
+	if (!m->stream || (strcmp(m->stream, "marketing") && strcmp(m->stream, "transactional")))
+		return ak_error_code(AK_EINVALID, "stream: marketing or transactional");
+	if (!m->list || !*m->list || strlen(m->list) > 200)
+		return ak_error_code(AK_EINVALID, "a list name (1 to 200 bytes) is required");
+	if (lower_email(m->from, from, sizeof(from)) != 0)
+		return ak_error_code(AK_EINVALID, "from: '%s' is not an e-mail address",
+		                     m->from ? m->from : "");
+	if ((rc = record_refusals(d, m)) != 0 || m->nrcpts == 0)
+		return rc;
+	if (!m->message_id || !*m->message_id || !m->data || m->len == 0)
+		return ak_error_code(AK_EINVALID, "a message and its Message-ID are required");
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return ak_error_set("no random bytes for the submission id");
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(id, sizeof(id), "smtp:%s", nonce);
+	memset(&add, 0, sizeof(add));
+	add.id = id;
+	add.stream = (char *)m->stream;
+	add.list = (char *)m->list;
+	add.sender = from;
+	add.owner = (char *)m->owner;
+	add.nonce = nonce;
+	add.template_data = (char *)m->data;
+	add.template_len = m->len;
+	add.created = now;
+	add.size = (int64_t)m->nrcpts;
+	add.raw = 1;
+	add.label = (char *)m->campaign;
+	add.message_id = (char *)m->message_id;
+	add.via = (char *)(m->via ? m->via : "smtp");
+	add.peer = (char *)m->peer;
+	/* The gateway's 250 says akashi has the message: this transaction
+	 * goes to disk before it returns, power loss or not. */
+	if ((rc = dq_durable(d->q, 1)) != 0)
+		return rc;
+	if ((rc = dq_begin(d->q)) != 0)
+		goto done;
+	in_txn = 1;
+	if ((rc = dq_campaign_add(d->q, &add)) != 0)
+		goto done;
+	for (i = 0; i < m->nrcpts; i++) {
+		if (lower_email(m->rcpts[i], rcpt, sizeof(rcpt)) != 0) {
+			rc = ak_error_code(AK_EINVALID, "'%.80s' is not an e-mail address",
+			                   m->rcpts[i]);
+			goto done;
+		}
+		if ((rc = dq_add(d->q, id, (int64_t)i + 1, rcpt, "", 0, now)) < 0)
+			goto done;
+	}
+	if ((rc = dq_campaign_loaded(d->q, id, (int64_t)m->nrcpts)) != 0)
+		goto done;
+	in_txn = 0;
+	if ((rc = dq_commit(d->q)) != 0)
+		goto done;
+	if (qid)
+		snprintf(qid, 40, "%s", id);
+done:
+	if (in_txn)
+		dq_rollback(d->q);
+	if (dq_durable(d->q, 0) != 0 && rc == 0)
+		rc = AK_ERROR;
+	return rc;
+}
+
+/* Forget gateway messages that are done with: their queue rows, and the
+ * campaigns held in memory for them. Only between steps with nothing in
+ * flight (a message in flight points at its campaign). */
+static void raw_gc(struct delivery *d)
+{
+	struct camp **pk = &d->camps;
+	int64_t n = 0, now = ak_time_now();
+
+	if (d->inflight != 0 || now - d->gc_at < 1000000)
+		return;
+	d->gc_at = now;
+	if (dq_raw_gc(d->q, &n) != 0)
+		ak_log(AK_LOG_WARN, "delivery: %s", ak_error_last());
+	while (*pk) {
+		struct camp *k = *pk;
+
+		if (k->c.raw) {
+			*pk = k->next;
+			camp_free(k);
+		} else
+			pk = &k->next;
+	}
+}
+
 /* ---- reconciling the queue with the log ---- */
 
 struct recon {
@@ -1020,8 +1241,8 @@ static const char *jstr(const struct ak_jv *o, const char *k)
 static int recon_entry(void *ctx, const struct evidence_entry *e)
 {
 	struct recon *r = ctx;
-	const struct ak_jv *b, *att;
-	const char *camp, *mid, *status;
+	const struct ak_jv *b, *att, *sub;
+	const char *camp, *mid, *status, *rcpt;
 	char nonce[64];
 	int64_t idx;
 	struct camp *k;
@@ -1033,12 +1254,24 @@ static int recon_entry(void *ctx, const struct evidence_entry *e)
 	camp = jstr(b, "campaign");
 	mid = jstr(b, "message_id");
 	status = jstr(b, "status");
+	rcpt = jstr(b, "rcpt");
 	att = ak_jv_get(b, "attempt");
 	attempts = att && att->type == AK_JINT ? (int)att->u.i : -1;
-	if (!camp || !mid || !status || parse_message_id(mid, &idx, nonce, sizeof(nonce)) != 0)
-		return 0;
-	if ((k = camp_get(r->d, camp)) == NULL || strcmp(k->c.nonce, nonce) != 0)
-		return 0;
+	sub = ak_jv_get(b, "submission");
+	if (sub && sub->type == AK_JOBJECT) {
+		/* A gateway message: its queue entry is the submission, its
+		 * row the recipient's (a refusal at RCPT has no id). */
+		camp = jstr(sub, "id");
+		if (!camp || !status || !rcpt || (k = camp_get(r->d, camp)) == NULL || !k->c.raw ||
+		    dq_find_rcpt(r->d->q, camp, rcpt, &idx) != 0)
+			return 0;
+	} else {
+		if (!camp || !mid || !status ||
+		    parse_message_id(mid, &idx, nonce, sizeof(nonce)) != 0)
+			return 0;
+		if ((k = camp_get(r->d, camp)) == NULL || strcmp(k->c.nonce, nonce) != 0)
+			return 0;
+	}
 	if (dq_get_state(r->d->q, camp, idx, &cur, &cur_att) != 0)
 		return 0;
 	if (strcmp(status, "queued") == 0)
@@ -1272,7 +1505,7 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 		gq.rcpt = r->rcpt;
 		gq.list = k->c.list;
 		gq.stream = k->c.stream;
-		gq.campaign = k->c.id;
+		gq.campaign = k->name;
 		gq.owner = k->c.owner;
 		gq.campaign_size = k->c.size;
 		gq.unsubscribe_headers = k->marketing ? (url[0] ? 1 : 0) : -1;
@@ -1280,11 +1513,10 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 		if ((rc = gate_check(d->gate, &gq, &gd)) != 0)
 			break;
 		if (!gd.allow) {
-			o = body_common(k, r->rcpt, mid, "blocked");
-			if (o) {
-				json_object_set_new(o, "gate", gate_decision_json(&gd));
-				json_object_set_new(o, "campaign_size", json_integer(k->c.size));
-			}
+			struct send_ref ref;
+
+			camp_ref(k, mid, &ref);
+			o = blocked_body(&ref, r->rcpt, &gd, k->c.size);
 			fate[i] = DQ_BLOCKED;
 			rc = batch_add(b, o, now);
 			continue;
@@ -1419,6 +1651,7 @@ int delivery_run(struct delivery *d, const char *campaign, enum delivery_run_mod
 
 			if (d->inflight == 0 && !d->stop) {
 				pthread_mutex_unlock(&d->mu);
+				raw_gc(d);
 				if (mode == DELIVERY_UNTIL_SETTLED)
 					break;
 				if ((rc = dq_next_due(d->q, campaign, &next)) != 0)

@@ -30,6 +30,11 @@
  * stops. Without DKIM settings the engine stays off and the route says
  * why (503).
  *
+ * The SMTP gateway (smtp_server.h; smtp.listen, bound by serve.c before
+ * privileges drop) starts with the engine and feeds it. It stops first
+ * (its last transactions still reach a running engine) and is freed
+ * last (tasks the engine runs while it stops may answer it).
+ *
  * SECURITY: the body comes from an API client with an ingest token: it is
  * bounded by api.max_body, parsed by jansson, and everything in it goes
  * through delivery_submit()'s checks (addresses, header-safe values,
@@ -37,6 +42,7 @@
  * under <store>/spool with mode 0600 and removed after loading.
  */
 #include "auditd/delivery/delivery.h"
+#include "auditd/delivery/smtp_server.h"
 
 #include "auditd/http_parse.h"
 #include "auditd/serve.h"
@@ -93,6 +99,7 @@ struct delivery_service {
 	struct event *ev_policies;
 	char repo[4200];
 	int reload_posted; /* a reload task is waiting (loop thread reads, engine clears) */
+	struct smtp_server *smtp; /* the gateway (smtp.listen), or NULL */
 };
 
 /* ---- the sink: through the writer ---- */
@@ -524,6 +531,45 @@ static void campaigns_cb(struct evhttp_request *req, void *arg)
 
 /* ---- start and stop ---- */
 
+/* The gateway over the running engine; it takes d->smtp_fd. A gateway
+ * that cannot start is logged, and the daemon goes on without it. */
+static void smtp_start(struct delivery_service *svc)
+{
+	struct daemon *d = svc->d;
+	struct smtp_server_conf c;
+	char host[256] = "localhost";
+	const char *helo = config_get(d->cfg, "smtp.helo");
+
+	if (*helo)
+		snprintf(host, sizeof(host), "%s", helo);
+	else if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	memset(&c, 0, sizeof(c));
+	c.fd = d->smtp_fd;
+	d->smtp_fd = -1; /* the gateway's, whatever happens */
+	c.store_dir = d->cli->store_dir;
+	c.policy_repo = svc->repo;
+	c.policy_ref = config_get(d->cfg, "policies.ref");
+	c.ssl = d->ssl;
+	c.engine = svc->eng;
+	c.hostname = host;
+	c.id_domain = config_get(d->cfg, "dkim.domain");
+	c.max_message_size = (size_t)(config_int(d->cfg, "smtp.max_message_size") > 0
+	                                      ? config_int(d->cfg, "smtp.max_message_size")
+	                                      : 10 << 20);
+	c.max_recipients = (size_t)(config_int(d->cfg, "smtp.max_recipients") > 0
+	                                    ? config_int(d->cfg, "smtp.max_recipients")
+	                                    : 1000);
+	c.idle_timeout_s = (int)config_seconds(d->cfg, "smtp.idle_timeout");
+	if (smtp_server_start(&svc->smtp, &c) != 0) {
+		ak_log(AK_LOG_ERR, "smtp.listen: the SMTP gateway is off: %s", ak_error_last());
+		return;
+	}
+	ak_log(AK_LOG_INFO, "smtp: the gateway listens on %s%s", config_get(d->cfg, "smtp.listen"),
+	       d->ssl ? " (STARTTLS; AUTH under TLS only)"
+	              : " without TLS (AUTH from loopback only: set tls.cert and tls.key)");
+}
+
 int delivery_service_start(struct daemon *d)
 {
 	struct delivery_service *svc = calloc(1, sizeof(*svc));
@@ -545,6 +591,12 @@ int delivery_service_start(struct daemon *d)
 	if (!*config_get(cfg, "dkim.key")) {
 		snprintf(svc->error, sizeof(svc->error),
 		         "not configured (dkim.domain, dkim.selector and dkim.key)");
+		if (d->smtp_fd >= 0) {
+			ak_log(AK_LOG_WARN, "smtp.listen: the SMTP gateway is off: delivery is %s",
+			       svc->error);
+			close(d->smtp_fd);
+			d->smtp_fd = -1;
+		}
 		return 0;
 	}
 	snprintf(svc->spool, sizeof(svc->spool), "%s/spool", d->cli->store_dir);
@@ -582,12 +634,19 @@ int delivery_service_start(struct daemon *d)
 		event_add(svc->ev_policies, &tv);
 	}
 	ak_log(AK_LOG_INFO, "delivery: running the queue %s", svc->own.queue);
+	if (d->smtp_fd >= 0)
+		smtp_start(svc);
 	return 0;
 fail:
 	snprintf(svc->error, sizeof(svc->error), "%s", ak_error_last());
 	ak_log(AK_LOG_WARN, "delivery is off: %s", svc->error);
 	delivery_free(svc->eng);
 	svc->eng = NULL;
+	if (d->smtp_fd >= 0) {
+		ak_log(AK_LOG_WARN, "smtp.listen: the SMTP gateway is off with delivery");
+		close(d->smtp_fd);
+		d->smtp_fd = -1;
+	}
 	return 0;
 }
 
@@ -597,11 +656,13 @@ void delivery_service_stop(struct daemon *d)
 
 	if (svc == NULL)
 		return;
+	smtp_server_drain(svc->smtp);
 	if (svc->running) {
 		delivery_stop(svc->eng);
 		pthread_join(svc->thread, NULL);
 	}
 	delivery_free(svc->eng); /* runs tasks still posted: their answers go nowhere */
+	smtp_server_free(svc->smtp);
 	answers_cb(-1, 0, svc);
 	if (svc->ev_answers)
 		event_free(svc->ev_answers);

@@ -677,3 +677,36 @@ int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct del
 	}
 	return crlf(out, scratch->data ? scratch->data : "", scratch->len);
 }
+
+int delivery_compose_raw(struct ak_buf *out, const char *msg, size_t len,
+                         const char *list_unsubscribe)
+{
+	size_t hlen;
+	int rc;
+
+	/* The header ends at the first empty line (CRLF CRLF, or a message
+	 * that starts with one). */
+	if (len >= 2 && msg[0] == '\r' && msg[1] == '\n') {
+		hlen = 0;
+	} else {
+		const char *e = NULL, *p = msg;
+
+		while ((size_t)(p - msg) + 4 <= len &&
+		       (e = memchr(p, '\r', len - (size_t)(p - msg) - 3)) != NULL) {
+			if (memcmp(e, "\r\n\r\n", 4) == 0)
+				break;
+			p = e + 1;
+			e = NULL;
+		}
+		hlen = e ? (size_t)(e - msg) + 2 : len;
+	}
+	if ((rc = ak_buf_append(out, msg, hlen)) != 0)
+		return rc;
+	if (list_unsubscribe &&
+	    (rc = ak_buf_printf(out,
+	                        "List-Unsubscribe: <%s>\r\n"
+	                        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+	                        list_unsubscribe)) != 0)
+		return rc;
+	return ak_buf_append(out, msg + hlen, len - hlen);
+}

@@ -5,9 +5,12 @@
  * One row per recipient of a campaign; the message itself is never
  * stored, only what renders it (the campaign's template, the row's CSV
  * values), so a million-recipient campaign is a few hundred bytes a row
- * on disk and nothing in memory. Rows move NEW -> READY -> INFLIGHT ->
- * SENT | BOUNCED | DEFERRED (-> READY again when due) | EXPIRED, or
- * NEW/DEFERRED -> BLOCKED when the gate denies.
+ * on disk and nothing in memory. A message from the SMTP gateway is its
+ * own campaign row (the message as the template, a submissions row saying
+ * whose it is), removed with its rows once they are final (dq_raw_gc).
+ * Rows move NEW -> READY -> INFLIGHT -> SENT | BOUNCED | DEFERRED (->
+ * READY again when due) | EXPIRED, or NEW/DEFERRED -> BLOCKED when the
+ * gate denies.
  *
  * The runner lock (flock on "<queue>.lock") makes one process the queue's
  * runner at a time; the kernel drops it when that process dies, however
@@ -70,7 +73,15 @@ static const char schema[] =
         "attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, created INTEGER NOT NULL, "
         "last TEXT, PRIMARY KEY(campaign, idx)) WITHOUT ROWID;"
         "CREATE UNIQUE INDEX IF NOT EXISTS messages_rcpt ON messages(campaign, rcpt);"
-        "CREATE INDEX IF NOT EXISTS messages_due ON messages(state, next_at);";
+        "CREATE INDEX IF NOT EXISTS messages_due ON messages(state, next_at);"
+        /* Gateway messages (delivery_submit_raw): the campaigns row holds the
+         * message as its template; this says whose it is. */
+        "CREATE TABLE IF NOT EXISTS submissions(id TEXT PRIMARY KEY, campaign TEXT NOT NULL, "
+        "message_id TEXT NOT NULL, via TEXT NOT NULL, peer TEXT);"
+        /* Recipients handed in per campaign id through the gateway, ever: the
+         * size the mass-approval gate sees. */
+        "CREATE TABLE IF NOT EXISTS submitted(campaign TEXT PRIMARY KEY, "
+        "recipients INTEGER NOT NULL);";
 
 struct dqueue {
 	sqlite3 *db;
@@ -222,6 +233,10 @@ void dq_campaign_clear(struct dq_campaign *c)
 	free(c->owner);
 	free(c->nonce);
 	free(c->template_data);
+	free(c->label);
+	free(c->message_id);
+	free(c->via);
+	free(c->peer);
 	for (i = 0; c->columns && i < c->ncolumns; i++)
 		free(c->columns[i]);
 	free(c->columns);
@@ -233,6 +248,37 @@ static char *col_dup(sqlite3_stmt *s, int i)
 	const unsigned char *t = sqlite3_column_text(s, i);
 
 	return t ? strdup((const char *)t) : NULL;
+}
+
+/* The submission behind a gateway campaign, if c is one, and the size of
+ * the campaign it names. */
+static int raw_get(struct dqueue *q, struct dq_campaign *c)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(
+	            q->db,
+	            "SELECT s.campaign, s.message_id, s.via, s.peer, coalesce(n.recipients, "
+	            "0) FROM submissions s LEFT JOIN submitted n ON n.campaign = "
+	            "s.campaign WHERE s.id = ?1",
+	            -1, &s, NULL) != SQLITE_OK)
+		return dberr(q, "submission");
+	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		c->raw = 1;
+		c->label = col_dup(s, 0);
+		c->message_id = col_dup(s, 1);
+		c->via = col_dup(s, 2);
+		c->peer = col_dup(s, 3);
+		c->size = sqlite3_column_int64(s, 4);
+		if (!c->label || !c->message_id || !c->via)
+			rc = ak_error_oom();
+	} else if (step != SQLITE_DONE)
+		rc = dberr(q, "submission");
+	sqlite3_finalize(s);
+	return rc;
 }
 
 int dq_campaign_get(struct dqueue *q, const char *id, struct dq_campaign *c)
@@ -291,6 +337,9 @@ int dq_campaign_get(struct dqueue *q, const char *id, struct dq_campaign *c)
 			rc = ak_error_oom();
 			goto done;
 		}
+	sqlite3_finalize(s);
+	s = NULL;
+	rc = raw_get(q, c);
 done:
 	json_decref(cols);
 	sqlite3_finalize(s);
@@ -331,8 +380,47 @@ int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c)
 	sqlite3_bind_blob(s, 7, c->template_data, (int)c->template_len, SQLITE_STATIC);
 	sqlite3_bind_text(s, 8, cj, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 9, c->created);
-	if (sqlite3_step(s) != SQLITE_DONE)
+	if (sqlite3_step(s) != SQLITE_DONE) {
 		rc = dberr(q, "add campaign");
+		goto done;
+	}
+	if (c->raw) {
+		sqlite3_finalize(s);
+		s = NULL;
+		if (sqlite3_prepare_v2(
+		            q->db,
+		            "INSERT INTO submissions(id, campaign, message_id, via, peer) "
+		            "VALUES (?1, ?2, ?3, ?4, ?5)",
+		            -1, &s, NULL) != SQLITE_OK) {
+			rc = dberr(q, "add submission");
+			goto done;
+		}
+		sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, c->label, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, c->message_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, c->via, -1, SQLITE_STATIC);
+		if (c->peer)
+			sqlite3_bind_text(s, 5, c->peer, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			rc = dberr(q, "add submission");
+			goto done;
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+		if (sqlite3_prepare_v2(
+		            q->db,
+		            "INSERT INTO submitted(campaign, recipients) VALUES (?1, ?2) ON "
+		            "CONFLICT(campaign) DO UPDATE SET recipients = recipients + "
+		            "excluded.recipients",
+		            -1, &s, NULL) != SQLITE_OK) {
+			rc = dberr(q, "add submission");
+			goto done;
+		}
+		sqlite3_bind_text(s, 1, c->label, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, c->size);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = dberr(q, "add submission");
+	}
 done:
 	sqlite3_finalize(s);
 	free(cj);
@@ -365,6 +453,62 @@ int dq_campaign_delete(struct dqueue *q, const char *id)
 	int rc = exec_id(q, "DELETE FROM messages WHERE campaign = ?1 AND ?2 = ?2", id, 0);
 
 	return rc ? rc : exec_id(q, "DELETE FROM campaigns WHERE id = ?1 AND ?2 = ?2", id, 0);
+}
+
+int dq_raw_gc(struct dqueue *q, int64_t *n)
+{
+	static const char *const steps[] = {
+	        "CREATE TEMP TABLE IF NOT EXISTS gc_done(id TEXT PRIMARY KEY)",
+	        "DELETE FROM gc_done",
+	        "INSERT INTO gc_done SELECT s.id FROM submissions s WHERE NOT EXISTS (SELECT 1 "
+	        "FROM messages m WHERE m.campaign = s.id AND m.state IN (0, 1, 2, 3))",
+	        "DELETE FROM messages WHERE campaign IN (SELECT id FROM gc_done)",
+	        "DELETE FROM campaigns WHERE id IN (SELECT id FROM gc_done)",
+	        "DELETE FROM submissions WHERE id IN (SELECT id FROM gc_done)",
+	        NULL};
+	size_t i;
+	int rc;
+
+	*n = 0;
+	if ((rc = dq_begin(q)) != 0)
+		return rc;
+	for (i = 0; steps[i]; i++) {
+		if (sqlite3_exec(q->db, steps[i], NULL, NULL, NULL) != SQLITE_OK) {
+			rc = dberr(q, "removing finished submissions");
+			dq_rollback(q);
+			return rc;
+		}
+		if (i == 2)
+			*n = sqlite3_changes(q->db);
+	}
+	return dq_commit(q);
+}
+
+int dq_find_rcpt(struct dqueue *q, const char *campaign, const char *rcpt, int64_t *idx)
+{
+	sqlite3_stmt *s = NULL;
+	int step;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT idx FROM messages WHERE campaign = ?1 AND rcpt = ?2",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return dberr(q, "find");
+	sqlite3_bind_text(s, 1, campaign, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rcpt, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW)
+		*idx = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (step == SQLITE_DONE)
+		return ak_error_code(AK_ENOTFOUND, "no such message");
+	return step == SQLITE_ROW ? 0 : dberr(q, "find");
+}
+
+int dq_durable(struct dqueue *q, int on)
+{
+	if (sqlite3_exec(q->db, on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL,
+	                 NULL, NULL) != SQLITE_OK)
+		return dberr(q, "synchronous");
+	return 0;
 }
 
 int dq_campaigns_open(struct dqueue *q, int (*cb)(void *ctx, const char *id), void *ctx)

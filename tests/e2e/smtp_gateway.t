@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# tests/e2e/smtp_gateway.t - the SMTP submission gateway of akashi serve
+# (smtp.listen) on loopback, driven by Python's smtplib as a marketing
+# tool would drive it: STARTTLS with a certificate from a CA this test
+# makes, AUTH PLAIN with API tokens, recipients gated one by one (refusals
+# answered 550 with the policy's reason and recorded `blocked`), the
+# accepted ones delivered through the engine to a real SMTP server
+# (tests/e2e/lib/smtp-server.py), DKIM-signed and checked by an independent
+# verifier, with the X-Akashi-* headers gone and the Message-ID kept.
+. "$(dirname "$0")/lib/tap.sh"
+PY=/usr/bin/python3
+LIB=$ROOT/tests/e2e/lib
+if ! $PY -c 'import aiosmtpd, dkim, nacl' 2>/dev/null; then
+	echo "1..0 # SKIP needs python3-aiosmtpd, python3-dkim and python3-nacl (make deps)"
+	exit 0
+fi
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$T"' EXIT
+cd "$T"
+
+# --- keys, certificates, the receiving server -------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+	-subj "/CN=akashi test CA" >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=localhost" \
+	>/dev/null 2>&1
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext
+openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 \
+	-extfile ext >/dev/null 2>&1
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim-rsa.pem 2>/dev/null
+openssl genpkey -algorithm ED25519 -out dkim-ed.pem
+printf 'rsa1._domainkey.example.com. v=DKIM1; k=rsa; p=%s\n' \
+	"$(openssl pkey -in dkim-rsa.pem -pubout -outform DER | base64 -w0)" >dns-keys
+printf 'ed1._domainkey.example.com. v=DKIM1; k=ed25519; p=%s\n' \
+	"$(openssl pkey -in dkim-ed.pem -pubout -outform DER | tail -c 32 | base64 -w0)" >>dns-keys
+$PY "$LIB/smtp-server.py" --port-file "$T/sink.port" --spool "$T/sink" --cert "$T/srv.pem" \
+	--key "$T/srv.key" >"$T/sink.out" 2>&1 &
+PIDS="$PIDS $!"
+for i in $(seq 100); do [ -s sink.port ] && break; sleep 0.1; done
+
+# --- the store: consent for the list "news", tokens -------------------------
+S=$T/store
+new_store "$S"
+cat >consent.jsonl <<'EOF_J'
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"ann@ok.test","list":"news","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.1","form_url":"https://example.com/join"}}}
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"zoe@ok.test","list":"news","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.4","form_url":"https://example.com/join"}}}
+{"kind":"consent","time":"2026-01-10T00:00:00Z","source":"crm","body":{"subject":"otto@ok.test","list":"news","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.2","form_url":"https://example.com/join"}}}
+{"kind":"consent","time":"2026-02-01T00:00:00Z","source":"crm","body":{"subject":"otto@ok.test","list":"news","action":"opt_out","method":"link"}}
+EOF_J
+check "consent ingested" "$AKASHI" --store "$S" ingest consent.jsonl
+TI=$("$AKASHI" --store "$S" token create --role ingest --name mailtool 2>/dev/null)
+TR=$("$AKASHI" --store "$S" token create --role read --name reader 2>/dev/null)
+
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HPORT=$(free_port)
+SPORT=$(free_port)
+cat >akashi.conf <<CONF
+listen = 127.0.0.1:$HPORT
+smtp.listen = 127.0.0.1:$SPORT
+smtp.max_message_size = 100000
+tls.cert = $T/srv.pem
+tls.key = $T/srv.key
+tls.ca_file = $T/ca.pem
+relay = localhost:$(cat sink.port)
+unsubscribe.base_url = https://localhost:$HPORT
+dkim.domain = example.com
+dkim.selector = rsa1
+dkim.key = $T/dkim-rsa.pem
+dkim.ed25519_selector = ed1
+dkim.ed25519_key = $T/dkim-ed.pem
+checkpoint.interval = 0
+audit.interval = 0
+CONF
+"$AKASHI" --store "$S" --config "$T/akashi.conf" serve >"$T/daemon.log" 2>&1 &
+DPID=$!
+PIDS="$PIDS $DPID"
+for i in $(seq 200); do
+	curl -s --cacert ca.pem -o /dev/null "https://localhost:$HPORT/healthz" && break
+	sleep 0.05
+done
+like "$(cat daemon.log)" "smtp: the gateway listens on 127.0.0.1:$SPORT \(STARTTLS" \
+	"the daemon says the gateway listens, with STARTTLS"
+sub() { $PY "$LIB/smtp-submit.py" "$SPORT" "$T/ca.pem" "$@" 2>&1; }
+# entries CAMPAIGN: "rcpt status" of its send entries
+entries() {
+	"$AKASHI" --store "$S" log --kind send | $PY -c '
+import json, sys
+for l in sys.stdin:
+    b = json.loads(l)["body"]
+    if b.get("campaign") == sys.argv[1]:
+        print(b["rcpt"], b["status"])' "$1" | sort
+}
+entry() { # entry CAMPAIGN RCPT STATUS: that entry's body
+	"$AKASHI" --store "$S" log --kind send | $PY -c '
+import json, sys
+for l in sys.stdin:
+    b = json.loads(l)["body"]
+    if (b.get("campaign"), b["rcpt"], b["status"]) == tuple(sys.argv[1:4]):
+        print(json.dumps(b, sort_keys=True))' "$1" "$2" "$3"
+}
+wait_entries() { # wait_entries CAMPAIGN N: until N entries with a final status
+	local i
+	for i in $(seq 200); do
+		[ "$(entries "$1" | grep -cE ' (sent|bounced|deferred)$')" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- the session: EHLO, STARTTLS, AUTH --------------------------------------
+out=$(sub news "$TI" ehlo)
+like "$out" "^before .*starttls" "before TLS: STARTTLS offered"
+unlike "$(printf '%s\n' "$out" | grep ^before)" "auth" "before TLS: no AUTH offered"
+like "$out" "after .*auth.*pipelining.*size" "under TLS: AUTH, PIPELINING, SIZE offered"
+unlike "$(printf '%s\n' "$out" | grep ^after)" "starttls" "under TLS: STARTTLS no longer"
+like "$(sub news "$TI" clear-auth)" "^auth 538 5.7.11 " "AUTH in clear is refused (538)"
+like "$(sub news "$TI" mail-before-auth)" "^mail 530 5.7.0 " "MAIL before AUTH: 530"
+like "$(sub news "$TR" login)" "^login 535 5.7.8 .*ingest token" "a read token: 535"
+like "$(sub news akt_not-a-token login)" "^login 535 5.7.8 " "not a token: 535"
+like "$(sub news "$TI" login)" "^login 235$" "an ingest token: 235"
+like "$(sub weird/news "$TI" login)" "^login 535 " "a user that names no stream: 535"
+
+# --- four recipients: two refused at RCPT, two delivered --------------------
+cat >m1.eml <<'EOF_M'
+From: Example News <news@example.com>
+To: Subscribers <news@example.com>
+Subject: Spring news
+Message-ID: <spring-1.tool@mailtool.example>
+X-Akashi-Campaign: spring-1
+X-Akashi-List: news
+X-Akashi-Anything: dropped too
+List-Unsubscribe: <https://tool.example/u/1>
+
+Hello,
+.a line starting with a dot
+the news.
+EOF_M
+out=$(sub news "$TI" send m1.eml news@example.com ann@ok.test noconsent@ok.test otto@ok.test zoe@ok.test)
+like "$out" "refused noconsent@ok.test 550 5.7.1 consent-optin-proof: no opt-in of noconsent@ok.test for list 'news'" \
+	"no consent: 550 with the gate's reason"
+like "$out" "refused otto@ok.test 550 5.7.1 consent-optin-proof: opted out of 'news' at 2026-02-01T00:00:00Z" \
+	"opted out: 550 with the gate's reason"
+like "$out" "^sent 250" "the message is accepted for the other two"
+is "$(printf '%s\n' "$out" | grep -c ^refused)" 2 "exactly two refused"
+wait_entries spring-1 2
+is "$(entries spring-1)" "ann@ok.test queued
+ann@ok.test sent
+noconsent@ok.test blocked
+otto@ok.test blocked
+zoe@ok.test queued
+zoe@ok.test sent" "the log: two blocked, two queued then sent"
+b=$(entry spring-1 otto@ok.test blocked)
+like "$b" '"decision": "deny".*"detail": "opted out of .news. at 2026-02-01T00:00:00Z", "policy": "consent-optin-proof", "ref": [0-9]+' \
+	"the blocked entry has the gate's decision and the reason's seq"
+like "$b" '"message_id": "<spring-1.tool@mailtool.example>"' "... and the message's Message-ID"
+like "$b" '"owner": "mailtool"' "... and the token that sent it"
+like "$b" '"submission": \{"peer": "127.0.0.1", "via": "smtp"\}' "... and where it came from"
+like "$(entry spring-1 ann@ok.test sent)" '"submission": \{"id": "smtp:[0-9a-f]{16}", "peer": "127.0.0.1", "via": "smtp"\}' \
+	"the sent entry names the submission"
+like "$(entry spring-1 ann@ok.test queued)" '"gate": \{"decision": "allow"' \
+	"the engine gated it again, with the campaign, before sending"
+is "$(ls sink/*.eml 2>/dev/null | wc -l | tr -d ' ')" 2 "two messages arrived at the receiving server"
+is "$(cat sink/*.env | awk 'NR % 3 == 2' | sort | tr '\n' ' ')" "ann@ok.test zoe@ok.test " \
+	"for ann and zoe"
+out=$($PY "$LIB/dkim-verify.py" dns-keys sink/*.eml 2>&1)
+is "$(printf '%s\n' "$out" | grep -c ' ok a=rsa-sha256 a=ed25519-sha256$')" 2 \
+	"both DKIM-signed (RSA and Ed25519), verified by python3-dkim: $out"
+m=$(ls sink/*.eml | head -1)
+unlike "$(cat "$m")" 'X-Akashi' "no X-Akashi-* header reached the recipient"
+is "$(grep -c '^Message-ID: <spring-1.tool@mailtool.example>' "$m")" 1 "the sender's Message-ID is kept"
+like "$(grep '^List-Unsubscribe:' "$m")" "^List-Unsubscribe: <https://localhost:$HPORT/v1/unsubscribe\?t=" \
+	"List-Unsubscribe is akashi's one-click link (the tool's is replaced)"
+is "$(grep -c '^List-Unsubscribe:' "$m")" 1 "... and only that one"
+like "$(grep -c '^\.a line starting with a dot' "$m")" '^1$' "dot-stuffing undone on the way in"
+like "$(grep '^Date:' "$m")" '^Date: [A-Z][a-z][a-z], ' "a Date was added"
+
+# --- X-Akashi-List naming another list: 554, nothing queued -----------------
+sed -e 's/^X-Akashi-List: news/X-Akashi-List: other/' -e 's/spring-1/wrong-list-1/g' m1.eml >m2.eml
+out=$(sub news "$TI" send m2.eml news@example.com ann@ok.test)
+like "$out" "^error 554 5.7.1 X-Akashi-List 'other' is not the list this login sends to \('news'\); nothing queued" \
+	"X-Akashi-List of another list: 554 at the end of DATA"
+sleep 0.5
+is "$(entries wrong-list-1)" "" "nothing recorded or queued for it"
+
+# --- too big: 552, with SIZE= at MAIL and without it at the end of DATA -----
+{ cat m1.eml; $PY -c 'print(("x" * 70 + "\n") * 2000, end="")'; } | sed 's/spring-1/big-1/g' >big.eml
+like "$(sub news "$TI" send big.eml news@example.com ann@ok.test)" "^error 552 5.3.4 " \
+	"over smtp.max_message_size with SIZE=: 552 at MAIL"
+out=$(sub news "$TI" data big.eml news@example.com ann@ok.test)
+like "$out" "^data 552 5.3.4 the message is bigger than smtp.max_message_size" \
+	"over it without SIZE=: 552 after the data"
+
+# --- pipelining: every command in one write ---------------------------------
+sed -e 's/spring-1/pipe-1/g' m1.eml >m3.eml
+out=$(sub news "$TI" pipeline m3.eml news@example.com ann@ok.test otto@ok.test zoe@ok.test)
+is "$(printf '%s\n' "$out" | awk '{print $2}' | tr '\n' ' ')" "250 250 550 250 354 250 250 " \
+	"pipelined MAIL, RCPT x3, DATA, message, NOOP: answered in order"
+wait_entries pipe-1 2
+is "$(entries pipe-1 | grep -c ' sent$')" 2 "and delivered"
+
+# --- transactional, no X-Akashi-Campaign: the campaign of the day ------------
+printf 'From: <shop@example.com>\nTo: <buyer@ok.test>\nSubject: Your receipt\n\nThanks.\n' >t1.eml
+out=$(sub transactional/orders "$TI" send t1.eml shop@example.com buyer@ok.test)
+like "$out" "^sent 250" "transactional mail needs no consent"
+day=$(date -u +%Y-%m-%d)
+wait_entries "smtp-mailtool-$day" 1
+like "$(entry "smtp-mailtool-$day" buyer@ok.test sent)" '"message_id": "<[0-9a-f]{24}@example.com>".*"stream": "transactional"' \
+	"no campaign header: campaign smtp-<token>-<date>, a Message-ID made by akashi"
+m=$(grep -l '^Subject: Your receipt' sink/*.eml)
+unlike "$(cat "$m")" 'List-Unsubscribe' "no List-Unsubscribe on transactional mail"
+
+# --- the queue forgets finished gateway messages ----------------------------
+sleep 1.5
+is "$(sqlite3 "$S/queue.db" 'SELECT count(*) FROM submissions')" 0 \
+	"finished gateway messages are removed from the queue"
+
+# --- SIGTERM -----------------------------------------------------------------
+kill -TERM $DPID
+wait $DPID
+is "$?" 0 "the daemon stops cleanly with its gateway"
+like "$(cat daemon.log)" "smtp: .*token mailtool: <spring-1.tool@mailtool.example> queued as smtp:" \
+	"the daemon logged the submission"
+check "akashi verify passes" "$AKASHI" --store "$S" verify
+done_testing

@@ -28,6 +28,11 @@ ifeq ($(VARIANT),asan)
   B := build/asan
   VFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
+else ifeq ($(VARIANT),fuzz)
+  # make fuzz: clang, the library instrumented for libFuzzer (which links
+  # the fuzzer's main into each target only).
+  B := build/fuzz
+  VFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 else
   B := build
   VFLAGS := -O2 -g
@@ -38,6 +43,10 @@ CC ?= cc
 Q := $(if $(V),,@)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wno-missing-field-initializers -Wno-format-truncation
+# The gcc builds hold the warnings; the fuzz build (clang) only needs to run.
+ifeq ($(VARIANT),fuzz)
+  WARN := -w
+endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lpthread -lm
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
@@ -148,17 +157,18 @@ fuzz: deps
 	$(MAKE) CC=clang VARIANT=fuzz fuzz-run
 
 FUZZ_SECONDS ?= 60
-# Not the command line's own files (auditd/*.c): they need main.c, and no
-# target calls them.
-FUZZ_LIB_SRCS := $(filter-out $(wildcard auditd/*.c),$(LIB_SRCS)) $(GEN_SRC)
-fuzz-run: $(GEN_SRC)
-	@mkdir -p build/fuzz
-	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
-	  clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-	    $(PKG_CFLAGS) -o build/fuzz/$$n $$f $(FUZZ_LIB_SRCS) $(PKG_LIBS) || exit 1; \
-	  mkdir -p build/fuzz/corpus-$$n; \
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzzers/%,$(FUZZ_SRCS))
+$(B)/fuzzers/%: tests/fuzz/%.c $(B)/libakashi.a
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(B)/libakashi.a $(PKG_LIBS)
+
+# Each target for FUZZ_SECONDS, its corpus seeded from tests/fuzz/corpus.
+fuzz-run: $(FUZZ_BINS)
+	@for n in $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS)); do \
+	  mkdir -p $(B)/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 build/fuzz/corpus-$$n \
+	  $(B)/fuzzers/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 $(B)/corpus-$$n \
 	    tests/fuzz/corpus/$$n || exit 1; done
 
 format:

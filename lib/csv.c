@@ -231,7 +231,8 @@ static void end_field(struct ak_csv_reader *r, struct rec *k)
 	if (k->err)
 		return;
 	len = r->data.len - k->field_start;
-	bad = utf8_bad_at((const unsigned char *)r->data.data + k->field_start, len);
+	/* An empty field of an empty buffer: no bytes, and no pointer to offset. */
+	bad = len ? utf8_bad_at((const unsigned char *)r->data.data + k->field_start, len) : 0;
 	if (bad < len) {
 		refuse(r, k, AK_EINVALID, "field %zu: invalid UTF-8 at byte %zu", r->nfields + 1,
 		       bad + 1);

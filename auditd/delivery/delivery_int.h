@@ -227,8 +227,6 @@ struct smtpd_msg_out {
 int smtpd_message(struct ak_buf *out, const char *data, size_t len, const struct smtpd_msg_in *in,
                   struct smtpd_msg_out *res);
 
-#endif
-
 /* ---- the queue (queue.c) ----
  *
  * queue.db, WAL mode, synchronous=NORMAL (the evidence log, not this file,
@@ -415,3 +413,5 @@ struct smtp_route {
 int smtp_resolve(const char *relay, const char *domain, int port, const char *dns_server,
                  struct smtp_route *out);
 void smtp_route_clear(struct smtp_route *r);
+
+#endif

@@ -5,13 +5,15 @@
 # searches, proofs and consent lookups, and after HTTP ingest of 100,000
 # more entries; next to the RSS of `akashi log` streaming the same log
 # (the baseline: the same reads without a daemon). Target: < 100 MB with
-# 10M entries (N=10000000; the default N is 1,000,000).
+# 10M entries (N=10000000; the default N is 1,000,000), or RSS_STORE=DIR
+# for a copy of an existing store (e.g. the 11M-entry quarter of
+# bench/audit.sh: RSS_STORE=build/bench/quarter-10000000/store).
 . "$(dirname "$0")/lib.sh"
 tool http_load
 # A copy: the daemon appends (its start, a token, an export record) and the
 # shared store must stay as the other benchmarks expect it.
 rm -rf "$B/rss-store"
-cp -r "$(store_dir)" "$B/rss-store"
+cp -r "${RSS_STORE:-$(store_dir)}" "$B/rss-store"
 S=$B/rss-store
 size=$(sqlite3 "$S/akashi.db" "SELECT size FROM head")
 echo "serve-rss: a store of $(fmt "$size") entries ($(du -sm "$S" | cut -f1) MB)"

@@ -23,6 +23,7 @@
 
 #define SOURCE_MAX 256
 #define SPOOL_BUF ((size_t)1 << 20)
+#define BIG_DOC_CAP ((size_t)64 << 20) /* ak_jdoc_new()'s default cap */
 #define BIG_BODY ((size_t)4 << 20)
 
 /* Identical-record counter (see pipeline.h): how many records with the
@@ -429,8 +430,11 @@ static int sink_record(void *ctx, const struct ingest_record *rec)
 	}
 	/* A large body (a DMARC report of many rows) gets a document of its
 	 * own, freed right after, so the memory it needed is not kept for
-	 * the rest of the input. */
-	if (len > BIG_BODY && (rc = ak_jdoc_new(&big, 0)) != 0)
+	 * the rest of the input. Its cap grows with the text (a parsed value
+	 * takes about five times its text): the adapter has already bounded
+	 * the input (max_bytes, max_records), and a report the adapter took
+	 * must not fail here for want of memory. */
+	if (len > BIG_BODY && (rc = ak_jdoc_new(&big, len > BIG_DOC_CAP / 8 ? len * 8 : 0)) != 0)
 		return rc;
 	if ((rc = ak_json_parse(big ? big : p->doc, text, len, &body)) != 0) {
 		ak_jdoc_free(big);

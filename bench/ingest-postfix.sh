@@ -58,5 +58,5 @@ awk -v lines="$lines" -v mb="$mb" -v out="$(cat "$dir/ours.out")" \
 awk -v lines="$lines" -v out="$(tail -1 "$dir/full.out")" '{
 	printf "akashi ingest --format postfix: %.0f lines/s (wall %.1f s, cpu %.1f s, peak RSS %.1f MiB; %s)\n",
 		lines / $3, $3, $1 + $2, $4 / 1024, out
-	printf "  target: >= 200,000 lines/s: %s\n", lines / $3 >= 200000 ? "met" : "NOT met"
+	printf "  target: >= 200,000 lines/s: %s\n", ((lines / $3 >= 200000) ? "met" : "NOT met")
 }' "$dir/full.t"

@@ -48,14 +48,20 @@ static const char *const sql[S_N] = {
         [S_SET] = "UPDATE messages SET state = ?3, attempts = CASE WHEN ?4 < 0 THEN attempts ELSE "
                   "?4 END, next_at = CASE WHEN ?5 < 0 THEN next_at ELSE ?5 END, last = "
                   "coalesce(?6, last) WHERE campaign = ?1 AND idx = ?2",
+        /* INDEXED BY: without it SQLite walks the campaign's whole primary
+         * key past every message already sent, at every take (quadratic in
+         * the campaign's size). */
         [S_DUE] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-                  "messages WHERE state IN (1, 3) AND next_at <= ?1 AND campaign = ?2 LIMIT ?3",
+                  "messages INDEXED BY messages_work WHERE state IN (1, 3) AND next_at <= ?1 "
+                  "AND campaign = ?2 LIMIT ?3",
         [S_DUE_ALL] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
                       "messages WHERE state IN (1, 3) AND next_at <= ?1 LIMIT ?3",
         [S_NEW] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-                  "messages WHERE state = 0 AND campaign = ?2 ORDER BY idx LIMIT ?3",
+                  "messages INDEXED BY messages_work WHERE state = 0 AND campaign = ?2 "
+                  "ORDER BY idx LIMIT ?3",
         [S_NEW_ALL] = "SELECT campaign, idx, rcpt, fields, state, attempts, next_at, created FROM "
-                      "messages WHERE state = 0 ORDER BY campaign, idx LIMIT ?3",
+                      "messages INDEXED BY messages_work WHERE state = 0 "
+                      "ORDER BY campaign, idx LIMIT ?3",
         [S_GET] = "SELECT state, attempts FROM messages WHERE campaign = ?1 AND idx = ?2",
         [S_MARK_GET] = "SELECT value FROM meta WHERE key = 'ev_mark'",
         [S_MARK_SET] = "INSERT INTO meta(key, value) VALUES ('ev_mark', ?1) ON CONFLICT(key) DO "
@@ -74,6 +80,8 @@ static const char schema[] =
         "last TEXT, PRIMARY KEY(campaign, idx)) WITHOUT ROWID;"
         "CREATE UNIQUE INDEX IF NOT EXISTS messages_rcpt ON messages(campaign, rcpt);"
         "CREATE INDEX IF NOT EXISTS messages_due ON messages(state, next_at);"
+        /* The next messages of a state in campaign order (dq_take). */
+        "CREATE INDEX IF NOT EXISTS messages_work ON messages(state, campaign, idx);"
         /* Gateway messages (delivery_submit_raw): the campaigns row holds the
          * message as its template; this says whose it is. */
         "CREATE TABLE IF NOT EXISTS submissions(id TEXT PRIMARY KEY, campaign TEXT NOT NULL, "

@@ -30,6 +30,7 @@
 #include "auditd/unsubscribe.h"
 #include "lib/b64.h"
 #include "lib/error.h"
+#include "lib/hostport.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
 #include "policies/state.h"
@@ -1696,40 +1697,6 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 	                                      BEV_OPT_CLOSE_ON_FREE);
 }
 
-/* "host:port", "[v6]:port" -> host, port. */
-static int split_listen(const char *s, char *host, size_t cap, uint16_t *port)
-{
-	const char *colon;
-	int64_t p;
-	size_t n;
-
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		n = (size_t)(end - s - 1);
-		if (n >= cap)
-			return -1;
-		memcpy(host, s + 1, n);
-		host[n] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return -1;
-		n = (size_t)(colon - s);
-		if (n >= cap)
-			return -1;
-		memcpy(host, s, n);
-		host[n] = '\0';
-	}
-	if (http_int(colon + 1, 0, 65535, &p) != 0)
-		return -1;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 void http_apply_settings(struct daemon *d)
 {
 	evhttp_set_max_body_size(d->http, (ev_ssize_t)d->s.max_body);
@@ -1741,9 +1708,9 @@ int http_start(struct daemon *d)
 {
 	const char *listen = config_get(d->cfg, "listen");
 	char host[256];
-	uint16_t port;
+	int port;
 
-	if (split_listen(listen, host, sizeof(host), &port) != 0)
+	if (ak_hostport_split(listen, host, sizeof(host), -1, &port) != 0)
 		return ak_error_code(AK_EINVALID, "listen '%s': expected HOST:PORT or [V6]:PORT",
 		                     listen);
 	if ((d->http = evhttp_new(d->base)) == NULL)
@@ -1757,7 +1724,7 @@ int http_start(struct daemon *d)
 	if (d->ssl)
 		evhttp_set_bevcb(d->http, tls_bev, d);
 	http_apply_settings(d);
-	d->bound = evhttp_bind_socket_with_handle(d->http, host, port);
+	d->bound = evhttp_bind_socket_with_handle(d->http, host, (ev_uint16_t)port);
 	if (d->bound == NULL)
 		return ak_error_set("listen %s: cannot bind (in use, or not allowed)", listen);
 	return 0;

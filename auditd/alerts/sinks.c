@@ -35,6 +35,7 @@
 
 #include "lib/b64.h"
 #include "lib/error.h"
+#include "lib/hostport.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
 
@@ -607,7 +608,7 @@ static void syslog_flush(struct syslog_sink *l)
 static int syslog_new(struct alert_sinks *s, const char *spec, struct syslog_sink **out)
 {
 	struct syslog_sink *l = calloc(1, sizeof(*l));
-	const char *rest, *colon;
+	const char *rest;
 	char host[256], port[16];
 	size_t i;
 	int rc = 0;
@@ -637,24 +638,9 @@ static int syslog_new(struct alert_sinks *s, const char *spec, struct syslog_sin
 	else
 		goto bad;
 	rest = spec + 4;
-	colon = strrchr(rest, ':');
-	if (colon == NULL || colon == rest || strlen(colon + 1) == 0 ||
-	    strlen(colon + 1) >= sizeof(port) || (size_t)(colon - rest) >= sizeof(host))
+	if (ak_hostport_split(rest, host, sizeof(host), -1, &l->port) != 0 || l->port < 1)
 		goto bad;
-	memcpy(host, rest, (size_t)(colon - rest));
-	host[colon - rest] = '\0';
-	if (host[0] == '[') {
-		size_t n = strlen(host);
-
-		if (n < 3 || host[n - 1] != ']')
-			goto bad;
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
-	}
-	snprintf(port, sizeof(port), "%s", colon + 1);
-	if (strspn(port, "0123456789") != strlen(port) ||
-	    (l->port = (int)strtol(port, NULL, 10)) < 1 || l->port > 65535)
-		goto bad;
+	snprintf(port, sizeof(port), "%d", l->port);
 	if (l->type == SYSLOG_TCP) {
 		if ((l->host = strdup(host)) == NULL)
 			return ak_error_oom();

@@ -16,6 +16,7 @@
 #include "auditd/delivery/delivery_int.h"
 
 #include "lib/error.h"
+#include "lib/hostport.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -65,25 +66,14 @@ static int set_port(struct sockaddr_storage *ss, int port)
 
 static int resolve_relay(const char *relay, struct smtp_route *out)
 {
-	char host[256], port[16] = "25";
-	const char *colon;
+	char host[256], port[16];
 	struct addrinfo hints, *res = NULL, *ai;
-	int rc = 0, e;
+	int rc = 0, e, pn;
 
-	if (relay[0] == '[') {
-		const char *end = strchr(relay, ']');
-
-		if (end == NULL || (size_t)(end - relay - 1) >= sizeof(host))
-			return ak_error_code(AK_EINVALID, "relay '%s': expected [host]:port",
-			                     relay);
-		snprintf(host, sizeof(host), "%.*s", (int)(end - relay - 1), relay + 1);
-		if (end[1] == ':')
-			snprintf(port, sizeof(port), "%s", end + 2);
-	} else if ((colon = strrchr(relay, ':')) != NULL && strchr(relay, ':') == colon) {
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - relay), relay);
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	} else
-		snprintf(host, sizeof(host), "%s", relay);
+	if (ak_hostport_split(relay, host, sizeof(host), 25, &pn) != 0 || pn == 0)
+		return ak_error_code(AK_EINVALID, "relay '%s': expected host, host:port or [host]:port",
+		                     relay);
+	snprintf(port, sizeof(port), "%d", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;

@@ -38,6 +38,7 @@
 #include "auditd/delivery/delivery_int.h"
 #include "auditd/tokens.h"
 #include "lib/error.h"
+#include "lib/hostport.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
 #include "policies/gate.h"
@@ -136,43 +137,17 @@ struct smtp_server {
 
 /* ---- binding ---- */
 
-static int split_addr(const char *s, char *host, size_t cap, char *port, size_t pcap)
-{
-	const char *colon;
-	size_t n;
-
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-
-		if (end == NULL || end[1] != ':')
-			return -1;
-		n = (size_t)(end - s - 1);
-		colon = end + 1;
-		s++;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			return -1;
-		n = (size_t)(colon - s);
-	}
-	if (n >= cap || strlen(colon + 1) == 0 || strlen(colon + 1) >= pcap ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return -1;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	snprintf(port, pcap, "%s", colon + 1);
-	return 0;
-}
-
 int smtp_server_bind(const char *addr, int *fd)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char host[256], port[16];
-	int one = 1, rc, s = -1;
+	int one = 1, rc, s = -1, pn;
 
 	*fd = -1;
-	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) != 0)
+	if (ak_hostport_split(addr, host, sizeof(host), -1, &pn) != 0)
 		return ak_error_code(AK_EINVALID,
 		                     "smtp.listen '%s': expected HOST:PORT or [V6]:PORT", addr);
+	snprintf(port, sizeof(port), "%d", pn);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

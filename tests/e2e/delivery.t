@@ -18,19 +18,8 @@ trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf 
 
 # --- keys and certificates -----------------------------------------------
 cd "$T"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
-	-subj "/CN=akashi test CA" >/dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj "/CN=localhost" \
-	>/dev/null 2>&1
-printf 'subjectAltName=DNS:localhost,DNS:mx.ok.test,DNS:nomx.test,IP:127.0.0.1\n' >ext
-openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 \
-	-extfile ext >/dev/null 2>&1
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim-rsa.pem 2>/dev/null
-openssl genpkey -algorithm ED25519 -out dkim-ed.pem
-printf 'rsa1._domainkey.example.com. v=DKIM1; k=rsa; p=%s\n' \
-	"$(openssl pkey -in dkim-rsa.pem -pubout -outform DER | base64 -w0)" >dns-keys
-printf 'ed1._domainkey.example.com. v=DKIM1; k=ed25519; p=%s\n' \
-	"$(openssl pkey -in dkim-ed.pem -pubout -outform DER | tail -c 32 | base64 -w0)" >>dns-keys
+. "$LIB/pki.sh"
+make_pki DNS:localhost,DNS:mx.ok.test,DNS:nomx.test,IP:127.0.0.1
 
 # start_server NAME [options]: an SMTP server whose port goes to $NAME.port
 start_server() {

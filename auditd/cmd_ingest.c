@@ -197,6 +197,30 @@ static void list_formats(const char *kind)
 	fputc('\n', stderr);
 }
 
+void cli_ingest_formats(FILE *out)
+{
+	const char *const *kinds = ingest_kinds;
+	size_t i, k;
+
+	fprintf(out, "formats (--kind KIND --format FORMAT; the first is the default):\n");
+	for (k = 0; kinds[k]; k++) {
+		int first = 1;
+
+		fprintf(out, "  %-8s", kinds[k]);
+		for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (formats[i].kind && strcmp(formats[i].kind, kinds[k]) == 0 &&
+			    formats[i].is_default) {
+				fprintf(out, " %s", formats[i].format);
+				first = 0;
+			}
+		for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (formats[i].kind && strcmp(formats[i].kind, kinds[k]) == 0 &&
+			    !formats[i].is_default)
+				fprintf(out, "%s%s", first ? " " : ", ", formats[i].format), first = 0;
+		fputc('\n', out);
+	}
+}
+
 /* Open the rejects file: --rejects, else <store>/rejects/ingest-<time>.jsonl. */
 static FILE *open_rejects(const char *given, const char *store, char *path, size_t cap)
 {

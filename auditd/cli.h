@@ -93,6 +93,9 @@ struct ingest_pipeline;
 typedef int (*cli_adapter_fn)(FILE *in, const char *path, const struct ingest_options *opt,
 			      struct ingest_pipeline *p);
 cli_adapter_fn cli_ingest_adapter(const char *kind, const char *format);
+/* Print every kind's input formats, one kind a line, the default first
+ * (for `akashi ingest --help`). */
+void cli_ingest_formats(FILE *out);
 /* The policy repository in force (config policies.repo, else
  * <store>/policies) into buf; returns buf. After cli_configure(). */
 const char *cli_policy_repo(struct cli *cli, char *buf, size_t size);

@@ -17,6 +17,7 @@
 
 #include "auditd/ingest/consent.h"
 #include "auditd/ingest/dmarc.h"
+#include "auditd/ingest/dsn.h"
 #include "auditd/ingest/ingest.h"
 #include "auditd/ingest/ocsf.h"
 #include "auditd/ingest/postfix.h"
@@ -91,6 +92,52 @@ static int dmarc_auto(FILE *in, const char *path, const struct ingest_options *o
 	return rc;
 }
 
+/* DSNs and ARF reports: one message, an mbox or a Maildir folder, opened
+ * by the adapter; standard input is read whole like DMARC's. */
+static int read_all(FILE *in, const struct ingest_options *opt, struct ak_buf *all)
+{
+	char chunk[65536];
+	size_t n;
+	int rc;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		if ((rc = ak_buf_append(all, chunk, n)) != 0) {
+			ak_error_prefix("%s", opt->name);
+			return rc;
+		}
+	if (ferror(in))
+		return ak_error_set("%s: read error", opt->name);
+	return 0;
+}
+
+static int send_mail(FILE *in, const char *path, int arf, const struct ingest_options *opt,
+		     struct ingest_pipeline *p)
+{
+	struct ak_buf all = AK_BUF_INIT(opt->max_bytes ? opt->max_bytes : ((size_t)256 << 20));
+	int rc;
+
+	if (in == NULL)
+		return ingest_dsn_path(path, arf, opt, ingest_pipeline_sink(p));
+	rc = read_all(in, opt, &all);
+	if (rc == 0)
+		rc = ingest_dsn_mem(all.data ? all.data : "", all.len, arf, opt,
+				    ingest_pipeline_sink(p));
+	ak_buf_free(&all);
+	return rc;
+}
+
+static int send_dsn(FILE *in, const char *path, const struct ingest_options *opt,
+		    struct ingest_pipeline *p)
+{
+	return send_mail(in, path, 0, opt, p);
+}
+
+static int send_arf(FILE *in, const char *path, const struct ingest_options *opt,
+		    struct ingest_pipeline *p)
+{
+	return send_mail(in, path, 1, opt, p);
+}
+
 struct format {
 	const char *kind;   /* NULL: any kind (native lines carry their own) */
 	const char *format;
@@ -103,6 +150,8 @@ static const struct format formats[] = {
 	{NULL, "jsonl", native, 1},
 	{"send", "jsonl", native, 1},
 	{"send", "postfix", send_postfix, 0},
+	{"send", "dsn", send_dsn, 0, 1},
+	{"send", "arf", send_arf, 0, 1},
 	{"consent", "jsonl", native, 1},
 	{"consent", "csv", consent_csv, 0},
 	{"admin", "jsonl", native, 1},
@@ -146,6 +195,30 @@ static void list_formats(const char *kind)
 		    (kind && formats[i].kind && strcmp(kind, formats[i].kind) == 0))
 			fprintf(stderr, " %s", formats[i].format);
 	fputc('\n', stderr);
+}
+
+void cli_ingest_formats(FILE *out)
+{
+	const char *const *kinds = ingest_kinds;
+	size_t i, k;
+
+	fprintf(out, "formats (--kind KIND --format FORMAT; the first is the default):\n");
+	for (k = 0; kinds[k]; k++) {
+		int first = 1;
+
+		fprintf(out, "  %-8s", kinds[k]);
+		for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (formats[i].kind && strcmp(formats[i].kind, kinds[k]) == 0 &&
+			    formats[i].is_default) {
+				fprintf(out, " %s", formats[i].format);
+				first = 0;
+			}
+		for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (formats[i].kind && strcmp(formats[i].kind, kinds[k]) == 0 &&
+			    !formats[i].is_default)
+				fprintf(out, "%s%s", first ? " " : ", ", formats[i].format), first = 0;
+		fputc('\n', out);
+	}
 }
 
 /* Open the rejects file: --rejects, else <store>/rejects/ingest-<time>.jsonl. */

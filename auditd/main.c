@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 	}
 	if (argc - i == 2 && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0)) {
 		printf("usage: akashi %s %s\n%s\n", cmd->name, cmd->usage, cmd->summary);
+		if (cmd->run == cmd_ingest)
+			cli_ingest_formats(stdout);
 		return CLI_OK;
 	}
 	optind = 1;

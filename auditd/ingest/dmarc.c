@@ -16,6 +16,12 @@
  * path) and copied into a buffer bounded by max_bytes only when it comes
  * out of another container.
  *
+ * The same walk finds the messages of an input for the adapters whose
+ * records arrive as mail (DSN, ARF: auditd/ingest/mail.h): with a mail
+ * reader in the context, each message goes to the reader instead of being
+ * searched for a report, zip is not a container, and input that is neither
+ * mail nor a mailbox is rejected instead of being parsed as XML.
+ *
  * SECURITY: every input is hostile until parsed. Nothing here opens a file
  * named by the input: archive member names are checked (absolute paths and
  * ".." refuse the archive) and quoted, with control bytes replaced, only in
@@ -26,6 +32,7 @@
  */
 #include "auditd/ingest/dmarc.h"
 #include "auditd/ingest/dmarc_int.h"
+#include "auditd/ingest/mail.h"
 
 #include "lib/buf.h"
 #include "lib/error.h"
@@ -49,7 +56,8 @@ struct dmarc_ctx {
 	const struct ingest_options *opt;
 	const struct ingest_sink *sink;
 	size_t max_bytes;
-	struct dmarc_xml *xml;
+	struct dmarc_xml *xml; /* NULL when mail is set */
+	const struct ingest_mail_reader *mail; /* every message goes here, or NULL */
 	struct ak_buf scratch; /* source and event_id of a record */
 	int fatal;             /* a code that ends the whole input, or 0 */
 	char fatal_msg[512];
@@ -505,6 +513,10 @@ static int message_report(struct dmarc_ctx *c, const char *where, GMimeMessage *
 	gint64 encoded;
 	int parts = 0, rc = 0;
 
+	if (c->mail != NULL) {
+		rc = c->mail->message(c->mail->ctx, where, msg);
+		return rc < 0 ? set_fatal(c, where, rc) : 0;
+	}
 	part = find_report_part(g_mime_message_get_mime_part(msg), depth, &parts);
 	if (part == NULL && parts > DMARC_MAX_PARTS) {
 		ak_error_code(AK_ETOOBIG, "e-mail: more than %d MIME parts before a report",
@@ -654,23 +666,28 @@ static int report(struct dmarc_ctx *c, const char *where, struct dmarc_in *in, i
 		return failed(c, where, rc);
 	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
 		return gzip_report(c, where, in, depth, in_mailbox);
-	if (n >= 4 && memcmp(p, "PK\003\004", 4) == 0)
+	if (n >= 4 && memcmp(p, "PK\003\004", 4) == 0 && c->mail == NULL)
 		return zip_report(c, where, in, depth, in_mailbox);
 	if (n >= 5 && memcmp(p, "From ", 5) == 0)
 		return mime_report(c, where, in, depth, 1, in_mailbox);
 	if (n > 0 && p[0] != '<' && looks_like_header(p, n))
 		return mime_report(c, where, in, depth, 0, in_mailbox);
+	if (c->mail != NULL)
+		return reject(c, where, "not an e-mail message or mailbox");
 	return xml_report(c, where, in);
 }
 
 static int ctx_init(struct dmarc_ctx *c, const struct ingest_options *opt,
-                    const struct ingest_sink *sink)
+                    const struct ingest_sink *sink, const struct ingest_mail_reader *mail)
 {
 	memset(c, 0, sizeof(*c));
 	c->opt = opt;
 	c->sink = sink;
+	c->mail = mail;
 	c->max_bytes = opt->max_bytes ? opt->max_bytes : DMARC_DEFAULT_MAX_BYTES;
 	ak_buf_init(&c->scratch, 0);
+	if (mail != NULL)
+		return 0;
 	return dmarc_xml_new(&c->xml, c->max_bytes,
 	                     opt->max_records ? opt->max_records : DMARC_DEFAULT_MAX_RECORDS);
 }
@@ -686,15 +703,15 @@ static int ctx_finish(struct dmarc_ctx *c, int rc)
 	return rc;
 }
 
-int ingest_dmarc_mem(const void *data, size_t len, const struct ingest_options *opt,
-                     const struct ingest_sink *sink)
+static int walk_mem(const void *data, size_t len, const struct ingest_options *opt,
+                    const struct ingest_sink *sink, const struct ingest_mail_reader *mail)
 {
 	struct dmarc_ctx c;
 	struct dmarc_in in;
 	const char *name = opt->name ? opt->name : "-";
 	int rc;
 
-	rc = ctx_init(&c, opt, sink);
+	rc = ctx_init(&c, opt, sink, mail);
 	if (rc != 0)
 		return ctx_finish(&c, rc);
 	dmarc_in_init_mem(&in, data, len);
@@ -804,15 +821,15 @@ done:
 	return rc;
 }
 
-int ingest_dmarc_path(const char *path, const struct ingest_options *opt,
-                      const struct ingest_sink *sink)
+static int walk_path(const char *path, const struct ingest_options *opt,
+                     const struct ingest_sink *sink, const struct ingest_mail_reader *mail)
 {
 	struct dmarc_ctx c;
 	struct stat st;
 	const char *name = opt->name ? opt->name : path;
 	int rc;
 
-	rc = ctx_init(&c, opt, sink);
+	rc = ctx_init(&c, opt, sink, mail);
 	if (rc != 0)
 		return ctx_finish(&c, rc);
 	if (stat(path, &st) != 0)
@@ -822,4 +839,28 @@ int ingest_dmarc_path(const char *path, const struct ingest_options *opt,
 	else
 		rc = one_file(&c, path, name, 0);
 	return ctx_finish(&c, rc);
+}
+
+int ingest_dmarc_path(const char *path, const struct ingest_options *opt,
+                      const struct ingest_sink *sink)
+{
+	return walk_path(path, opt, sink, NULL);
+}
+
+int ingest_dmarc_mem(const void *data, size_t len, const struct ingest_options *opt,
+                     const struct ingest_sink *sink)
+{
+	return walk_mem(data, len, opt, sink, NULL);
+}
+
+int ingest_mail_path(const char *path, const struct ingest_options *opt,
+                     const struct ingest_sink *sink, const struct ingest_mail_reader *r)
+{
+	return walk_path(path, opt, sink, r);
+}
+
+int ingest_mail_mem(const void *data, size_t len, const struct ingest_options *opt,
+                    const struct ingest_sink *sink, const struct ingest_mail_reader *r)
+{
+	return walk_mem(data, len, opt, sink, r);
 }

@@ -281,10 +281,10 @@ static void check_send(struct check *c)
 {
 	static const char *const known[] = {
 	        "attempt",  "campaign", "campaign_size", "client", "delay_ms",    "dsn",
-	        "event_id", "from",     "gate",          "host",   "list",        "message_id",
-	        "next_attempt", "orig_to",  "owner",    "queue_id",      "rcpt",   "reasons",
-	        "relay",    "reply",    "size",     "status",        "stream", "tls",
-	        "unsubscribe", NULL};
+	        "event_id", "feedback_type", "from",     "gate",          "host",   "list",
+	        "message_id", "next_attempt", "orig_to",  "owner",    "queue_id",      "rcpt",
+	        "reasons",  "relay",    "reply",    "size",     "source_ip", "status", "stream",
+	        "tls",      "unsubscribe", NULL};
 	static const char *const status[] = {"queued",  "sent",       "deferred", "bounced",
 	                                     "blocked", "complained", "expired",  NULL};
 	static const char *const stream[] = {"marketing", "transactional", NULL};
@@ -300,6 +300,8 @@ static void check_send(struct check *c)
 	str(c, "list", 0);
 	str(c, "dsn", 0);
 	str(c, "relay", 0);
+	str(c, "feedback_type", 0);
+	str(c, "source_ip", 0);
 	integer(c, "delay_ms", 0, 0);
 	integer(c, "size", 0, 0);
 	integer(c, "attempt", 0, 0);

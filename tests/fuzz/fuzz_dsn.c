@@ -1,0 +1,65 @@
+/*
+ * tests/fuzz/fuzz_dsn.c - libFuzzer target for the DSN and ARF adapter:
+ * the first byte picks the format (odd: ARF, even: DSN), the rest goes
+ * through ingest_dsn_mem() (container sniffing, gzip, mbox, MIME, the
+ * status-part field parser) with a low size limit.
+ *
+ * Besides the sanitizers, the oracle is the adapter's contract: every
+ * record is a send body with a rcpt and one of the statuses the adapter
+ * makes, and every record, reject or skip names where it came from.
+ */
+#include "auditd/ingest/dsn.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int on_record(void *ctx, const struct ingest_record *rec)
+{
+	const char *status, *rcpt;
+
+	(void)ctx;
+	if (rec->where == NULL || rec->source == NULL || rec->body == NULL ||
+	    strcmp(rec->kind, "send") != 0)
+		abort();
+	status = json_string_value(json_object_get(rec->body, "status"));
+	rcpt = json_string_value(json_object_get(rec->body, "rcpt"));
+	if (status == NULL || rcpt == NULL || strchr(rcpt, '@') == NULL)
+		abort();
+	if (strcmp(status, "bounced") && strcmp(status, "deferred") && strcmp(status, "expired") &&
+	    strcmp(status, "complained"))
+		abort();
+	return 0;
+}
+
+static int on_reject(void *ctx, const char *where, const char *reason, const char *raw, size_t len)
+{
+	(void)ctx, (void)raw, (void)len;
+	if (where == NULL || reason == NULL || reason[0] == '\0')
+		abort();
+	return 0;
+}
+
+static void on_skip(void *ctx, const char *where, const char *why)
+{
+	(void)ctx;
+	if (where == NULL || why == NULL)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ingest_sink sink = {on_record, on_reject, on_skip, NULL};
+	struct ingest_options opt;
+
+	if (size == 0)
+		return 0;
+	memset(&opt, 0, sizeof(opt));
+	opt.name = "fuzz";
+	opt.max_bytes = 1 << 20;
+	ingest_dsn_mem(data + 1, size - 1, data[0] & 1, &opt, &sink);
+	return 0;
+}

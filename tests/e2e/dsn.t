@@ -9,11 +9,8 @@
 #
 # Needs root and the postfix package (skipped otherwise); $AKASHI is the
 # binary under test (build/asan/akashi by default).
-set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-: "${AKASHI:=$ROOT/build/asan/akashi}"
-export LC_ALL=C.UTF-8
+. "$HERE/lib/tap.sh"
 
 if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/postfix ] || [ ! -x /usr/sbin/smtp-sink ]; then
 	echo "1..0 # SKIP needs root and the postfix package"
@@ -21,34 +18,7 @@ if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/postfix ] || [ ! -x /usr/sbin/smtp-si
 fi
 
 . "$HERE/lib/postfix-instance.sh"
-T=$(mktemp -d "${TMPDIR:-/tmp}/akashi-e2e-dsn.XXXXXX")
 trap 'pfi_stop; rm -rf "$T"' EXIT
-
-n=0
-failed=0
-result() { # status desc [diagnostics]
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
-	fi
-	return 0
-}
-is() { # got want desc
-	if [ "$1" = "$2" ]; then result 0 "$3"; else result 1 "$3" "got:  $1
-want: $2"; fi
-}
-like() { # got regex desc
-	if printf '%s' "$1" | grep -Eq -- "$2"; then result 0 "$3"; else result 1 "$3" "got:  $1
-want match: $2"; fi
-}
-bail() {
-	echo "Bail out! $*"
-	exit 1
-}
 
 # --- Postfix bounces mail and writes its DSNs to a local mbox ------------
 pfi_start >"$T/start.log" 2>&1 || bail "cannot start a private Postfix: $(cat "$T/start.log")"
@@ -161,5 +131,4 @@ is "$(printf '%s\n' "$out" | tail -1)" "0 appended, 3 duplicates, 1 rejected" "-
 out=$("$AKASHI" ingest --kind send --format nope x 2>&1)
 like "$out" "formats for send: jsonl postfix dsn arf" "an unknown format lists dsn and arf"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

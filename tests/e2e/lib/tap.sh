@@ -74,7 +74,23 @@ want no match: $2"
 	else _result 0 "$3"; fi
 }
 
+has_line() { # got line desc: one line of got is exactly line
+	if printf '%s\n' "$1" | grep -Fxq -- "$2"; then _result 0 "$3"; else
+		_result 1 "$3" "got:  $1
+want the line: $2"
+	fi
+}
+
 diag() { printf '# %s\n' "$*"; }
+
+# result STATUS DESC [DIAGNOSTICS]: a test point from an exit status.
+result() { _result "$@"; }
+
+# bail WHY: stop the script; the runner counts it as failed.
+bail() {
+	echo "Bail out! $*"
+	exit 1
+}
 
 done_testing() {
 	echo "1..$_n"

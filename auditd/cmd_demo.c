@@ -199,13 +199,32 @@ static void print_tally(const char *label, const struct tally *t, const char *no
 		printf("  %-12s %-30s %6lld\n", i ? "" : label, t->name[i], t->n[i]);
 }
 
+/* How to run this binary from here: "./build/akashi" after `make demo`,
+ * the full path when it is elsewhere, "akashi" when that cannot be told. */
+static void self_command(char *out, size_t cap)
+{
+	char exe[4096], cwd[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t c;
+
+	snprintf(out, cap, "akashi");
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	if (getcwd(cwd, sizeof(cwd)) != NULL && (c = strlen(cwd)) > 0 &&
+	    strncmp(exe, cwd, c) == 0 && exe[c] == '/')
+		snprintf(out, cap, "./%s", exe + c + 1);
+	else
+		snprintf(out, cap, "%s", exe);
+}
+
 int cmd_demo(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        CLI_COMMON_OPTIONS, {"dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
 	const char *dir = "build/demo";
 	char store[4096], samples[4096], path[4200], dbpath[4200], html[4200], json[4200];
-	char bundle[4200], top[4200], commit[41], *alerts = NULL, *dmarc_argv[DEMO_DMARC_MAX + 4];
+	char bundle[4200], top[4200], commit[41], ak[4200], *alerts = NULL, *dmarc_argv[DEMO_DMARC_MAX + 4];
 	struct demo_data d;
 	struct policy_set *set = NULL;
 	struct evidence_store *st = NULL;
@@ -426,16 +445,17 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	printf("  %-12s %s  (%s, verified)\n", "bundle", bundle, d.optout_subject);
 	printf("  %-12s %s/\n", "samples", samples);
 	p = store;
+	self_command(ak, sizeof(ak));
 	printf("\nExplore further:\n"
-	       "  akashi --store %s log --kind finding            # the findings, as recorded\n"
-	       "  akashi --store %s search --subject %s\n"
-	       "  akashi --store %s audit --quarter 2026Q3 --json --no-record\n"
-	       "  akashi --store %s policy show                   # the rules in force (git)\n"
-	       "  akashi --store %s checkpoints                   # signed tree heads\n"
-	       "  akashi --store %s prove 42                      # an inclusion proof\n"
-	       "  akashi --store %s key                           # the public key for auditors\n"
+	       "  %s --store %s log --kind finding            # the findings, as recorded\n"
+	       "  %s --store %s search --subject %s\n"
+	       "  %s --store %s audit --quarter 2026Q3 --json --no-record\n"
+	       "  %s --store %s policy show                   # the rules in force (git)\n"
+	       "  %s --store %s checkpoints                   # signed tree heads\n"
+	       "  %s --store %s prove 42                      # an inclusion proof\n"
+	       "  %s --store %s key                           # the public key for auditors\n"
 	       "  docs/EVIDENCE-FORMAT.md: check a checkpoint by hand with openssl\n",
-	       p, p, d.optout_subject, p, p, p, p, p);
+	       ak, p, ak, p, d.optout_subject, ak, p, ak, p, ak, p, ak, p, ak, p);
 	evidence_checkpoint_clear(&cp);
 	tally_free(&alert_counts);
 	tally_free(&counts.kinds);

@@ -224,7 +224,8 @@ int cmd_demo(struct cli *cli, int argc, char **argv)
 	        CLI_COMMON_OPTIONS, {"dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
 	const char *dir = "build/demo";
 	char store[4096], samples[4096], path[4200], dbpath[4200], html[4200], json[4200];
-	char bundle[4200], top[4200], commit[41], ak[4200], *alerts = NULL, *dmarc_argv[DEMO_DMARC_MAX + 4];
+	char bundle[4200], top[4200], commit[41], ak[4200];
+	char *alerts = NULL, *dmarc_argv[DEMO_DMARC_MAX + 4];
 	struct demo_data d;
 	struct policy_set *set = NULL;
 	struct evidence_store *st = NULL;

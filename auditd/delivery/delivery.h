@@ -245,6 +245,13 @@ struct delivery_raw {
  * stream, list, sender or recipient. */
 int delivery_submit_raw(struct delivery *d, const struct delivery_raw *m, char qid[40]);
 
+/* Append one record of kind from source with body (canonicalised here;
+ * the reference is taken) at time_us, durable through the engine's sink
+ * when this returns 0 (the gateway's failed logins). From the thread of
+ * delivery_run() only (delivery_post). */
+int delivery_record(struct delivery *d, const char *kind, const char *source, json_t *body,
+                    int64_t time_us);
+
 /* ---- inside the daemon (http_campaigns.c) ---- */
 
 struct daemon;

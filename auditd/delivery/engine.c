@@ -341,6 +341,23 @@ static int batch_flush(struct delivery *d, struct batch *b, int64_t *last)
 	return d->sink.append(d->sink.ctx, b->r, b->n, last);
 }
 
+int delivery_record(struct delivery *d, const char *kind, const char *source, json_t *body,
+                    int64_t time_us)
+{
+	struct batch b = {0};
+	int64_t last;
+	int rc = batch_add(&b, body, time_us);
+
+	if (rc == 0) {
+		b.r[0].kind = kind;
+		b.r[0].source = source;
+		b.r[0].source_len = strlen(source);
+		rc = batch_flush(d, &b, &last);
+	}
+	batch_free(&b);
+	return rc;
+}
+
 /* What every send entry of a message says about where it comes from. */
 struct send_ref {
 	const char *message_id, *campaign, *list, *stream, *from, *owner;

@@ -562,6 +562,52 @@ static void starttls(struct session *s)
 }
 
 /* The response to AUTH PLAIN: base64 of "\0user\0token". */
+/* ---- failed logins ----
+ *
+ * A refused AUTH is an `admin` login_failure entry (actor "smtp:USER", the
+ * client's address), recorded through the engine like everything else the
+ * gateway does, so the alert rules see SMTP password guessing as they see
+ * any other (login.bruteforce_src, login.bruteforce_user). */
+
+struct auth_failure {
+	char actor[300];
+	char ip[64];
+	char reason[160];
+	int64_t time_us;
+};
+
+static void auth_failure_task(struct delivery *eng, void *arg)
+{
+	struct auth_failure *f = arg;
+	json_t *b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:s}}", "actor", f->actor, "action",
+	                      "login_failure", "ip", f->ip, "result", "failure", "reason",
+	                      f->reason, "details", "via", "smtp");
+
+	if (b == NULL || delivery_record(eng, "admin", "akashi:smtp", b, f->time_us) != 0)
+		ak_log(AK_LOG_ERR, "smtp: %s: a failed login not recorded: %s", f->ip,
+		       b ? ak_error_last() : "out of memory");
+	free(f);
+}
+
+static void record_auth_failure(struct session *s, const char *user, const char *reason)
+{
+	struct auth_failure *f = calloc(1, sizeof(*f));
+	size_t i;
+
+	if (f == NULL)
+		return;
+	snprintf(f->actor, sizeof(f->actor), "smtp:%s", user);
+	/* The user name is the client's: printable ASCII only in the log. */
+	for (i = 0; f->actor[i]; i++)
+		if ((unsigned char)f->actor[i] < 0x21 || (unsigned char)f->actor[i] > 0x7e)
+			f->actor[i] = '?';
+	snprintf(f->ip, sizeof(f->ip), "%s", s->peer[0] ? s->peer : "0.0.0.0");
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+	f->time_us = ak_time_now();
+	if (delivery_post(s->srv->c.engine, auth_failure_task, f) != 0)
+		free(f);
+}
+
 static void auth_check(struct session *s, const char *b64, size_t len)
 {
 	char user[256], pass[TOKEN_TEXT_MAX + 64], stream[16], list[201];
@@ -579,12 +625,14 @@ static void auth_check(struct session *s, const char *b64, size_t len)
 		return;
 	}
 	if (smtpd_auth_user(user, stream, sizeof(stream), list, sizeof(list)) != 0) {
+		record_auth_failure(s, user, "not a list the gateway knows");
 		reply(s, 535, "5.7.8", "%s", ak_error_last());
 		error(s);
 		goto done;
 	}
 	if (token_check(s->srv->tokens, pass, strlen(pass), &t) != 0) {
 		ak_log(AK_LOG_WARN, "smtp: %s: AUTH refused: not a valid token", s->peer);
+		record_auth_failure(s, user, "not a valid token");
 		reply(s, 535, "5.7.8", "authentication credentials invalid");
 		error(s);
 		goto done;
@@ -592,6 +640,7 @@ static void auth_check(struct session *s, const char *b64, size_t len)
 	if (!token_role_allows(t.role, TOKEN_INGEST)) {
 		ak_log(AK_LOG_WARN, "smtp: %s: AUTH refused: token %s has role %s", s->peer, t.name,
 		       token_role_name(t.role));
+		record_auth_failure(s, user, "the token may not send mail");
 		reply(s, 535, "5.7.8",
 		      "authentication credentials invalid (the token's role may "
 		      "not send mail: an ingest token is needed)");

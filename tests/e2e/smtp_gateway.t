@@ -108,6 +108,34 @@ like "$(sub news akt_not-a-token login)" "^login 535 5.7.8 " "not a token: 535"
 like "$(sub news "$TI" login)" "^login 235$" "an ingest token: 235"
 like "$(sub weird/news "$TI" login)" "^login 535 " "a user that names no stream: 535"
 
+# Refused logins are admin login_failure entries, so password guessing on
+# the gateway raises the same alerts as anywhere else: with the three
+# above, nine from 127.0.0.1 within two minutes (login.bruteforce_src: 8).
+for i in 1 2 3 4 5 6; do sub news "akt_guess-$i" login >/dev/null; done
+fails_logged() {
+	"$AKASHI" --store "$S" log --kind admin | $PY -c '
+import json, sys
+n = 0
+for l in sys.stdin:
+    e = json.loads(l)
+    b = e["body"]
+    if (b["action"], b.get("ip"), b.get("result"), b.get("details"), e["source"]) == \
+            ("login_failure", "127.0.0.1", "failure", {"via": "smtp"}, "akashi:smtp"):
+        n += 1
+print(n)'
+}
+for i in $(seq 100); do
+	[ "$(fails_logged)" -ge 9 ] && "$AKASHI" --store "$S" log --kind alert | grep -q bruteforce_src &&
+		break
+	sleep 0.1
+done
+is "$(fails_logged)" 9 "each refused AUTH is an admin login_failure entry from 127.0.0.1"
+like "$("$AKASHI" --store "$S" log --kind admin | grep -c '"actor":"smtp:news"')" '^8$' \
+	"... naming the user it tried (smtp:news)"
+like "$("$AKASHI" --store "$S" log --kind alert | grep bruteforce_src | head -1)" \
+	'"rule":"login.bruteforce_src".*"127.0.0.1"|"127.0.0.1".*"rule":"login.bruteforce_src"' \
+	"nine refused AUTHs from one address raise login.bruteforce_src"
+
 # --- four recipients: two refused at RCPT, two delivered --------------------
 cat >m1.eml <<'EOF_M'
 From: Example News <news@example.com>

@@ -1157,10 +1157,13 @@ static int drop_privileges(struct daemon *d)
 	 * would refuse it as "not owned by the current user". That check
 	 * guards git from running a stranger's hooks and filters; libgit2
 	 * runs neither, and the repository is the one the configuration
-	 * names. The daemon keeps libgit2 initialised so the setting holds. */
-	git_libgit2_init();
-	d->git_held = 1;
+	 * names. The setting holds because the daemon keeps libgit2
+	 * initialised for its whole life (cmd_serve); that also means its
+	 * configuration search paths were found under root's HOME, so they
+	 * are found again under the new one. */
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, NULL);
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, NULL);
 	ak_log(AK_LOG_INFO, "running as %s (uid %d)", user, (int)pw->pw_uid);
 	return 0;
 }
@@ -1221,6 +1224,13 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	if (config_bool(d->cfg, "log.syslog"))
 		ak_log_open_syslog("akashi");
 	signal(SIGPIPE, SIG_IGN);
+	/* Threads load policies at once (the audit, the engine, the SMTP
+	 * gateway, SIGHUP); each load brackets itself with libgit2's counted
+	 * init and shutdown, so one thread's shutdown to zero could tear down
+	 * the global state another thread is using. One reference for the
+	 * daemon's life keeps the count above zero. */
+	git_libgit2_init();
+	d->git_held = 1;
 	if (evthread_use_pthreads() != 0 || (d->base = event_base_new()) == NULL) {
 		rc = ak_error_set("libevent: cannot make an event loop");
 		goto done;

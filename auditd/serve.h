@@ -88,7 +88,7 @@ struct daemon {
 	int final_done;   /* "stop" and the final checkpoint are in */
 	int64_t final_at_us;
 	int exit_code;
-	int git_held; /* a libgit2 reference held for the process (see drop_privileges) */
+	int git_held; /* a libgit2 reference held for the daemon's life (cmd_serve) */
 	struct http_stream *streams; /* GET /v1/entries being sent */
 	int64_t started_us;
 	struct event *ev_sig[4], *ev_checkpoint, *ev_audit, *ev_drain;

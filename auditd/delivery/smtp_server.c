@@ -51,7 +51,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <git2.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
@@ -1126,12 +1125,6 @@ int smtp_server_start(struct smtp_server **out, const struct smtp_server_conf *c
 	}
 	srv->c = *c;
 	pthread_mutex_init(&srv->mu, NULL);
-	/* The gateway's thread and the engine's both read policies with
-	 * libgit2; a reference held from here until both threads are gone
-	 * keeps libgit2's per-thread state alive until each thread frees its
-	 * own (without it, one thread's git_libgit2_shutdown() can drop the
-	 * state another thread still has, and that leaks). */
-	git_libgit2_init();
 	snprintf(srv->store_dir, sizeof(srv->store_dir), "%s", c->store_dir);
 	snprintf(srv->repo, sizeof(srv->repo), "%s", c->policy_repo);
 	snprintf(srv->ref, sizeof(srv->ref), "%s", c->policy_ref ? c->policy_ref : "HEAD");
@@ -1226,5 +1219,4 @@ void smtp_server_free(struct smtp_server *srv)
 		event_base_free(srv->base);
 	pthread_mutex_destroy(&srv->mu);
 	free(srv);
-	git_libgit2_shutdown();
 }

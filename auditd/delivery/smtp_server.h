@@ -46,7 +46,10 @@ struct smtp_server_conf {
 };
 
 /* Start the gateway's thread. Strings are copied; ssl and engine must
- * outlive the gateway. Errors: AK_* with the message (the fd is closed). */
+ * outlive the gateway. It reloads policies on its own thread while others
+ * do too, so the caller keeps libgit2 initialised meanwhile (akashi serve
+ * holds a reference for its life). Errors: AK_* with the message (the fd
+ * is closed). */
 int smtp_server_start(struct smtp_server **out, const struct smtp_server_conf *c);
 
 /* Stop accepting; sessions between transactions get 421 at once, those in

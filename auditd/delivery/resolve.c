@@ -176,13 +176,13 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 	}
 	if (dns_server && *dns_server) {
 		char ip[64];
-		const char *colon = strrchr(dns_server, ':');
-		int dport = 53;
+		int dport;
 
-		snprintf(ip, sizeof(ip), "%.*s",
-		         colon ? (int)(colon - dns_server) : (int)strlen(dns_server), dns_server);
-		if (colon)
-			dport = atoi(colon + 1);
+		if (ak_hostport_split(dns_server, ip, sizeof(ip), 53, &dport) != 0 || dport == 0) {
+			res_nclose(&rs);
+			return ak_error_code(AK_EINVALID, "dns server '%s': expected IP or IP:PORT",
+			                     dns_server);
+		}
 		rs.nscount = 1;
 		memset(&rs.nsaddr_list[0], 0, sizeof(rs.nsaddr_list[0]));
 		rs.nsaddr_list[0].sin_family = AF_INET;

@@ -1022,8 +1022,9 @@ static int see_file(void *ctx, const char *path, const void *data, size_t len)
 	struct files_seen *s = ctx;
 
 	(void)data;
-	strncat(s->names, path, sizeof(s->names) - strlen(s->names) - 2);
-	strcat(s->names, " ");
+	size_t n = strlen(s->names);
+
+	snprintf(s->names + n, sizeof(s->names) - n, "%s ", path);
 	s->bytes += len;
 	return 0;
 }

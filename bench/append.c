@@ -3,6 +3,7 @@
  * of ~300-byte bodies in batches, next to raw SQLite inserting the same
  * bytes, in the same run. usage: append N BATCH DIR [dedupe:0|1]
  */
+#include "bench/args.h"
 #include "evidence/evidence.h"
 #include "lib/timefmt.h"
 
@@ -22,15 +23,29 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	long n = atol(argv[1]), batch = atol(argv[2]), i, j;
-	const char *dir = argv[3];
-	int dedupe = argc > 4 ? atoi(argv[4]) : 1;
+	long n, batch, i, j;
+	const char *dir;
+	int dedupe;
 	struct evidence_store *st;
-	struct evidence_record *r = calloc((size_t)batch, sizeof(*r));
-	char (*bodies)[320] = calloc((size_t)batch, 320);
-	char (*keys)[64] = calloc((size_t)batch, 64);
+	struct evidence_record *r;
+	char (*bodies)[320], (*keys)[64];
 	double t0;
 
+	if (argc < 4) {
+		fprintf(stderr, "usage: append N BATCH DIR [dedupe:0|1]\n");
+		return 2;
+	}
+	n = (long)bench_arg(argv[1], "N", 1, 1000000000);
+	batch = (long)bench_arg(argv[2], "BATCH", 1, 1000000);
+	dir = argv[3];
+	dedupe = argc > 4 ? (int)bench_arg(argv[4], "dedupe", 0, 1) : 1;
+	r = calloc((size_t)batch, sizeof(*r));
+	bodies = calloc((size_t)batch, 320);
+	keys = calloc((size_t)batch, 64);
+	if (r == NULL || bodies == NULL || keys == NULL) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
 	if (evidence_init(dir, "bench.example/append") != 0 || evidence_open(&st, dir, 0) != 0) {
 		fprintf(stderr, "cannot make store\n");
 		return 1;

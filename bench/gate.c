@@ -8,6 +8,7 @@
  * on one of three lists.
  * usage: gate STORE SUBJECTS [COUNT]
  */
+#include "bench/args.h"
 #include "evidence/evidence.h"
 #include "policies/gate.h"
 #include "policies/repo.h"
@@ -42,10 +43,16 @@ int main(int argc, char **argv)
 	struct policy_set *set;
 	struct gate *g;
 	char repo[4096], rcpt[64];
-	long subjects = atol(argv[2]), n = argc > 3 ? atol(argv[3]) : 1000000, i, allowed = 0;
+	long subjects, n, i, allowed = 0;
 	double t0, t1, tg, tl;
 	sqlite3_stmt *c, *s;
 
+	if (argc < 3) {
+		fprintf(stderr, "usage: gate STORE SUBJECTS [COUNT]\n");
+		return 2;
+	}
+	subjects = (long)bench_arg(argv[2], "SUBJECTS", 1, 1000000000);
+	n = argc > 3 ? (long)bench_arg(argv[3], "COUNT", 1, 1000000000) : 1000000;
 	snprintf(repo, sizeof(repo), "%s/policies", argv[1]);
 	if (evidence_open(&st, argv[1], EVIDENCE_READONLY) != 0 ||
 	    policy_load(&set, repo, "HEAD") != 0) {

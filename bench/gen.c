@@ -3,6 +3,7 @@
  * mix (80 % send, 10 % consent, 8 % admin, 2 % system) in time order, the
  * same for a given N and seed. usage: gen N [SEED] > file.jsonl
  */
+#include "bench/args.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,11 @@ static uint64_t rnd(void)
 
 int main(int argc, char **argv)
 {
-	long n = argc > 1 ? atol(argv[1]) : 1000000, i;
+	long n = argc > 1 ? (long)bench_arg(argv[1], "N", 0, 1000000000) : 1000000, i;
 	long long t0 = 1782864000; /* 2026-07-01 */
 
 	if (argc > 2)
-		s ^= (uint64_t)atoll(argv[2]);
+		s ^= (uint64_t)bench_arg(argv[2], "SEED", 0, 0x7fffffffffffffffLL);
 	for (i = 0; i < n; i++) {
 		long long t = t0 + i / 10;
 		int k = (int)(rnd() % 100);

@@ -15,6 +15,7 @@
  *
  * usage: gen_quarter SENDS [SEED] > file.jsonl
  */
+#include "bench/args.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,8 @@ static const char *admins[] = {"alice", "bob",    "carol",  "dave", "erin", "fra
 
 int main(int argc, char **argv)
 {
-	long sends = argc > 1 ? strtol(argv[1], NULL, 10) : 1000000, subjects, i;
+	long sends = argc > 1 ? (long)bench_arg(argv[1], "SENDS", 1, 1000000000) : 1000000;
+	long subjects, i;
 	long long *optout, *bounced;
 	char t[32], t2[32];
 	int *noproof;
@@ -66,7 +68,7 @@ int main(int argc, char **argv)
 	}
 	subjects = sends / 21 + 1;
 	if (argc > 2)
-		s ^= (uint64_t)strtoull(argv[2], NULL, 10);
+		s ^= (uint64_t)bench_arg(argv[2], "SEED", 0, 0x7fffffffffffffffLL);
 	optout = calloc((size_t)subjects, sizeof(*optout));
 	noproof = calloc((size_t)subjects, sizeof(*noproof));
 	bounced = calloc((size_t)subjects, sizeof(*bounced));

@@ -9,6 +9,7 @@
  *
  * usage: http_load HOST PORT PATH TOKEN FILE CLIENTS BATCH
  */
+#include "bench/args.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -174,11 +175,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	host = argv[1];
-	port = (int)strtol(argv[2], NULL, 10);
+	port = (int)bench_arg(argv[2], "PORT", 1, 65535);
 	path = argv[3];
 	token = argv[4];
-	clients = strtoul(argv[6], NULL, 10);
-	per = strtoul(argv[7], NULL, 10);
+	clients = (size_t)bench_arg(argv[6], "CLIENTS", 1, 1024);
+	per = (size_t)bench_arg(argv[7], "BATCH", 1, 1000000);
 	if ((f = fopen(argv[5], "rb")) == NULL || fseek(f, 0, SEEK_END) != 0 ||
 	    (size = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0) {
 		perror(argv[5]);

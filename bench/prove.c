@@ -4,6 +4,7 @@
  * baseline, in the same run, one SQLite point lookup of an entry by seq.
  * usage: prove STORE [COUNT]
  */
+#include "bench/args.h"
 #include "evidence/evidence.h"
 
 #include <stdio.h>
@@ -28,7 +29,7 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	struct evidence_store *st;
-	int n = argc > 2 ? atoi(argv[2]) : 1000, i;
+	int n = argc > 2 ? (int)bench_arg(argv[2], "COUNT", 1, 100000000) : 1000, i;
 	double *t = calloc((size_t)n, sizeof(*t)), t0, sum = 0, look = 0;
 	int64_t size;
 	unsigned char(*path)[EVIDENCE_HASH_LEN], leaf[32];

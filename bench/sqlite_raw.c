@@ -6,6 +6,7 @@
  * akashi's ingest is compared with.
  * usage: sqlite_raw FILE.jsonl DB BATCH   (prints rows per second)
  */
+#include "bench/args.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sqlite_raw FILE DB BATCH\n");
 		return 2;
 	}
-	batch = atol(argv[3]);
+	batch = (long)bench_arg(argv[3], "BATCH", 1, 1000000);
 	f = fopen(argv[1], "r");
 	if (f == NULL || sqlite3_open(argv[2], &db) != SQLITE_OK) {
 		fprintf(stderr, "cannot open\n");

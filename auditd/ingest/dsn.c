@@ -343,7 +343,8 @@ static int part_content(GMimeObject *obj, GMimeStream **out, const unsigned char
 	if (g_mime_data_wrapper_write_to_stream(content, *out) < 0)
 		return ak_error_code(AK_EINVALID, "a report part cannot be decoded");
 	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(*out));
-	*data = bytes->data;
+	/* An empty GByteArray has no data pointer at all. */
+	*data = bytes->len ? bytes->data : (const unsigned char *)"";
 	*len = bytes->len;
 	return 0;
 }

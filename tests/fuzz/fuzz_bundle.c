@@ -49,5 +49,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc == 0 && (res.tree_size <= 0 || res.entries < 0 || res.files <= 0))
 		abort();
+	/* A bundle that verifies proves entries inside its tree. */
+	if (rc == 0 && res.entries > 0 &&
+	    (res.first_seq < 1 || res.last_seq < res.first_seq || res.last_seq > res.tree_size))
+		abort();
+	/* The same bytes always get the same verdict. */
+	{
+		struct bundle_verify_result again;
+		struct seen seen2 = {0};
+		int rc2 = bundle_verify(&src, &lim, on_problem, &seen2, &again);
+
+		if (rc2 != AK_ENOMEM && (rc2 != rc || again.problems != res.problems ||
+		                         again.entries != res.entries ||
+		                         memcmp(again.root, res.root, sizeof(res.root)) != 0))
+			abort();
+	}
 	return 0;
 }

@@ -94,6 +94,8 @@ struct delivery {
 	const struct policy_set *set;
 	sqlite3 *gate_db;
 	struct gate *gate;
+	json_t *allow_json; /* the decision every allowed message records, for allow_commit */
+	char allow_commit[41];
 	struct dqueue *q;
 	struct dkim_key *key, *edkey;
 	struct smtp_client *smtp;
@@ -339,6 +341,20 @@ static int batch_flush(struct delivery *d, struct batch *b, int64_t *last)
 		b->r[i].body_len = b->len[i];
 	}
 	return d->sink.append(d->sink.ctx, b->r, b->n, last);
+}
+
+/* The JSON of a decision (a new reference). A plain allow is the same
+ * object for every message under one policy commit, made once. */
+static json_t *decision_json(struct delivery *d, const struct gate_decision *gd)
+{
+	if (!gd->allow || gd->nreasons)
+		return gate_decision_json(gd);
+	if (d->allow_json == NULL || strcmp(d->allow_commit, gd->policy_commit) != 0) {
+		json_decref(d->allow_json);
+		d->allow_json = gate_decision_json(gd);
+		snprintf(d->allow_commit, sizeof(d->allow_commit), "%s", gd->policy_commit);
+	}
+	return json_incref(d->allow_json);
 }
 
 int delivery_record(struct delivery *d, const char *kind, const char *source, json_t *body,
@@ -740,6 +756,7 @@ void delivery_free(struct delivery *d)
 		camp_free(k);
 	}
 	gate_free(d->gate);
+	json_decref(d->allow_json);
 	dq_close(d->q);
 	dkim_key_free(d->key);
 	dkim_key_free(d->edkey);
@@ -1541,7 +1558,7 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 		if (r->state == DQ_NEW) {
 			o = body_common(k, r->rcpt, mid, "queued");
 			if (o) {
-				json_object_set_new(o, "gate", gate_decision_json(&gd));
+				json_object_set_new(o, "gate", decision_json(d, &gd));
 				json_object_set_new(o, "campaign_size", json_integer(k->c.size));
 				if (url[0])
 					json_object_set_new(
@@ -1569,7 +1586,7 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 			m->fields = r->fields;
 			m->fields_len = r->fields_len;
 			r->fields = NULL;
-			m->gate = gate_decision_json(&gd);
+			m->gate = decision_json(d, &gd);
 			m->job.owner = m;
 			m->job.from = k->c.sender;
 			m->job.rcpt = m->rcpt;

@@ -39,6 +39,9 @@ enum {
 	S_GET,
 	S_MARK_GET,
 	S_MARK_SET,
+	S_CAMPAIGN_ADD,
+	S_SUBMISSION_ADD,
+	S_SUBMITTED_ADD,
 	S_N
 };
 
@@ -64,6 +67,14 @@ static const char *const sql[S_N] = {
                       "ORDER BY campaign, idx LIMIT ?3",
         [S_GET] = "SELECT state, attempts FROM messages WHERE campaign = ?1 AND idx = ?2",
         [S_MARK_GET] = "SELECT value FROM meta WHERE key = 'ev_mark'",
+        [S_CAMPAIGN_ADD] = "INSERT INTO campaigns(id, stream, list, sender, owner, nonce, "
+                           "template, columns, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                           "?8, ?9)",
+        [S_SUBMISSION_ADD] = "INSERT INTO submissions(id, campaign, message_id, via, peer) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5)",
+        [S_SUBMITTED_ADD] = "INSERT INTO submitted(campaign, recipients) VALUES (?1, ?2) ON "
+                            "CONFLICT(campaign) DO UPDATE SET recipients = recipients + "
+                            "excluded.recipients",
         [S_MARK_SET] = "INSERT INTO meta(key, value) VALUES ('ev_mark', ?1) ON CONFLICT(key) DO "
                        "UPDATE SET value = excluded.value",
 };
@@ -356,27 +367,29 @@ done:
 	return rc;
 }
 
+/* Run a statement of q->st with its bindings made; reset and cleared. */
+static int step_done(struct dqueue *q, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : dberr(q, what);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
 int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *s = q->st[S_CAMPAIGN_ADD];
 	json_t *cols = json_array();
 	char *cj = NULL;
 	size_t i;
-	int rc = 0;
+	int rc;
 
 	for (i = 0; cols && i < c->ncolumns; i++)
 		json_array_append_new(cols, json_string(c->columns[i]));
 	if (cols == NULL || (cj = json_dumps(cols, JSON_COMPACT)) == NULL) {
-		rc = ak_error_oom();
-		goto done;
-	}
-	if (sqlite3_prepare_v2(
-	            q->db,
-	            "INSERT INTO campaigns(id, stream, list, sender, owner, nonce, "
-	            "template, columns, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	            -1, &s, NULL) != SQLITE_OK) {
-		rc = dberr(q, "add campaign");
-		goto done;
+		json_decref(cols);
+		return ak_error_oom();
 	}
 	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, c->stream, -1, SQLITE_STATIC);
@@ -388,49 +401,23 @@ int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c)
 	sqlite3_bind_blob(s, 7, c->template_data, (int)c->template_len, SQLITE_STATIC);
 	sqlite3_bind_text(s, 8, cj, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 9, c->created);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		rc = dberr(q, "add campaign");
-		goto done;
-	}
-	if (c->raw) {
-		sqlite3_finalize(s);
-		s = NULL;
-		if (sqlite3_prepare_v2(
-		            q->db,
-		            "INSERT INTO submissions(id, campaign, message_id, via, peer) "
-		            "VALUES (?1, ?2, ?3, ?4, ?5)",
-		            -1, &s, NULL) != SQLITE_OK) {
-			rc = dberr(q, "add submission");
-			goto done;
-		}
+	rc = step_done(q, s, "add campaign");
+	if (rc == 0 && c->raw) {
+		s = q->st[S_SUBMISSION_ADD];
 		sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, c->label, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, c->message_id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 4, c->via, -1, SQLITE_STATIC);
 		if (c->peer)
 			sqlite3_bind_text(s, 5, c->peer, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			rc = dberr(q, "add submission");
-			goto done;
-		}
-		sqlite3_finalize(s);
-		s = NULL;
-		if (sqlite3_prepare_v2(
-		            q->db,
-		            "INSERT INTO submitted(campaign, recipients) VALUES (?1, ?2) ON "
-		            "CONFLICT(campaign) DO UPDATE SET recipients = recipients + "
-		            "excluded.recipients",
-		            -1, &s, NULL) != SQLITE_OK) {
-			rc = dberr(q, "add submission");
-			goto done;
-		}
+		rc = step_done(q, s, "add submission");
+	}
+	if (rc == 0 && c->raw) {
+		s = q->st[S_SUBMITTED_ADD];
 		sqlite3_bind_text(s, 1, c->label, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, c->size);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			rc = dberr(q, "add submission");
+		rc = step_done(q, s, "add submission");
 	}
-done:
-	sqlite3_finalize(s);
 	free(cj);
 	json_decref(cols);
 	return rc;

@@ -5,6 +5,7 @@
 
 #include "lib/error.h"
 
+#include <openssl/rand.h>
 #include <stdint.h>
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -166,5 +167,15 @@ int ak_hex_decode(void *out, size_t cap, const char *in, size_t n)
 			return ak_error_code(AK_EINVALID, "not a hex digit");
 		o[i] = (unsigned char)(a << 4 | b);
 	}
+	return 0;
+}
+
+int ak_random_hex(char *out, size_t n)
+{
+	unsigned char rnd[64];
+
+	if (n > sizeof(rnd) || RAND_bytes(rnd, (int)n) != 1)
+		return ak_error_set("no random bytes");
+	ak_hex_encode(out, rnd, n);
 	return 0;
 }

@@ -33,6 +33,11 @@ int ak_b64url_decode(void *out, size_t cap, const char *in, size_t n);
 /* Write the lower-case hex of in[0..n) and a NUL to out (2n + 1 bytes). */
 void ak_hex_encode(char *out, const void *in, size_t n);
 
+/* n random bytes (at most 64, from OpenSSL's generator) as 2n lower-case
+ * hex digits and a NUL in out: ids, nonces and tags. 0, or AK_ERROR when
+ * no random bytes could be had. */
+int ak_random_hex(char *out, size_t n);
+
 /* The value of one hex digit (either case), or -1. */
 int ak_hex_value(int c);
 

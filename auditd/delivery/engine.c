@@ -33,6 +33,7 @@
 
 #include "auditd/ingest/kinds.h"
 #include "auditd/unsubscribe.h"
+#include "lib/b64.h"
 #include "lib/csv.h"
 #include "lib/error.h"
 #include "lib/jcs.h"
@@ -994,7 +995,6 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 	struct loader l;
 	struct dq_campaign have, add;
 	char nonce[17], from[256];
-	unsigned char rnd[8];
 	size_t i;
 	int64_t max_idx = 0, created = ak_time_now();
 	int rc, lower;
@@ -1064,12 +1064,8 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 	}
 	if (have.id == NULL) {
 		memset(&add, 0, sizeof(add));
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-			rc = ak_error_set("no random bytes for the campaign nonce");
+		if ((rc = ak_random_hex(nonce, 8)) != 0)
 			goto done;
-		}
-		for (i = 0; i < sizeof(rnd); i++)
-			snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
 		add.id = (char *)c->id;
 		add.stream = (char *)c->stream;
 		add.list = (char *)c->list;
@@ -1156,7 +1152,6 @@ static int record_refusals(struct delivery *d, const struct delivery_raw *m)
 int delivery_submit_raw(struct delivery *d, const struct delivery_raw *m, char qid[40])
 {
 	struct dq_campaign add;
-	unsigned char rnd[8];
 	char nonce[17], id[40], from[256], rcpt[256];
 	int64_t now = ak_time_now();
 	size_t i;
@@ -1177,10 +1172,8 @@ int delivery_submit_raw(struct delivery *d, const struct delivery_raw *m, char q
 		return rc;
 	if (!m->message_id || !*m->message_id || !m->data || m->len == 0)
 		return ak_error_code(AK_EINVALID, "a message and its Message-ID are required");
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return ak_error_set("no random bytes for the submission id");
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+	if ((rc = ak_random_hex(nonce, 8)) != 0)
+		return rc;
 	snprintf(id, sizeof(id), "smtp:%s", nonce);
 	memset(&add, 0, sizeof(add));
 	add.id = id;

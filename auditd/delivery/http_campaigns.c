@@ -46,6 +46,7 @@
 
 #include "auditd/http_parse.h"
 #include "auditd/serve.h"
+#include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "policies/gate.h"
@@ -392,10 +393,8 @@ static void post_campaign(struct delivery_service *svc, struct evhttp_request *r
 	struct submission *s = NULL;
 	json_t *body = NULL;
 	json_error_t je;
-	unsigned char rnd[8];
 	char tag[17];
 	const char *tpl, *csv;
-	size_t i;
 
 	if (authorize(svc, req, TOKEN_INGEST) != 0)
 		return;
@@ -433,12 +432,10 @@ static void post_campaign(struct delivery_service *svc, struct evhttp_request *r
 		            "required (strings)");
 		goto done;
 	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	if (ak_random_hex(tag, 8) != 0) {
 		reply_error(req, 500, "no random bytes");
 		goto done;
 	}
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(s->tpl_path, sizeof(s->tpl_path), "%s/campaign-%s.eml", svc->spool, tag);
 	snprintf(s->csv_path, sizeof(s->csv_path), "%s/campaign-%s.csv", svc->spool, tag);
 	if (write_file(s->tpl_path, tpl, strlen(tpl)) != 0 ||

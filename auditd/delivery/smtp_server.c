@@ -37,6 +37,7 @@
 
 #include "auditd/delivery/delivery_int.h"
 #include "auditd/tokens.h"
+#include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/hostport.h"
 #include "lib/log.h"
@@ -822,10 +823,8 @@ static void end_data(struct session *s)
 	struct smtpd_msg_in in;
 	struct smtpd_msg_out res;
 	struct ak_buf out = AK_BUF_INIT(0);
-	unsigned char rnd[12];
 	char local[40], def[256];
 	struct pending *p;
-	size_t i;
 
 	s->data = 0;
 	if (s->data_flags & SMTPD_DATA_TOO_BIG) {
@@ -842,13 +841,11 @@ static void end_data(struct session *s)
 		reset_tx(s, NULL, NULL);
 		return;
 	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	if (ak_random_hex(local, 12) != 0) {
 		reply(s, 451, "4.3.0", "no random bytes");
 		reset_tx(s, NULL, NULL);
 		return;
 	}
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(local + 2 * i, 3, "%02x", rnd[i]);
 	default_campaign(s, def, sizeof(def));
 	memset(&in, 0, sizeof(in));
 	in.list = s->list;

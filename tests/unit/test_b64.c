@@ -80,10 +80,24 @@ static void test_b64__refuses_what_is_not_canonical(void **state)
 	assert_int_equal(ak_hex_decode(back, 2, "00fg", 4), AK_EINVALID);
 }
 
+static void test_b64__random_hex_is_hex_and_fresh(void **state)
+{
+	char a[129], b[129];
+
+	(void)state;
+	assert_int_equal(ak_random_hex(a, 64), 0);
+	assert_int_equal(strlen(a), 128);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 128);
+	assert_int_equal(ak_random_hex(b, 64), 0);
+	assert_string_not_equal(a, b);
+	assert_int_equal(ak_random_hex(a, 65), AK_ERROR);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_b64__rfc4648_vectors),
 	cmocka_unit_test(test_b64__round_trips_every_length_and_byte),
 	cmocka_unit_test(test_b64__refuses_what_is_not_canonical),
+	cmocka_unit_test(test_b64__random_hex_is_hex_and_fresh),
 };
 
 AK_UNIT_MAIN(tests)

@@ -10,8 +10,10 @@
  * "N appended, M duplicates, K rejected".
  *
  * The appends are durable when that line is printed; the catalog and the
- * full-text index then catch up (the index is skipped with --no-index:
- * `akashi search` and the daemon bring it up to date later).
+ * full-text index then catch up. --no-index leaves both behind, for bulk
+ * loads: the daemon, `akashi audit`, `report` and `search` bring them up
+ * to date when they need them, and until then scans read the uncatalogued
+ * tail from the log itself (evidence/index.c), so no reader misses an entry.
  */
 #include "auditd/cli.h"
 
@@ -384,11 +386,10 @@ int cmd_ingest(struct cli *cli, int argc, char **argv)
 	t_collect = ak_time_now();
 	rc = ingest_pipeline_commit(p, &counts);
 	t_append = ak_time_now();
-	if (rc == 0 && counts.appended) {
+	if (rc == 0 && counts.appended && !no_index) {
 		/* The catalog and search index follow right away; appends were
-		 * durable before this started. --no-index leaves the search
-		 * index to the daemon or the next search. */
-		rc = no_index ? evidence_catalog_catchup(st) : evidence_catchup(st, 0, NULL);
+		 * durable before this started. */
+		rc = evidence_catchup(st, 0, NULL);
 	}
 done:
 	if (stats)

@@ -88,20 +88,35 @@ static const char *const sql[Q_N] = {
 			  "AND role = ?2 AND until IS NULL AND since <= ?3",
 	[Q_LOGIN_ADDR] = "INSERT OR IGNORE INTO login_addresses VALUES(?1, ?2, ?3, ?4)",
 	[Q_APPROVAL] = "INSERT OR IGNORE INTO approvals VALUES(?1, ?2, ?3, ?4)",
-	/* An account fact moves to a later event only (?2 its time, ?3 text, ?4 seq). */
-#define ACCT_SET(col, extra)                                                                  \
-	"UPDATE account_state SET " col " = ?2" extra " WHERE account = ?1 AND (" col " IS NULL " \
-	"OR " col " <= ?2)"
-	[Q_ACCT_LOGIN] = ACCT_SET("last_login", ", last_login_ip = ?3, login_seq = ?4"),
-	[Q_ACCT_PASSWORD] = ACCT_SET("password_changed", ", password_seq = ?4"),
-	[Q_ACCT_REVIEW] = ACCT_SET("reviewed", ", reviewer = ?3, review_seq = ?4"),
-	[Q_ACCT_DISABLED] = ACCT_SET("disabled", ""),
-	[Q_ACCT_MFA_ON] = ACCT_SET("mfa_time", ", mfa = 1"),
-	[Q_ACCT_MFA_OFF] = ACCT_SET("mfa_time", ", mfa = 0"),
-#undef ACCT_SET
+	/* An account fact moves to a later event only (?2 its time, ?3 text,
+	 * ?4 seq), and the statement that records it also makes the account's
+	 * row or moves its first-seen time (one statement per event, not two:
+	 * the writer runs one for every login). SET expressions read the row
+	 * as it was, so every column tests the fact's old time. */
+#define ACCT_UPSERT(cols, vals) \
+	"INSERT INTO account_state(account, first_seen, " cols ") VALUES(?1, ?2, " vals ") " \
+	"ON CONFLICT(account) DO UPDATE SET first_seen = min(first_seen, ?2)"
+#define IF_NEWER(fact, col, val) \
+	", " col " = CASE WHEN " fact " IS NULL OR " fact " <= ?2 THEN " val " ELSE " col " END"
+	[Q_ACCT_LOGIN] = ACCT_UPSERT("last_login, last_login_ip, login_seq", "?2, ?3, ?4")
+		IF_NEWER("last_login", "last_login", "?2") IF_NEWER("last_login", "last_login_ip", "?3")
+		IF_NEWER("last_login", "login_seq", "?4"),
+	[Q_ACCT_PASSWORD] = ACCT_UPSERT("password_changed, password_seq", "?2, ?4")
+		IF_NEWER("password_changed", "password_changed", "?2")
+		IF_NEWER("password_changed", "password_seq", "?4"),
+	[Q_ACCT_REVIEW] = ACCT_UPSERT("reviewed, reviewer, review_seq", "?2, ?3, ?4")
+		IF_NEWER("reviewed", "reviewed", "?2") IF_NEWER("reviewed", "reviewer", "?3")
+		IF_NEWER("reviewed", "review_seq", "?4"),
+	[Q_ACCT_DISABLED] = ACCT_UPSERT("disabled", "?2") IF_NEWER("disabled", "disabled", "?2"),
+	[Q_ACCT_MFA_ON] = ACCT_UPSERT("mfa_time, mfa", "?2, 1") IF_NEWER("mfa_time", "mfa_time", "?2")
+		IF_NEWER("mfa_time", "mfa", "1"),
+	[Q_ACCT_MFA_OFF] = ACCT_UPSERT("mfa_time, mfa", "?2, 0") IF_NEWER("mfa_time", "mfa_time", "?2")
+		IF_NEWER("mfa_time", "mfa", "0"),
 	/* The earliest creation counts. */
-	[Q_ACCT_CREATED] = "UPDATE account_state SET created = ?2 WHERE account = ?1 AND "
-			   "(created IS NULL OR created > ?2)",
+	[Q_ACCT_CREATED] = ACCT_UPSERT("created", "?2")
+		", created = CASE WHEN created IS NULL OR created > ?2 THEN ?2 ELSE created END",
+#undef IF_NEWER
+#undef ACCT_UPSERT
 };
 
 _Static_assert(Q_N <= sizeof(((struct state *)0)->st) / sizeof(sqlite3_stmt *),
@@ -269,7 +284,9 @@ static int index_consent(sqlite3 *db, struct state *s, const struct ak_jv *b,
 	/* The suppression list follows the latest action of the pair. */
 	if (strcmp(action, "opt_out") == 0 && strcmp(c.action, "opt_out") == 0)
 		return suppress(db, s, subject, list, "opt_out", e->time_us, e->seq);
-	if (strcmp(action, "opt_in") == 0 && strcmp(c.action, "opt_in") == 0) {
+	/* An opt-in lifts the pair's opt-out suppression, which exists only
+	 * if an opt-out of the pair was ever indexed (c.optout_seq). */
+	if (strcmp(action, "opt_in") == 0 && strcmp(c.action, "opt_in") == 0 && c.optout_seq) {
 		if ((rc = stmt(db, s, Q_SUPP_DEL, &q)) != 0)
 			return rc;
 		sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
@@ -341,12 +358,6 @@ static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
 		sqlite3_bind_int64(q, 4, e->seq);
 		return run(db, q);
 	}
-	if ((rc = stmt(db, s, Q_ACCT_TOUCH, &q)) != 0)
-		return rc;
-	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, e->time_us);
-	if ((rc = run(db, q)) != 0)
-		return rc;
 	if (strcmp(action, "login_success") == 0) {
 		if ((rc = account_set(db, s, Q_ACCT_LOGIN, account, e->time_us, ip, e->seq)) != 0)
 			return rc;
@@ -372,6 +383,13 @@ static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
 	if (strcmp(action, "mfa_enable") == 0 || strcmp(action, "mfa_disable") == 0)
 		return account_set(db, s, action[4] == 'e' ? Q_ACCT_MFA_ON : Q_ACCT_MFA_OFF, account,
 				   e->time_us, NULL, e->seq);
+	/* Any other event only makes the account known (first seen). */
+	if ((rc = stmt(db, s, Q_ACCT_TOUCH, &q)) != 0)
+		return rc;
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, e->time_us);
+	if ((rc = run(db, q)) != 0)
+		return rc;
 	if ((strcmp(action, "role_grant") == 0 || strcmp(action, "role_revoke") == 0) && role) {
 		int grant = strcmp(action, "role_grant") == 0;
 

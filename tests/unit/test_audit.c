@@ -551,6 +551,116 @@ static void test_audit__system_entry_holds_counts_and_figures(void **state)
 	json_decref(body);
 }
 
+/* One row of account_state as text: "first_seen|last_login|ip|login_seq|
+ * password_changed|reviewed|reviewer|created|disabled|mfa" (times in
+ * seconds, NULL as "-"). */
+static void account_row(const char *account, char *out, size_t size)
+{
+	sqlite3_stmt *q;
+
+	assert_int_equal(sqlite3_prepare_v2(evidence_db(F.st),
+					    "SELECT coalesce(first_seen / 1000000, '-') || '|' || "
+					    "coalesce(last_login / 1000000, '-') || '|' || "
+					    "coalesce(last_login_ip, '-') || '|' || coalesce(login_seq, '-') || '|' || "
+					    "coalesce(password_changed / 1000000, '-') || '|' || "
+					    "coalesce(reviewed / 1000000, '-') || '|' || coalesce(reviewer, '-') || '|' || "
+					    "coalesce(created / 1000000, '-') || '|' || "
+					    "coalesce(disabled / 1000000, '-') || '|' || coalesce(mfa, '-') "
+					    "FROM account_state WHERE account = ?",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	snprintf(out, size, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+}
+
+static int64_t count(const char *sql)
+{
+	sqlite3_stmt *q;
+	int64_t n;
+
+	assert_int_equal(sqlite3_prepare_v2(evidence_db(F.st), sql, -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+/* The derived account facts: each moves to a later event only, whatever
+ * the order the events arrive in; first seen is the earliest event of any
+ * kind; creation the earliest creation. Reindexing gives the same row. */
+static void test_audit__account_facts_move_to_later_events_only(void **state)
+{
+	char row[512], again[512], want[512];
+	int64_t login;
+
+	(void)state;
+	login = add(&F, "admin", "2026-07-10T00:00:00Z",
+		    "{\"actor\":\"ops\",\"action\":\"login_success\",\"ip\":\"192.0.2.10\"}");
+	add(&F, "admin", "2026-07-05T00:00:00Z",
+	    "{\"actor\":\"ops\",\"action\":\"login_success\",\"ip\":\"192.0.2.5\"}");
+	add(&F, "admin", "2026-07-03T00:00:00Z", "{\"actor\":\"ops\",\"action\":\"logout\"}");
+	add(&F, "admin", "2026-07-08T00:00:00Z",
+	    "{\"actor\":\"ops\",\"action\":\"password_change\"}");
+	add(&F, "admin", "2026-07-07T00:00:00Z",
+	    "{\"actor\":\"ops\",\"action\":\"password_change\"}");
+	add(&F, "admin", "2026-07-09T00:00:00Z",
+	    "{\"actor\":\"boss\",\"action\":\"access_review\",\"target\":\"ops\"}");
+	add(&F, "admin", "2026-07-06T00:00:00Z",
+	    "{\"actor\":\"peer\",\"action\":\"access_review\",\"target\":\"ops\"}");
+	add(&F, "admin", "2026-07-04T00:00:00Z",
+	    "{\"actor\":\"root\",\"action\":\"account_create\",\"target\":\"ops\"}");
+	add(&F, "admin", "2026-07-02T00:00:00Z",
+	    "{\"actor\":\"root\",\"action\":\"account_create\",\"target\":\"ops\"}");
+	add(&F, "admin", "2026-07-12T00:00:00Z",
+	    "{\"actor\":\"ops\",\"action\":\"mfa_enable\"}");
+	add(&F, "admin", "2026-07-11T00:00:00Z",
+	    "{\"actor\":\"ops\",\"action\":\"mfa_disable\"}");
+	account_row("ops", row, sizeof(row));
+	/* 2026-07-01T00:00:00Z is 1782864000; day d is + (d - 1) * 86400. */
+	snprintf(want, sizeof(want), "%lld|%lld|192.0.2.10|%lld|%lld|%lld|boss|%lld|-|1",
+		 1782864000LL + 1 * 86400, 1782864000LL + 9 * 86400, (long long)login,
+		 1782864000LL + 7 * 86400, 1782864000LL + 8 * 86400, 1782864000LL + 1 * 86400);
+	assert_string_equal(row, want);
+	/* An account seen only through a fact statement has its row too. */
+	add(&F, "admin", "2026-07-13T00:00:00Z",
+	    "{\"actor\":\"root\",\"action\":\"account_disable\",\"target\":\"gone\"}");
+	account_row("gone", row, sizeof(row));
+	snprintf(want, sizeof(want), "%lld|-|-|-|-|-|-|-|%lld|-", 1782864000LL + 12 * 86400,
+		 1782864000LL + 12 * 86400);
+	assert_string_equal(row, want);
+	account_row("ops", row, sizeof(row));
+	assert_int_equal(evidence_reindex(F.st, NULL, NULL), 0);
+	account_row("ops", again, sizeof(again));
+	assert_string_equal(again, row);
+}
+
+/* An opt-in lifts only an opt-out suppression of its own pair. */
+static void test_audit__optin_lifts_only_its_pairs_optout(void **state)
+{
+	(void)state;
+	add(&F, "consent", "2026-07-01T00:00:00Z",
+	    "{\"subject\":\"a@example.com\",\"list\":\"news\",\"action\":\"opt_out\"}");
+	add(&F, "send", "2026-07-01T00:00:00Z",
+	    "{\"rcpt\":\"a@example.com\",\"status\":\"bounced\",\"dsn\":\"5.1.1\"}");
+	assert_int_equal(count("SELECT count(*) FROM suppression WHERE address = 'a@example.com'"),
+			 2);
+	add(&F, "consent", "2026-07-02T00:00:00Z",
+	    "{\"subject\":\"a@example.com\",\"list\":\"other\",\"action\":\"opt_in\","
+	    "\"method\":\"single\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	assert_int_equal(count("SELECT count(*) FROM suppression WHERE address = 'a@example.com'"),
+			 2);
+	add(&F, "consent", "2026-07-03T00:00:00Z",
+	    "{\"subject\":\"a@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"single\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	assert_int_equal(count("SELECT count(*) FROM suppression WHERE address = 'a@example.com'"),
+			 1);
+	assert_int_equal(count("SELECT count(*) FROM suppression WHERE address = 'a@example.com' "
+			       "AND reason = 'hard_bounce'"),
+			 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +681,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_audit__system_entry_holds_counts_and_figures,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit__account_facts_move_to_later_events_only,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit__optin_lifts_only_its_pairs_optout, setup,
+						teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -7,7 +7,9 @@
  * max_batch records, or one call job. Group commit comes mostly for free:
  * while one commit waits for its fsync, the requests that arrive queue up
  * and go together in the next one. max_wait_us adds a deliberate wait for
- * light loads where that is worth a little latency.
+ * light loads where that is worth a little latency. WAL pages are copied
+ * into the database file by a thread of their own (evidence_walcopy_*),
+ * not inside this thread's commits.
  *
  * Durability: a job reaches `out`, and so its answer, only after
  * evidence_append() returned, i.e. after COMMIT with synchronous=FULL.
@@ -29,6 +31,7 @@
 
 struct writer {
 	struct evidence_store *st;
+	struct evidence_walcopy *wc; /* WAL pages copied off this thread; NULL: in commits */
 	struct metrics *m;
 	struct writer_hooks hooks;
 	struct event *wake; /* on the loop: runs done callbacks */
@@ -430,7 +433,9 @@ static void *writer_main(void *arg)
 			if (w->hooks.idle && now - last_job >= IDLE_AFTER_US &&
 			    (more || now - w->last_idle_us >= 1000000)) {
 				pthread_mutex_unlock(&w->mu);
+				evidence_walcopy_enter(w->wc);
 				more = w->hooks.idle(w->hooks.ctx, w->st, 0);
+				evidence_walcopy_leave(w->wc);
 				w->last_idle_us = ak_time_now();
 				pthread_mutex_lock(&w->mu);
 				continue;
@@ -449,12 +454,14 @@ static void *writer_main(void *arg)
 		gather(w);
 		take_group(w, &first, &end);
 		pthread_mutex_unlock(&w->mu);
+		evidence_walcopy_enter(w->wc);
 		run_group(w, first, end);
 		last_job = ak_time_now();
 		if (w->hooks.idle && last_job - w->last_idle_us >= BUSY_EVERY_US) {
 			more = w->hooks.idle(w->hooks.ctx, w->st, 1);
 			w->last_idle_us = ak_time_now();
 		}
+		evidence_walcopy_leave(w->wc);
 		pthread_mutex_lock(&w->mu);
 	}
 	w->stopped = 1;
@@ -485,6 +492,9 @@ int writer_new(struct writer **out, struct evidence_store *st, struct event_base
 		writer_free(w);
 		return ak_error_oom();
 	}
+	/* Without a copier the commits copy the log themselves, as usual. */
+	if (evidence_walcopy_start(&w->wc, st) != 0)
+		ak_log(AK_LOG_WARN, "WAL pages will be copied inside commits: %s", ak_error_last());
 	if ((rc = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
 		writer_free(w);
 		return ak_error_set("cannot start the writer thread: %s", strerror(rc));
@@ -507,6 +517,8 @@ void writer_stop(struct writer *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	w->started = 0;
+	evidence_walcopy_stop(w->wc);
+	w->wc = NULL;
 	pthread_mutex_lock(&w->mu);
 	list = w->out;
 	w->out = w->out_tail = NULL;
@@ -524,6 +536,7 @@ void writer_free(struct writer *w)
 	if (w == NULL)
 		return;
 	writer_stop(w);
+	evidence_walcopy_stop(w->wc); /* when the thread never started */
 	if (w->wake)
 		event_free(w->wake);
 	pthread_cond_destroy(&w->cv);

@@ -40,9 +40,7 @@ struct pbatch {
 
 struct evidence_appender {
 	struct evidence_store *st;
-	pthread_t ckpt_thr;
-	int ckpt_started;
-	sqlite3 *ckpt_db;
+	struct evidence_walcopy *wc; /* NULL: SQLite's own checkpoints */
 	size_t batch;
 	struct evidence_hasher *h;
 	struct evidence_head tip;
@@ -54,7 +52,6 @@ struct evidence_appender {
 	pthread_cond_t cv;
 	struct pbatch *pending;
 	int busy, stop;
-	int ckpt_hold; /* the checkpointer is resetting the log: writer waits */
 	int err;
 	char errmsg[2048];
 	int resync;
@@ -259,7 +256,7 @@ static void *writer(void *arg)
 		int rc, resynced;
 
 		pthread_mutex_lock(&a->mu);
-		while ((a->pending == NULL && !a->stop) || a->ckpt_hold)
+		while (a->pending == NULL && !a->stop)
 			pthread_cond_wait(&a->cv, &a->mu);
 		if (a->pending == NULL) {
 			pthread_mutex_unlock(&a->mu);
@@ -270,7 +267,9 @@ static void *writer(void *arg)
 		a->busy = 1;
 		pthread_mutex_unlock(&a->mu);
 
+		evidence_walcopy_enter(a->wc);
 		rc = a->err ? 0 : commit_batch(a, b, &res, &resynced);
+		evidence_walcopy_leave(a->wc);
 
 		pthread_mutex_lock(&a->mu);
 		if (rc != 0 && a->err == 0) {
@@ -288,50 +287,6 @@ static void *writer(void *arg)
 				a->resync = 1;
 		}
 		a->busy = 0;
-		pthread_cond_broadcast(&a->cv);
-		pthread_mutex_unlock(&a->mu);
-	}
-	return NULL;
-}
-
-/* WAL checkpoints (copying committed pages into the database file) run
- * here, on their own connection, instead of inside the writer's commits. */
-#define WAL_RESTART_FRAMES 4096 /* 64 MiB of 16 KiB pages */
-static void *checkpointer(void *arg)
-{
-	struct evidence_appender *a = arg;
-	struct timespec ts = {0, 50 * 1000 * 1000};
-	int stop = 0, frames = 0, bound = WAL_RESTART_FRAMES;
-
-	while (!stop) {
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&a->mu);
-		stop = a->stop;
-		pthread_mutex_unlock(&a->mu);
-		sqlite3_wal_checkpoint_v2(a->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
-		if (frames <= bound)
-			continue;
-		/* Passive checkpoints copy pages but never let the log start
-		 * over while the writer keeps committing. Past the bound, the
-		 * writer pauses between two batches while the rest is copied
-		 * and the log is reset (a busy handler polling for the gaps
-		 * between commits would miss them for seconds). */
-		pthread_mutex_lock(&a->mu);
-		a->ckpt_hold = 1;
-		while (a->busy)
-			pthread_cond_wait(&a->cv, &a->mu);
-		pthread_mutex_unlock(&a->mu);
-		/* A reader in another process holding an old snapshot makes
-		 * it give up after a second: the bound then doubles, so such a
-		 * reader costs the writer a pause per doubling of the log, not
-		 * one every round. */
-		if (sqlite3_wal_checkpoint_v2(a->ckpt_db, NULL, SQLITE_CHECKPOINT_RESTART, NULL,
-					      NULL) == SQLITE_OK)
-			bound = WAL_RESTART_FRAMES;
-		else
-			bound = frames * 2;
-		pthread_mutex_lock(&a->mu);
-		a->ckpt_hold = 0;
 		pthread_cond_broadcast(&a->cv);
 		pthread_mutex_unlock(&a->mu);
 	}
@@ -402,15 +357,10 @@ int evidence_appender_new(struct evidence_appender **out, struct evidence_store 
 		evidence_appender_free(a);
 		return rc;
 	}
-	/* A connection checkpoints nothing until it has opened the WAL: the
-	 * journal_mode pragma makes it read the database once. */
-	if (sqlite3_open_v2(sqlite3_db_filename(st->db, "main"), &a->ckpt_db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
-	    sqlite3_exec(a->ckpt_db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) == SQLITE_OK &&
-	    sqlite3_busy_timeout(a->ckpt_db, 1000) == SQLITE_OK &&
-	    sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL) == SQLITE_OK &&
-	    pthread_create(&a->ckpt_thr, NULL, checkpointer, a) == 0)
-		a->ckpt_started = 1;
+	/* Without a copier (no second connection), commits copy the log
+	 * themselves as usual. */
+	if (evidence_walcopy_start(&a->wc, st) != 0)
+		a->wc = NULL;
 	if (pthread_create(&a->thr, NULL, writer, a) != 0) {
 		evidence_appender_free(a);
 		return ak_error_set("cannot start the writer thread");
@@ -455,11 +405,8 @@ int evidence_appender_finish(struct evidence_appender *a, struct evidence_append
 	pthread_mutex_unlock(&a->mu);
 	pthread_join(a->thr, NULL);
 	a->started = 0;
-	if (a->ckpt_started) {
-		pthread_join(a->ckpt_thr, NULL);
-		a->ckpt_started = 0;
-		sqlite3_exec(a->st->db, "PRAGMA wal_autocheckpoint=1000", NULL, NULL, NULL);
-	}
+	evidence_walcopy_stop(a->wc);
+	a->wc = NULL;
 	if (out)
 		*out = a->total;
 	if (a->err)
@@ -479,10 +426,7 @@ void evidence_appender_free(struct evidence_appender *a)
 		pthread_mutex_unlock(&a->mu);
 		pthread_join(a->thr, NULL);
 	}
-	if (a->ckpt_started)
-		pthread_join(a->ckpt_thr, NULL);
-	if (a->ckpt_db)
-		sqlite3_close_v2(a->ckpt_db);
+	evidence_walcopy_stop(a->wc);
 	pbatch_free(&a->b[0]);
 	pbatch_free(&a->b[1]);
 	evidence_hasher_free(a->h);

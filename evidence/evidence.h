@@ -213,6 +213,22 @@ int evidence_appender_finish(struct evidence_appender *a, struct evidence_append
  * nothing further is appended). */
 void evidence_appender_free(struct evidence_appender *a);
 
+/* WAL pages copied into the database file on a thread of its own, while
+ * one writer thread goes on committing on st (SQLite would otherwise do it
+ * inside the commit that crosses its threshold, holding the writer up).
+ * Past a bound of 64 MiB of log, the writer is held between two
+ * transactions while the log is reset. The writer calls enter() before
+ * each write transaction (or run of them) and leave() after. While the
+ * copier runs, st's own automatic checkpoints are off; stop() turns them
+ * back on. start() fails (and changes nothing) when no second connection
+ * can be made; enter, leave and stop accept NULL. stop() frees c. */
+struct evidence_walcopy;
+
+int evidence_walcopy_start(struct evidence_walcopy **out, struct evidence_store *st);
+void evidence_walcopy_enter(struct evidence_walcopy *c);
+void evidence_walcopy_leave(struct evidence_walcopy *c);
+void evidence_walcopy_stop(struct evidence_walcopy *c);
+
 /* ---- reading ---- */
 
 struct evidence_entry {

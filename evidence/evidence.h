@@ -291,8 +291,9 @@ struct evidence_indexer {
 /* Register an indexer (the struct is copied; ctx stays the caller's). */
 int evidence_add_indexer(struct evidence_store *st, const struct evidence_indexer *ix);
 
-/* Bring the catalog up to date, then the full-text index, at most max
- * entries of it (0: all) in transactions of a few thousand. *upto
+/* Bring the catalog up to date, then the full-text index: at most max
+ * entries of the index (0: all) in transactions of a few thousand, and
+ * at most 20 * max of the catalog (its entries cost a twentieth). *upto
  * (optional) gets the seq the full-text index now covers. */
 int evidence_catchup(struct evidence_store *st, int64_t max, int64_t *upto);
 

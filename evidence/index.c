@@ -103,10 +103,15 @@ static int get_upto(struct evidence_store *st, const char *name, int64_t *upto)
 
 /* The catalog is a copy of three columns: SQLite fills it with one
  * statement per batch, a hundred times faster than the full-text index. */
-int evidence_catalog_catchup(struct evidence_store *st)
+/* The catalog is this many times cheaper to bring up per entry than the
+ * full-text index: a slice of the index is this many entries of catalog. */
+#define CATALOG_PER_FTS 20
+
+/* Catalog at most max entries (0: all) in transactions of CATALOG_BATCH. */
+static int catalog_catchup(struct evidence_store *st, int64_t max)
 {
 	sqlite3_stmt *ins = NULL, *up = NULL;
-	int64_t from, size;
+	int64_t from, size, done_n = 0;
 	int rc = 0;
 
 	if (st->readonly)
@@ -122,7 +127,8 @@ int evidence_catalog_catchup(struct evidence_store *st)
 	}
 	for (;;) {
 		if ((rc = get_upto(st, "catalog", &from)) != 0 ||
-		    (rc = evidence_size(st, &size)) != 0 || from >= size)
+		    (rc = evidence_size(st, &size)) != 0 || from >= size ||
+		    (max && done_n >= max))
 			break;
 		if ((rc = evidence_begin(st)) != 0)
 			break;
@@ -130,7 +136,10 @@ int evidence_catalog_catchup(struct evidence_store *st)
 		 * caught up meanwhile. */
 		if ((rc = get_upto(st, "catalog", &from)) == 0 &&
 		    (rc = evidence_size(st, &size)) == 0 && from < size) {
-			int64_t to = size - from > CATALOG_BATCH ? from + CATALOG_BATCH : size;
+			int64_t step = max && max - done_n < CATALOG_BATCH ? max - done_n : CATALOG_BATCH;
+			int64_t to = size - from > step ? from + step : size;
+
+			done_n += to - from;
 
 			sqlite3_bind_int64(ins, 1, from);
 			sqlite3_bind_int64(ins, 2, to);
@@ -151,6 +160,11 @@ done:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(up);
 	return rc;
+}
+
+int evidence_catalog_catchup(struct evidence_store *st)
+{
+	return catalog_catchup(st, 0);
 }
 
 /* Index entries (upto, upto + max] in the open transaction. */
@@ -214,7 +228,8 @@ int evidence_catchup(struct evidence_store *st, int64_t max, int64_t *upto)
 	int64_t from, size, reached = 0, done_n = 0;
 	int rc;
 
-	if ((rc = evidence_catalog_catchup(st)) != 0 || (rc = ak_jdoc_new(&doc, 0)) != 0)
+	if ((rc = catalog_catchup(st, max * CATALOG_PER_FTS)) != 0 ||
+	    (rc = ak_jdoc_new(&doc, 0)) != 0)
 		return rc;
 	for (;;) {
 		int64_t step = CATCHUP_BATCH;

@@ -416,16 +416,34 @@ static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
 	return 0;
 }
 
+/* Does the canonical body hold "status":"bounced" or "status":"complained"
+ * anywhere (a send that may suppress its recipient)? */
+static int status_may_suppress(const char *body, size_t len)
+{
+	static const char key[] = "\"status\":\"";
+	const char *p = body, *end = body + len;
+
+	while ((p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) != NULL) {
+		size_t left;
+
+		p += sizeof(key) - 1;
+		left = (size_t)(end - p);
+		if ((left >= 8 && memcmp(p, "bounced\"", 8) == 0) ||
+		    (left >= 11 && memcmp(p, "complained\"", 11) == 0))
+			return 1;
+	}
+	return 0;
+}
+
 static int state_index(sqlite3 *db, const struct evidence_entry *e, void *ctx)
 {
 	struct state *s = ctx;
 	const struct ak_jv *body = e->parsed;
 	int rc;
 
-	/* Most sends change nothing here: skip them before parsing. */
-	if (strcmp(e->kind, "send") == 0 &&
-	    memmem(e->body, e->body_len, "\"status\":\"bounced\"", 18) == NULL &&
-	    memmem(e->body, e->body_len, "\"status\":\"complained\"", 21) == NULL)
+	/* Most sends change nothing here: skip them before parsing. One pass
+	 * over the body for "status":" (nested objects may have one too). */
+	if (strcmp(e->kind, "send") == 0 && !status_may_suppress(e->body, e->body_len))
 		return 0;
 	if (body == NULL) {
 		if ((rc = ak_json_parse(s->doc, e->body, e->body_len, &body)) != 0) {

@@ -661,6 +661,23 @@ static void test_audit__optin_lifts_only_its_pairs_optout(void **state)
 			 1);
 }
 
+/* A bounce suppresses its recipient even when a nested object's "status"
+ * comes first in the canonical body (keys sort "delivery" < "status"). */
+static void test_audit__bounce_behind_a_nested_status_suppresses(void **state)
+{
+	(void)state;
+	add(&F, "send", "2026-07-01T00:00:00Z",
+	    "{\"rcpt\":\"b@example.com\",\"status\":\"bounced\",\"dsn\":\"5.1.1\","
+	    "\"delivery\":{\"status\":\"sent\"}}");
+	add(&F, "send", "2026-07-01T00:00:00Z",
+	    "{\"rcpt\":\"c@example.com\",\"status\":\"sent\",\"dsn\":\"2.0.0\","
+	    "\"delivery\":{\"status\":\"bounced\"}}");
+	assert_int_equal(count("SELECT count(*) FROM suppression WHERE address = 'b@example.com'"),
+			 1);
+	assert_int_equal(count("SELECT count(*) FROM suppression WHERE address = 'c@example.com'"),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +702,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit__optin_lifts_only_its_pairs_optout, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_audit__bounce_behind_a_nested_status_suppresses,
+						setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

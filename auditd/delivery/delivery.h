@@ -192,7 +192,10 @@ int delivery_set_policies(struct delivery *d, const struct policy_set *set);
 int delivery_post(struct delivery *d, void (*fn)(struct delivery *d, void *arg), void *arg);
 
 /* Counts by status of a campaign (NULL: the whole queue) read from the
- * queue file alone (no lock needed). AK_ENOTFOUND for an unknown campaign. */
+ * queue file alone (no lock needed). A campaign is one `akashi send` made,
+ * or the name (X-Akashi-Campaign, or the gateway's campaign of the day)
+ * messages came in under through the SMTP gateway, or both. AK_ENOTFOUND
+ * for an unknown campaign. */
 int delivery_status(const char *queue_path, const char *campaign, struct delivery_counts *out);
 
 /* ---- messages handed in whole (the SMTP gateway, smtp_server.c) ----

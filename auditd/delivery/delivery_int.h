@@ -338,7 +338,9 @@ int dq_requeue_inflight(struct dqueue *q, const char *campaign, int64_t *n);
 /* The earliest next_at of a due-later message, or 0 when none. */
 int dq_next_due(struct dqueue *q, const char *campaign, int64_t *out);
 
-int dq_counts(struct dqueue *q, const char *campaign, struct delivery_counts *out);
+/* Counts by state of a campaign's messages (NULL: all); with gateway,
+ * also those submitted through the SMTP gateway under that campaign name. */
+int dq_counts(struct dqueue *q, const char *campaign, int gateway, struct delivery_counts *out);
 
 /* ---- the SMTP client (smtp_client.c, resolve.c) ---- */
 

@@ -1086,7 +1086,7 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 	{
 		struct delivery_counts k;
 
-		if ((rc = dq_counts(d->q, c->id, &k)) != 0 ||
+		if ((rc = dq_counts(d->q, c->id, 0, &k)) != 0 ||
 		    (rc = dq_campaign_loaded(d->q, c->id, k.total)) != 0)
 			goto done;
 		out->size = k.total;
@@ -1724,7 +1724,7 @@ done:
 		}
 	}
 	if (rc == 0 && counts)
-		rc = dq_counts(d->q, campaign, counts);
+		rc = dq_counts(d->q, campaign, 0, counts);
 	batch_free(&b);
 	return rc;
 }

@@ -97,6 +97,8 @@ static const char schema[] =
          * message as its template; this says whose it is. */
         "CREATE TABLE IF NOT EXISTS submissions(id TEXT PRIMARY KEY, campaign TEXT NOT NULL, "
         "message_id TEXT NOT NULL, via TEXT NOT NULL, peer TEXT);"
+        /* A gateway campaign's submissions, for its status. */
+        "CREATE INDEX IF NOT EXISTS submissions_campaign ON submissions(campaign);"
         /* Recipients handed in per campaign id through the gateway, ever: the
          * size the mass-approval gate sees. */
         "CREATE TABLE IF NOT EXISTS submitted(campaign TEXT PRIMARY KEY, "
@@ -703,19 +705,24 @@ int dq_next_due(struct dqueue *q, const char *campaign, int64_t *out)
 	return rc;
 }
 
-int dq_counts(struct dqueue *q, const char *campaign, struct delivery_counts *out)
+int dq_counts(struct dqueue *q, const char *campaign, int gateway, struct delivery_counts *out)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = 0, step;
 
 	memset(out, 0, sizeof(*out));
+	/* With gateway, a campaign is also every message submitted through
+	 * the gateway under its name (each a campaign row of its own, named
+	 * by its submission id). */
 	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT state, count(*) FROM messages WHERE (?1 IS NULL OR campaign "
-	                       "= ?1) GROUP BY state",
+	                       "SELECT state, count(*) FROM messages WHERE ?1 IS NULL OR campaign "
+	                       "= ?1 OR (?2 AND campaign IN (SELECT id FROM submissions WHERE "
+	                       "campaign = ?1)) GROUP BY state",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "counts");
 	if (campaign)
 		sqlite3_bind_text(s, 1, campaign, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, gateway);
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		int64_t n = sqlite3_column_int64(s, 1);
 
@@ -753,6 +760,21 @@ int dq_counts(struct dqueue *q, const char *campaign, struct delivery_counts *ou
 	return rc;
 }
 
+/* Did messages come in through the gateway under this campaign name? */
+static int gateway_campaign(struct dqueue *q, const char *name)
+{
+	sqlite3_stmt *s = NULL;
+	int found;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM submissions WHERE campaign = ?1 LIMIT 1", -1,
+	                       &s, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return found;
+}
+
 int delivery_status(const char *queue_path, const char *campaign, struct delivery_counts *out)
 {
 	struct dqueue *q = NULL;
@@ -765,8 +787,10 @@ int delivery_status(const char *queue_path, const char *campaign, struct deliver
 		return rc;
 	if (campaign && (rc = dq_campaign_get(q, campaign, &c)) == 0)
 		dq_campaign_clear(&c);
+	if (rc == AK_ENOTFOUND && gateway_campaign(q, campaign))
+		rc = 0;
 	if (rc == 0)
-		rc = dq_counts(q, campaign, out);
+		rc = dq_counts(q, campaign, 1, out);
 	dq_close(q);
 	return rc;
 }

@@ -165,6 +165,10 @@ noconsent@ok.test blocked
 otto@ok.test blocked
 zoe@ok.test queued
 zoe@ok.test sent" "the log: two blocked, two queued then sent"
+like "$("$AKASHI" --store "$S" campaign status spring-1)" \
+	"^campaign spring-1: 2 recipients: sent 2, deferred 0, bounced 0, blocked 0, expired 0$" \
+	"akashi campaign status knows a gateway campaign by its name (the two refused at RCPT were never queued)"
+fails "an unknown campaign is still an error" "$AKASHI" --store "$S" campaign status no-such-campaign
 b=$(entry spring-1 otto@ok.test blocked)
 like "$b" '"decision": "deny".*"detail": "opted out of .news. at 2026-02-01T00:00:00Z", "policy": "consent-optin-proof", "ref": [0-9]+' \
 	"the blocked entry has the gate's decision and the reason's seq"

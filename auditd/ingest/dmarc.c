@@ -514,7 +514,7 @@ static int message_report(struct dmarc_ctx *c, const char *where, GMimeMessage *
 	int parts = 0, rc = 0;
 
 	if (c->mail != NULL) {
-		rc = c->mail->message(c->mail->ctx, where, msg);
+		rc = c->mail->message(c->mail->ctx, where, msg, in_mailbox);
 		return rc < 0 ? set_fatal(c, where, rc) : 0;
 	}
 	part = find_report_part(g_mime_message_get_mime_part(msg), depth, &parts);

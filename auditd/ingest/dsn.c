@@ -683,7 +683,7 @@ static int arf_message(struct dsn_ctx *c, const char *where, GMimeMessage *msg,
 }
 
 /* One message of the input (the mail reader's callback). */
-static int one_message(void *ctx, const char *where, GMimeMessage *msg)
+static int one_message(void *ctx, const char *where, GMimeMessage *msg, int in_mailbox)
 {
 	static const char *const dsn_types[] = {"message", "delivery-status", "message",
 	                                        "global-delivery-status", NULL};
@@ -708,7 +708,14 @@ static int one_message(void *ctx, const char *where, GMimeMessage *msg)
 		snprintf(why, sizeof(why), "not %s (no %s part; Content-Type %s)",
 		         c->arf ? "an ARF feedback report" : "a delivery status notification",
 		         c->arf ? "message/feedback-report" : "message/delivery-status", what);
-		rc = reject(c, where, why);
+		/* Bounce and abuse mailboxes hold other mail too (auto-replies,
+		 * complaints written by hand): skipped there, counted. */
+		if (in_mailbox) {
+			c->sink->skip(c->sink->ctx, where, why);
+			rc = 0;
+		} else {
+			rc = reject(c, where, why);
+		}
 		goto done;
 	}
 	if ((rc = part_content(part, &mem, &data, &len)) != 0) {

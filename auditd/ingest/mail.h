@@ -10,7 +10,10 @@
  * file name order). Anything else is rejected as "not an e-mail message or
  * mailbox". GMime parses each message; the reader's message() gets it,
  * borrowed for the call, with where naming it: NAME for a lone message,
- * "NAME: message N" for the Nth message of an mbox or a Maildir.
+ * "NAME: message N" for the Nth message of an mbox or a Maildir, and
+ * in_mailbox set for the latter (a mailbox holds other mail too: a message
+ * that is not what the adapter reads is skipped there, as the DMARC
+ * adapter does, where a lone one is rejected).
  *
  * message() hands records, rejects and skips to the sink itself and
  * returns 0 to go on, or a negative code (message set) to stop the input.
@@ -32,7 +35,7 @@
 #include <stddef.h>
 
 struct ingest_mail_reader {
-	int (*message)(void *ctx, const char *where, GMimeMessage *msg);
+	int (*message)(void *ctx, const char *where, GMimeMessage *msg, int in_mailbox);
 	void *ctx;
 };
 

@@ -128,6 +128,17 @@ like "$out" "mailru.eml: not a delivery status notification" "the reject names t
 out=$("$AKASHI" --store "$S" ingest --kind send --format dsn --skip-invalid --rejects "$T/rej.jsonl" \
 	"$T/bounces.mbox" "$ROOT/tests/data/dmarc/mailru.eml" 2>&1)
 is "$(printf '%s\n' "$out" | tail -1)" "0 appended, 3 duplicates, 1 rejected" "--skip-invalid: the DSNs count, the other message is rejected"
+# A bounce mailbox holds other mail too: an auto-reply in it is skipped, not
+# a reason to refuse the mailbox.
+{
+	cat "$T/bounces.mbox"
+	printf 'From someone@example.org Fri Mar  6 10:00:01 2026\nFrom: someone@example.org\n'
+	printf 'Subject: Out of office\nDate: Fri, 6 Mar 2026 10:00:01 +0000\n\nBack on Monday.\n\n'
+} >"$T/mixed.mbox"
+out=$("$AKASHI" --store "$S" ingest --kind send --format dsn "$T/mixed.mbox" 2>&1)
+is "$(printf '%s\n' "$out" | tail -2 | tr '\n' '|')" \
+	"1 skipped (input that is not a record, e.g. other programs' log lines)|0 appended, 3 duplicates, 0 rejected|" \
+	"an auto-reply in a bounce mailbox is skipped; the DSNs count"
 out=$("$AKASHI" ingest --kind send --format nope x 2>&1)
 like "$out" "formats for send: jsonl postfix dsn arf" "an unknown format lists dsn and arf"
 

@@ -224,7 +224,8 @@ static void test_dsn__garbage_and_plain_mail_are_rejected(void **state)
 	capture_free(&cap);
 }
 
-/* An mbox: every message counts, a non-DSN one is rejected by number. */
+/* An mbox: every message counts, a non-DSN one (an auto-reply in the
+ * bounce mailbox) is skipped, by number; a lone one is rejected (above). */
 static void test_dsn__mbox_messages_are_numbered(void **state)
 {
 	struct capture cap;
@@ -242,7 +243,7 @@ static void test_dsn__mbox_messages_are_numbered(void **state)
 	        "\"where\":\"-: message 1\",\"body\":{\"campaign\":\"c1\",\"dsn\":\"5.1.1\","
 	        "\"message_id\":\"orig-1@sender.test\",\"rcpt\":\"a@example.test\","
 	        "\"status\":\"bounced\"}}],"
-	        "\"rejects\":[{\"where\":\"-: message 2\",\"reason\":\"not a delivery status "
+	        "\"skips\":[{\"where\":\"-: message 2\",\"why\":\"not a delivery status "
 	        "notification (no message/delivery-status part; Content-Type text/plain)\"}]}");
 	capture_free(&cap);
 }

@@ -102,9 +102,9 @@ static int get_upto(struct evidence_store *st, const char *name, int64_t *upto)
 }
 
 /* The catalog is a copy of three columns: SQLite fills it with one
- * statement per batch, a hundred times faster than the full-text index. */
-/* The catalog is this many times cheaper to bring up per entry than the
- * full-text index: a slice of the index is this many entries of catalog. */
+ * statement per batch, far faster than the full-text index; a slice of
+ * catch-up (evidence_catchup) takes CATALOG_PER_FTS catalog entries for
+ * each entry of the index. */
 #define CATALOG_PER_FTS 20
 
 /* Catalog at most max entries (0: all) in transactions of CATALOG_BATCH. */

@@ -136,7 +136,8 @@ void evidence_walcopy_leave(struct evidence_walcopy *c)
 		return;
 	pthread_mutex_lock(&c->mu);
 	c->inside = 0;
-	pthread_cond_broadcast(&c->cv);
+	if (c->hold) /* the copier waits for this transaction to end */
+		pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 }
 

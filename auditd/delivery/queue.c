@@ -102,7 +102,11 @@ static const char schema[] =
         /* Recipients handed in per campaign id through the gateway, ever: the
          * size the mass-approval gate sees. */
         "CREATE TABLE IF NOT EXISTS submitted(campaign TEXT PRIMARY KEY, "
-        "recipients INTEGER NOT NULL);";
+        "recipients INTEGER NOT NULL);"
+        /* What became of the messages of finished submissions, per campaign
+         * name and final state, kept when dq_raw_gc() removes them. */
+        "CREATE TABLE IF NOT EXISTS gateway_done(campaign TEXT NOT NULL, state INTEGER NOT "
+        "NULL, n INTEGER NOT NULL, PRIMARY KEY(campaign, state)) WITHOUT ROWID;";
 
 struct dqueue {
 	sqlite3 *db;
@@ -459,6 +463,11 @@ int dq_raw_gc(struct dqueue *q, int64_t *n)
 	        "DELETE FROM gc_done",
 	        "INSERT INTO gc_done SELECT s.id FROM submissions s WHERE NOT EXISTS (SELECT 1 "
 	        "FROM messages m WHERE m.campaign = s.id AND m.state IN (0, 1, 2, 3))",
+	        /* campaign status goes on counting them */
+	        "INSERT INTO gateway_done(campaign, state, n) SELECT s.campaign, m.state, count(*) "
+	        "FROM messages m JOIN submissions s ON s.id = m.campaign WHERE m.campaign IN "
+	        "(SELECT id FROM gc_done) GROUP BY s.campaign, m.state "
+	        "ON CONFLICT(campaign, state) DO UPDATE SET n = n + excluded.n",
 	        "DELETE FROM messages WHERE campaign IN (SELECT id FROM gc_done)",
 	        "DELETE FROM campaigns WHERE id IN (SELECT id FROM gc_done)",
 	        "DELETE FROM submissions WHERE id IN (SELECT id FROM gc_done)",
@@ -475,7 +484,7 @@ int dq_raw_gc(struct dqueue *q, int64_t *n)
 			dq_rollback(q);
 			return rc;
 		}
-		if (i == 2)
+		if (i == 2) /* the INSERT INTO gc_done */
 			*n = sqlite3_changes(q->db);
 	}
 	return dq_commit(q);
@@ -713,11 +722,14 @@ int dq_counts(struct dqueue *q, const char *campaign, int gateway, struct delive
 	memset(out, 0, sizeof(*out));
 	/* With gateway, a campaign is also every message submitted through
 	 * the gateway under its name (each a campaign row of its own, named
-	 * by its submission id). */
+	 * by its submission id), those still queued and those finished and
+	 * removed (gateway_done). */
 	if (sqlite3_prepare_v2(q->db,
 	                       "SELECT state, count(*) FROM messages WHERE ?1 IS NULL OR campaign "
 	                       "= ?1 OR (?2 AND campaign IN (SELECT id FROM submissions WHERE "
-	                       "campaign = ?1)) GROUP BY state",
+	                       "campaign = ?1)) GROUP BY state "
+	                       "UNION ALL SELECT state, n FROM gateway_done WHERE ?2 AND "
+	                       "campaign = ?1",
 	                       -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "counts");
 	if (campaign)
@@ -766,8 +778,10 @@ static int gateway_campaign(struct dqueue *q, const char *name)
 	sqlite3_stmt *s = NULL;
 	int found;
 
-	if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM submissions WHERE campaign = ?1 LIMIT 1", -1,
-	                       &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT 1 FROM submissions WHERE campaign = ?1 UNION ALL "
+	                       "SELECT 1 FROM gateway_done WHERE campaign = ?1 LIMIT 1",
+	                       -1, &s, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	found = sqlite3_step(s) == SQLITE_ROW;

@@ -165,7 +165,7 @@ noconsent@ok.test blocked
 otto@ok.test blocked
 zoe@ok.test queued
 zoe@ok.test sent" "the log: two blocked, two queued then sent"
-like "$("$AKASHI" --store "$S" campaign status spring-1)" \
+like "$("$AKASHI" --store "$S" campaign status spring-1 2>&1)" \
 	"^campaign spring-1: 2 recipients: sent 2, deferred 0, bounced 0, blocked 0, expired 0$" \
 	"akashi campaign status knows a gateway campaign by its name (the two refused at RCPT were never queued)"
 fails "an unknown campaign is still an error" "$AKASHI" --store "$S" campaign status no-such-campaign

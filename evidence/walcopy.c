@@ -107,6 +107,7 @@ int evidence_walcopy_start(struct evidence_walcopy **out, struct evidence_store 
 		rc = ak_error_set("WAL copier: cannot start its thread: %s", strerror(rc));
 		goto fail;
 	}
+	pthread_setname_np(c->thr, "akashi-walcopy");
 	/* Only now: if anything above failed, the commits go on copying. */
 	sqlite3_exec(st->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
 	*out = c;

@@ -144,6 +144,23 @@ static int run(sqlite3 *db, sqlite3_stmt *q)
 	return 0;
 }
 
+/* Run statement `which` of the shape (text, text, event time, event seq):
+ * suppression lifts, approvals, login addresses, role changes. */
+static int run_pair_event(sqlite3 *db, struct state *s, int which, const char *a, const char *b,
+			  const struct evidence_entry *e)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if ((rc = stmt(db, s, which, &q)) != 0)
+		return rc;
+	sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, e->time_us);
+	sqlite3_bind_int64(q, 4, e->seq);
+	return run(db, q);
+}
+
 static const char *sv(const struct ak_jv *obj, const char *key)
 {
 	const struct ak_jv *v = ak_jv_get(obj, key);
@@ -286,15 +303,8 @@ static int index_consent(sqlite3 *db, struct state *s, const struct ak_jv *b,
 		return suppress(db, s, subject, list, "opt_out", e->time_us, e->seq);
 	/* An opt-in lifts the pair's opt-out suppression, which exists only
 	 * if an opt-out of the pair was ever indexed (c.optout_seq). */
-	if (strcmp(action, "opt_in") == 0 && strcmp(c.action, "opt_in") == 0 && c.optout_seq) {
-		if ((rc = stmt(db, s, Q_SUPP_DEL, &q)) != 0)
-			return rc;
-		sqlite3_bind_text(q, 1, subject, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, list, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, e->time_us);
-		sqlite3_bind_int64(q, 4, e->seq);
-		return run(db, q);
-	}
+	if (strcmp(action, "opt_in") == 0 && strcmp(c.action, "opt_in") == 0 && c.optout_seq)
+		return run_pair_event(db, s, Q_SUPP_DEL, subject, list, e);
 	return 0;
 }
 
@@ -350,27 +360,12 @@ static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
 			campaign = target;
 		if (campaign == NULL)
 			return 0;
-		if ((rc = stmt(db, s, Q_APPROVAL, &q)) != 0)
-			return rc;
-		sqlite3_bind_text(q, 1, campaign, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, actor, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, e->time_us);
-		sqlite3_bind_int64(q, 4, e->seq);
-		return run(db, q);
+		return run_pair_event(db, s, Q_APPROVAL, campaign, actor, e);
 	}
 	if (strcmp(action, "login_success") == 0) {
 		if ((rc = account_set(db, s, Q_ACCT_LOGIN, account, e->time_us, ip, e->seq)) != 0)
 			return rc;
-		if (ip) {
-			if ((rc = stmt(db, s, Q_LOGIN_ADDR, &q)) != 0)
-				return rc;
-			sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, ip, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 3, e->time_us);
-			sqlite3_bind_int64(q, 4, e->seq);
-			return run(db, q);
-		}
-		return 0;
+		return ip ? run_pair_event(db, s, Q_LOGIN_ADDR, account, ip, e) : 0;
 	}
 	if (strcmp(action, "password_change") == 0)
 		return account_set(db, s, Q_ACCT_PASSWORD, account, e->time_us, NULL, e->seq);
@@ -405,13 +400,7 @@ static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
 			}
 			sqlite3_reset(q);
 		}
-		if ((rc = stmt(db, s, grant ? Q_ROLE_GRANT : Q_ROLE_REVOKE, &q)) != 0)
-			return rc;
-		sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, role, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, e->time_us);
-		sqlite3_bind_int64(q, 4, e->seq);
-		return run(db, q);
+		return run_pair_event(db, s, grant ? Q_ROLE_GRANT : Q_ROLE_REVOKE, account, role, e);
 	}
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -333,58 +334,91 @@ static void put_decimal(char *dst, unsigned long v)
 	*dst = '\0';
 }
 
-int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t time_us,
-			const char *source, size_t source_len, const struct ak_jv *body,
-			const char *event_id, const char *where)
+/* What checking a record needs of its own (one per thread). */
+struct checker {
+	const char *want_kind; /* --kind, or NULL */
+	struct ak_buf body, tmp;
+};
+
+/* A record checked and canonical; body points into the checker's buffer. */
+struct checked {
+	const char *kind;
+	int64_t time_us;
+	const char *source;
+	size_t source_len;
+	const char *body;
+	size_t body_len;
+	const char *id; /* the source's event id, or NULL */
+};
+
+/* The kind rules and canonical form of one record: 0 (out set),
+ * AK_EINVALID with the reason in reason[] (a reject), or another code. */
+static int check_record(struct checker *k, const char *kind, int64_t time_us, const char *source,
+			size_t source_len, const struct ak_jv *body, const char *event_id,
+			struct checked *out, char *reason, size_t rsize)
 {
 	json_t *fixed = NULL;
 	const char *body_id = NULL;
-	char reason[1024];
-	uint32_t occ = 0;
 	int rc;
 
-	if (p->o.kind && strcmp(kind, p->o.kind) != 0) {
-		snprintf(reason, sizeof(reason), "kind '%.40s' where --kind %s was given", kind,
-			 p->o.kind);
-		return reject(p, where, reason, NULL, 0);
+	if (k->want_kind && strcmp(kind, k->want_kind) != 0) {
+		snprintf(reason, rsize, "kind '%.40s' where --kind %s was given", kind, k->want_kind);
+		return AK_EINVALID;
 	}
 	if (source_len == 0 || source_len > SOURCE_MAX) {
-		snprintf(reason, sizeof(reason), "field 'source': must be 1 to %d bytes", SOURCE_MAX);
-		return reject(p, where, reason, NULL, 0);
+		snprintf(reason, rsize, "field 'source': must be 1 to %d bytes", SOURCE_MAX);
+		return AK_EINVALID;
 	}
-	if (time_us < AK_TIME_MIN_US || time_us > AK_TIME_MAX_US)
-		return reject(p, where, "field 'time': outside years 0000-9999", NULL, 0);
+	if (time_us < AK_TIME_MIN_US || time_us > AK_TIME_MAX_US) {
+		snprintf(reason, rsize, "field 'time': outside years 0000-9999");
+		return AK_EINVALID;
+	}
 	rc = ingest_kind_check(kind, body, &fixed, &body_id);
 	if (rc == AK_EINVALID) {
-		snprintf(reason, sizeof(reason), "%s", ak_error_last());
-		return reject(p, where, reason, NULL, 0);
+		snprintf(reason, rsize, "%s", ak_error_last());
+		return AK_EINVALID;
 	}
 	if (rc != 0)
 		return rc;
-	ak_buf_reset(&p->body);
-	rc = fixed ? ak_jcs_write_jansson(&p->body, fixed) : ak_jcs_write(&p->body, body);
+	ak_buf_reset(&k->body);
+	rc = fixed ? ak_jcs_write_jansson(&k->body, fixed) : ak_jcs_write(&k->body, body);
 	json_decref(fixed);
 	if (rc != 0) {
-		snprintf(reason, sizeof(reason), "body: %s", ak_error_last());
-		return rc == AK_EINVALID ? reject(p, where, reason, NULL, 0) : rc;
+		snprintf(reason, rsize, "body: %s", ak_error_last());
+		return rc;
 	}
-	ak_buf_reset(&p->tmp);
-	if ((rc = ak_jcs_write_string(&p->tmp, source, source_len)) != 0) {
-		snprintf(reason, sizeof(reason), "field 'source': %s", ak_error_last());
-		return reject(p, where, reason, NULL, 0);
+	ak_buf_reset(&k->tmp);
+	if ((rc = ak_jcs_write_string(&k->tmp, source, source_len)) != 0) {
+		snprintf(reason, rsize, "field 'source': %s", ak_error_last());
+		return AK_EINVALID;
 	}
+	out->kind = kind;
+	out->time_us = time_us;
+	out->source = source;
+	out->source_len = source_len;
+	out->body = k->body.data;
+	out->body_len = k->body.len;
+	out->id = event_id ? event_id : body_id;
+	return 0;
+}
+
+/* Its dedupe identity, then into the spool (this thread only: the
+ * identical-record counter follows the input's order). */
+static int emit_record(struct ingest_pipeline *p, const struct checked *r)
+{
+	uint32_t occ = 0;
+	int rc;
+
 	ak_buf_reset(&p->material);
-	if (event_id == NULL)
-		event_id = body_id;
-	if (event_id) {
+	if (r->id) {
 		rc = ak_buf_puts(&p->material, "id\n");
 		if (rc == 0)
-			rc = ak_buf_puts(&p->material, event_id);
+			rc = ak_buf_puts(&p->material, r->id);
 	} else {
 		/* The body enters the identity through a 64-bit hash (the store's
 		 * dedupe key keeps 64 bits of the digest anyway), not as a copy. */
-		uint64_t hb = hash64(p->body.data, p->body.len, 0xcbf29ce484222325ULL);
-		uint64_t h = hash64(source, source_len, hb ^ (uint64_t)time_us);
+		uint64_t hb = hash64(r->body, r->body_len, 0xcbf29ce484222325ULL);
+		uint64_t h = hash64(r->source, r->source_len, hb ^ (uint64_t)r->time_us);
 		char hex[17];
 
 		if ((rc = occ_next(&p->occ, h, &occ)) != 0)
@@ -392,7 +426,7 @@ int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t tim
 		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hb);
 		rc = ak_buf_puts(&p->material, "record\n");
 		if (rc == 0)
-			rc = ak_buf_append(&p->material, source, source_len);
+			rc = ak_buf_append(&p->material, r->source, r->source_len);
 		if (rc == 0)
 			rc = ak_buf_putc(&p->material, '\n');
 		if (rc == 0)
@@ -407,11 +441,32 @@ int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t tim
 	}
 	if (rc != 0)
 		return rc;
-	if ((rc = spool_write(p, kind, time_us, source, source_len, p->body.data, p->body.len,
-			      p->material.data, p->material.len)) != 0)
+	if ((rc = spool_write(p, r->kind, r->time_us, r->source, r->source_len, r->body,
+			      r->body_len, p->material.data, p->material.len)) != 0)
 		return rc;
 	p->counts.records++;
 	return 0;
+}
+
+int ingest_pipeline_add(struct ingest_pipeline *p, const char *kind, int64_t time_us,
+			const char *source, size_t source_len, const struct ak_jv *body,
+			const char *event_id, const char *where)
+{
+	struct checker k = {p->o.kind, p->body, p->tmp};
+	struct checked r;
+	char reason[1024];
+	int rc;
+
+	rc = check_record(&k, kind, time_us, source, source_len, body, event_id, &r, reason,
+			  sizeof(reason));
+	/* The buffers may have grown: keep them for the next record. */
+	p->body = k.body;
+	p->tmp = k.tmp;
+	if (rc == AK_EINVALID)
+		return reject(p, where, reason, NULL, 0);
+	if (rc != 0)
+		return rc;
+	return emit_record(p, &r);
 }
 
 /* An adapter's record: canonicalise its body, parse it once, add it. */
@@ -527,75 +582,82 @@ void ingest_pipeline_counts(const struct ingest_pipeline *p, struct ingest_count
 
 /* ---- native JSON Lines ---- */
 
-static int native_line(struct ingest_pipeline *p, const char *line, size_t len,
-		       const char *where)
+/* A native line's fields, then check_record(): 0 (out set, pointing
+ * into doc and k), AK_EINVALID with the reason (a reject of the line), or
+ * another code. */
+static int check_native(struct checker *k, struct ak_jdoc *doc, const char *line, size_t len,
+			struct checked *out, char *reason, size_t rsize)
 {
 	const struct ak_jv *root, *kind, *tm, *src, *body;
-	char reason[1024];
 	int64_t t;
 	size_t i;
 	int rc;
 
-	if ((rc = ak_json_parse(p->doc, line, len, &root)) != 0) {
+#define REFUSE(...) return (snprintf(reason, rsize, __VA_ARGS__), AK_EINVALID)
+	if ((rc = ak_json_parse(doc, line, len, &root)) != 0) {
 		if (rc != AK_EINVALID)
 			return rc;
-		snprintf(reason, sizeof(reason), "not valid JSON: %s", ak_error_last());
-		return reject(p, where, reason, line, len);
+		REFUSE("not valid JSON: %s", ak_error_last());
 	}
 	if (root->type != AK_JOBJECT)
-		return reject(p, where, "not a JSON object", line, len);
+		REFUSE("not a JSON object");
 	for (i = 0; i < root->u.o.n; i++) {
-		const char *k = root->u.o.members[i].key;
+		const char *key = root->u.o.members[i].key;
 
-		if (strcmp(k, "kind") && strcmp(k, "time") && strcmp(k, "source") &&
-		    strcmp(k, "body")) {
-			if (strcmp(k, "seq") == 0 || strcmp(k, "received") == 0)
-				snprintf(reason, sizeof(reason),
-					 "field '%s': assigned by the store, not given", k);
-			else
-				snprintf(reason, sizeof(reason),
-					 "field '%.60s': unknown (a line has kind, time, source "
-					 "and body)",
-					 k);
-			return reject(p, where, reason, line, len);
+		if (strcmp(key, "kind") && strcmp(key, "time") && strcmp(key, "source") &&
+		    strcmp(key, "body")) {
+			if (strcmp(key, "seq") == 0 || strcmp(key, "received") == 0)
+				REFUSE("field '%s': assigned by the store, not given", key);
+			REFUSE("field '%.60s': unknown (a line has kind, time, source and body)",
+			       key);
 		}
 	}
 	kind = ak_jv_get(root, "kind");
 	tm = ak_jv_get(root, "time");
 	src = ak_jv_get(root, "source");
 	body = ak_jv_get(root, "body");
-	if (kind == NULL && p->o.kind == NULL)
-		return reject(p, where, "field 'kind': missing", line, len);
+	if (kind == NULL && k->want_kind == NULL)
+		REFUSE("field 'kind': missing");
 	if (kind && kind->type != AK_JSTRING)
-		return reject(p, where, "field 'kind': must be a string", line, len);
+		REFUSE("field 'kind': must be a string");
 	if (tm == NULL)
-		return reject(p, where, "field 'time': missing", line, len);
+		REFUSE("field 'time': missing");
 	if (tm->type != AK_JSTRING)
-		return reject(p, where, "field 'time': must be an RFC 3339 string", line, len);
-	if (ak_time_parse(tm->u.s.ptr, tm->u.s.len, &t) != 0) {
-		snprintf(reason, sizeof(reason), "field 'time': %s", ak_error_last());
-		return reject(p, where, reason, line, len);
-	}
+		REFUSE("field 'time': must be an RFC 3339 string");
+	if (ak_time_parse(tm->u.s.ptr, tm->u.s.len, &t) != 0)
+		REFUSE("field 'time': %s", ak_error_last());
 	if (src == NULL)
-		return reject(p, where, "field 'source': missing", line, len);
+		REFUSE("field 'source': missing");
 	if (src->type != AK_JSTRING)
-		return reject(p, where, "field 'source': must be a string", line, len);
+		REFUSE("field 'source': must be a string");
 	if (body == NULL)
-		return reject(p, where, "field 'body': missing", line, len);
+		REFUSE("field 'body': missing");
 	if (body->type != AK_JOBJECT)
-		return reject(p, where, "field 'body': must be an object", line, len);
-	if (kind && !ingest_kind_known(kind->u.s.ptr) && strcmp(kind->u.s.ptr, "checkpoint") != 0) {
-		snprintf(reason, sizeof(reason), "field 'kind': unknown kind '%.40s'",
-			 kind->u.s.ptr);
+		REFUSE("field 'body': must be an object");
+	if (kind && !ingest_kind_known(kind->u.s.ptr) && strcmp(kind->u.s.ptr, "checkpoint") != 0)
+		REFUSE("field 'kind': unknown kind '%.40s'", kind->u.s.ptr);
+#undef REFUSE
+	return check_record(k, kind ? kind->u.s.ptr : k->want_kind, t, src->u.s.ptr, src->u.s.len,
+			    body, NULL, out, reason, rsize);
+}
+
+/* One native line, on this thread: rejects carry the raw line. */
+static int native_line(struct ingest_pipeline *p, const char *line, size_t len,
+		       const char *where)
+{
+	struct checker k = {p->o.kind, p->body, p->tmp};
+	struct checked r;
+	char reason[1024];
+	int rc;
+
+	rc = check_native(&k, p->doc, line, len, &r, reason, sizeof(reason));
+	p->body = k.body;
+	p->tmp = k.tmp;
+	if (rc == AK_EINVALID)
 		return reject(p, where, reason, line, len);
-	}
-	/* The raw line goes to the reject file if the body rules refuse it. */
-	p->raw = line;
-	p->raw_len = len;
-	rc = ingest_pipeline_add(p, kind ? kind->u.s.ptr : p->o.kind, t, src->u.s.ptr,
-				 src->u.s.len, body, NULL, where);
-	p->raw = NULL;
-	return rc;
+	if (rc != 0)
+		return rc;
+	return emit_record(p, &r);
 }
 
 static int blank(const char *s, size_t n)
@@ -606,6 +668,342 @@ static int blank(const char *s, size_t n)
 		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
 			return 0;
 	return 1;
+}
+
+/* ---- native JSON Lines on two threads ----
+ *
+ * A large native input spends most of its collect phase parsing and
+ * canonicalising lines, which need nothing from each other. This thread
+ * reads lines into chunks; PAR_WORKERS threads check them (check_native,
+ * each with its own parser and buffers) into results; this thread then
+ * takes the results in input order and does what depends on the order:
+ * the identical-record counter, the spool, rejects and their messages.
+ * Same records, same bytes, same rejects, in the same order as one line
+ * at a time (native_line). */
+#define PAR_WORKERS 2
+#define PAR_SLOTS 4
+#define PAR_LINES 2048
+#define PAR_BYTES ((size_t)32 << 20) /* a chunk's lines: at most this, plus one */
+
+struct pline {
+	size_t off, len;     /* the line in chunk->in (a too-long line: its reason) */
+	unsigned long lineno;
+	int toobig;
+};
+
+/* A line's result in chunk->out: this header, then kind, source, body,
+ * id and reason bytes. */
+struct pres {
+	int32_t rc;
+	int32_t id_len; /* -1: no event id */
+	uint32_t kind_len, source_len, body_len, reason_len;
+	int64_t time_us;
+};
+
+struct pchunk {
+	int state; /* 0 free, 1 to check, 2 being checked, 3 checked */
+	int cut;   /* memory ran out while checking: lines [n, ...) have no result */
+	uint64_t seq;
+	size_t n;
+	struct pline lines[PAR_LINES];
+	size_t roff[PAR_LINES];
+	struct ak_buf in, out;
+};
+
+struct par {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	int stop;
+	struct pchunk slot[PAR_SLOTS];
+	const char *want_kind;
+};
+
+static int put_result(struct ak_buf *out, int rc, const struct checked *r, const char *reason)
+{
+	struct pres h;
+	int e;
+
+	memset(&h, 0, sizeof(h));
+	h.rc = rc;
+	h.id_len = -1;
+	if (rc == 0) {
+		h.kind_len = (uint32_t)strlen(r->kind);
+		h.source_len = (uint32_t)r->source_len;
+		h.body_len = (uint32_t)r->body_len;
+		h.time_us = r->time_us;
+		if (r->id)
+			h.id_len = (int32_t)strlen(r->id);
+	} else {
+		h.reason_len = (uint32_t)strlen(reason);
+	}
+	if ((e = ak_buf_append(out, &h, sizeof(h))) != 0)
+		return e;
+	if (rc == 0 &&
+	    ((e = ak_buf_append(out, r->kind, h.kind_len)) != 0 ||
+	     (e = ak_buf_append(out, r->source, h.source_len)) != 0 ||
+	     (e = ak_buf_append(out, r->body, h.body_len)) != 0 ||
+	     (r->id && (e = ak_buf_append(out, r->id, (size_t)h.id_len)) != 0)))
+		return e;
+	if (rc != 0 && (e = ak_buf_append(out, reason, h.reason_len)) != 0)
+		return e;
+	return 0;
+}
+
+static void check_chunk(struct par *par, struct pchunk *c, struct checker *k,
+			struct ak_jdoc *doc)
+{
+	char reason[1024];
+	size_t i;
+
+	(void)par;
+	ak_buf_reset(&c->out);
+	for (i = 0; i < c->n; i++) {
+		const struct pline *l = &c->lines[i];
+		struct checked r;
+		int rc;
+
+		c->roff[i] = c->out.len;
+		if (l->toobig) {
+			rc = AK_EINVALID;
+			snprintf(reason, sizeof(reason), "%.*s", (int)l->len, c->in.data + l->off);
+		} else {
+			rc = check_native(k, doc, c->in.data + l->off, l->len, &r, reason,
+					  sizeof(reason));
+			if (rc != 0 && rc != AK_EINVALID)
+				snprintf(reason, sizeof(reason), "%s", ak_error_last());
+		}
+		if (put_result(&c->out, rc, &r, reason) != 0) {
+			c->n = i;
+			c->cut = 1;
+			break;
+		}
+		if (rc != 0 && rc != AK_EINVALID) {
+			c->n = i + 1;
+			break;
+		}
+	}
+}
+
+static void *par_worker(void *arg)
+{
+	struct par *par = arg;
+	struct checker k = {par->want_kind, AK_BUF_INIT((size_t)256 << 20),
+			    AK_BUF_INIT((size_t)256 << 20)};
+	struct ak_jdoc *doc = NULL;
+	int ok = ak_jdoc_new(&doc, 0) == 0;
+
+	pthread_mutex_lock(&par->mu);
+	for (;;) {
+		struct pchunk *c = NULL;
+		int i;
+
+		for (i = 0; i < PAR_SLOTS; i++)
+			if (par->slot[i].state == 1 && (c == NULL || par->slot[i].seq < c->seq))
+				c = &par->slot[i];
+		if (c == NULL) {
+			if (par->stop)
+				break;
+			pthread_cond_wait(&par->work, &par->mu);
+			continue;
+		}
+		c->state = 2;
+		pthread_mutex_unlock(&par->mu);
+		if (ok) {
+			check_chunk(par, c, &k, doc);
+		} else {
+			c->n = 0; /* no parser: nothing of it can be checked */
+			c->cut = 1;
+		}
+		pthread_mutex_lock(&par->mu);
+		c->state = 3;
+		pthread_cond_broadcast(&par->done);
+	}
+	pthread_mutex_unlock(&par->mu);
+	ak_jdoc_free(doc);
+	ak_buf_free(&k.body);
+	ak_buf_free(&k.tmp);
+	return NULL;
+}
+
+/* Take a checked chunk's results, in order, on this thread. */
+static int emit_chunk(struct ingest_pipeline *p, struct pchunk *c, char *where, size_t plen)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < c->n && rc == 0; i++) {
+		const struct pline *l = &c->lines[i];
+		const char *d = c->out.data + c->roff[i];
+		struct pres h;
+		struct checked r;
+
+		memcpy(&h, d, sizeof(h));
+		d += sizeof(h);
+		put_decimal(where + plen, l->lineno);
+		if (h.rc == AK_EINVALID) {
+			char reason[1100];
+
+			snprintf(reason, sizeof(reason), "%.*s", (int)h.reason_len, d);
+			rc = reject(p, where, reason, l->toobig ? NULL : c->in.data + l->off,
+				    l->toobig ? 0 : l->len);
+			continue;
+		}
+		if (h.rc != 0) {
+			rc = ak_error_code(h.rc, "%.*s", (int)h.reason_len, d);
+			break;
+		}
+		/* The kind is NUL-terminated for the spool: copy it out. */
+		{
+			char kind[64];
+
+			if (h.kind_len >= sizeof(kind)) {
+				rc = ak_error_set("ingest: a kind of %u bytes", h.kind_len);
+				break;
+			}
+			snprintf(kind, sizeof(kind), "%.*s", (int)h.kind_len, d);
+			d += h.kind_len;
+			r.kind = kind;
+			r.time_us = h.time_us;
+			r.source = d;
+			r.source_len = h.source_len;
+			d += h.source_len;
+			r.body = d;
+			r.body_len = h.body_len;
+			d += h.body_len;
+			r.id = NULL;
+			if (h.id_len >= 0) {
+				ak_buf_reset(&p->tmp);
+				if ((rc = ak_buf_append(&p->tmp, d, (size_t)h.id_len)) != 0 ||
+				    (rc = ak_buf_putc(&p->tmp, '\0')) != 0)
+					break;
+				r.id = p->tmp.data;
+			}
+			rc = emit_record(p, &r);
+		}
+	}
+	if (rc == 0 && c->cut)
+		rc = ak_error_oom();
+	return rc;
+}
+
+/* Emit the oldest chunk handed out (waiting for its check) and free it. */
+static int par_emit_oldest(struct ingest_pipeline *p, struct par *par, uint64_t *emit_seq,
+			   char *where, size_t plen)
+{
+	struct pchunk *c = &par->slot[*emit_seq % PAR_SLOTS];
+	int rc;
+
+	pthread_mutex_lock(&par->mu);
+	while (c->state != 3)
+		pthread_cond_wait(&par->done, &par->mu);
+	pthread_mutex_unlock(&par->mu);
+	rc = emit_chunk(p, c, where, plen);
+	c->state = 0;
+	c->n = 0;
+	c->cut = 0;
+	ak_buf_reset(&c->in);
+	(*emit_seq)++;
+	return rc;
+}
+
+static int native_parallel(struct ak_lines *r, const struct ingest_options *opt,
+			   struct ingest_pipeline *p, char *where, size_t plen)
+{
+	struct par *par = calloc(1, sizeof(*par));
+	pthread_t thr[PAR_WORKERS];
+	uint64_t next_seq = 0, emit_seq = 0;
+	struct pchunk *fill = NULL;
+	const char *line;
+	size_t len;
+	int nthr = 0, rc = 0, got, i;
+
+	if (par == NULL)
+		return ak_error_oom();
+	pthread_mutex_init(&par->mu, NULL);
+	pthread_cond_init(&par->work, NULL);
+	pthread_cond_init(&par->done, NULL);
+	par->want_kind = p->o.kind;
+	for (i = 0; i < PAR_SLOTS; i++) {
+		ak_buf_init(&par->slot[i].in, (size_t)1 << 30);
+		ak_buf_init(&par->slot[i].out, (size_t)1 << 30);
+	}
+	for (i = 0; i < PAR_WORKERS; i++)
+		if (pthread_create(&thr[nthr], NULL, par_worker, par) == 0)
+			nthr++;
+	if (nthr == 0)
+		rc = ak_error_set("ingest: cannot start a thread to check lines");
+	while (rc == 0 && (got = ak_lines_next(r, &line, &len)) != 0) {
+		struct pline *l;
+
+		if (got < 0 && got != AK_ETOOBIG) {
+			rc = got;
+			ak_error_prefix("%s", opt->name);
+			break;
+		}
+		if (got != AK_ETOOBIG && blank(line, len))
+			continue;
+		if (fill == NULL) {
+			/* The slot next in turn may still hold a chunk to emit. */
+			while (rc == 0 && par->slot[next_seq % PAR_SLOTS].state != 0)
+				rc = par_emit_oldest(p, par, &emit_seq, where, plen);
+			if (rc != 0)
+				break;
+			fill = &par->slot[next_seq % PAR_SLOTS];
+			fill->seq = next_seq++;
+		}
+		l = &fill->lines[fill->n];
+		l->lineno = r->lineno;
+		l->toobig = got == AK_ETOOBIG;
+		l->off = fill->in.len;
+		if (l->toobig) {
+			const char *why = ak_error_last();
+
+			l->len = strlen(why);
+			rc = ak_buf_append(&fill->in, why, l->len);
+		} else {
+			l->len = len;
+			rc = ak_buf_append(&fill->in, line, len);
+		}
+		if (rc != 0)
+			break;
+		if (++fill->n == PAR_LINES || fill->in.len >= PAR_BYTES) {
+			pthread_mutex_lock(&par->mu);
+			fill->state = 1;
+			pthread_cond_signal(&par->work);
+			pthread_mutex_unlock(&par->mu);
+			fill = NULL;
+		}
+	}
+	if (fill && fill->n) {
+		pthread_mutex_lock(&par->mu);
+		fill->state = 1;
+		pthread_cond_signal(&par->work);
+		pthread_mutex_unlock(&par->mu);
+		fill = NULL;
+	}
+	/* The rest, in order; after an error, only let the workers finish. */
+	while (emit_seq < next_seq) {
+		if (rc == 0 && nthr > 0) {
+			rc = par_emit_oldest(p, par, &emit_seq, where, plen);
+			continue;
+		}
+		break;
+	}
+	pthread_mutex_lock(&par->mu);
+	par->stop = 1;
+	pthread_cond_broadcast(&par->work);
+	pthread_mutex_unlock(&par->mu);
+	for (i = 0; i < nthr; i++)
+		pthread_join(thr[i], NULL);
+	for (i = 0; i < PAR_SLOTS; i++) {
+		ak_buf_free(&par->slot[i].in);
+		ak_buf_free(&par->slot[i].out);
+	}
+	pthread_cond_destroy(&par->work);
+	pthread_cond_destroy(&par->done);
+	pthread_mutex_destroy(&par->mu);
+	free(par);
+	return rc;
 }
 
 int ingest_native(FILE *in, const struct ingest_options *opt, struct ingest_pipeline *p)
@@ -624,6 +1022,13 @@ int ingest_native(FILE *in, const struct ingest_options *opt, struct ingest_pipe
 	plen = (size_t)snprintf(where, sizeof(where) - 24, "%s:", opt->name);
 	if (plen > sizeof(where) - 24)
 		plen = sizeof(where) - 24;
+	/* Files for the store are checked on two threads; the daemon's
+	 * requests (memory mode) are small and on its loop already. */
+	if (!p->o.memory) {
+		rc = native_parallel(&r, opt, p, where, plen);
+		ak_lines_free(&r);
+		return rc;
+	}
 	while ((got = ak_lines_next(&r, &line, &len)) != 0) {
 		put_decimal(where + plen, r.lineno);
 		if (got == AK_ETOOBIG) {
@@ -644,7 +1049,6 @@ int ingest_native(FILE *in, const struct ingest_options *opt, struct ingest_pipe
 	ak_lines_free(&r);
 	return rc;
 }
-
 /* ---- memory mode ---- */
 
 void ingest_batch_free(struct ingest_batch *b)

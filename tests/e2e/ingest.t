@@ -110,4 +110,38 @@ with open(sys.argv[1], "w") as f:
 PY
 like "$("$AKASHI" --store "$F" ingest --no-index "$T/far.jsonl")" "^270002 appended, 0 duplicates" "two identical records 270,000 records apart stay two"
 like "$("$AKASHI" --store "$F" ingest --no-index "$T/far.jsonl")" "^0 appended, 270002 duplicates" "and the same input again adds nothing"
+# Files are checked on two threads, a few thousand lines at a time, and put
+# back in order: rejects across those chunks keep their line numbers and
+# order, identical records across them keep their count, a too-long line
+# in the middle is its own reject.
+C=$T/chunks
+new_store "$C"
+python3 - "$T/chunks.jsonl" <<'PY'
+import sys
+ok = '{"kind":"admin","time":"2026-07-01T00:00:%02dZ","source":"sso","body":{"actor":"u%d","action":"logout"}}\n'
+same = '{"kind":"admin","time":"2026-07-01T00:00:00Z","source":"sso","body":{"actor":"same","action":"login_failure"}}\n'
+with open(sys.argv[1], "w") as f:
+    for n in range(1, 6001):
+        if n in (2048, 2049, 4097):
+            f.write('{"kind":"admin","time":"2026-07-01T00:00:00Z"\n')
+        elif n == 3000:
+            f.write('{"kind":"admin","pad":"' + "x" * 1100000 + '"}\n')
+        elif n in (1, 2047, 2050, 5999):
+            f.write(same)
+        elif n == 4500:
+            f.write("   \n")
+        else:
+            f.write(ok % (n % 60, n))
+PY
+out=$("$AKASHI" --store "$C" ingest --skip-invalid --rejects "$T/chunks.rej" "$T/chunks.jsonl" 2>&1)
+is "$(printf '%s\n' "$out" | grep -o 'chunks.jsonl:[0-9]*' | tr '\n' ' ')" \
+	"chunks.jsonl:2048 chunks.jsonl:2049 chunks.jsonl:3000 chunks.jsonl:4097 " \
+	"rejects across chunks: their line numbers, in order"
+like "$out" "5995 appended, 0 duplicates, 4 rejected" "every other line is appended, the blank one skipped"
+is "$(sqlite3 "$C/akashi.db" "SELECT count(*) FROM entries WHERE json_extract(bytes, '\$.body.actor') = 'same'")" "4" \
+	"four identical records in different chunks stay four"
+is "$(python3 -c 'import json,sys; print(" ".join(json.loads(l)["where"].split(":")[-1] for l in open(sys.argv[1])))' "$T/chunks.rej")" \
+	"2048 2049 3000 4097" "the rejects file, in input order"
+like "$("$AKASHI" --store "$C" ingest --skip-invalid "$T/chunks.jsonl" 2>&1)" "0 appended, 5995 duplicates, 4 rejected" \
+	"the same input again adds nothing"
 done_testing

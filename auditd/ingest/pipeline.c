@@ -898,10 +898,12 @@ static int par_emit_oldest(struct ingest_pipeline *p, struct par *par, uint64_t 
 		pthread_cond_wait(&par->done, &par->mu);
 	pthread_mutex_unlock(&par->mu);
 	rc = emit_chunk(p, c, where, plen);
-	c->state = 0;
 	c->n = 0;
 	c->cut = 0;
 	ak_buf_reset(&c->in);
+	pthread_mutex_lock(&par->mu);
+	c->state = 0;
+	pthread_mutex_unlock(&par->mu);
 	(*emit_seq)++;
 	return rc;
 }
@@ -943,8 +945,9 @@ static int native_parallel(struct ak_lines *r, const struct ingest_options *opt,
 		if (got != AK_ETOOBIG && blank(line, len))
 			continue;
 		if (fill == NULL) {
-			/* The slot next in turn may still hold a chunk to emit. */
-			while (rc == 0 && par->slot[next_seq % PAR_SLOTS].state != 0)
+			/* The slot next in turn may still hold a chunk to emit:
+			 * the oldest one, since slots go round in order. */
+			while (rc == 0 && emit_seq + PAR_SLOTS <= next_seq)
 				rc = par_emit_oldest(p, par, &emit_seq, where, plen);
 			if (rc != 0)
 				break;

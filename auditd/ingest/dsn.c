@@ -425,8 +425,8 @@ struct notice {
 	const char *campaign;
 };
 
-static int emit(struct dsn_ctx *c, const char *where, const struct notice *nt, json_t *body,
-                const char *rcpt)
+static int emit_body(struct dsn_ctx *c, const char *where, const struct notice *nt, json_t *body,
+                     const char *rcpt)
 {
 	struct ingest_record rec;
 	int rc;
@@ -447,6 +447,19 @@ static int emit(struct dsn_ctx *c, const char *where, const struct notice *nt, j
 		rec.event_id = c->event_id.data;
 	}
 	return c->sink->record(c->sink->ctx, &rec);
+}
+
+/* Hand on the record whose body was built with rc (AK_EINVALID: a field
+ * it cannot hold, so the notice is rejected), and free the body. */
+static int emit(struct dsn_ctx *c, const char *where, const struct notice *nt, json_t *body,
+                const char *rcpt, int rc)
+{
+	if (rc == AK_EINVALID)
+		rc = reject(c, where, NULL);
+	else if (rc == 0)
+		rc = emit_body(c, where, nt, body, rcpt);
+	json_decref(body);
+	return rc;
 }
 
 /* The time of a notification: its Date, else Arrival-Date; 0 or
@@ -548,12 +561,7 @@ static int dsn_recipient(struct dsn_ctx *c, const char *where, const struct fiel
 		rc = put(body, "relay", untyped(remote, buf2, sizeof(buf2), &type));
 	if (rc == 0 && orig && address("Original-Recipient", orig, orig_to, sizeof(orig_to)) == 0)
 		rc = put(body, "orig_to", orig_to);
-	if (rc == AK_EINVALID)
-		rc = reject(c, where, NULL);
-	else if (rc == 0)
-		rc = emit(c, where, nt, body, rcpt);
-	json_decref(body);
-	return rc;
+	return emit(c, where, nt, body, rcpt, rc);
 }
 
 static int dsn_message(struct dsn_ctx *c, const char *where, GMimeMessage *msg,
@@ -603,12 +611,7 @@ static int arf_one(struct dsn_ctx *c, const char *where, const char *rcpt, const
 		rc = put(body, "feedback_type", ftype);
 	if (rc == 0)
 		rc = put(body, "source_ip", source_ip);
-	if (rc == AK_EINVALID)
-		rc = reject(c, where, NULL);
-	else if (rc == 0)
-		rc = emit(c, where, nt, body, rcpt);
-	json_decref(body);
-	return rc;
+	return emit(c, where, nt, body, rcpt, rc);
 }
 
 static int arf_message(struct dsn_ctx *c, const char *where, GMimeMessage *msg,

@@ -8,6 +8,7 @@
 #include "auditd/ingest/consent.h"
 #include "lib/error.h"
 #include "lib/timefmt.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -45,27 +46,9 @@ static int on_record(void *ctx, const struct ingest_record *rec)
 	return 0;
 }
 
-static int on_reject(void *ctx, const char *where, const char *reason, const char *raw,
-		     size_t raw_len)
-{
-	(void)ctx;
-	(void)raw;
-	(void)raw_len;
-	if (where == NULL || reason == NULL || reason[0] == '\0')
-		abort();
-	return 0;
-}
-
-static void on_skip(void *ctx, const char *where, const char *why)
-{
-	(void)ctx;
-	(void)where;
-	(void)why;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ingest_sink sink = {on_record, on_reject, on_skip, NULL};
+	struct ingest_sink sink = {on_record, fuzz_on_reject, fuzz_on_skip, NULL};
 	struct ingest_options opt;
 	FILE *in;
 

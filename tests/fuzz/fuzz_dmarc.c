@@ -11,6 +11,7 @@
 #include "auditd/ingest/dmarc.h"
 #include "lib/buf.h"
 #include "lib/jcs.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -40,22 +41,9 @@ static int on_record(void *ctx, const struct ingest_record *rec)
 	return 0;
 }
 
-static int on_reject(void *ctx, const char *where, const char *reason, const char *raw, size_t len)
-{
-	(void)ctx, (void)raw, (void)len;
-	if (where == NULL || reason == NULL || reason[0] == '\0')
-		abort();
-	return 0;
-}
-
-static void on_skip(void *ctx, const char *where, const char *why)
-{
-	(void)ctx, (void)where, (void)why;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ingest_sink sink = {on_record, on_reject, on_skip, NULL};
+	struct ingest_sink sink = {on_record, fuzz_on_reject, fuzz_on_skip, NULL};
 	struct ingest_options opt;
 
 	memset(&opt, 0, sizeof(opt));

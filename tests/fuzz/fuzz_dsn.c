@@ -11,6 +11,7 @@
 #include "auditd/ingest/dsn.h"
 #include "auditd/ingest/kinds.h"
 #include "lib/jcs.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -24,16 +25,13 @@ static int on_record(void *ctx, const struct ingest_record *rec)
 	const char *status, *rcpt;
 
 	(void)ctx;
-	if (rec->where == NULL || rec->source == NULL || rec->body == NULL ||
-	    strcmp(rec->kind, "send") != 0)
-		abort();
+	FUZZ_ASSERT(rec->where != NULL && rec->source != NULL && rec->body != NULL &&
+		    strcmp(rec->kind, "send") == 0);
 	status = json_string_value(json_object_get(rec->body, "status"));
 	rcpt = json_string_value(json_object_get(rec->body, "rcpt"));
-	if (status == NULL || rcpt == NULL || strchr(rcpt, '@') == NULL)
-		abort();
-	if (strcmp(status, "bounced") && strcmp(status, "deferred") && strcmp(status, "expired") &&
-	    strcmp(status, "complained"))
-		abort();
+	FUZZ_ASSERT(status != NULL && rcpt != NULL && strchr(rcpt, '@') != NULL);
+	FUZZ_ASSERT(!strcmp(status, "bounced") || !strcmp(status, "deferred") ||
+		    !strcmp(status, "expired") || !strcmp(status, "complained"));
 	/* What the adapter hands on passes the send kind's rules as the
 	 * pipeline applies them: no adapter output is ever a reject there. */
 	{
@@ -43,10 +41,9 @@ static int on_record(void *ctx, const struct ingest_record *rec)
 		json_t *fixed = NULL;
 		const char *id = NULL;
 
-		if (ak_jcs_write_jansson(&text, rec->body) != 0 || ak_jdoc_new(&doc, 0) != 0 ||
-		    ak_json_parse(doc, text.data, text.len, &body) != 0 ||
-		    ingest_kind_check("send", body, &fixed, &id) != 0)
-			abort();
+		FUZZ_ASSERT(ak_jcs_write_jansson(&text, rec->body) == 0 && ak_jdoc_new(&doc, 0) == 0 &&
+			    ak_json_parse(doc, text.data, text.len, &body) == 0 &&
+			    ingest_kind_check("send", body, &fixed, &id) == 0);
 		json_decref(fixed);
 		ak_jdoc_free(doc);
 		ak_buf_free(&text);
@@ -54,24 +51,9 @@ static int on_record(void *ctx, const struct ingest_record *rec)
 	return 0;
 }
 
-static int on_reject(void *ctx, const char *where, const char *reason, const char *raw, size_t len)
-{
-	(void)ctx, (void)raw, (void)len;
-	if (where == NULL || reason == NULL || reason[0] == '\0')
-		abort();
-	return 0;
-}
-
-static void on_skip(void *ctx, const char *where, const char *why)
-{
-	(void)ctx;
-	if (where == NULL || why == NULL)
-		abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ingest_sink sink = {on_record, on_reject, on_skip, NULL};
+	struct ingest_sink sink = {on_record, fuzz_on_reject, fuzz_on_skip, NULL};
 	struct ingest_options opt;
 
 	if (size == 0)

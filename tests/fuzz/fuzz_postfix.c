@@ -12,6 +12,7 @@
  */
 #include "auditd/ingest/postfix.h"
 #include "lib/timefmt.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -44,24 +45,9 @@ static int on_record(void *ctx, const struct ingest_record *r)
 	return 0;
 }
 
-static int on_reject(void *ctx, const char *where, const char *why, const char *raw, size_t len)
-{
-	(void)ctx, (void)raw, (void)len;
-	if (where == NULL || why == NULL)
-		abort();
-	return 0;
-}
-
-static void on_skip(void *ctx, const char *where, const char *why)
-{
-	(void)ctx;
-	if (where == NULL || why == NULL)
-		abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ingest_sink sink = {on_record, on_reject, on_skip, NULL};
+	struct ingest_sink sink = {on_record, fuzz_on_reject, fuzz_on_skip, NULL};
 	struct ingest_options opt = {0};
 	struct postfix_limits lim = {8, 4096};
 	FILE *f;

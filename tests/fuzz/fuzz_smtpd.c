@@ -15,6 +15,7 @@
  * valid campaign id; nothing grows past its bound.
  */
 #include "auditd/delivery/delivery_int.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,11 +28,9 @@ static void check_text(const char *s, size_t cap)
 {
 	size_t i, n = strnlen(s, cap);
 
-	if (n == cap)
-		abort();
+	FUZZ_ASSERT(n != cap);
 	for (i = 0; i < n; i++)
-		if (s[i] == '\r' || s[i] == '\n')
-			abort();
+		FUZZ_ASSERT(s[i] != '\r' && s[i] != '\n');
 }
 
 static void check_cmd(int rc, const struct smtpd_cmd *c)
@@ -39,38 +38,32 @@ static void check_cmd(int rc, const struct smtpd_cmd *c)
 	size_t i;
 
 	if (rc != 0) {
-		if (c->code != 500 && c->code != 501 && c->code != 555)
-			abort();
+		FUZZ_ASSERT(c->code == 500 || c->code == 501 || c->code == 555);
 		check_text(c->why, sizeof(c->why));
 		check_text(c->enh, sizeof(c->enh));
 		return;
 	}
 	check_text(c->addr, sizeof(c->addr));
 	for (i = 0; c->addr[i]; i++)
-		if ((unsigned char)c->addr[i] <= ' ' || strchr("<>,;\"\\", c->addr[i]) ||
-		    (c->addr[i] >= 'A' && c->addr[i] <= 'Z'))
-			abort();
-	if (c->verb == SMTPD_RCPT && c->addr[0] == '\0')
-		abort();
+		FUZZ_ASSERT((unsigned char)c->addr[i] > ' ' && !strchr("<>,;\"\\", c->addr[i]) &&
+			    !(c->addr[i] >= 'A' && c->addr[i] <= 'Z'));
+	FUZZ_ASSERT(c->verb != SMTPD_RCPT || c->addr[0] != '\0');
 }
 
 static void check_message(const struct ak_buf *out, const struct smtpd_msg_out *r)
 {
 	const char *p = out->data, *end = out->data + out->len;
 
-	if (!delivery_campaign_id_valid(r->campaign))
-		abort();
-	if (r->message_id[0] != '<' || strchr(r->message_id, '@') == NULL ||
-	    r->message_id[strlen(r->message_id) - 1] != '>')
-		abort();
+	FUZZ_ASSERT(delivery_campaign_id_valid(r->campaign));
+	FUZZ_ASSERT(r->message_id[0] == '<' && strchr(r->message_id, '@') != NULL &&
+		    r->message_id[strlen(r->message_id) - 1] == '>');
 	/* Header fields up to the first empty line: none of akashi's left. */
 	while (p && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 
 		if (*p == '\r' || *p == '\n')
 			break;
-		if ((size_t)(end - p) >= 9 && strncasecmp(p, "X-Akashi-", 9) == 0)
-			abort();
+		FUZZ_ASSERT((size_t)(end - p) < 9 || strncasecmp(p, "X-Akashi-", 9) != 0);
 		p = nl ? nl + 1 : end;
 	}
 }
@@ -104,18 +97,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				                    sizeof(list)) == 0) {
 					size_t i;
 
-					if (strchr(list, '/') || strlen(list) == 0)
-						abort();
+					FUZZ_ASSERT(strchr(list, '/') == NULL && list[0] != '\0');
 					for (i = 0; list[i]; i++)
-						if ((unsigned char)list[i] < 0x20)
-							abort();
+						FUZZ_ASSERT((unsigned char)list[i] >= 0x20);
 				}
 			}
 		}
 		if (!ended && smtpd_data_line(&msg, p, len, 65536, &flags) == 1)
 			ended = 1;
-		if (msg.len > 65536)
-			abort();
+		FUZZ_ASSERT(msg.len <= 65536);
 		p = nl ? nl + 1 : end;
 	}
 	{
@@ -130,8 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in.now_us = 1767225600000000;
 		if (smtpd_message(&out, msg.data ? msg.data : "", msg.len, &in, &r) == 0)
 			check_message(&out, &r);
-		else if (r.code != 554 && r.code != 552)
-			abort();
+		else
+			FUZZ_ASSERT(r.code == 554 || r.code == 552);
 	}
 	ak_buf_free(&msg);
 	ak_buf_free(&out);

@@ -12,17 +12,10 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/tap.sh"
 
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/postfix ] || [ ! -x /usr/sbin/smtp-sink ]; then
-	echo "1..0 # SKIP needs root and the postfix package"
-	exit 0
-fi
-
 . "$HERE/lib/postfix-instance.sh"
-trap 'pfi_stop; rm -rf "$T"' EXIT
 
 # --- Postfix bounces mail and writes its DSNs to a local mbox ------------
-pfi_start >"$T/start.log" 2>&1 || bail "cannot start a private Postfix: $(cat "$T/start.log")"
-result 0 "a private Postfix listens on 127.0.0.1:$PFI_PORT"
+pfi_setup
 # The sender filebox@localhost is delivered by local(8) to the file
 # $PFI_DIR/mail/filebox (an alias), so Postfix's bounces land there.
 python3 - "$PFI_PORT" >"$T/send.log" 2>&1 <<'PY'

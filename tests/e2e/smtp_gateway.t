@@ -10,12 +10,7 @@
 . "$(dirname "$0")/lib/tap.sh"
 PY=/usr/bin/python3
 LIB=$ROOT/tests/e2e/lib
-if ! $PY -c 'import aiosmtpd, dkim, nacl' 2>/dev/null; then
-	echo "1..0 # SKIP needs python3-aiosmtpd, python3-dkim and python3-nacl (make deps)"
-	exit 0
-fi
-PIDS=""
-trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$T"' EXIT
+skip_unless_python aiosmtpd dkim nacl
 cd "$T"
 
 # --- keys, certificates, the receiving server -------------------------------

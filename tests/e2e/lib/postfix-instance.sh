@@ -27,6 +27,8 @@
 #
 # Use as a library:
 #   . tests/e2e/lib/postfix-instance.sh
+#   pfi_setup                      # in a TAP script: skip it unless root and postfix,
+#                                  # pfi_start (or bail), pfi_stop at exit
 #   pfi_start [SYSLOG_NAME]        # sets PFI_DIR PFI_PORT PFI_LOG; trap pfi_stop EXIT
 #   pfi_send N [quoted]            # N messages of the standard mix (+1 that expires;
 #                                  # "quoted": +1 to a quoted local-part that looks
@@ -324,6 +326,19 @@ pfi_flush() {
 	done
 	pfi_log "timed out waiting for retried deliveries"
 	return 1
+}
+
+# pfi_setup: what a TAP script (tap.sh sourced) does first: skip itself
+# where Postfix cannot run here, else start the instance, stop it at exit,
+# and report the start as a test.
+pfi_setup() {
+	if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/postfix ] || [ ! -x /usr/sbin/smtp-sink ]; then
+		echo "1..0 # SKIP needs root and the postfix package"
+		exit 0
+	fi
+	trap 'pfi_stop; rm -rf "$T"' EXIT
+	pfi_start >"$T/start.log" 2>&1 || bail "cannot start a private Postfix: $(cat "$T/start.log")"
+	result 0 "a private Postfix listens on 127.0.0.1:$PFI_PORT"
 }
 
 pfi_stop() {

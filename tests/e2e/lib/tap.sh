@@ -9,11 +9,14 @@
 #
 # Every script gets a private temporary directory $T, removed at exit, and
 # $AKASHI, the binary under test (build/asan/akashi from make test).
+#   skip_unless_python MODULE...   skip the whole file unless python3 has them
 set -u
 : "${AKASHI:=$(cd "$(dirname "$0")/../.." && pwd)/build/asan/akashi}"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/akashi-e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# Background processes a script starts (PIDS="$PIDS $!") stop at exit too.
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$T"' EXIT
 export LC_ALL=C.UTF-8
 _n=0
 _failed=0
@@ -100,3 +103,12 @@ done_testing() {
 
 # A store with nothing in it, at $1.
 new_store() { "$AKASHI" --store "$1" init --origin "test.example/log" >/dev/null; }
+
+# skip_unless_python MODULE...: the whole file is skipped (TAP "1..0 #
+# SKIP") unless python3 imports every module (make deps installs them).
+skip_unless_python() {
+	if ! /usr/bin/python3 -c "import $(printf '%s,' "$@" | sed 's/,$//')" 2>/dev/null; then
+		echo "1..0 # SKIP needs python3 modules $* (make deps)"
+		exit 0
+	fi
+}

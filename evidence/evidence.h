@@ -221,7 +221,8 @@ void evidence_appender_free(struct evidence_appender *a);
  * each write transaction (or run of them) and leave() after. While the
  * copier runs, st's own automatic checkpoints are off; stop() turns them
  * back on. start() fails (and changes nothing) when no second connection
- * can be made; enter, leave and stop accept NULL. stop() frees c. */
+ * can be made; on a read-only store it succeeds with *out NULL (there is
+ * no log to copy). enter, leave and stop accept NULL. stop() frees c. */
 struct evidence_walcopy;
 
 int evidence_walcopy_start(struct evidence_walcopy **out, struct evidence_store *st);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,9 +252,23 @@ static int load_key(const char *path, EVP_PKEY **out)
 	return 0;
 }
 
+/* SQLite's memory statistics take one process-wide mutex on every
+ * allocation and free, which the daemon's writer, reader, alerts and WAL
+ * copier threads then contend for (HTTP ingest ran 6-20% faster without
+ * them). akashi reads none of those statistics. This must precede SQLite's
+ * initialisation; where something else initialised it first the call
+ * fails harmlessly and the statistics stay on. */
+static void sqlite_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int open_db(struct evidence_store *st, const char *path, int create)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int flags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+
+	pthread_once(&once, sqlite_setup);
 
 	if (create)
 		flags |= SQLITE_OPEN_CREATE;

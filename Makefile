@@ -149,7 +149,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) VARIANT=release all
-	@for b in $(sort $(wildcard bench/*.sh)); do echo "== $$b"; sh $$b || exit 1; done
+	@for b in $(sort $(wildcard bench/*.sh)); do echo "== $$b"; ./$$b || exit 1; done
 
 fuzz: deps
 	@missing=""; for p in $(DEPS_FUZZ); do dpkg-query -W $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

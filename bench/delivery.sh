@@ -18,6 +18,8 @@
 #   BENCH_DELIVERY_N          messages akashi sends (20000)
 #   BENCH_DELIVERY_POSTFIX_N  messages through Postfix + OpenDKIM (5000: it is slow)
 . "$(dirname "$0")/lib.sh"
+# The private Postfix instance's main.cf and master.cf, as the tests make them.
+. "$(dirname "$0")/../tests/e2e/lib/postfix-instance.sh"
 set +e
 NMSG=${BENCH_DELIVERY_N:-20000}
 NPF=${BENCH_DELIVERY_POSTFIX_N:-5000}
@@ -139,59 +141,21 @@ ODK
 		return 1
 	fi
 	port=$(free_port)
-	cat >"$pf/etc/main.cf" <<MAIN
-compatibility_level = 3.6
-queue_directory = $pf/queue
-data_directory = $pf/data
-command_directory = /usr/sbin
-daemon_directory = /usr/lib/postfix/sbin
-meta_directory = /etc/postfix
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
-syslog_name = postfix-bench
-maillog_file = $pf/log/maillog
-maillog_file_prefixes = $pf
+	{
+		pfi_main_cf "$pf" postfix-bench
+		cat <<MAIN
 alias_maps =
 alias_database =
 local_recipient_maps =
 myhostname = mx.akashi.test
 mydestination =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
 relayhost = [127.0.0.1]:$SINK
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
 smtpd_milters = unix:$od/opendkim.sock
 milter_default_action = tempfail
-smtputf8_enable = no
-biff = no
 default_destination_concurrency_limit = 16
 MAIN
-	cat >"$pf/etc/master.cf" <<MASTER
-127.0.0.1:$port inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-MASTER
+	} >"$pf/etc/main.cf"
+	pfi_master_cf "$port" >"$pf/etc/master.cf"
 	if ! /usr/sbin/postfix -c "$pf/etc" start >"$pf/start.out" 2>&1; then
 		sed "s/^/delivery: postfix: /" "$pf/start.out" >&2
 		stop_opendkim "$od/opendkim.pid"

@@ -49,6 +49,65 @@ PFI_SENT=""      # file listing the Message-IDs pfi_send used, one a line
 
 pfi_log() { echo "postfix-instance: $*" >&2; }
 
+# pfi_main_cf DIR SYSLOG_NAME: the main.cf lines every private instance
+# shares (its own directories under DIR, logging to DIR/log/maillog,
+# loopback only, no TLS); the caller appends its own.
+pfi_main_cf() {
+	cat <<MAIN
+compatibility_level = 3.6
+queue_directory = $1/queue
+data_directory = $1/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = $2
+maillog_file = $1/log/maillog
+maillog_file_prefixes = $1
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+smtputf8_enable = no
+biff = no
+MAIN
+}
+
+# pfi_master_cf PORT: master.cf with smtpd on 127.0.0.1:PORT, the usual
+# services and postlogd (maillog_file needs it); the caller appends its own.
+pfi_master_cf() {
+	cat <<MASTER
+127.0.0.1:$1 inet n - n - - smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+proxywrite unix - - n - 1 proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+local     unix  - n n - - local
+virtual   unix  - n n - - virtual
+lmtp      unix  - - n - - lmtp
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+MASTER
+}
+
 # A TCP port nobody listens on right now (the kernel picks it).
 pfi_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -103,27 +162,13 @@ pfi_start() {
 	bounce=$PFI_SINK_PORT
 	PFI_PORT=$(pfi_free_port) || return 1
 
-	cat >"$cf/main.cf" <<MAIN
-compatibility_level = 3.6
-queue_directory = $PFI_DIR/queue
-data_directory = $PFI_DIR/data
-command_directory = /usr/sbin
-daemon_directory = /usr/lib/postfix/sbin
-meta_directory = /etc/postfix
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
-syslog_name = $syslog_name
-maillog_file = $PFI_LOG
-maillog_file_prefixes = $PFI_DIR
+	{
+		pfi_main_cf "$PFI_DIR" "$syslog_name"
+		cat <<MAIN
 myhostname = mx1.akashi.test
 mydomain = akashi.test
 myorigin = \$myhostname
 mydestination = localhost
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
 smtpd_recipient_restrictions = permit_mynetworks, reject
 # Let error.test through to error(8) instead of refusing it at RCPT time.
 smtpd_reject_unlisted_recipient = no
@@ -133,10 +178,6 @@ alias_maps = texthash:$cf/aliases
 alias_database =
 local_recipient_maps =
 header_checks = regexp:$cf/header_checks
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-smtputf8_enable = no
-biff = no
 bounce_queue_lifetime = 0
 maximal_queue_lifetime = 1d
 queue_run_delay = 3600s
@@ -145,34 +186,14 @@ maximal_backoff_time = 7200s
 default_destination_concurrency_limit = 4
 smtp_connection_cache_on_demand = no
 MAIN
-	cat >"$cf/master.cf" <<MASTER
-127.0.0.1:$PFI_PORT inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n - - proxymap
-proxywrite unix - - n - 1 proxymap
-smtp      unix  - - n - - smtp
-relay     unix  - - n - - smtp
-showq     unix  n - n - - showq
-error     unix  - - n - - error
-retry     unix  - - n - - error
-discard   unix  - - n - - discard
-local     unix  - n n - - local
-virtual   unix  - n n - - virtual
-lmtp      unix  - - n - - lmtp
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
+	} >"$cf/main.cf"
+	{
+		pfi_master_cf "$PFI_PORT"
+		cat <<MASTER
 akpipe    unix  - n n - - pipe
   flags=q user=nobody argv=/bin/true \${recipient}
 MASTER
+	} >"$cf/master.cf"
 	cat >"$cf/transport" <<TRANSPORT
 ok.test       smtp:[127.0.0.1]:$ok
 sender.test   smtp:[127.0.0.1]:$ok

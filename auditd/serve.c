@@ -1108,6 +1108,9 @@ static int chown_store(const char *dir, uid_t uid, gid_t gid)
 	                                    "/" EVIDENCE_DB_FILE,
 	                                    "/" EVIDENCE_DB_FILE "-wal",
 	                                    "/" EVIDENCE_DB_FILE "-shm",
+	                                    "/" EVIDENCE_STATE_FILE,
+	                                    "/" EVIDENCE_STATE_FILE "-wal",
+	                                    "/" EVIDENCE_STATE_FILE "-shm",
 	                                    "/rejects",
 	                                    NULL};
 	char path[4200];
@@ -1241,10 +1244,12 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	 * unsubscribe secret, the TLS key, the port. */
 	if ((rc = cli_open_store(cli, 0, &st)) != 0 || (rc = token_setup(evidence_db(st))) != 0)
 		goto done;
-	/* The writer's page cache: the b-trees every append touches (dedupe,
-	 * catalog, tree, derived state) stay in memory instead of being read
-	 * back from the file at each commit. Bounded, so RSS stays flat. */
-	sqlite3_exec(evidence_db(st), "PRAGMA cache_size=-16384", NULL, NULL, NULL);
+	/* The writer's page caches: the b-trees every append touches (dedupe,
+	 * catalog, tree; derived state in state.db) stay in memory instead of
+	 * being read back from the files at each commit. Bounded, so RSS
+	 * stays flat. */
+	sqlite3_exec(evidence_db(st), "PRAGMA cache_size=-16384; PRAGMA state.cache_size=-8192",
+	             NULL, NULL, NULL);
 	if ((rc = evidence_size(st, &(int64_t){0})) != 0 || (rc = unsub_setup(d)) != 0 ||
 	    (rc = tls_setup(d)) != 0 || (rc = http_start(d)) != 0)
 		goto done;

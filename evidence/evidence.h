@@ -19,8 +19,22 @@
  *
  * The store knows nothing of mail or policies: a body is opaque canonical
  * JSON to it. Higher layers keep derived state (consent, suppression,
- * accounts) in their own tables of the same database through indexers that
- * the store calls inside each append transaction and replays on reindex.
+ * accounts) in their own tables through indexers that the store calls
+ * inside each append transaction and replays on reindex. Those tables live
+ * in a second database file, state.db, attached to every connection as the
+ * schema "state" (indexers create their tables as state.NAME; queries may
+ * leave the schema out). It has 4 KiB pages and no fsync of its own: a
+ * batch touches state rows scattered over the whole table, one page each,
+ * which in the log's 16 KiB pages made most of every commit's writes; and
+ * state can always be rebuilt from the log. Each indexer's row in
+ * state.indexed says up to which seq its tables reflect the log; it
+ * commits with them (SQLite commits the log's file first, then state.db,
+ * in the same transaction). A writable open replays
+ * whatever the log holds beyond it (a commit cut off between the two
+ * files, a power loss, an append by a program that registered no
+ * indexer), and rebuilds the whole state when state.db is missing. A
+ * read-only open of a store without state.db attaches none: queries of
+ * derived state then fail ("no such table").
  * The store itself owns a full-text index and a (kind, time) catalog; both
  * are rebuilt from the entries and may lag behind appends (see
  * evidence_catchup()).
@@ -50,6 +64,7 @@
 
 /* Names of files in a store directory. */
 #define EVIDENCE_DB_FILE "akashi.db"
+#define EVIDENCE_STATE_FILE "state.db" /* derived state: may be deleted, is rebuilt */
 #define EVIDENCE_KEY_FILE "key.pem"
 
 struct evidence_store;
@@ -141,6 +156,9 @@ void evidence_close(struct evidence_store *st);
 
 const char *evidence_origin(const struct evidence_store *st); /* borrowed */
 const char *evidence_dir(const struct evidence_store *st);    /* borrowed */
+/* 1 when state.db is attached; 0 only on a read-only open of a store
+ * without one (its derived state cannot be read then). */
+int evidence_has_state(const struct evidence_store *st);
 
 /* The SQLite connection, for indexers and higher layers' own tables.
  * Borrowed; never close it. Do not touch the store's own tables
@@ -213,12 +231,13 @@ int evidence_appender_finish(struct evidence_appender *a, struct evidence_append
  * nothing further is appended). */
 void evidence_appender_free(struct evidence_appender *a);
 
-/* WAL pages copied into the database file on a thread of its own, while
- * one writer thread goes on committing on st (SQLite would otherwise do it
- * inside the commit that crosses its threshold, holding the writer up).
- * Past a bound of 64 MiB of log, the writer is held between two
- * transactions while the log is reset. The writer calls enter() before
- * each write transaction (or run of them) and leave() after. While the
+/* WAL pages copied into the database files (akashi.db and state.db) on a
+ * thread of its own, while one writer thread goes on committing on st
+ * (SQLite would otherwise do it inside the commit that crosses its
+ * threshold, holding the writer up). Past 64 MiB in either log, the
+ * writer is held between two transactions while the logs are reset. The
+ * writer calls enter() before each write transaction (or run of them) and
+ * leave() after. While the
  * copier runs, st's own automatic checkpoints are off; stop() turns them
  * back on. start() fails (and changes nothing) when no second connection
  * can be made; on a read-only store it succeeds with *out NULL (there is
@@ -277,8 +296,8 @@ struct evidence_indexer {
 	const char *name;
 	/* Kinds this indexer wants (NULL-terminated), or NULL for all. */
 	const char *const *kinds;
-	/* Create tables if missing (called by evidence_add_indexer on a
-	 * writable store). */
+	/* Create tables (in the schema "state") if missing; called by
+	 * evidence_add_indexer on a writable store. */
 	int (*setup)(sqlite3 *db, void *ctx);
 	/* Empty the tables before a rebuild. */
 	int (*reset)(sqlite3 *db, void *ctx);
@@ -289,7 +308,10 @@ struct evidence_indexer {
 	void *ctx;
 };
 
-/* Register an indexer (the struct is copied; ctx stays the caller's). */
+/* Register an indexer (the struct is copied; ctx stays the caller's). On
+ * a writable store its tables are brought up to the log first: built from
+ * the whole log when they are new or ahead of it, fed the entries they miss
+ * when behind. */
 int evidence_add_indexer(struct evidence_store *st, const struct evidence_indexer *ix);
 
 /* Bring the catalog up to date, then the full-text index: at most max

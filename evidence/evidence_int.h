@@ -63,6 +63,7 @@ struct evidence_store {
 	char *dir;
 	char origin[EVIDENCE_ORIGIN_MAX + 1];
 	int readonly;
+	int has_state; /* state.db is attached */
 	EVP_PKEY *key;        /* private key; NULL when read-only */
 	unsigned char pub[32];
 	int have_pub;
@@ -73,6 +74,7 @@ struct evidence_store {
 	/* cached statements (prepared on first use) */
 	sqlite3_stmt *st_insert, *st_dedupe, *st_tree, *st_head_get, *st_head_put;
 	sqlite3_stmt *st_leaves, *st_node; /* proofs */
+	sqlite3_stmt *st_indexed;          /* state.indexed upto, by indexer name */
 };
 
 /* Prepare sql once into *slot. */
@@ -121,9 +123,20 @@ int evidence_begin(struct evidence_store *st);
 int evidence_commit(struct evidence_store *st);
 void evidence_rollback(struct evidence_store *st);
 
-/* Feed every entry to the indexers ix[0..n) (inside a transaction). */
+/* Feed the entries from seq `from` on to the indexers ix[0..n) (inside a
+ * transaction). */
 int evidence_replay(struct evidence_store *st, const struct evidence_indexer *ix, size_t n,
-		    void (*progress)(void *ctx, int64_t seq, int64_t size), void *ctx);
+		    int64_t from, void (*progress)(void *ctx, int64_t seq, int64_t size),
+		    void *ctx);
+
+/* Attach dir's state.db to db as the schema "state" (see evidence.h):
+ * made if missing and set up for writing unless readonly; a read-only
+ * connection without the file attaches nothing. */
+int evidence_attach_state(sqlite3 *db, const char *dir, int readonly);
+
+/* Record that every registered indexer's tables reflect the log up to
+ * size (inside the append transaction, with the head). */
+int evidence_mark_indexed(struct evidence_store *st, int64_t size);
 
 /* Hash of a complete subtree [a, b) computed from stored nodes and leaves. */
 int evidence_subtree_hash(struct evidence_store *st, int64_t a, int64_t b,

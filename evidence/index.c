@@ -701,10 +701,11 @@ static int reset_indexers(struct evidence_store *st)
 	return 0;
 }
 
-/* Feed every entry, in seq order, to the indexers ix[0..n) (inside the
- * caller's transaction). */
+/* Feed the entries from seq `from` on, in seq order, to the indexers
+ * ix[0..n) (inside the caller's transaction). */
 int evidence_replay(struct evidence_store *st, const struct evidence_indexer *ix, size_t n,
-		    void (*progress)(void *ctx, int64_t seq, int64_t size), void *ctx)
+		    int64_t from, void (*progress)(void *ctx, int64_t seq, int64_t size),
+		    void *ctx)
 {
 	sqlite3_stmt *s = NULL;
 	int64_t size;
@@ -714,9 +715,11 @@ int evidence_replay(struct evidence_store *st, const struct evidence_indexer *ix
 		return 0;
 	if ((rc = evidence_size(st, &size)) != 0)
 		return rc;
-	if (sqlite3_prepare_v2(st->db, "SELECT seq, kind, time, bytes FROM entries ORDER BY seq", -1,
-			       &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT seq, kind, time, bytes FROM entries WHERE seq >= ? ORDER BY seq",
+			       -1, &s, NULL) != SQLITE_OK)
 		return evidence_sqlerr(st, "replaying the log");
+	sqlite3_bind_int64(s, 1, from);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		struct evidence_entry e;
 		size_t i;
@@ -761,16 +764,17 @@ int evidence_reindex(struct evidence_store *st, void (*progress)(void *ctx, int6
 	int64_t size;
 	int rc;
 
-	if ((rc = evidence_size(st, &size)) != 0)
-		return rc;
 	/* The whole rebuild is one transaction: readers see the old derived
-	 * state or the new, never a half-built one. */
+	 * state or the new, never a half-built one. The size under the write
+	 * lock is the size rebuilt. */
 	if ((rc = evidence_begin(st)) != 0)
 		return rc;
-	if ((rc = evidence_exec(st, "DELETE FROM catalog; INSERT INTO fts(fts) VALUES('delete-all');"
+	if ((rc = evidence_size(st, &size)) != 0 ||
+	    (rc = evidence_exec(st, "DELETE FROM catalog; INSERT INTO fts(fts) VALUES('delete-all');"
 				    "UPDATE derived SET upto = 0 WHERE name IN ('fts', 'catalog');")) != 0 ||
 	    (rc = reset_indexers(st)) != 0 ||
-	    (rc = evidence_replay(st, st->ix, st->nix, progress, ctx)) != 0) {
+	    (rc = evidence_replay(st, st->ix, st->nix, 1, progress, ctx)) != 0 ||
+	    (rc = evidence_mark_indexed(st, size)) != 0) {
 		evidence_rollback(st);
 		return rc;
 	}

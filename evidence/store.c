@@ -169,7 +169,8 @@ int evidence_head_put(struct evidence_store *st, const struct evidence_head *hea
 	sqlite3_bind_int64(s, 4, head->received_us);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : evidence_sqlerr(st, "writing the head");
 	sqlite3_reset(s);
-	return rc;
+	/* The registered indexers ran on every entry up to here. */
+	return rc != 0 ? rc : evidence_mark_indexed(st, head->size);
 }
 
 static int valid_origin(const char *o)
@@ -263,10 +264,52 @@ static void sqlite_setup(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-static int open_db(struct evidence_store *st, const char *path, int create)
+int evidence_attach_state(sqlite3 *db, const char *dir, int readonly)
+{
+	char *path = path_join(dir, EVIDENCE_STATE_FILE), *q;
+	int rc;
+
+	if (path == NULL)
+		return ak_error_oom();
+	if (readonly && access(path, F_OK) != 0) {
+		free(path);
+		return 0;
+	}
+	/* ATTACH opens with the connection's flags, which do not create
+	 * files; an empty file is an empty database. */
+	if (!readonly) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0) {
+			rc = ak_error_set("%s: %s", path, strerror(errno));
+			free(path);
+			return rc;
+		}
+		close(fd);
+	}
+	/* page_size counts only while the file is empty: a new state.db. */
+	q = sqlite3_mprintf("ATTACH %Q AS state;%s", path,
+			    readonly ? ""
+				     : "PRAGMA state.page_size=4096; PRAGMA state.journal_mode=WAL;"
+				       "PRAGMA state.synchronous=NORMAL;"
+				       "CREATE TABLE IF NOT EXISTS state.indexed(name TEXT PRIMARY KEY,"
+				       " upto INTEGER NOT NULL) WITHOUT ROWID;");
+	if (q == NULL) {
+		free(path);
+		return ak_error_oom();
+	}
+	rc = sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK
+		     ? 0
+		     : ak_error_set("%s: %s", path, sqlite3_errmsg(db));
+	sqlite3_free(q);
+	free(path);
+	return rc;
+}
+
+static int open_db(struct evidence_store *st, const char *dir, const char *path, int create)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	int flags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	int flags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, rc;
 
 	pthread_once(&once, sqlite_setup);
 
@@ -282,6 +325,9 @@ static int open_db(struct evidence_store *st, const char *path, int create)
 		ak_error_prefix("%s", path);
 		return AK_ERROR;
 	}
+	if ((rc = evidence_attach_state(st->db, dir, st->readonly)) != 0)
+		return rc;
+	st->has_state = sqlite3_db_filename(st->db, "state") != NULL;
 	return 0;
 }
 
@@ -301,6 +347,7 @@ static void store_free(struct evidence_store *st)
 	sqlite3_finalize(st->st_head_put);
 	sqlite3_finalize(st->st_leaves);
 	sqlite3_finalize(st->st_node);
+	sqlite3_finalize(st->st_indexed);
 	if (st->db)
 		sqlite3_close_v2(st->db);
 	EVP_PKEY_free(st->key);
@@ -362,7 +409,7 @@ int evidence_init(const char *dir, const char *origin)
 		rc = ak_error_oom();
 		goto done;
 	}
-	if ((rc = open_db(st, dbpath, 1)) != 0)
+	if ((rc = open_db(st, dir, dbpath, 1)) != 0)
 		goto done;
 	/* Larger pages: an entry is a few hundred bytes and a batch writes a
 	 * few hundred kilobytes, which 16 KiB pages do in a quarter of the
@@ -411,13 +458,17 @@ done:
 	if (rc != 0 && rc != AK_EEXISTS) {
 		/* Leave nothing half-made behind. */
 		if (dbpath) {
+			static const char *const files[] = {EVIDENCE_DB_FILE, EVIDENCE_STATE_FILE, NULL};
+			static const char *const sides[] = {"", "-wal", "-shm", NULL};
 			char side[4200];
+			int f, i;
 
-			unlink(dbpath);
-			snprintf(side, sizeof(side), "%s-wal", dbpath);
-			unlink(side);
-			snprintf(side, sizeof(side), "%s-shm", dbpath);
-			unlink(side);
+			for (f = 0; files[f]; f++)
+				for (i = 0; sides[i]; i++) {
+					snprintf(side, sizeof(side), "%s/%s%s", dir, files[f],
+						 sides[i]);
+					unlink(side);
+				}
 		}
 		if (made_key)
 			unlink(keypath);
@@ -473,7 +524,7 @@ int evidence_open(struct evidence_store **out, const char *dir, int flags)
 				   dir);
 		goto done;
 	}
-	if ((rc = open_db(st, dbpath, 0)) != 0)
+	if ((rc = open_db(st, dir, dbpath, 0)) != 0)
 		goto done;
 	if ((rc = read_meta(st, "format", format, sizeof(format))) != 0) {
 		ak_error_prefix("%s: not an akashi store", dbpath);
@@ -518,6 +569,11 @@ const char *evidence_dir(const struct evidence_store *st)
 	return st->dir;
 }
 
+int evidence_has_state(const struct evidence_store *st)
+{
+	return st->has_state;
+}
+
 sqlite3 *evidence_db(struct evidence_store *st)
 {
 	return st->db;
@@ -539,52 +595,65 @@ int evidence_size(struct evidence_store *st, int64_t *out)
 	return rc;
 }
 
-/* A writable store meeting an indexer for the first time (a store made by
- * an older akashi, or a new kind of derived state) builds its tables from
- * the whole log at once, so derived state is never partial. */
-static int known_indexer(struct evidence_store *st, const char *name)
+/* How far ix's tables reflect the log: its row in state.indexed, -1 when
+ * it has none (a new state.db, a store made by an older akashi, a new
+ * kind of derived state). */
+static int indexed_upto(struct evidence_store *st, const char *name, int64_t *upto)
 {
 	sqlite3_stmt *s = NULL;
-	int known;
+	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM derived WHERE name = ?", -1, &s, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT upto FROM state.indexed WHERE name = ?", -1, &s,
+			       NULL) != SQLITE_OK)
 		return evidence_sqlerr(st, "reading index state");
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	known = sqlite3_step(s) == SQLITE_ROW;
+	*upto = -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*upto = sqlite3_column_int64(s, 0);
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : evidence_sqlerr(st, "reading index state");
 	sqlite3_finalize(s);
-	return known;
+	return rc;
 }
 
+/* A writable store meeting an indexer brings its tables up to the log:
+ * from the whole log when they are new (or ahead of the log, which only a
+ * state.db from elsewhere can be), else from where they stop. Derived
+ * state is never partial. */
 static int first_meeting(struct evidence_store *st, const struct evidence_indexer *ix)
 {
 	sqlite3_stmt *s = NULL;
-	int known, rc;
+	int64_t upto, size;
+	int rc;
 
-	if ((known = known_indexer(st, ix->name)) < 0)
-		return known;
-	if (known)
-		return ix->setup ? ix->setup(st->db, ix->ctx) : 0;
+	if ((ix->setup && (rc = ix->setup(st->db, ix->ctx)) != 0) ||
+	    (rc = indexed_upto(st, ix->name, &upto)) != 0 || (rc = evidence_size(st, &size)) != 0)
+		return rc;
+	if (upto == size)
+		return 0;
 	if ((rc = evidence_begin(st)) != 0)
 		return rc;
-	/* Under the write lock, look again: another process may have built
-	 * the tables meanwhile. */
-	if ((known = known_indexer(st, ix->name)) != 0) {
-		rc = known < 0 ? known : ix->setup ? ix->setup(st->db, ix->ctx) : 0;
-		if (rc != 0)
-			goto fail;
-		return evidence_commit(st);
-	}
-	if ((ix->setup && (rc = ix->setup(st->db, ix->ctx)) != 0) ||
-	    (ix->reset && (rc = ix->reset(st->db, ix->ctx)) != 0) ||
-	    (rc = evidence_replay(st, ix, 1, NULL, NULL)) != 0)
+	/* Under the write lock, look again: another process may have done it
+	 * meanwhile, or appended. */
+	if ((rc = indexed_upto(st, ix->name, &upto)) != 0 || (rc = evidence_size(st, &size)) != 0)
 		goto fail;
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO derived VALUES(?, 0)", -1, &s, NULL) !=
-	    SQLITE_OK) {
+	if (upto < 0 || upto > size) {
+		/* main.derived marked indexers known before state.db existed. */
+		if ((rc = evidence_exec(st, "DELETE FROM main.derived WHERE name NOT IN "
+					    "('fts', 'catalog')")) != 0 ||
+		    (ix->reset && (rc = ix->reset(st->db, ix->ctx)) != 0) ||
+		    (rc = evidence_replay(st, ix, 1, 1, NULL, NULL)) != 0)
+			goto fail;
+	} else if (upto < size && (rc = evidence_replay(st, ix, 1, upto + 1, NULL, NULL)) != 0) {
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO state.indexed VALUES(?, ?)", -1, &s,
+			       NULL) != SQLITE_OK) {
 		rc = evidence_sqlerr(st, "recording index state");
 		goto fail;
 	}
 	sqlite3_bind_text(s, 1, ix->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, size);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : evidence_sqlerr(st, "recording index state");
 	sqlite3_finalize(s);
 	if (rc != 0)
@@ -592,6 +661,25 @@ static int first_meeting(struct evidence_store *st, const struct evidence_indexe
 	return evidence_commit(st);
 fail:
 	evidence_rollback(st);
+	return rc;
+}
+
+int evidence_mark_indexed(struct evidence_store *st, int64_t size)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < st->nix && rc == 0; i++) {
+		if ((rc = evidence_stmt(st, &st->st_indexed,
+					"UPDATE state.indexed SET upto = ? WHERE name = ?")) != 0)
+			return rc;
+		sqlite3_bind_int64(st->st_indexed, 1, size);
+		sqlite3_bind_text(st->st_indexed, 2, st->ix[i].name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st->st_indexed) == SQLITE_DONE
+			     ? 0
+			     : evidence_sqlerr(st, "recording index state");
+		sqlite3_reset(st->st_indexed);
+	}
 	return rc;
 }
 

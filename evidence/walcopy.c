@@ -1,6 +1,7 @@
 /*
  * evidence/walcopy.c - see evidence.h: WAL pages copied into the database
- * file on a thread of its own, instead of inside the writer's commits.
+ * files (the log's and state.db) on a thread of its own, instead of inside
+ * the writer's commits.
  *
  * SQLite's automatic checkpoint runs in the commit that crosses its
  * threshold: the writer stops appending while it reads the log back and
@@ -18,12 +19,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define TICK_NS (50 * 1000 * 1000)
-#define RESTART_FRAMES 4096 /* 64 MiB of 16 KiB pages */
+#define RESTART_BYTES ((int64_t)64 << 20)
 
 struct evidence_walcopy {
 	struct evidence_store *st;
@@ -36,10 +38,38 @@ struct evidence_walcopy {
 	int hold;   /* the log is being reset: enter() waits */
 };
 
+/* The log's and state.db's write-ahead logs, each copied as far as it can
+ * be without waiting: the larger of their sizes in bytes. */
+static int64_t copy_both(sqlite3 *db, int mode)
+{
+	static const char *const schemas[] = {"main", "state"};
+	int64_t most = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(schemas) / sizeof(*schemas); i++) {
+		sqlite3_stmt *q = NULL;
+		int64_t page = 0;
+		int frames = 0;
+		char sql[64];
+
+		if (sqlite3_wal_checkpoint_v2(db, schemas[i], mode, &frames, NULL) != SQLITE_OK &&
+		    mode != SQLITE_CHECKPOINT_PASSIVE)
+			return -1;
+		snprintf(sql, sizeof(sql), "PRAGMA %s.page_size", schemas[i]);
+		if (frames > 0 && sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			page = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+		if ((int64_t)frames * page > most)
+			most = (int64_t)frames * page;
+	}
+	return most;
+}
+
 static void *copier(void *arg)
 {
 	struct evidence_walcopy *c = arg;
-	int frames = 0, bound = RESTART_FRAMES;
+	int64_t bytes, bound = RESTART_BYTES;
 
 	pthread_mutex_lock(&c->mu);
 	while (!c->stop) {
@@ -56,9 +86,9 @@ static void *copier(void *arg)
 		if (c->stop)
 			break;
 		pthread_mutex_unlock(&c->mu);
-		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
+		bytes = copy_both(c->db, SQLITE_CHECKPOINT_PASSIVE);
 		pthread_mutex_lock(&c->mu);
-		if (frames <= bound)
+		if (bytes <= bound)
 			continue;
 		c->hold = 1;
 		while (c->inside && !c->stop)
@@ -68,11 +98,10 @@ static void *copier(void *arg)
 		 * restart give up after a second: the bound then doubles, so such
 		 * a reader costs the writer a pause per doubling of the log, not
 		 * one every round. */
-		if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL) ==
-		    SQLITE_OK)
-			bound = RESTART_FRAMES;
+		if (copy_both(c->db, SQLITE_CHECKPOINT_RESTART) >= 0)
+			bound = RESTART_BYTES;
 		else
-			bound = frames * 2;
+			bound = bytes * 2;
 		pthread_mutex_lock(&c->mu);
 		c->hold = 0;
 		pthread_cond_broadcast(&c->cv);
@@ -101,6 +130,10 @@ int evidence_walcopy_start(struct evidence_walcopy **out, struct evidence_store 
 	    sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(c->db, 1000) != SQLITE_OK) {
 		rc = ak_error_set("WAL copier: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		goto fail;
+	}
+	if ((rc = evidence_attach_state(c->db, st->dir, 0)) != 0) {
+		ak_error_prefix("WAL copier");
 		goto fail;
 	}
 	if ((rc = pthread_create(&c->thr, NULL, copier, c)) != 0) {

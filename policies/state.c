@@ -15,25 +15,25 @@
 #include <string.h>
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS consent_state(subject TEXT NOT NULL, list TEXT NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS state.consent_state(subject TEXT NOT NULL, list TEXT NOT NULL,"
 	" action TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL,"
 	" optin_time INTEGER, optin_seq INTEGER, method TEXT, proof INTEGER,"
 	" confirmed_inline INTEGER, exemption TEXT,"
 	" confirm_time INTEGER, confirm_seq INTEGER, optout_time INTEGER, optout_seq INTEGER,"
 	" PRIMARY KEY(subject, list)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS suppression(address TEXT NOT NULL, scope TEXT NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS state.suppression(address TEXT NOT NULL, scope TEXT NOT NULL,"
 	" reason TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL,"
 	" PRIMARY KEY(address, scope)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS account_state(account TEXT PRIMARY KEY, first_seen INTEGER,"
+	"CREATE TABLE IF NOT EXISTS state.account_state(account TEXT PRIMARY KEY, first_seen INTEGER,"
 	" created INTEGER, disabled INTEGER, password_changed INTEGER, password_seq INTEGER,"
 	" reviewed INTEGER, reviewer TEXT, review_seq INTEGER, last_login INTEGER,"
 	" last_login_ip TEXT, login_seq INTEGER, mfa INTEGER, mfa_time INTEGER) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS account_roles(account TEXT NOT NULL, role TEXT NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS state.account_roles(account TEXT NOT NULL, role TEXT NOT NULL,"
 	" since INTEGER NOT NULL, since_seq INTEGER NOT NULL, until INTEGER, until_seq INTEGER,"
 	" PRIMARY KEY(account, role, since)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS login_addresses(account TEXT NOT NULL, ip TEXT NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS state.login_addresses(account TEXT NOT NULL, ip TEXT NOT NULL,"
 	" first INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(account, ip)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS approvals(campaign TEXT NOT NULL, actor TEXT NOT NULL,"
+	"CREATE TABLE IF NOT EXISTS state.approvals(campaign TEXT NOT NULL, actor TEXT NOT NULL,"
 	" time INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(campaign, seq)) WITHOUT ROWID;";
 
 static const char *const tables[] = {"consent_state",   "suppression", "account_state",
@@ -453,9 +453,18 @@ static int state_index(sqlite3 *db, const struct evidence_entry *e, void *ctx)
 
 static int state_setup(sqlite3 *db, void *ctx)
 {
+	const char *const *t;
 	char *msg = NULL;
+	char q[128];
 
 	(void)ctx;
+	/* Stores made before state.db kept these tables in the log's file:
+	 * unqualified names would find those first. */
+	for (t = tables; *t; t++) {
+		snprintf(q, sizeof(q), "DROP TABLE IF EXISTS main.%s", *t);
+		if (sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK)
+			return ak_error_set("derived state: %s", sqlite3_errmsg(db));
+	}
 	if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		int rc = ak_error_set("derived state: %s", msg ? msg : sqlite3_errmsg(db));
 
@@ -472,7 +481,7 @@ static int state_reset(sqlite3 *db, void *ctx)
 
 	(void)ctx;
 	for (t = tables; *t; t++) {
-		snprintf(q, sizeof(q), "DELETE FROM %s", *t);
+		snprintf(q, sizeof(q), "DELETE FROM state.%s", *t);
 		if (sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK)
 			return ak_error_set("derived state: %s", sqlite3_errmsg(db));
 	}

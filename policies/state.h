@@ -10,7 +10,7 @@
  * seq of the entry it rests on, so a decision read from here can cite its
  * evidence.
  *
- * Tables (in the store's database):
+ * Tables (in the store's state.db, the schema "state": evidence.h):
  *   consent_state(subject, list, ...)   latest action by event time; the
  *                                       latest opt-in, confirm and opt-out
  *   suppression(address, scope, ...)    scope '*' for hard bounces and

@@ -6,7 +6,7 @@
 S=$T/s
 new_store "$S"
 D=$ROOT/tests/data
-q() { sqlite3 "$S/akashi.db" "$1"; }
+q() { sqlite3 "$S/state.db" "$1"; } # derived state: its own file (evidence.h)
 
 # Consent CSV
 is "$("$AKASHI" --store "$S" ingest --kind consent --format csv "$D/consent/basic.csv")" \
@@ -64,12 +64,48 @@ is "$(q "SELECT reason FROM suppression WHERE address = 'gone@example.com'")" "h
 	"a hard bounce suppresses the (lower-cased) address"
 
 # Derived state is derived: dropping and rebuilding it gives the same rows.
-dump() { sqlite3 "$S/akashi.db" ".dump consent_state suppression account_state account_roles login_addresses approvals" | md5sum; }
-before=$(dump)
+dump() { sqlite3 "$1/state.db" ".dump consent_state suppression account_state account_roles login_addresses approvals" | md5sum; }
+upto() { sqlite3 "$1/state.db" "SELECT upto FROM indexed WHERE name = 'policy state'"; }
+size() { sqlite3 "$1/akashi.db" "SELECT size FROM head"; }
+before=$(dump "$S")
 check "reindex" "$AKASHI" --store "$S" reindex
-is "$(dump)" "$before" "reindex rebuilds the same derived state"
-q "DELETE FROM consent_state; DELETE FROM suppression; DELETE FROM derived WHERE name = 'policy state'"
-"$AKASHI" --store "$S" search nothing-at-all >/dev/null
-is "$(dump)" "$before" "a store missing its derived tables rebuilds them when next opened for writing"
+is "$(dump "$S")" "$before" "reindex rebuilds the same derived state"
+is "$(upto "$S")" "$(size "$S")" "and records that it covers the whole log"
+
+rm -f "$S/state.db" "$S/state.db-wal" "$S/state.db-shm"
+"$AKASHI" --store "$S" log --kind consent >/dev/null 2>"$T/log.err"
+is "$?" "0" "a read-only command runs without state.db"
+like "$(cat "$T/log.err")" "has no state.db.*akashi reindex" "and warns that derived state cannot be read"
+fails "audit --no-record (read-only) cannot read derived state without state.db" \
+	"$AKASHI" --store "$S" audit --quarter 2026Q3 --no-record
+"$AKASHI" --store "$S" checkpoint >/dev/null
+is "$(dump "$S")" "$before" "a store without state.db rebuilds it when next opened for writing"
+
+# A commit cut off between the log and state.db (or a power loss: state.db
+# is not synced) leaves state behind the log: the next writer replays the rest.
+sqlite3 "$S/state.db" ".backup '$T/state-behind.db'"
+"$AKASHI" --store "$S" ingest - >/dev/null <<'J'
+{"kind":"consent","time":"2026-07-03T00:00:00Z","source":"crm","body":{"subject":"late@example.com","list":"news","action":"opt_in","method":"form","proof":{"ip":"192.0.2.7"}}}
+{"kind":"consent","time":"2026-07-03T01:00:00Z","source":"crm","body":{"subject":"late@example.com","list":"news","action":"opt_out","method":"one_click"}}
+{"kind":"send","time":"2026-07-03T02:00:00Z","source":"mta","body":{"rcpt":"late2@example.com","status":"bounced","dsn":"5.1.1"}}
+J
+after=$(dump "$S")
+rm -f "$S/state.db" "$S/state.db-wal" "$S/state.db-shm"
+cp "$T/state-behind.db" "$S/state.db"
+is "$(q "SELECT count(*) FROM suppression WHERE address LIKE 'late%'")" "0" \
+	"(the old state.db knows nothing of the last three entries)"
+"$AKASHI" --store "$S" checkpoint >/dev/null
+is "$(dump "$S")" "$after" "state behind the log is caught up when the store is next opened for writing"
+is "$(upto "$S")" "$(size "$S")" "and covers the whole log again"
+
+# A state.db from elsewhere, ahead of this log, is rebuilt from this log.
+S2=$T/s2
+new_store "$S2"
+"$AKASHI" --store "$S2" ingest --kind consent --format csv "$D/consent/basic.csv" >/dev/null
+own=$(dump "$S2")
+rm -f "$S2/state.db" "$S2/state.db-wal" "$S2/state.db-shm"
+sqlite3 "$S/state.db" ".backup '$S2/state.db'"
+"$AKASHI" --store "$S2" checkpoint >/dev/null
+is "$(dump "$S2")" "$own" "a state.db ahead of the log is rebuilt from the log"
 check "the store verifies" "$AKASHI" --store "$S" verify
 done_testing

@@ -23,10 +23,11 @@
  * inside each append transaction and replays on reindex. Those tables live
  * in a second database file, state.db, attached to every connection as the
  * schema "state" (indexers create their tables as state.NAME; queries may
- * leave the schema out). It has 4 KiB pages and no fsync of its own: a
+ * leave the schema out). It has 8 KiB pages and no fsync of its own: a
  * batch touches state rows scattered over the whole table, one page each,
- * which in the log's 16 KiB pages made most of every commit's writes; and
- * state can always be rebuilt from the log. Each indexer's row in
+ * which in the log's 16 KiB pages made most of every commit's writes
+ * (4 KiB pages write less still but slow the gate's lookups by a third);
+ * and state can always be rebuilt from the log. Each indexer's row in
  * state.indexed says up to which seq its tables reflect the log; it
  * commits with them (SQLite commits the log's file first, then state.db,
  * in the same transaction). A writable open replays

@@ -290,7 +290,7 @@ int evidence_attach_state(sqlite3 *db, const char *dir, int readonly)
 	/* page_size counts only while the file is empty: a new state.db. */
 	q = sqlite3_mprintf("ATTACH %Q AS state;%s", path,
 			    readonly ? ""
-				     : "PRAGMA state.page_size=4096; PRAGMA state.journal_mode=WAL;"
+				     : "PRAGMA state.page_size=8192; PRAGMA state.journal_mode=WAL;"
 				       "PRAGMA state.synchronous=NORMAL;"
 				       "CREATE TABLE IF NOT EXISTS state.indexed(name TEXT PRIMARY KEY,"
 				       " upto INTEGER NOT NULL) WITHOUT ROWID;");

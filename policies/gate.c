@@ -465,13 +465,14 @@ void gate_cache_at_least(sqlite3 *db, int kib)
 
 	if (kib <= 0)
 		return;
-	if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) == SQLITE_OK &&
+	/* The gate reads derived state only: state.db's cache. */
+	if (sqlite3_prepare_v2(db, "PRAGMA state.cache_size", -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW) {
 		int64_t cs = sqlite3_column_int64(q, 0);
 
 		/* positive: pages (of at most 64 KiB); negative: KiB */
 		if ((cs >= 0 && cs * 64 < kib) || (cs < 0 && -cs < kib)) {
-			snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kib);
+			snprintf(sql, sizeof(sql), "PRAGMA state.cache_size=-%d", kib);
 			sqlite3_exec(db, sql, NULL, NULL, NULL);
 		}
 	}

@@ -149,12 +149,12 @@ int cli_open_store(struct cli *cli, int flags, struct evidence_store **out)
 		return rc;
 	if ((rc = evidence_open(out, cli->store_dir, flags)) != 0)
 		return rc;
-	if (!evidence_has_state(*out))
+	if (evidence_state_missing(*out))
 		fprintf(stderr,
-			"akashi: warning: %s has no %s: consent, suppression and account state "
-			"cannot be read until a writing command (e.g. 'akashi reindex') rebuilds it "
-			"from the log\n",
-			cli->store_dir, EVIDENCE_STATE_FILE);
+			"akashi: warning: %s: consent, suppression and account state cannot be "
+			"read until a writing command (e.g. 'akashi reindex') rebuilds %s from "
+			"the log\n",
+			evidence_state_missing(*out), EVIDENCE_STATE_FILE);
 	if ((rc = policy_state_attach(*out)) != 0) {
 		evidence_close(*out);
 		*out = NULL;

@@ -33,9 +33,10 @@
  * in the same transaction). A writable open replays
  * whatever the log holds beyond it (a commit cut off between the two
  * files, a power loss, an append by a program that registered no
- * indexer), and rebuilds the whole state when state.db is missing. A
- * read-only open of a store without state.db attaches none: queries of
- * derived state then fail ("no such table").
+ * indexer), and rebuilds the whole state when state.db is missing (or
+ * damaged: it is moved aside to state.db.damaged). A read-only open that
+ * cannot attach state.db attaches none: queries of derived state then
+ * fail ("no such table"), reading the log does not.
  * The store itself owns a full-text index and a (kind, time) catalog; both
  * are rebuilt from the entries and may lag behind appends (see
  * evidence_catchup()).
@@ -157,9 +158,10 @@ void evidence_close(struct evidence_store *st);
 
 const char *evidence_origin(const struct evidence_store *st); /* borrowed */
 const char *evidence_dir(const struct evidence_store *st);    /* borrowed */
-/* 1 when state.db is attached; 0 only on a read-only open of a store
- * without one (its derived state cannot be read then). */
-int evidence_has_state(const struct evidence_store *st);
+/* NULL when state.db is attached. Otherwise (only on a read-only open of
+ * a store whose state.db is missing or damaged) why, borrowed: derived
+ * state cannot be read then, the log can. */
+const char *evidence_state_missing(const struct evidence_store *st);
 
 /* The SQLite connection, for indexers and higher layers' own tables.
  * Borrowed; never close it. Do not touch the store's own tables

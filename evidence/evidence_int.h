@@ -63,7 +63,7 @@ struct evidence_store {
 	char *dir;
 	char origin[EVIDENCE_ORIGIN_MAX + 1];
 	int readonly;
-	int has_state; /* state.db is attached */
+	char no_state[512]; /* why state.db is not attached (read-only), or "" */
 	EVP_PKEY *key;        /* private key; NULL when read-only */
 	unsigned char pub[32];
 	int have_pub;
@@ -130,9 +130,11 @@ int evidence_replay(struct evidence_store *st, const struct evidence_indexer *ix
 		    void *ctx);
 
 /* Attach dir's state.db to db as the schema "state" (see evidence.h):
- * made if missing and set up for writing unless readonly; a read-only
- * connection without the file attaches nothing. */
-int evidence_attach_state(sqlite3 *db, const char *dir, int readonly);
+ * made if missing and set up for writing unless readonly. A file that is
+ * not a database (or damaged) is moved aside to state.db.damaged and a new
+ * one made, unless readonly. A read-only connection that cannot attach it
+ * (missing, damaged) attaches nothing and says why in why (may be NULL). */
+int evidence_attach_state(sqlite3 *db, const char *dir, int readonly, char *why, size_t cap);
 
 /* Record that every registered indexer's tables reflect the log up to
  * size (inside the append transaction, with the head). */

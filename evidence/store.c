@@ -13,6 +13,7 @@
 #include "evidence/evidence_int.h"
 
 #include "lib/error.h"
+#include "lib/log.h"
 #include "lib/timefmt.h"
 
 #include <errno.h>
@@ -264,26 +265,21 @@ static void sqlite_setup(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-int evidence_attach_state(sqlite3 *db, const char *dir, int readonly)
+/* One ATTACH of path as "state" (set up for writing unless readonly): 0,
+ * or SQLite's result code with the error set and nothing attached. */
+static int try_attach(sqlite3 *db, const char *path, int readonly)
 {
-	char *path = path_join(dir, EVIDENCE_STATE_FILE), *q;
+	char *q;
 	int rc;
 
-	if (path == NULL)
-		return ak_error_oom();
-	if (readonly && access(path, F_OK) != 0) {
-		free(path);
-		return 0;
-	}
 	/* ATTACH opens with the connection's flags, which do not create
 	 * files; an empty file is an empty database. */
 	if (!readonly) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
 		if (fd < 0) {
-			rc = ak_error_set("%s: %s", path, strerror(errno));
-			free(path);
-			return rc;
+			ak_error_set("%s: %s", path, strerror(errno));
+			return SQLITE_CANTOPEN;
 		}
 		close(fd);
 	}
@@ -295,21 +291,72 @@ int evidence_attach_state(sqlite3 *db, const char *dir, int readonly)
 				       "CREATE TABLE IF NOT EXISTS state.indexed(name TEXT PRIMARY KEY,"
 				       " upto INTEGER NOT NULL) WITHOUT ROWID;");
 	if (q == NULL) {
-		free(path);
-		return ak_error_oom();
+		ak_error_oom();
+		return SQLITE_NOMEM;
 	}
-	rc = sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK
-		     ? 0
-		     : ak_error_set("%s: %s", path, sqlite3_errmsg(db));
+	if (sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK) {
+		sqlite3_free(q);
+		return 0;
+	}
 	sqlite3_free(q);
+	rc = sqlite3_errcode(db);
+	ak_error_set("%s: %s", path, sqlite3_errmsg(db));
+	if (sqlite3_db_filename(db, "state") != NULL)
+		sqlite3_exec(db, "DETACH state", NULL, NULL, NULL);
+	return rc ? rc : SQLITE_ERROR;
+}
+
+int evidence_attach_state(sqlite3 *db, const char *dir, int readonly, char *why, size_t cap)
+{
+	char *path = path_join(dir, EVIDENCE_STATE_FILE);
+	int rc;
+
+	if (why && cap)
+		why[0] = '\0';
+	if (path == NULL)
+		return ak_error_oom();
+	if (readonly && access(path, F_OK) != 0) {
+		if (why)
+			snprintf(why, cap, "%s: no such file", path);
+		free(path);
+		return 0;
+	}
+	rc = try_attach(db, path, readonly);
+	if (rc != 0 && readonly) {
+		/* The log is readable without it (log, verify, prove): go on. */
+		if (why)
+			snprintf(why, cap, "%s", ak_error_last());
+		rc = 0;
+	} else if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) {
+		/* Derived state only: keep the damaged file aside for a look
+		 * and start a new one, which the indexers rebuild from the
+		 * log when they are registered. */
+		static const char *const sides[] = {"", "-wal", "-shm"};
+		char from[4200], to[4300];
+		size_t i;
+
+		ak_log(AK_LOG_WARN, "%s; moved aside to %s.damaged, rebuilding it from the log",
+		       ak_error_last(), path);
+		for (i = 0; i < sizeof(sides) / sizeof(*sides); i++) {
+			snprintf(from, sizeof(from), "%s%s", path, sides[i]);
+			snprintf(to, sizeof(to), "%s.damaged%s", path, sides[i]);
+			if (rename(from, to) != 0 && errno != ENOENT) {
+				rc = ak_error_set("%s: cannot move it aside: %s", from,
+						  strerror(errno));
+				free(path);
+				return rc;
+			}
+		}
+		rc = try_attach(db, path, readonly);
+	}
 	free(path);
-	return rc;
+	return rc ? AK_ERROR : 0;
 }
 
 static int open_db(struct evidence_store *st, const char *dir, const char *path, int create)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	int flags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE, rc;
+	int flags = st->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 
 	pthread_once(&once, sqlite_setup);
 
@@ -325,10 +372,8 @@ static int open_db(struct evidence_store *st, const char *dir, const char *path,
 		ak_error_prefix("%s", path);
 		return AK_ERROR;
 	}
-	if ((rc = evidence_attach_state(st->db, dir, st->readonly)) != 0)
-		return rc;
-	st->has_state = sqlite3_db_filename(st->db, "state") != NULL;
-	return 0;
+	return evidence_attach_state(st->db, dir, st->readonly, st->no_state,
+				     sizeof(st->no_state));
 }
 
 static void store_free(struct evidence_store *st)
@@ -569,9 +614,9 @@ const char *evidence_dir(const struct evidence_store *st)
 	return st->dir;
 }
 
-int evidence_has_state(const struct evidence_store *st)
+const char *evidence_state_missing(const struct evidence_store *st)
 {
-	return st->has_state;
+	return st->no_state[0] ? st->no_state : NULL;
 }
 
 sqlite3 *evidence_db(struct evidence_store *st)

@@ -132,7 +132,7 @@ int evidence_walcopy_start(struct evidence_walcopy **out, struct evidence_store 
 		rc = ak_error_set("WAL copier: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		goto fail;
 	}
-	if ((rc = evidence_attach_state(c->db, st->dir, 0)) != 0) {
+	if ((rc = evidence_attach_state(c->db, st->dir, 0, NULL, 0)) != 0) {
 		ak_error_prefix("WAL copier");
 		goto fail;
 	}

@@ -75,11 +75,23 @@ is "$(upto "$S")" "$(size "$S")" "and records that it covers the whole log"
 rm -f "$S/state.db" "$S/state.db-wal" "$S/state.db-shm"
 "$AKASHI" --store "$S" log --kind consent >/dev/null 2>"$T/log.err"
 is "$?" "0" "a read-only command runs without state.db"
-like "$(cat "$T/log.err")" "has no state.db.*akashi reindex" "and warns that derived state cannot be read"
+like "$(cat "$T/log.err")" "state.db: no such file.*akashi reindex" "and warns that derived state cannot be read"
 fails "audit --no-record (read-only) cannot read derived state without state.db" \
 	"$AKASHI" --store "$S" audit --quarter 2026Q3 --no-record
 "$AKASHI" --store "$S" checkpoint >/dev/null
 is "$(dump "$S")" "$before" "a store without state.db rebuilds it when next opened for writing"
+
+# A damaged state.db: the log stays readable; the next writer moves the
+# file aside (kept for a look) and rebuilds it.
+head -c 16384 /dev/urandom >"$S/state.db"
+rm -f "$S/state.db-wal" "$S/state.db-shm"
+"$AKASHI" --store "$S" log --kind consent >/dev/null 2>"$T/log.err"
+is "$?" "0" "a read-only command runs with a damaged state.db"
+like "$(cat "$T/log.err")" "state.db: file is not a database" "and says what is wrong with it"
+"$AKASHI" --store "$S" checkpoint >/dev/null 2>"$T/cp.err"
+like "$(cat "$T/cp.err")" "moved aside to .*state.db.damaged" "a writing command moves a damaged state.db aside"
+is "$(dump "$S")" "$before" "and rebuilds the same derived state from the log"
+check "the damaged file is kept" test -f "$S/state.db.damaged"
 
 # A commit cut off between the log and state.db (or a power loss: state.db
 # is not synced) leaves state behind the log: the next writer replays the rest.

@@ -59,8 +59,6 @@ struct ingest_pipeline {
 	struct ingest_counts counts;
 	size_t shown;
 	struct occ occ;
-	const char *raw; /* the native line being added, for rejects */
-	size_t raw_len;
 };
 
 static uint64_t hash64(const void *p, size_t n, uint64_t h)
@@ -126,7 +124,7 @@ static void occ_clear(struct occ_table *t)
 static int occ_next(struct occ *o, uint64_t key, uint32_t *out)
 {
 	struct occ_table *t = &o->cur;
-	size_t i;
+	size_t i = 0, j;
 	int rc;
 
 	if (key == 0)
@@ -135,20 +133,24 @@ static int occ_next(struct occ *o, uint64_t key, uint32_t *out)
 		*out = ++t->counts[i];
 		return 0;
 	}
+	/* i is where key goes, unless the table is renewed or grown. */
 	if (t->used >= OCC_MAX) {
 		struct occ_table old = o->prev;
 
 		o->prev = o->cur;
 		o->cur = old;
 		occ_clear(t);
+		i = t->cap ? occ_find(t, key) : 0;
 	}
-	if (t->used * 2 >= t->cap && (rc = occ_grow(t)) != 0)
-		return rc;
+	if (t->used * 2 >= t->cap) {
+		if ((rc = occ_grow(t)) != 0)
+			return rc;
+		i = occ_find(t, key);
+	}
 	/* Seen in the older generation: carry its count on. */
 	*out = 0;
-	if (o->prev.cap && o->prev.keys[i = occ_find(&o->prev, key)] == key)
-		*out = o->prev.counts[i] + 1;
-	i = occ_find(t, key);
+	if (o->prev.cap && o->prev.keys[j = occ_find(&o->prev, key)] == key)
+		*out = o->prev.counts[j] + 1;
 	t->keys[i] = key;
 	t->counts[i] = *out;
 	t->used++;
@@ -177,10 +179,6 @@ static int reject(void *ctx, const char *where, const char *reason, const char *
 {
 	struct ingest_pipeline *p = ctx;
 
-	if (raw == NULL && p->raw) {
-		raw = p->raw;
-		raw_len = p->raw_len;
-	}
 	p->counts.rejected++;
 	if (p->o.on_reject) {
 		int rc = p->o.on_reject(p->o.on_reject_ctx, where, reason);
@@ -349,6 +347,7 @@ struct checked {
 	const char *body;
 	size_t body_len;
 	const char *id; /* the source's event id, or NULL */
+	uint64_t body_hash; /* hash64 of body: its part of the dedupe identity */
 };
 
 /* The kind rules and canonical form of one record: 0 (out set),
@@ -399,6 +398,9 @@ static int check_record(struct checker *k, const char *kind, int64_t time_us, co
 	out->body = k->body.data;
 	out->body_len = k->body.len;
 	out->id = event_id ? event_id : body_id;
+	/* Here, not where records are taken in order: the checking threads
+	 * share this work. */
+	out->body_hash = out->id ? 0 : hash64(out->body, out->body_len, 0xcbf29ce484222325ULL);
 	return 0;
 }
 
@@ -417,13 +419,16 @@ static int emit_record(struct ingest_pipeline *p, const struct checked *r)
 	} else {
 		/* The body enters the identity through a 64-bit hash (the store's
 		 * dedupe key keeps 64 bits of the digest anyway), not as a copy. */
-		uint64_t hb = hash64(r->body, r->body_len, 0xcbf29ce484222325ULL);
+		static const char digits[] = "0123456789abcdef";
+		uint64_t hb = r->body_hash;
 		uint64_t h = hash64(r->source, r->source_len, hb ^ (uint64_t)r->time_us);
-		char hex[17];
+		char hex[16];
+		int d;
 
 		if ((rc = occ_next(&p->occ, h, &occ)) != 0)
 			return rc;
-		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hb);
+		for (d = 15; d >= 0; d--, hb >>= 4)
+			hex[d] = digits[hb & 15];
 		rc = ak_buf_puts(&p->material, "record\n");
 		if (rc == 0)
 			rc = ak_buf_append(&p->material, r->source, r->source_len);
@@ -698,6 +703,7 @@ struct pres {
 	int32_t id_len; /* -1: no event id */
 	uint32_t kind_len, source_len, body_len, reason_len;
 	int64_t time_us;
+	uint64_t body_hash;
 };
 
 struct pchunk {
@@ -731,6 +737,7 @@ static int put_result(struct ak_buf *out, int rc, const struct checked *r, const
 		h.source_len = (uint32_t)r->source_len;
 		h.body_len = (uint32_t)r->body_len;
 		h.time_us = r->time_us;
+		h.body_hash = r->body_hash;
 		if (r->id)
 			h.id_len = (int32_t)strlen(r->id);
 	} else {
@@ -749,13 +756,11 @@ static int put_result(struct ak_buf *out, int rc, const struct checked *r, const
 	return 0;
 }
 
-static void check_chunk(struct par *par, struct pchunk *c, struct checker *k,
-			struct ak_jdoc *doc)
+static void check_chunk(struct pchunk *c, struct checker *k, struct ak_jdoc *doc)
 {
 	char reason[1024];
 	size_t i;
 
-	(void)par;
 	ak_buf_reset(&c->out);
 	for (i = 0; i < c->n; i++) {
 		const struct pline *l = &c->lines[i];
@@ -809,7 +814,7 @@ static void *par_worker(void *arg)
 		c->state = 2;
 		pthread_mutex_unlock(&par->mu);
 		if (ok) {
-			check_chunk(par, c, &k, doc);
+			check_chunk(c, &k, doc);
 		} else {
 			c->n = 0; /* no parser: nothing of it can be checked */
 			c->cut = 1;
@@ -864,6 +869,7 @@ static int emit_chunk(struct ingest_pipeline *p, struct pchunk *c, char *where, 
 			d += h.kind_len;
 			r.kind = kind;
 			r.time_us = h.time_us;
+			r.body_hash = h.body_hash;
 			r.source = d;
 			r.source_len = h.source_len;
 			d += h.source_len;
@@ -884,6 +890,15 @@ static int emit_chunk(struct ingest_pipeline *p, struct pchunk *c, char *where, 
 	if (rc == 0 && c->cut)
 		rc = ak_error_oom();
 	return rc;
+}
+
+/* Hand a filled chunk to the checking threads. */
+static void par_hand(struct par *par, struct pchunk *c)
+{
+	pthread_mutex_lock(&par->mu);
+	c->state = 1;
+	pthread_cond_signal(&par->work);
+	pthread_mutex_unlock(&par->mu);
 }
 
 /* Emit the oldest chunk handed out (waiting for its check) and free it. */
@@ -970,28 +985,15 @@ static int native_parallel(struct ak_lines *r, const struct ingest_options *opt,
 		if (rc != 0)
 			break;
 		if (++fill->n == PAR_LINES || fill->in.len >= PAR_BYTES) {
-			pthread_mutex_lock(&par->mu);
-			fill->state = 1;
-			pthread_cond_signal(&par->work);
-			pthread_mutex_unlock(&par->mu);
+			par_hand(par, fill);
 			fill = NULL;
 		}
 	}
-	if (fill && fill->n) {
-		pthread_mutex_lock(&par->mu);
-		fill->state = 1;
-		pthread_cond_signal(&par->work);
-		pthread_mutex_unlock(&par->mu);
-		fill = NULL;
-	}
+	if (fill && fill->n)
+		par_hand(par, fill);
 	/* The rest, in order; after an error, only let the workers finish. */
-	while (emit_seq < next_seq) {
-		if (rc == 0 && nthr > 0) {
-			rc = par_emit_oldest(p, par, &emit_seq, where, plen);
-			continue;
-		}
-		break;
-	}
+	while (rc == 0 && nthr > 0 && emit_seq < next_seq)
+		rc = par_emit_oldest(p, par, &emit_seq, where, plen);
 	pthread_mutex_lock(&par->mu);
 	par->stop = 1;
 	pthread_cond_broadcast(&par->work);

@@ -36,32 +36,26 @@ struct evidence_walcopy {
 	int stop;
 	int inside; /* the writer is between enter() and leave() */
 	int hold;   /* the log is being reset: enter() waits */
+	int64_t page[2]; /* page sizes of main and state (fixed once made) */
 };
+
+static const char *const schemas[] = {"main", "state"};
 
 /* The log's and state.db's write-ahead logs, each copied as far as it can
  * be without waiting: the larger of their sizes in bytes. */
-static int64_t copy_both(sqlite3 *db, int mode)
+static int64_t copy_both(struct evidence_walcopy *c, int mode)
 {
-	static const char *const schemas[] = {"main", "state"};
 	int64_t most = 0;
 	size_t i;
 
 	for (i = 0; i < sizeof(schemas) / sizeof(*schemas); i++) {
-		sqlite3_stmt *q = NULL;
-		int64_t page = 0;
 		int frames = 0;
-		char sql[64];
 
-		if (sqlite3_wal_checkpoint_v2(db, schemas[i], mode, &frames, NULL) != SQLITE_OK &&
+		if (sqlite3_wal_checkpoint_v2(c->db, schemas[i], mode, &frames, NULL) != SQLITE_OK &&
 		    mode != SQLITE_CHECKPOINT_PASSIVE)
 			return -1;
-		snprintf(sql, sizeof(sql), "PRAGMA %s.page_size", schemas[i]);
-		if (frames > 0 && sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK &&
-		    sqlite3_step(q) == SQLITE_ROW)
-			page = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-		if ((int64_t)frames * page > most)
-			most = (int64_t)frames * page;
+		if (frames * c->page[i] > most)
+			most = frames * c->page[i];
 	}
 	return most;
 }
@@ -86,7 +80,7 @@ static void *copier(void *arg)
 		if (c->stop)
 			break;
 		pthread_mutex_unlock(&c->mu);
-		bytes = copy_both(c->db, SQLITE_CHECKPOINT_PASSIVE);
+		bytes = copy_both(c, SQLITE_CHECKPOINT_PASSIVE);
 		pthread_mutex_lock(&c->mu);
 		if (bytes <= bound)
 			continue;
@@ -98,7 +92,7 @@ static void *copier(void *arg)
 		 * restart give up after a second: the bound then doubles, so such
 		 * a reader costs the writer a pause per doubling of the log, not
 		 * one every round. */
-		if (copy_both(c->db, SQLITE_CHECKPOINT_RESTART) >= 0)
+		if (copy_both(c, SQLITE_CHECKPOINT_RESTART) >= 0)
 			bound = RESTART_BYTES;
 		else
 			bound = bytes * 2;
@@ -113,6 +107,7 @@ static void *copier(void *arg)
 int evidence_walcopy_start(struct evidence_walcopy **out, struct evidence_store *st)
 {
 	struct evidence_walcopy *c;
+	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -135,6 +130,16 @@ int evidence_walcopy_start(struct evidence_walcopy **out, struct evidence_store 
 	if ((rc = evidence_attach_state(c->db, st->dir, 0, NULL, 0)) != 0) {
 		ak_error_prefix("WAL copier");
 		goto fail;
+	}
+	for (i = 0; i < sizeof(schemas) / sizeof(*schemas); i++) {
+		sqlite3_stmt *q = NULL;
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA %s.page_size", schemas[i]);
+		if (sqlite3_prepare_v2(c->db, sql, -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			c->page[i] = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
 	}
 	if ((rc = pthread_create(&c->thr, NULL, copier, c)) != 0) {
 		rc = ak_error_set("WAL copier: cannot start its thread: %s", strerror(rc));

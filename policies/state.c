@@ -453,18 +453,9 @@ static int state_index(sqlite3 *db, const struct evidence_entry *e, void *ctx)
 
 static int state_setup(sqlite3 *db, void *ctx)
 {
-	const char *const *t;
 	char *msg = NULL;
-	char q[128];
 
 	(void)ctx;
-	/* Stores made before state.db kept these tables in the log's file:
-	 * unqualified names would find those first. */
-	for (t = tables; *t; t++) {
-		snprintf(q, sizeof(q), "DROP TABLE IF EXISTS main.%s", *t);
-		if (sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK)
-			return ak_error_set("derived state: %s", sqlite3_errmsg(db));
-	}
 	if (sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		int rc = ak_error_set("derived state: %s", msg ? msg : sqlite3_errmsg(db));
 
@@ -481,7 +472,10 @@ static int state_reset(sqlite3 *db, void *ctx)
 
 	(void)ctx;
 	for (t = tables; *t; t++) {
-		snprintf(q, sizeof(q), "DELETE FROM state.%s", *t);
+		/* A store made before state.db kept these tables in the log's
+		 * file, where unqualified names would find them first; its
+		 * state.db is new, so it comes here, to be rebuilt. */
+		snprintf(q, sizeof(q), "DROP TABLE IF EXISTS main.%s; DELETE FROM state.%s", *t, *t);
 		if (sqlite3_exec(db, q, NULL, NULL, NULL) != SQLITE_OK)
 			return ak_error_set("derived state: %s", sqlite3_errmsg(db));
 	}

@@ -119,5 +119,16 @@ rm -f "$S2/state.db" "$S2/state.db-wal" "$S2/state.db-shm"
 sqlite3 "$S/state.db" ".backup '$S2/state.db'"
 "$AKASHI" --store "$S2" checkpoint >/dev/null
 is "$(dump "$S2")" "$own" "a state.db ahead of the log is rebuilt from the log"
+
+# A store made before state.db kept derived tables in akashi.db: the first
+# writer drops them there (unqualified queries would find them first) and
+# rebuilds them in state.db.
+sqlite3 "$S2/akashi.db" "CREATE TABLE consent_state(subject TEXT, list TEXT, action TEXT);
+	INSERT INTO consent_state VALUES('stale@example.com', 'news', 'opt_in');"
+rm -f "$S2/state.db" "$S2/state.db-wal" "$S2/state.db-shm"
+"$AKASHI" --store "$S2" checkpoint >/dev/null
+is "$(sqlite3 "$S2/akashi.db" "SELECT count(*) FROM sqlite_master WHERE name = 'consent_state'")" "0" \
+	"an old store's derived tables leave akashi.db"
+is "$(dump "$S2")" "$own" "and are rebuilt from the log in state.db"
 check "the store verifies" "$AKASHI" --store "$S" verify
 done_testing

@@ -6,6 +6,7 @@
 #include "lib/strmap.h"
 
 #include "lib/error.h"
+#include "lib/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +30,12 @@ struct ak_strmap {
 	struct chunk *chunks;
 };
 
+/* Never 0: an empty slot's hash. The final fold mixes high bits into the
+ * low ones the table indexes with. */
 static uint64_t hash(const void *p, size_t n)
 {
-	const unsigned char *s = p;
-	uint64_t h = 0xcbf29ce484222325ULL ^ n;
-	size_t i;
+	uint64_t h = ak_hash64(p, n, AK_HASH_SEED ^ n);
 
-	for (i = 0; i + 8 <= n; i += 8) {
-		uint64_t w;
-
-		memcpy(&w, s + i, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 31;
-	}
-	for (; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ULL;
 	h ^= h >> 29;
 	return h ? h : 1;
 }

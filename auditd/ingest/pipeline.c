@@ -11,6 +11,7 @@
 #include "auditd/ingest/kinds.h"
 #include "lib/b64.h"
 #include "lib/error.h"
+#include "lib/hash.h"
 #include "lib/lines.h"
 #include "lib/timefmt.h"
 
@@ -60,25 +61,6 @@ struct ingest_pipeline {
 	size_t shown;
 	struct occ occ;
 };
-
-static uint64_t hash64(const void *p, size_t n, uint64_t h)
-{
-	const unsigned char *s = p;
-	size_t i;
-
-	/* FNV-1a folded with a multiply per 8 bytes: only needs to separate
-	 * records well; a collision costs nothing but a different counter. */
-	for (i = 0; i + 8 <= n; i += 8) {
-		uint64_t w;
-
-		memcpy(&w, s + i, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	for (; i < n; i++)
-		h = (h ^ s[i]) * 0x100000001b3ULL;
-	return h;
-}
 
 /* The slot of key in t (or the empty slot where it would go). */
 static size_t occ_find(const struct occ_table *t, uint64_t key)
@@ -347,7 +329,7 @@ struct checked {
 	const char *body;
 	size_t body_len;
 	const char *id; /* the source's event id, or NULL */
-	uint64_t body_hash; /* hash64 of body: its part of the dedupe identity */
+	uint64_t body_hash; /* ak_hash64 of body: its part of the dedupe identity */
 };
 
 /* The kind rules and canonical form of one record: 0 (out set),
@@ -400,7 +382,7 @@ static int check_record(struct checker *k, const char *kind, int64_t time_us, co
 	out->id = event_id ? event_id : body_id;
 	/* Here, not where records are taken in order: the checking threads
 	 * share this work. */
-	out->body_hash = out->id ? 0 : hash64(out->body, out->body_len, 0xcbf29ce484222325ULL);
+	out->body_hash = out->id ? 0 : ak_hash64(out->body, out->body_len, AK_HASH_SEED);
 	return 0;
 }
 
@@ -421,7 +403,7 @@ static int emit_record(struct ingest_pipeline *p, const struct checked *r)
 		 * dedupe key keeps 64 bits of the digest anyway), not as a copy. */
 		static const char digits[] = "0123456789abcdef";
 		uint64_t hb = r->body_hash;
-		uint64_t h = hash64(r->source, r->source_len, hb ^ (uint64_t)r->time_us);
+		uint64_t h = ak_hash64(r->source, r->source_len, hb ^ (uint64_t)r->time_us);
 		char hex[16];
 		int d;
 

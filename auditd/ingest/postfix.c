@@ -38,6 +38,7 @@
 
 #include "lib/buf.h"
 #include "lib/error.h"
+#include "lib/hash.h"
 #include "lib/lines.h"
 #include "lib/timefmt.h"
 
@@ -217,18 +218,6 @@ static int fixed_digits(const char *p, int n)
 	return v;
 }
 
-/* FNV-1a: short keys (queue ids, host names), no need for more. */
-static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
-#define HASH_SEED UINT64_C(0xcbf29ce484222325)
 
 /* ------------------------------------------------------------------ */
 /* Text check: a syslog line is UTF-8 text without NUL bytes.          */
@@ -720,7 +709,7 @@ static int64_t host_index(struct pf_ctx *c, const char *name, size_t len)
 	}
 	if (len > PF_HOST_MAX)
 		return -1;
-	h = hash_bytes(name, len, HASH_SEED);
+	h = ak_hash64(name, len, AK_HASH_SEED);
 	for (i = h & c->host_mask; c->host_slots && c->host_slots[i]; i = (i + 1) & c->host_mask) {
 		struct pf_host *e = &c->hosts[c->host_slots[i] - 1];
 
@@ -778,10 +767,9 @@ static int64_t host_index(struct pf_ctx *c, const char *name, size_t len)
 static uint64_t state_hash(uint32_t host, const char *qid, size_t len)
 {
 	uint64_t h =
-	        hash_bytes(qid, len, HASH_SEED ^ ((uint64_t)host * UINT64_C(0x9E3779B97F4A7C15)));
+	        ak_hash64(qid, len, AK_HASH_SEED ^ ((uint64_t)host * UINT64_C(0x9E3779B97F4A7C15)));
 
-	/* Fold the high bits down: the table indexes with the low bits, and
-	 * FNV's low bits see only the low bits of each byte. */
+	/* Fold the high bits down: the table indexes with the low bits. */
 	h ^= h >> 29;
 	h *= UINT64_C(0xbf58476d1ce4e5b9);
 	return h ^ (h >> 32);

@@ -416,4 +416,21 @@ int smtp_resolve(const char *relay, const char *domain, int port, const char *dn
                  struct smtp_route *out);
 void smtp_route_clear(struct smtp_route *r);
 
+/* DNS answers (wire format, as res_nquery returns them) are outside
+ * input; these read them with the resolver's bounds-checked parser and
+ * are what smtp_resolve() uses (fuzzed by tests/fuzz/fuzz_dns.c). */
+struct smtp_mx {
+	int pref;        /* 0..65535 */
+	char host[1025]; /* the exchange, expanded; "" or "." for a null MX */
+};
+/* The MX records of an answer, in answer order, at most cap; records
+ * that are not MX or whose exchange does not expand are skipped. The
+ * count, or -1 when the message does not parse. */
+int smtp_mx_answer(const unsigned char *ans, int len, struct smtp_mx *mx, size_t cap);
+/* The A and AAAA records of an answer added to out as addresses of host
+ * at port (at most 20 addresses in a route). 0, also when the message
+ * does not parse (no address), or AK_ENOMEM. */
+int smtp_addr_answer(const unsigned char *ans, int len, const char *host, int port,
+                     struct smtp_route *out);
+
 #endif

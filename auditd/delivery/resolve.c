@@ -89,26 +89,47 @@ static int resolve_relay(const char *relay, struct smtp_route *out)
 	return rc;
 }
 
-struct mx {
-	int pref;
-	char host[NS_MAXDNAME];
-};
-
-static int query(res_state rs, const char *name, int type, unsigned char *ans, int cap, ns_msg *m,
-                 int *herr)
+/* The answer's length, or -1 with *herr (h_errno's codes). */
+static int query(res_state rs, const char *name, int type, unsigned char *ans, int cap, int *herr)
 {
 	int n = res_nquery(rs, name, ns_c_in, type, ans, cap);
 
-	*herr = 0;
-	if (n < 0) {
-		*herr = rs->res_h_errno;
-		return -1;
+	*herr = n < 0 ? rs->res_h_errno : 0;
+	return n;
+}
+
+int smtp_addr_answer(const unsigned char *ans, int len, const char *host, int port,
+                     struct smtp_route *out)
+{
+	ns_msg m;
+	int i, rc = 0;
+
+	if (len < 0 || ns_initparse(ans, len, &m) != 0)
+		return 0;
+	for (i = 0; i < ns_msg_count(m, ns_s_an) && rc == 0; i++) {
+		ns_rr rr;
+		struct sockaddr_storage ss;
+
+		if (ns_parserr(&m, ns_s_an, i, &rr) != 0)
+			break;
+		memset(&ss, 0, sizeof(ss));
+		if (ns_rr_type(rr) == ns_t_a && ns_rr_rdlen(rr) == 4) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+			sin->sin_family = AF_INET;
+			memcpy(&sin->sin_addr, ns_rr_rdata(rr), 4);
+			set_port(&ss, port);
+			rc = add_addr(out, host, (struct sockaddr *)&ss, sizeof(*sin));
+		} else if (ns_rr_type(rr) == ns_t_aaaa && ns_rr_rdlen(rr) == 16) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+			sin6->sin6_family = AF_INET6;
+			memcpy(&sin6->sin6_addr, ns_rr_rdata(rr), 16);
+			set_port(&ss, port);
+			rc = add_addr(out, host, (struct sockaddr *)&ss, sizeof(*sin6));
+		}
 	}
-	if (ns_initparse(ans, n, m) != 0) {
-		*herr = NO_RECOVERY;
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /* The A and AAAA addresses of host, added to out. */
@@ -120,41 +141,42 @@ static int host_addrs(res_state rs, const char *host, int port, struct smtp_rout
 	int rc = 0;
 
 	for (t = 0; t < 2 && rc == 0; t++) {
-		ns_msg m;
-		int herr, i;
+		int herr, n = query(rs, host, types[t], ans, sizeof(ans), &herr);
 
-		if (query(rs, host, types[t], ans, sizeof(ans), &m, &herr) != 0)
-			continue;
-		for (i = 0; i < ns_msg_count(m, ns_s_an) && rc == 0; i++) {
-			ns_rr rr;
-			struct sockaddr_storage ss;
-
-			if (ns_parserr(&m, ns_s_an, i, &rr) != 0)
-				break;
-			memset(&ss, 0, sizeof(ss));
-			if (ns_rr_type(rr) == ns_t_a && ns_rr_rdlen(rr) == 4) {
-				struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-				sin->sin_family = AF_INET;
-				memcpy(&sin->sin_addr, ns_rr_rdata(rr), 4);
-				set_port(&ss, port);
-				rc = add_addr(out, host, (struct sockaddr *)&ss, sizeof(*sin));
-			} else if (ns_rr_type(rr) == ns_t_aaaa && ns_rr_rdlen(rr) == 16) {
-				struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-				sin6->sin6_family = AF_INET6;
-				memcpy(&sin6->sin6_addr, ns_rr_rdata(rr), 16);
-				set_port(&ss, port);
-				rc = add_addr(out, host, (struct sockaddr *)&ss, sizeof(*sin6));
-			}
-		}
+		if (n >= 0)
+			rc = smtp_addr_answer(ans, n, host, port, out);
 	}
 	return rc;
 }
 
+int smtp_mx_answer(const unsigned char *ans, int len, struct smtp_mx *mx, size_t cap)
+{
+	ns_msg m;
+	size_t nmx = 0;
+	int n, j;
+
+	if (len < 0 || ns_initparse(ans, len, &m) != 0)
+		return -1;
+	n = ns_msg_count(m, ns_s_an);
+	for (j = 0; j < n && nmx < cap; j++) {
+		ns_rr rr;
+
+		if (ns_parserr(&m, ns_s_an, j, &rr) != 0)
+			break;
+		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
+			continue;
+		mx[nmx].pref = ns_get16(ns_rr_rdata(rr));
+		if (dn_expand(ns_msg_base(m), ns_msg_end(m), ns_rr_rdata(rr) + 2, mx[nmx].host,
+		              sizeof(mx[nmx].host)) < 0)
+			continue;
+		nmx++;
+	}
+	return (int)nmx;
+}
+
 static int cmp_mx(const void *a, const void *b)
 {
-	const struct mx *x = a, *y = b;
+	const struct smtp_mx *x = a, *y = b;
 
 	return x->pref - y->pref;
 }
@@ -163,10 +185,9 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 {
 	struct __res_state rs;
 	unsigned char ans[8192];
-	struct mx mx[MAX_MX];
+	struct smtp_mx mx[MAX_MX];
 	size_t nmx = 0, i;
-	ns_msg m;
-	int herr, rc = 0;
+	int herr, n, rc = 0;
 
 	memset(&rs, 0, sizeof(rs));
 	if (res_ninit(&rs) != 0) {
@@ -193,7 +214,10 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 			                     dns_server);
 		}
 	}
-	if (query(&rs, domain, ns_t_mx, ans, sizeof(ans), &m, &herr) != 0) {
+	if ((n = query(&rs, domain, ns_t_mx, ans, sizeof(ans), &herr)) >= 0 &&
+	    (n = smtp_mx_answer(ans, n, mx, MAX_MX)) < 0)
+		herr = NO_RECOVERY; /* an answer that does not parse */
+	if (n < 0) {
 		if (herr == HOST_NOT_FOUND) {
 			out->status = SMTP_BOUNCED;
 			snprintf(out->why, sizeof(out->why), "5.1.2 the domain %s does not exist",
@@ -207,21 +231,7 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 			goto done;
 		}
 	} else {
-		int n = ns_msg_count(m, ns_s_an), j;
-
-		for (j = 0; j < n && nmx < MAX_MX; j++) {
-			ns_rr rr;
-
-			if (ns_parserr(&m, ns_s_an, j, &rr) != 0)
-				break;
-			if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
-				continue;
-			mx[nmx].pref = ns_get16(ns_rr_rdata(rr));
-			if (dn_expand(ns_msg_base(m), ns_msg_end(m), ns_rr_rdata(rr) + 2,
-			              mx[nmx].host, sizeof(mx[nmx].host)) < 0)
-				continue;
-			nmx++;
-		}
+		nmx = (size_t)n;
 	}
 	if (nmx == 1 && (mx[0].host[0] == '\0' || strcmp(mx[0].host, ".") == 0)) {
 		out->status = SMTP_BOUNCED;
@@ -230,7 +240,8 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 	}
 	qsort(mx, nmx, sizeof(mx[0]), cmp_mx);
 	for (i = 0; i < nmx && rc == 0; i++)
-		rc = host_addrs(&rs, mx[i].host, port, out);
+		if (mx[i].host[0] != '\0' && strcmp(mx[i].host, ".") != 0) /* a stray null MX */
+			rc = host_addrs(&rs, mx[i].host, port, out);
 	if (nmx == 0 && rc == 0)
 		rc = host_addrs(&rs, domain, port, out);
 	if (rc == 0 && out->naddrs == 0) {

@@ -10,6 +10,8 @@
 #include "lib/b64.h"
 #include "lib/error.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -579,6 +581,78 @@ static void test_dkim__trailing_empty_lines_do_not_change_the_body_hash(void **s
 	}
 }
 
+/* One question (example.com, class IN) and the answers that follow it;
+ * names in answers may point back at offset 12, the question's name. */
+static size_t dns_msg(unsigned char *m, int type, const unsigned char *an, size_t an_len, int count)
+{
+	static const unsigned char q[] = "\x12\x34\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00"
+	                                 "\x07"
+	                                 "example\x03"
+	                                 "com";
+	size_t n = sizeof(q); /* with its NUL: the root label */
+
+	memcpy(m, q, n);
+	m[7] = (unsigned char)count;
+	m[n++] = 0;
+	m[n++] = (unsigned char)type;
+	m[n++] = 0;
+	m[n++] = 1;
+	memcpy(m + n, an, an_len);
+	return n + an_len;
+}
+
+static void test_smtp__dns_answers_are_read(void **state)
+{
+	/* MX 20 mx2.<pointer to example.com>, then MX 10 mx1.example.com */
+	static const unsigned char mx_an[] = "\xc0\x0c\x00\x0f\x00\x01\x00\x00\x01\x2c\x00\x08"
+	                                     "\x00\x14\x03"
+	                                     "mx2\xc0\x0c"
+	                                     "\xc0\x0c\x00\x0f\x00\x01\x00\x00\x01\x2c\x00\x13"
+	                                     "\x00\x0a\x03"
+	                                     "mx1\x07"
+	                                     "example\x03"
+	                                     "com";
+	static const unsigned char null_an[] = "\xc0\x0c\x00\x0f\x00\x01\x00\x00\x01\x2c\x00\x03"
+	                                       "\x00\x00";
+	static const unsigned char a_an[] = "\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04"
+	                                    "\xc0\x00\x02\x01"
+	                                    "\xc0\x0c\x00\x1c\x00\x01\x00\x00\x01\x2c\x00\x10"
+	                                    "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00"
+	                                    "\x00\x00\x00\x01";
+	unsigned char m[512];
+	struct smtp_mx mx[10];
+	struct smtp_route r;
+	size_t n;
+
+	(void)state;
+	/* sizeof with the string's NUL: the last name's root label */
+	n = dns_msg(m, 15, mx_an, sizeof(mx_an), 2);
+	assert_int_equal(smtp_mx_answer(m, (int)n, mx, 10), 2);
+	assert_int_equal(mx[0].pref, 20);
+	assert_string_equal(mx[0].host, "mx2.example.com");
+	assert_int_equal(mx[1].pref, 10);
+	assert_string_equal(mx[1].host, "mx1.example.com");
+	assert_int_equal(smtp_mx_answer(m, (int)n, mx, 1), 1);       /* the cap */
+	assert_int_equal(smtp_mx_answer(m, (int)n - 4, mx, 10), -1); /* cut short */
+
+	n = dns_msg(m, 15, null_an, sizeof(null_an), 1);
+	assert_int_equal(smtp_mx_answer(m, (int)n, mx, 10), 1);
+	assert_int_equal(mx[0].pref, 0);
+	assert_true(strcmp(mx[0].host, ".") == 0 || mx[0].host[0] == '\0');
+
+	memset(&r, 0, sizeof(r));
+	n = dns_msg(m, 1, a_an, sizeof(a_an) - 1, 2);
+	assert_int_equal(smtp_addr_answer(m, (int)n, "mx1.example.com", 2525, &r), 0);
+	assert_int_equal(r.naddrs, 2);
+	assert_int_equal(r.addrs[0].sa.ss_family, AF_INET);
+	assert_int_equal(r.addrs[1].sa.ss_family, AF_INET6);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&r.addrs[0].sa)->sin_port), 2525);
+	assert_string_equal(r.addrs[1].host, "mx1.example.com");
+	assert_int_equal(smtp_addr_answer(m, 11, "x", 25, &r), 0); /* no header: nothing */
+	assert_int_equal(r.naddrs, 2);
+	smtp_route_clear(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,6 +671,7 @@ int main(void)
 	        cmocka_unit_test(test_delivery__backoff_doubles_up_to_the_maximum),
 	        cmocka_unit_test(test_dkim__signatures_match_libopendkim),
 	        cmocka_unit_test(test_dkim__trailing_empty_lines_do_not_change_the_body_hash),
+	        cmocka_unit_test(test_smtp__dns_answers_are_read),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -427,6 +427,10 @@ struct smtp_mx {
  * that are not MX or whose exchange does not expand are skipped. The
  * count, or -1 when the message does not parse. */
 int smtp_mx_answer(const unsigned char *ans, int len, struct smtp_mx *mx, size_t cap);
+/* MX hosts in the order to try them: by preference, and hosts of the same
+ * preference in random order, so the load spreads over them as the
+ * domain meant (RFC 5321 5.1). */
+void smtp_mx_order(struct smtp_mx *mx, size_t n);
 /* The A and AAAA records of an answer added to out as addresses of host
  * at port (at most 20 addresses in a route). 0, also when the message
  * does not parse (no address), or AK_ENOMEM. */

@@ -1,9 +1,10 @@
 /*
  * auditd/delivery/resolve.c - where mail for a domain goes: the relay's
  * addresses, or the domain's MX hosts by preference, falling back to its
- * own A/AAAA records when it has no MX (RFC 5321 5.1). A null MX (RFC
- * 7505) or a domain that does not exist is a permanent failure; a DNS
- * server that does not answer is a temporary one.
+ * own A/AAAA records when it has no MX (RFC 5321 5.1); hosts of equal
+ * preference are tried in random order. A null MX (RFC 7505) or a domain
+ * that does not exist is a permanent failure; a DNS server that does not
+ * answer is a temporary one.
  *
  * Blocking by design: it runs on the SMTP client's resolver thread, never
  * on the event loop. Lookups use glibc's res_nquery with a private
@@ -181,6 +182,25 @@ static int cmp_mx(const void *a, const void *b)
 	return x->pref - y->pref;
 }
 
+void smtp_mx_order(struct smtp_mx *mx, size_t n)
+{
+	size_t a, b, i;
+
+	qsort(mx, n, sizeof(mx[0]), cmp_mx);
+
+	for (a = 0; a < n; a = b) {
+		for (b = a + 1; b < n && mx[b].pref == mx[a].pref; b++)
+			;
+		for (i = b - 1; i > a; i--) {
+			size_t j = a + arc4random_uniform((uint32_t)(i - a + 1));
+			struct smtp_mx t = mx[i];
+
+			mx[i] = mx[j];
+			mx[j] = t;
+		}
+	}
+}
+
 static int resolve_mx(const char *domain, int port, const char *dns_server, struct smtp_route *out)
 {
 	struct __res_state rs;
@@ -238,7 +258,7 @@ static int resolve_mx(const char *domain, int port, const char *dns_server, stru
 		snprintf(out->why, sizeof(out->why), "5.1.10 %s accepts no mail (null MX)", domain);
 		goto done;
 	}
-	qsort(mx, nmx, sizeof(mx[0]), cmp_mx);
+	smtp_mx_order(mx, nmx);
 	for (i = 0; i < nmx && rc == 0; i++)
 		if (mx[i].host[0] != '\0' && strcmp(mx[i].host, ".") != 0) /* a stray null MX */
 			rc = host_addrs(&rs, mx[i].host, port, out);

@@ -653,6 +653,36 @@ static void test_smtp__dns_answers_are_read(void **state)
 	smtp_route_clear(&r);
 }
 
+static void test_smtp__equal_mx_preferences_take_turns(void **state)
+{
+	static const int prefs[] = {20, 10, 10, 30, 10};
+	struct smtp_mx mx[5];
+	int first[3] = {0}, run, i;
+
+	(void)state;
+	for (run = 0; run < 300; run++) {
+		int seen = 0;
+
+		for (i = 0; i < 5; i++) {
+			mx[i].pref = prefs[i];
+			snprintf(mx[i].host, sizeof(mx[i].host), "mx%d", i);
+		}
+		smtp_mx_order(mx, 5);
+		for (i = 0; i < 5; i++) {
+			assert_int_equal(mx[i].pref, i < 3 ? 10 : i == 3 ? 20 : 30);
+			seen |= 1 << (mx[i].host[2] - '0');
+		}
+		assert_int_equal(seen, 31); /* each host once */
+		assert_string_equal(mx[3].host, "mx0");
+		assert_string_equal(mx[4].host, "mx3");
+		first[mx[0].host[2] == '1' ? 0 : mx[0].host[2] == '2' ? 1 : 2]++;
+	}
+	/* Each of the three preference-10 hosts comes first now and then (a
+	 * third of the time each; none under 50 of 300 by chance: < 1e-9). */
+	for (i = 0; i < 3; i++)
+		assert_true(first[i] >= 50);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -672,6 +702,7 @@ int main(void)
 	        cmocka_unit_test(test_dkim__signatures_match_libopendkim),
 	        cmocka_unit_test(test_dkim__trailing_empty_lines_do_not_change_the_body_hash),
 	        cmocka_unit_test(test_smtp__dns_answers_are_read),
+	        cmocka_unit_test(test_smtp__equal_mx_preferences_take_turns),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

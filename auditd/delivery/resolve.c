@@ -90,13 +90,15 @@ static int resolve_relay(const char *relay, struct smtp_route *out)
 	return rc;
 }
 
-/* The answer's length, or -1 with *herr (h_errno's codes). */
+/* The answer's length, or -1 with *herr (h_errno's codes). The resolver
+ * may give the length of an answer larger than ans, of which only the
+ * first cap bytes are there: no more is read. */
 static int query(res_state rs, const char *name, int type, unsigned char *ans, int cap, int *herr)
 {
 	int n = res_nquery(rs, name, ns_c_in, type, ans, cap);
 
 	*herr = n < 0 ? rs->res_h_errno : 0;
-	return n;
+	return n > cap ? cap : n;
 }
 
 int smtp_addr_answer(const unsigned char *ans, int len, const char *host, int port,

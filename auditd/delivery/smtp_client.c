@@ -183,9 +183,13 @@ static void job_finish(struct smtp_client *cl, struct smtp_job *j, enum smtp_out
 	cl->done(cl->ctx, j);
 }
 
+/* The job's outcome is the reply in hand. The job is finished, so it
+ * leaves the connection at once: replies still due to pipelined commands,
+ * a 421 or a dropped connection after it must not finish it again. */
 static void finish_with_reply(struct conn *c, struct smtp_job *j, enum smtp_outcome o)
 {
 	snprintf(j->dsn, sizeof(j->dsn), "%s", c->reply.enhanced);
+	c->job = NULL;
 	job_finish(c->cl, j, o, c->relay, "%d %s", c->reply.code, c->reply.text);
 }
 

@@ -275,6 +275,25 @@ out=$(send send --campaign hard-2 --stream transactional --list orders --from ne
 like "$out" "sent 1, deferred 0, bounced 0, blocked 1" "the next campaign is blocked for that address"
 like "$(entry hard-2 reject1@ok.test blocked)" 'hard bounce' "... because of the bounce"
 
+# --- a refused RCPT, then a server that misbehaves: one outcome, once -----
+# With PIPELINING the refusal finishes the message while the reply to DATA
+# is still due; whatever comes then (354 anyway, 421, a dropped connection)
+# must not finish it a second time (it did: a use-after-free in the engine).
+for mode in 354 421 close; do
+	$PY "$LIB/smtp-scripted.py" --port-file "$T/scripted-$mode.port" --data $mode \
+		>"$T/scripted-$mode.out" 2>&1 &
+	PIDS="$PIDS $!"
+	for i in $(seq 100); do [ -s "$T/scripted-$mode.port" ] && break; sleep 0.1; done
+	printf 'email\nrefused-%s@ok.test\n' $mode >"r-$mode.csv"
+	out=$(send --set relay=127.0.0.1:$(cat "$T/scripted-$mode.port") --set smtp.tls=off \
+		send --campaign scripted-$mode --stream transactional --list orders \
+		--from news@example.com --template t3.eml --recipients "r-$mode.csv" 2>&1)
+	st=$?
+	is "$st" 0 "RCPT refused, then DATA answered by '$mode': the run ends cleanly"
+	like "$out" "1 recipients: sent 0, deferred 0, bounced 1" "... with the recipient bounced once"
+	is "$(entries scripted-$mode | grep -c bounced)" 1 "... and one bounced entry"
+done
+
 # --- STARTTLS required but not offered: deferred, never in clear ---------
 printf 'email\nclear1@ok.test\n' >r7.csv
 out=$(send --set relay=localhost:$PLAIN_PORT send --campaign clear-1 --stream transactional \

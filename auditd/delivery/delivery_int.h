@@ -190,13 +190,20 @@ int smtpd_auth_plain(const char *b64, size_t len, char *user, size_t ucap, char 
  * "marketing/LIST" or "transactional/LIST". AK_EINVALID. */
 int smtpd_auth_user(const char *user, char *stream, size_t scap, char *list, size_t lcap);
 
-enum { SMTPD_DATA_TOO_BIG = 1, SMTPD_DATA_LONG_LINE = 2 };
+enum { SMTPD_DATA_TOO_BIG = 1, SMTPD_DATA_LONG_LINE = 2, SMTPD_DATA_BARE = 4 };
 
-/* One line of DATA (without its CRLF): 1 for the final ".", else 0 after
- * appending the line, its leading dot undone, and a CRLF to out. Once a
- * line is over SMTPD_TEXT_MAX or out would pass max bytes, *flags says so
- * and nothing more is appended (the caller reads on to the final dot). */
-int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, size_t max, unsigned *flags);
+/* One line of DATA, without its line end (CRLF, or a bare LF taken as
+ * one). 1 for the final ".", which ends the data only between two CRLFs
+ * (crlf_around: this line and the one before it ended with CRLF, or it is
+ * the first line), so that "<LF>.<LF>" never ends a message here that a
+ * receiver further on would read differently (SMTP smuggling); elsewhere
+ * a lone "." is a line of text. Else 0 after appending the line, its
+ * leading dot undone, and a CRLF to out. Once a line is over
+ * SMTPD_TEXT_MAX, holds a CR or a NUL (SMTPD_DATA_BARE: RFC 5321 2.3.8),
+ * or out would pass max bytes, *flags says so and nothing more is
+ * appended (the caller reads on to the final dot). */
+int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, int crlf_around, size_t max,
+                    unsigned *flags);
 
 struct smtpd_msg_in {
 	const char *list;     /* the login's list: X-Akashi-List must name it */

@@ -268,15 +268,19 @@ int smtpd_auth_user(const char *user, char *stream, size_t scap, char *list, siz
 	return 0;
 }
 
-int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, size_t max, unsigned *flags)
+int smtpd_data_line(struct ak_buf *out, const char *line, size_t len, int crlf_around, size_t max,
+                    unsigned *flags)
 {
-	if (len == 1 && line[0] == '.')
-		return 1;
-	/* RFC 5321 4.5.2: a leading dot was doubled by the client. */
-	if (len && line[0] == '.')
-		line++, len--;
+	if (len == 1 && line[0] == '.') {
+		if (crlf_around)
+			return 1;
+	} else if (len && line[0] == '.') {
+		line++, len--; /* RFC 5321 4.5.2: a leading dot was doubled by the client */
+	}
 	if (len > SMTPD_TEXT_MAX)
 		*flags |= SMTPD_DATA_LONG_LINE;
+	if (memchr(line, '\r', len) || memchr(line, '\0', len))
+		*flags |= SMTPD_DATA_BARE;
 	if (*flags)
 		return 0;
 	if (out->len + len + 2 > max) {

@@ -108,6 +108,7 @@ struct session {
 	struct delivery_refusal *refused;
 	size_t nrefused;
 	int data;
+	int data_crlf; /* in DATA: the last line ended with CRLF (see smtpd_data_line) */
 	unsigned data_flags;
 	struct ak_buf msg;
 	int discard; /* in the middle of a line too long to read: drop to its end */
@@ -812,6 +813,7 @@ static void data(struct session *s)
 	}
 	s->data = 1;
 	s->data_flags = 0;
+	s->data_crlf = 1; /* the data starts after DATA's line end */
 	ak_buf_reset(&s->msg);
 	reply(s, 354, NULL, "end data with <CR><LF>.<CR><LF>");
 }
@@ -838,6 +840,13 @@ static void end_data(struct session *s)
 		reply(s, 554, "5.6.0",
 		      "a line of the message is longer than 998 characters "
 		      "(RFC 5322 2.1.1)");
+		reset_tx(s, NULL, NULL);
+		return;
+	}
+	if (s->data_flags & SMTPD_DATA_BARE) {
+		reply(s, 554, "5.6.0",
+		      "the message has a CR outside a CRLF line ending, or a NUL "
+		      "(RFC 5321 2.3.8); not queued");
 		reset_tx(s, NULL, NULL);
 		return;
 	}
@@ -966,6 +975,7 @@ static void process(struct session *s)
 		len = (size_t)eol.pos;
 		if (s->discard || len > LINE_BUF) {
 			evbuffer_drain(in, len + eol_len);
+			s->data_crlf = eol_len == 2;
 			if (!s->discard) {
 				if (s->data)
 					s->data_flags |= SMTPD_DATA_LONG_LINE;
@@ -981,7 +991,10 @@ static void process(struct session *s)
 		evbuffer_drain(in, eol_len);
 		line[len] = '\0';
 		if (s->data) {
-			if (smtpd_data_line(&s->msg, line, len, s->srv->c.max_message_size,
+			int crlf = eol_len == 2 && s->data_crlf;
+
+			s->data_crlf = eol_len == 2;
+			if (smtpd_data_line(&s->msg, line, len, crlf, s->srv->c.max_message_size,
 			                    &s->data_flags) == 1)
 				end_data(s);
 			continue;

@@ -213,6 +213,33 @@ is "$(printf '%s\n' "$out" | awk '{print $2}' | tr '\n' ' ')" "250 250 550 250 3
 wait_entries pipe-1 2
 is "$(entries pipe-1 | grep -c ' sent$')" 2 "and delivered"
 
+# --- SMTP smuggling: data ends only at CRLF.CRLF -------------------------------
+# A bare LF before and after a dot, then the commands of a second
+# transaction: a receiver that ends data there reads a second message, one
+# never gated. Here the data goes on to CRLF.CRLF: one message, the rest
+# of it text (dot-stuffed again on the way out). A CR outside a CRLF, or a
+# NUL, refuses the message.
+printf 'From: <news@example.com>\r\nSubject: first\r\nX-Akashi-Campaign: smuggle-1\r\nX-Akashi-List: news\r\n\r\nhello\r\n\n.\nMAIL FROM:<news@example.com>\r\nRCPT TO:<zoe@ok.test>\r\nDATA\r\nFrom: <ceo@example.com>\r\nSubject: smuggled\r\nX-Akashi-Campaign: smuggle-2\r\n\r\nwire the money\r\n.\r\n' >smuggle-lf.eml
+out=$(sub news "$TI" raw smuggle-lf.eml news@example.com ann@ok.test)
+is "$(printf '%s\n' "$out" | awk '{print $2}' | tr '\n' ' ')" "354 250 221 " \
+	"<LF>.<LF> ends nothing: one message, queued at CRLF.CRLF (354, 250, 221)"
+wait_entries smuggle-1 1
+is "$(entries smuggle-1 | grep -v queued)" "ann@ok.test sent" "it went to its one recipient"
+is "$(entries smuggle-2)" "" "and no second message went anywhere"
+m=$(grep -l '^Subject: first' sink/*.eml)
+like "$(cat "$m")" "wire the money" "the would-be second message arrived as text of the first"
+printf 'From: <news@example.com>\r\nSubject: first\r\nX-Akashi-Campaign: smuggle-3\r\n\r\nhello\r.\rMAIL FROM:<news@example.com>\r\n.\r\n' >smuggle-cr.eml
+printf 'From: <news@example.com>\r\nMessage-ID: <a@example.com>\000junk\r\nX-Akashi-Campaign: smuggle-4\r\n\r\nx\r\n.\r\n' >nul.eml
+for f in smuggle-cr nul; do
+	out=$(sub news "$TI" raw $f.eml news@example.com ann@ok.test)
+	is "$(printf '%s\n' "$out" | awk '{print $2}' | tr '\n' ' ')" "354 554 221 " \
+		"$f: refused at the end of the data (354, 554, 221)"
+	like "$out" "reply 554 5.6.0 the message has a CR outside a CRLF line ending, or a NUL" \
+		"$f: 554 5.6.0 says why"
+done
+sleep 0.5
+is "$(entries smuggle-3)$(entries smuggle-4)" "" "nothing of them recorded or queued"
+
 # --- transactional, no X-Akashi-Campaign: the campaign of the day ------------
 printf 'From: <shop@example.com>\nTo: <buyer@ok.test>\nSubject: Your receipt\n\nThanks.\n' >t1.eml
 out=$(sub transactional/orders "$TI" send t1.eml shop@example.com buyer@ok.test)

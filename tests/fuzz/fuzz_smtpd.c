@@ -73,15 +73,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data, *end = p + size;
 	struct ak_buf msg = AK_BUF_INIT(1 << 20), out = AK_BUF_INIT(1 << 20);
 	unsigned flags = 0;
-	int ended = 0;
+	int ended = 0, crlf = 1;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl ? nl : end) - p);
 		struct smtpd_cmd c;
-		int rc;
+		int rc, ends_crlf;
 
-		if (len && p[len - 1] == '\r')
+		ends_crlf = nl && len && p[len - 1] == '\r';
+		if (ends_crlf)
 			len--;
 		rc = smtpd_parse(p, len, &c);
 		check_cmd(rc, &c);
@@ -103,8 +104,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 			}
 		}
-		if (!ended && smtpd_data_line(&msg, p, len, 65536, &flags) == 1)
+		if (!ended && smtpd_data_line(&msg, p, len, crlf && ends_crlf, 65536, &flags) == 1)
 			ended = 1;
+		/* What is appended is whole lines, each with its CRLF, and no NUL. */
+		FUZZ_ASSERT(flags || (!memchr(msg.data ? msg.data : "", '\0', msg.len) &&
+		                      (msg.len == 0 || msg.data[msg.len - 1] == '\n')));
+		crlf = ends_crlf;
 		FUZZ_ASSERT(msg.len <= 65536);
 		p = nl ? nl + 1 : end;
 	}

@@ -86,17 +86,50 @@ static void test_smtpd__data_lines_are_unstuffed_and_bounded(void **state)
 	char long_line[1200];
 
 	(void)state;
-	assert_int_equal(smtpd_data_line(&b, "..dot", 5, 100, &flags), 0);
-	assert_int_equal(smtpd_data_line(&b, "x", 1, 100, &flags), 0);
-	assert_int_equal(smtpd_data_line(&b, ".", 1, 100, &flags), 1);
+	assert_int_equal(smtpd_data_line(&b, "..dot", 5, 1, 100, &flags), 0);
+	assert_int_equal(smtpd_data_line(&b, "x", 1, 1, 100, &flags), 0);
+	assert_int_equal(smtpd_data_line(&b, ".", 1, 1, 100, &flags), 1);
 	assert_string_equal(b.data, ".dot\r\nx\r\n");
 	memset(long_line, 'a', sizeof(long_line));
-	assert_int_equal(smtpd_data_line(&b, long_line, sizeof(long_line), 1 << 20, &flags), 0);
+	assert_int_equal(smtpd_data_line(&b, long_line, sizeof(long_line), 1, 1 << 20, &flags), 0);
 	assert_true(flags & SMTPD_DATA_LONG_LINE);
 	flags = 0;
-	assert_int_equal(smtpd_data_line(&b, long_line, 900, 100, &flags), 0);
+	assert_int_equal(smtpd_data_line(&b, long_line, 900, 1, 100, &flags), 0);
 	assert_true(flags & SMTPD_DATA_TOO_BIG);
 	ak_buf_free(&b);
+}
+
+/* The data ends only at a "." between two CRLFs: after a bare LF, or
+ * before one, a lone "." is text, so "<LF>.<LF>" can never end a message
+ * that a receiver further on would read as two (SMTP smuggling). A CR
+ * outside a CRLF, or a NUL, refuses the message. */
+static void test_smtpd__data_ends_only_at_crlf_dot_crlf(void **state)
+{
+	static const char *const bad[] = {"hello\r.\rMAIL FROM:<ceo@example.com>",
+	                                  "Message-ID: <a@b>\0x", "x\r"};
+	static const size_t len[] = {35, 19, 2};
+	struct ak_buf b = AK_BUF_INIT(0);
+	unsigned flags = 0;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(smtpd_data_line(&b, ".", 1, 0, 1 << 20, &flags), 0);
+	assert_int_equal(smtpd_data_line(&b, "MAIL FROM:<ceo@example.com>", 27, 0, 1 << 20, &flags),
+	                 0);
+	assert_int_equal(smtpd_data_line(&b, ".", 1, 1, 1 << 20, &flags), 1);
+	assert_string_equal(b.data, ".\r\nMAIL FROM:<ceo@example.com>\r\n");
+	assert_int_equal(flags, 0);
+	ak_buf_free(&b);
+	for (i = 0; i < 3; i++) {
+		ak_buf_init(&b, 0);
+		flags = 0;
+		assert_int_equal(smtpd_data_line(&b, bad[i], len[i], 1, 1 << 20, &flags), 0);
+		assert_true(flags & SMTPD_DATA_BARE);
+		assert_int_equal(b.len, 0);
+		/* and the final dot still ends the data */
+		assert_int_equal(smtpd_data_line(&b, ".", 1, 1, 1 << 20, &flags), 1);
+		ak_buf_free(&b);
+	}
 }
 
 static const struct smtpd_msg_in msg_in = {"news", "smtp-tool-2026-05-01",   "0a1b", "example.com",
@@ -151,6 +184,7 @@ int main(void)
 	        cmocka_unit_test(test_smtpd__bad_commands_get_5xx_replies),
 	        cmocka_unit_test(test_smtpd__auth_plain_names_stream_and_list),
 	        cmocka_unit_test(test_smtpd__data_lines_are_unstuffed_and_bounded),
+	        cmocka_unit_test(test_smtpd__data_ends_only_at_crlf_dot_crlf),
 	        cmocka_unit_test(test_smtpd__message_loses_akashi_headers_and_keeps_its_id),
 	        cmocka_unit_test(test_smtpd__message_of_another_list_is_refused),
 	};

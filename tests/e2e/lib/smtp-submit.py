@@ -19,6 +19,10 @@
 #                            hand: "data <code> <text>"
 #   pipeline FILE FROM RCPT... every command of the transaction in one
 #                            write (RFC 2920), then the replies in order
+#   raw FILE FROM RCPT       after DATA's 354 the bytes of FILE as they
+#                            are (no dot-stuffing, line ends untouched),
+#                            then QUIT: every reply until the server
+#                            closes, "reply <code> <text>" each
 import base64, smtplib, socket, ssl, sys
 
 port, ca, user, token, mode = sys.argv[1:6]
@@ -67,6 +71,24 @@ elif mode == "login":
     except smtplib.SMTPAuthenticationError as e:
         print("login", show(e))
     s.quit()
+elif mode == "raw":
+    msg = open(args[0], "rb").read()
+    s = connect()
+    s.login(user, token)
+    s.mail(args[1])
+    for r in args[2:]:
+        s.rcpt(r)
+    code, text = s.docmd("DATA")
+    print("reply", code, text.decode())
+    s.sock.sendall(msg + b"QUIT\r\n")
+    while True:
+        try:
+            code, text = s.getreply()
+        except smtplib.SMTPServerDisconnected:
+            break
+        print("reply", code, text.decode())
+        if code == 221:
+            break
 elif mode in ("send", "data", "pipeline"):
     msg = open(args[0], "rb").read()
     sender, rcpts = args[1], args[2:]

@@ -686,12 +686,28 @@ static int stream_row(void *ctx, const struct evidence_entry *e)
 	return s->remaining == 0 || s->in_chunk >= s->chunk ? 1 : 0;
 }
 
+static void stream_headers(struct http_stream *s)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(s->c.req);
+
+	evhttp_add_header(h, "Content-Type", "application/x-ndjson");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+}
+
 static void stream_end(struct http_stream *s)
 {
 	if (s->evcon)
 		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
 	count(&s->c, 200);
-	evhttp_send_reply_end(s->c.req);
+	if (s->started) {
+		evhttp_send_reply_end(s->c.req);
+	} else {
+		/* Nothing in range (from_seq past the end, say): an empty
+		 * answer, but an answer; ending a reply never started sends
+		 * nothing and leaves the client waiting. */
+		stream_headers(s);
+		evhttp_send_reply(s->c.req, 200, "OK", NULL);
+	}
 	stream_free(s);
 }
 
@@ -756,10 +772,7 @@ static void stream_step(struct http_stream *s)
 	if (s->in_chunk < s->chunk && s->remaining != 0)
 		s->next_seq = win.to_seq + 1;
 	if (!s->started) {
-		struct evkeyvalq *h = evhttp_request_get_output_headers(s->c.req);
-
-		evhttp_add_header(h, "Content-Type", "application/x-ndjson");
-		evhttp_add_header(h, "Cache-Control", "no-store");
+		stream_headers(s);
 		evhttp_send_reply_start(s->c.req, 200, "OK");
 		s->started = 1;
 	}

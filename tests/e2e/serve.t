@@ -106,6 +106,13 @@ api GET "/v1/entries?kind=send&limit=2" "$TA"
 is "$(printf '%s\n' "$BODY" | grep -c '"kind":"send"')" "2" "kind and limit filter the stream"
 api GET "/v1/entries?since=2026-09-01T10:00:01Z&until=2026-09-01T10:00:02Z" "$TE"
 is "$(printf '%s\n' "$BODY" | wc -l)/$(printf '%s\n' "$BODY" | grep -c bob@)" "1/1" "since and until filter by event time"
+# Tailing the log: from the next seq on, where nothing is yet. An empty
+# answer, at once (the reply used to be ended without being started, and
+# the client waited for ever).
+api GET "/v1/entries?from_seq=$(($(size_of "$S") + 5))" "$TE" --max-time 5
+is "$CODE:$BODY" "200:" "GET /v1/entries past the end: 200 and nothing, not a hang"
+api GET /healthz
+is "$CODE" "200" "... and the daemon answers the next request"
 api GET "/v1/entries?since=yesterday" "$TE"
 is "$CODE" "400" "a bad time parameter: 400"
 api GET /v1/entries "$TR"

@@ -26,9 +26,12 @@
  * named by the input: archive member names are checked (absolute paths and
  * ".." refuse the archive) and quoted, with control bytes replaced, only in
  * messages. Decompressed output is counted against max_bytes as it is read
- * (a bomb stops at the limit), an encoded MIME part larger than max_bytes is
- * not decoded, and archive members, MIME parts and container nesting are
- * counted against the limits of dmarc.h.
+ * (a bomb stops at the limit): all of it that comes out of one file, or
+ * one message of a mailbox, together, whatever the archives inside
+ * archives, so that members and nesting levels do not each get a budget.
+ * An encoded MIME part larger than max_bytes is not decoded, and archive
+ * members, MIME parts and container nesting are counted against the
+ * limits of dmarc.h.
  */
 #include "auditd/ingest/dmarc.h"
 #include "auditd/ingest/dmarc_int.h"
@@ -56,6 +59,7 @@ struct dmarc_ctx {
 	const struct ingest_options *opt;
 	const struct ingest_sink *sink;
 	size_t max_bytes;
+	size_t unpacked;       /* decompressed so far from this file or mailbox message */
 	struct dmarc_xml *xml; /* NULL when mail is set */
 	const struct ingest_mail_reader *mail; /* every message goes here, or NULL */
 	struct ak_buf scratch; /* source and event_id of a record */
@@ -164,11 +168,22 @@ static int xml_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *i
  * filter per gzip layer and stops quietly at bytes after the last stream.
  */
 struct gzip_src {
+	struct dmarc_ctx *c;
 	struct dmarc_in *parent;
 	struct archive *a;
-	size_t total, max;
 	unsigned char buf[CHUNK];
 };
+
+/* Count n decompressed bytes against the input's max_bytes. */
+static int unpacked(struct dmarc_ctx *c, size_t n, const char *what, const char *name)
+{
+	c->unpacked += n;
+	if (c->unpacked <= c->max_bytes)
+		return 0;
+	return ak_error_code(AK_ETOOBIG,
+	                     "%s%s%s%s: decompressed data exceeds %zu bytes (max_bytes)", what,
+	                     name ? " '" : "", name ? name : "", name ? "'" : "", c->max_bytes);
+}
 
 static la_ssize_t gzip_pull(struct archive *a, void *ud, const void **out)
 {
@@ -190,11 +205,8 @@ static ssize_t gzip_read(struct dmarc_in *in, void *dst, size_t cap)
 
 	if (n < 0)
 		return ak_error_code(AK_EINVALID, "gzip: %s", archive_error_string(g->a));
-	g->total += (size_t)n;
-	if (g->total > g->max)
-		return ak_error_code(AK_ETOOBIG,
-		                     "gzip: decompressed data exceeds %zu bytes (max_bytes)",
-		                     g->max);
+	if (unpacked(g->c, (size_t)n, "gzip", NULL) != 0)
+		return AK_ETOOBIG;
 	return n;
 }
 
@@ -211,7 +223,7 @@ static int gzip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *
 		goto done;
 	}
 	g->parent = in;
-	g->max = c->max_bytes;
+	g->c = c;
 	archive_read_support_filter_gzip(g->a);
 	archive_read_support_format_raw(g->a);
 	if (in->mem != NULL)
@@ -286,9 +298,9 @@ static int whole_get(struct dmarc_ctx *c, struct dmarc_in *in, struct whole *w, 
  * reads them.
  */
 struct zip_src {
+	struct dmarc_ctx *c;
 	struct archive *a;
 	char name[256];
-	size_t total, max;
 };
 
 static ssize_t zip_read(struct dmarc_in *in, void *dst, size_t cap)
@@ -299,12 +311,8 @@ static ssize_t zip_read(struct dmarc_in *in, void *dst, size_t cap)
 	if (n < 0)
 		return ak_error_code(AK_EINVALID, "zip member '%s': %s", z->name,
 		                     archive_error_string(z->a));
-	z->total += (size_t)n;
-	if (z->total > z->max)
-		return ak_error_code(AK_ETOOBIG,
-		                     "zip member '%s': decompressed data exceeds %zu bytes "
-		                     "(max_bytes)",
-		                     z->name, z->max);
+	if (unpacked(z->c, (size_t)n, "zip member", z->name) != 0)
+		return AK_ETOOBIG;
 	return n;
 }
 
@@ -421,7 +429,7 @@ static int zip_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *i
 			continue;
 		memset(&z, 0, sizeof(z));
 		z.a = a;
-		z.max = c->max_bytes;
+		z.c = c;
 		quote_name(z.name, sizeof(z.name), name ? name : "");
 		dmarc_in_init_fn(&child, zip_read, &z);
 		/* Several reports in one zip: each says which member it is. */
@@ -618,6 +626,11 @@ static int mime_report(struct dmarc_ctx *c, const char *where, struct dmarc_in *
 			}
 			mwhere = sub.data;
 		}
+		/* Each message of a mailbox file has a budget of its own; the
+		 * messages of a mailbox that came out of an archive share the
+		 * archive's (one small .gz of many copies of a bomb). */
+		if (mbox && depth == 0)
+			c->unpacked = 0;
 		rc = message_report(c, mwhere, msg, depth, mbox || in_mailbox);
 		g_object_unref(msg);
 		if (rc != 0 || !mbox)
@@ -736,6 +749,7 @@ static int one_file(struct dmarc_ctx *c, const char *path, const char *where, in
 	}
 	/* A pipe or a device cannot be reopened by name for zip or MIME. */
 	dmarc_in_init_fd(&in, fd, S_ISREG(st.st_mode) ? path : NULL);
+	c->unpacked = 0;
 	rc = report(c, where, &in, 0, in_mailbox);
 	if (rc == 0 && in.io_error)
 		rc = set_fatal(c, where, ak_error_code(AK_ERROR, "read error"));

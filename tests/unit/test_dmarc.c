@@ -586,6 +586,34 @@ static void test_dmarc__zip_bomb_stops_at_max_bytes(void **state)
 	               "zip member 'report.xml': decompressed data exceeds 1048576 bytes");
 }
 
+/* Eight members of 600 KiB in a zip inside a zip: each is under 1 MiB,
+ * all of them together are not. What comes out of one input counts
+ * together, or each member and each level of nesting would multiply the
+ * work (256 members of max_bytes, nested: minutes of CPU for 100 KB). */
+static void test_dmarc__nested_zip_shares_one_budget(void **state)
+{
+	struct capture c;
+	size_t i, over = 0;
+
+	(void)state;
+	capture_init(&c);
+	assert_int_equal(ingest(HOSTILE "/nested-bomb.zip", &c, 1 << 20, 0), 0);
+	assert_int_equal(json_array_size(c.records), 1); /* the first member fits */
+	assert_int_equal(json_array_size(c.records) + json_array_size(c.rejects), 8);
+	for (i = 0; i < json_array_size(c.rejects); i++)
+		if (strstr(json_string_value(
+		                   json_object_get(json_array_get(c.rejects, i), "reason")),
+		           "decompressed data exceeds 1048576 bytes (max_bytes)"))
+			over++;
+	assert_int_equal(over, 7);
+	/* Alone, each member is read whole: the same report, eight times. */
+	capture_free(&c);
+	capture_init(&c);
+	assert_int_equal(ingest(HOSTILE "/nested-bomb.zip", &c, 8 << 20, 0), 0);
+	assert_int_equal(json_array_size(c.records), 8);
+	capture_free(&c);
+}
+
 static void test_dmarc__zip_member_paths_cannot_escape(void **state)
 {
 	(void)state;
@@ -980,6 +1008,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dmarc__external_entity_is_refused),
         cmocka_unit_test(test_dmarc__gzip_bomb_stops_at_max_bytes),
         cmocka_unit_test(test_dmarc__zip_bomb_stops_at_max_bytes),
+        cmocka_unit_test(test_dmarc__nested_zip_shares_one_budget),
         cmocka_unit_test(test_dmarc__zip_member_paths_cannot_escape),
         cmocka_unit_test(test_dmarc__too_many_rows_is_refused),
         cmocka_unit_test(test_dmarc__truncated_gzip_is_refused),

@@ -142,3 +142,11 @@ write("trailing-junk.xml.gz", gz(REPORT) + b"\r\n")
 write("two-reports.zip", zipped([("README.txt", b"not a report"), ("a.xml", REPORT),
                                  ("b.XML", sample("005.xml"))]))
 write("unnamed-member.zip", zipped([("", REPORT)]))
+
+# A zip inside a zip with eight members, each 600 KiB of report when
+# inflated: every member is under a 1 MiB max_bytes, all of them together
+# are not. Each member and each level of nesting must not get a budget of
+# its own (256 members of 256 MiB, nested, would be work without end).
+member = REPORT.replace(b"<feedback>", b"<feedback>" + b" " * (600 << 10), 1)
+inner = zipped([("r%d.xml" % i, member) for i in range(8)])
+write("nested-bomb.zip", zipped([("inner.zip", inner)]))

@@ -23,6 +23,7 @@
 #include "lib/csv.h"
 
 #include "lib/error.h"
+#include "lib/jcs.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -136,43 +137,6 @@ static int getb(struct ak_csv_reader *r)
 	return c;
 }
 
-/* Offset of the first byte of s[0..n) that does not belong to well-formed
- * UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF), or n. */
-static size_t utf8_bad_at(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i], cp, min;
-		size_t k, j;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			k = 1, cp = c & 0x1f, min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 2, cp = c & 0x0f, min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return i;
-		}
-		if (n - i <= k)
-			return i;
-		for (j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return i;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += k + 1;
-	}
-	return n;
-}
-
 /* The state of the record being read, kept apart from the reader so that
  * every call starts from a clean slate. */
 struct rec {
@@ -232,7 +196,7 @@ static void end_field(struct ak_csv_reader *r, struct rec *k)
 		return;
 	len = r->data.len - k->field_start;
 	/* An empty field of an empty buffer: no bytes, and no pointer to offset. */
-	bad = len ? utf8_bad_at((const unsigned char *)r->data.data + k->field_start, len) : 0;
+	bad = len ? ak_utf8_valid_prefix(r->data.data + k->field_start, len) : 0;
 	if (bad < len) {
 		refuse(r, k, AK_EINVALID, "field %zu: invalid UTF-8 at byte %zu", r->nfields + 1,
 		       bad + 1);

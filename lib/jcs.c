@@ -388,6 +388,32 @@ static size_t utf8_check(const unsigned char *s, size_t len)
 	return len;
 }
 
+size_t ak_utf8_valid_prefix(const char *s, size_t len)
+{
+	return utf8_check((const unsigned char *)s, len);
+}
+
+size_t ak_utf8_clean(char *out, size_t cap, const char *s, size_t len)
+{
+	static const char fffd[] = "\xEF\xBF\xBD";
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	size_t o = 0;
+
+	while (p < end) {
+		size_t n = *p == 0 ? 0 : *p < 0x80 ? 1 : utf8_seq(p, end);
+		const char *from = n ? (const char *)p : fffd;
+		size_t w = n ? n : 3;
+
+		if (o + w > cap - 1)
+			break;
+		memcpy(out + o, from, w);
+		o += w;
+		p += n ? n : 1;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 /* Decode the sequence at p, already known to be well-formed. */
 static unsigned utf8_decode(const unsigned char *p, size_t *n)
 {

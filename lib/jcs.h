@@ -132,6 +132,20 @@ json_t *ak_jv_to_jansson(const struct ak_jv *v);
  * order): <0, 0, >0. Both must be valid UTF-8. */
 int ak_jcs_keycmp(const char *a, size_t alen, const char *b, size_t blen);
 
+/* ---- UTF-8 ---- */
+
+/* The offset of the first byte of s[0..len) that is not part of
+ * well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF), or len when all of it is. */
+size_t ak_utf8_valid_prefix(const char *s, size_t len);
+
+/* s[0..len) as well-formed UTF-8 in out (cap >= 1 bytes, NUL-terminated):
+ * each byte that is not part of a well-formed sequence, and each NUL,
+ * becomes U+FFFD; what does not fit in cap - 1 bytes is left out, at a
+ * character boundary. For outside text echoed in answers and records.
+ * Returns the length written. */
+size_t ak_utf8_clean(char *out, size_t cap, const char *s, size_t len);
+
 /* ---- reading fields of canonical text without a document ---- */
 
 struct ak_jspan {

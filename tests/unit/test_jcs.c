@@ -1020,6 +1020,30 @@ static void test_jcs__reads_fields_without_a_document(void **state)
 	}
 }
 
+/* Outside text made fit for JSON: bad bytes and NUL become U+FFFD, the
+ * cut falls between characters, and valid text passes as it is. */
+static void test_jcs__utf8_clean_keeps_text_and_replaces_bad_bytes(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_int_equal(ak_utf8_clean(out, sizeof(out), "caf\xc3\xa9", 5), 5);
+	assert_string_equal(out, "caf\xc3\xa9");
+	assert_int_equal(ak_utf8_clean(out, sizeof(out), "caf\xe9!", 5), 7);
+	assert_string_equal(out, "caf\xef\xbf\xbd!");
+	assert_int_equal(ak_utf8_clean(out, sizeof(out), "a\0b", 3), 5);
+	assert_memory_equal(out, "a\xef\xbf\xbd\x62", 6); /* "b" */
+	/* an overlong form and a surrogate are not UTF-8 either */
+	assert_int_equal(ak_utf8_clean(out, sizeof(out), "\xc0\xaf\xed\xa0\x80", 5), 15);
+	/* 5 bytes of room: "ab" and then a 3-byte character would pass it */
+	assert_int_equal(ak_utf8_clean(out, 6, "ab\xe3\x81\x82\xe3\x81\x82", 8), 5);
+	assert_string_equal(out, "ab\xe3\x81\x82");
+	assert_int_equal(ak_utf8_clean(out, 1, "abc", 3), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(ak_utf8_valid_prefix("ab\xe3\x81\x82\xff", 6), 5);
+	assert_int_equal(ak_utf8_valid_prefix("ab\xe3\x81", 4), 2);
+}
+
 static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jcs__rfc8785_sorting_example),
         cmocka_unit_test(test_jcs__rfc8785_example_without_numbers),
@@ -1062,6 +1086,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jcs__canonicalizes_large_input),
         cmocka_unit_test(test_jcs__parses_literals_and_empty_containers),
         cmocka_unit_test(test_jcs__reads_fields_without_a_document),
+        cmocka_unit_test(test_jcs__utf8_clean_keeps_text_and_replaces_bad_bytes),
 };
 
 AK_UNIT_MAIN(tests)

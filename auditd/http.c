@@ -31,6 +31,7 @@
 #include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/hostport.h"
+#include "lib/jcs.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
 #include "policies/state.h"
@@ -48,6 +49,8 @@
 #include <string.h>
 
 #define MAX_REJECTS_SHOWN 20
+/* The User-Agent kept in a one-click opt-out's proof, bytes. */
+#define UA_MAX            256
 #define SCAN_WINDOW       20000
 #define PARAM_MAX         1024
 
@@ -158,12 +161,14 @@ static void reply_error(struct hctx *c, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static void reply_error(struct hctx *c, int code, const char *fmt, ...)
 {
-	char msg[1024];
+	char raw[1024], msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* Messages quote the request's bytes; JSON takes only UTF-8. */
+	ak_utf8_clean(msg, sizeof(msg), raw, strlen(raw));
 	if (code == 401)
 		evhttp_add_header(evhttp_request_get_output_headers(c->req), "WWW-Authenticate",
 		                  "Bearer realm=\"akashi\"");
@@ -424,11 +429,15 @@ static void h_metrics(struct hctx *c, const char *rest)
 static int keep_reject(void *ctx, const char *where, const char *reason)
 {
 	struct waiting *w = ctx;
+	char cw[512], cr[1024];
 
 	w->rejected++;
+	/* A reason may quote the record, cut in the middle of a character. */
+	ak_utf8_clean(cw, sizeof(cw), where, strlen(where));
+	ak_utf8_clean(cr, sizeof(cr), reason, strlen(reason));
 	if (json_array_size(w->rejects) < MAX_REJECTS_SHOWN)
 		json_array_append_new(w->rejects,
-		                      json_pack("{s:s,s:s}", "where", where, "reason", reason));
+		                      json_pack("{s:s,s:s}", "where", cw, "reason", cr));
 	return 0;
 }
 
@@ -809,6 +818,7 @@ static void h_entries(struct hctx *c, const char *rest)
 	struct daemon *d = c->d;
 	struct http_stream *s = NULL;
 	json_t *fields = NULL;
+	char request[1024];
 	int64_t size = 0, from, limit;
 	int rc;
 
@@ -850,9 +860,10 @@ static void h_entries(struct hctx *c, const char *rest)
 	s->next = d->streams;
 	d->streams = s;
 	/* An export is recorded before a byte of it leaves. */
+	ak_utf8_clean(request, sizeof(request), c->query, strlen(c->query));
 	fields = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}", "action", "export", "token_id",
 	                   (json_int_t)c->tok.id, "token_name", c->tok.name, "role",
-	                   token_role_name(c->tok.role), "request", c->query, "client_ip", c->ip);
+	                   token_role_name(c->tok.role), "request", request, "client_ip", c->ip);
 	if (fields == NULL || serve_system_entry(d, "token_use", fields, entries_start, s) != 0) {
 		reply_error(c, 503, "the export could not be recorded; nothing was sent");
 		goto fail_sent;
@@ -1561,12 +1572,17 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 	struct waiting *w = NULL;
 	struct writer_job *j = NULL;
 	const char *body, *ua = header(c, "User-Agent");
+	char ua_text[UA_MAX + 1];
 	json_t *rec = NULL;
 	size_t len;
 	int64_t now = ak_time_now();
 	int html = wants_html(c), rc;
 
 	(void)rest;
+	/* Proof, not a copy of anything a client sends: a client's own bytes
+	 * (any, of any length up to the header limit) would become a
+	 * permanent entry of the log with every click. */
+	ak_utf8_clean(ua_text, sizeof(ua_text), ua ? ua : "", ua ? strlen(ua) : 0);
 	if (unsub_token(c, html, tok, sizeof(tok), &ut) != 0)
 		return;
 	body = body_of(c, &len);
@@ -1578,7 +1594,7 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 	ak_time_format(now_text, now, AK_TIME_AUTO);
 	rec = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:o}}", "subject", ut.subject, "list",
 	                ut.list, "action", "opt_out", "method", "one_click", "proof", "token_id",
-	                ut.id, "client_ip", c->ip, "user_agent", ua ? ua : "", "time", now_text,
+	                ut.id, "client_ip", c->ip, "user_agent", ua_text, "time", now_text,
 	                "token_issued", time_json(ut.issued_us));
 	if (rec && ut.campaign[0])
 		json_object_set_new(rec, "campaign", json_string(ut.campaign));

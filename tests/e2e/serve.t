@@ -113,6 +113,12 @@ api GET "/v1/entries?from_seq=$(($(size_of "$S") + 5))" "$TE" --max-time 5
 is "$CODE:$BODY" "200:" "GET /v1/entries past the end: 200 and nothing, not a hang"
 api GET /healthz
 is "$CODE" "200" "... and the daemon answers the next request"
+# Bytes that are not UTF-8 in what an error quotes: still a 400 that says
+# why (jansson refuses such text: it was a 500 "out of memory").
+api GET "/v1/checkpoint?size=1%ff" "$TR"
+like "$CODE:$BODY" '^400:\{"error":".*is not a whole number' "a parameter with a byte that is not UTF-8: 400 naming it"
+api POST "/v1/ingest?format=%ff" "$TI" --data-binary x
+like "$CODE:$BODY" '^400:\{"error":"no format' "an unknown format of such bytes: 400"
 api GET "/v1/entries?since=yesterday" "$TE"
 is "$CODE" "400" "a bad time parameter: 400"
 api GET /v1/entries "$TR"

@@ -86,9 +86,19 @@ is "$CODE" "200" "multipart/form-data One-Click: 200"
 api POST "/v1/unsubscribe?t=$tok" "" -H 'Accept: text/html' -d 'List-Unsubscribe=One-Click'
 like "$CODE $(printf '%s' "$BODY" | tr '\n' ' ')" '^200 .*You are unsubscribed' "a browser posting the page's form gets a confirmation page"
 is "$("$AKASHI" --store "$S" log --kind consent | grep -c '"method":"one_click"')" "3" "each POST is one opt-out entry"
+# A User-Agent that is not UTF-8, and a long one: the opt-out is recorded
+# all the same (it was a 503 "try again" for ever), with the agent's text
+# made valid and kept to 256 bytes, not to whatever a client sends.
+ua="Mozilla/5.0 $(printf 'x%.0s' $(seq 1 2000)) caf$(printf '\351')"
+api POST "/v1/unsubscribe?t=$tok" "" -d 'List-Unsubscribe=One-Click' -A "$ua"
+is "$CODE" "200" "a User-Agent of 2,000 bytes and Latin-1: 200"
+e=$("$AKASHI" --store "$S" log --from "$(json seq)" --to "$(json seq)")
+agent=$(printf '%s' "$e" | python3 -c 'import json, sys; print(json.load(sys.stdin)["body"]["proof"]["user_agent"])')
+is "${#agent}" "256" "the proof keeps its first 256 bytes"
+like "$agent" '^Mozilla/5.0 xxx' "... as sent"
 
 api GET /metrics "$TR"
-like "$BODY" 'akashi_unsubscribe_requests_total\{result="ok"\} 3' "unsubscribes are counted"
+like "$BODY" 'akashi_unsubscribe_requests_total\{result="ok"\} 4' "unsubscribes are counted"
 daemon_stop TERM
 is "$?" "0" "the daemon stops cleanly"
 check "the store verifies" "$AKASHI" --store "$S" verify

@@ -128,10 +128,11 @@ static const char *names_get(const struct names *nm, uint32_t id)
 /* ---- the audit's working state ---- */
 
 enum { ACT_OPT_IN = 1, ACT_CONFIRM, ACT_OPT_OUT };
-enum { CF_PROOF = 1, CF_CONFIRMED_INLINE = 2 };
+enum { CF_PROOF = 1 };
 
 struct cev { /* one consent event */
 	int64_t time, seq;
+	int64_t confirmed; /* an opt-in confirmed in its own body: from then (state.h) */
 	uint8_t action, flags;
 	uint32_t method, exemption;
 };
@@ -394,8 +395,8 @@ static int load_consent(void *ctx, const struct evidence_entry *e)
 	proof = ak_jv_get(b, "proof");
 	if (proof && proof->type == AK_JOBJECT && proof->u.o.n > 0) {
 		c->flags |= CF_PROOF;
-		if (sv(proof, "confirmation_id") && (sv(proof, "confirmed_at") || sv(b, "confirmed_at")))
-			c->flags |= CF_CONFIRMED_INLINE;
+		if (c->action == ACT_OPT_IN)
+			c->confirmed = policy_inline_confirmation(b, c->time);
 	}
 	if ((rc = names_id(&a->names, sv(b, "method"), &c->method)) != 0 ||
 	    (rc = names_id(&a->names, sv(b, "exemption"), &c->exemption)) != 0)
@@ -452,6 +453,8 @@ static int load_admin(void *ctx, const struct evidence_entry *e)
 	if (!actor || !action || strcmp(action, "approval") == 0)
 		return 0;
 	login = strncmp(action, "login", 5) == 0 || strcmp(action, "logout") == 0;
+	if (!login && policy_failed_action(b))
+		return 0; /* it changed nothing (state.h) */
 	acct = !login && target ? target : actor;
 	slot = ak_strmap_put(a->acct_map, acct, strlen(acct), &ins);
 	if (slot == NULL)
@@ -590,14 +593,18 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, struct p
 				     s->list ? s->list : "",
 				     s->list ? "" : " (the send names no list; consent is per list)");
 	ev = pair->ev.p;
-	if (ev[last].action == ACT_OPT_OUT) {
-		fmt_time(t2, ev[last].time);
-		refs[1] = ev[last].seq;
+	/* The pair's state is its latest opt-in or opt-out: a confirm
+	 * completes an opt-in, it does not undo an opt-out (state.h). */
+	for (i = last; i >= 0 && ev[i].action == ACT_CONFIRM; i--)
+		;
+	if (i >= 0 && ev[i].action == ACT_OPT_OUT) {
+		fmt_time(t2, ev[i].time);
+		refs[1] = ev[i].seq;
 		return add_exception(pr, "subject", s->rcpt, s->time, refs, 2, p->severity,
 				     "send at %s after the opt-out at %s from list '%s'", tstr(s->time), t2,
 				     s->list);
 	}
-	for (i = last; i >= 0; i--)
+	for (; i >= 0; i--)
 		if (ev[i].action == ACT_OPT_IN) {
 			in = &ev[i];
 			break;
@@ -616,7 +623,7 @@ static int judge_optin(struct audit *a, struct audit_policy_result *pr, struct p
 				     "(who, when, how, IP or form)",
 				     tstr(s->time), t2);
 	}
-	if (needs_confirm(a, pc, p, in->method) && !(in->flags & CF_CONFIRMED_INLINE)) {
+	if (needs_confirm(a, pc, p, in->method) && !(in->confirmed && in->confirmed <= s->time)) {
 		for (i = (long)(in - ev) + 1; i <= last; i++)
 			if (ev[i].action == ACT_CONFIRM)
 				return 0;

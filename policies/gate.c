@@ -238,7 +238,8 @@ struct lookup {
 	char action[16];
 	int64_t time, seq, optin_time, optin_seq, confirm_time, confirm_seq, optout_time, optout_seq;
 	char method[48], exemption[48];
-	int proof, confirmed_inline;
+	int proof;
+	int64_t confirmed_inline;
 	int supp_found; /* a suppression row */
 	char supp_reason[32];
 	int64_t supp_time, supp_seq;
@@ -269,7 +270,7 @@ static int look_up(struct gate *g, const struct gate_request *rq, int64_t now, i
 		c->optin_seq = sqlite3_column_int64(q, 4);
 		copy_str(c->method, sizeof(c->method), (const char *)sqlite3_column_text(q, 5));
 		c->proof = sqlite3_column_int(q, 6);
-		c->confirmed_inline = sqlite3_column_int(q, 7);
+		c->confirmed_inline = sqlite3_column_int64(q, 7);
 		copy_str(c->exemption, sizeof(c->exemption), (const char *)sqlite3_column_text(q, 8));
 		c->confirm_time = sqlite3_column_int64(q, 9);
 		c->confirm_seq = sqlite3_column_int64(q, 10);
@@ -370,8 +371,10 @@ static int check(struct gate *g, const struct gate_request *rq, int64_t now,
 				deny(d, p, c.optin_seq, "the opt-in has no proof");
 				continue;
 			}
-			if (confirm_method(gp, c.method) && !c.confirmed_inline &&
-			    !(c.confirm_seq && c.confirm_time >= c.optin_time && c.confirm_time <= now))
+			if (confirm_method(gp, c.method) &&
+			    !(c.confirmed_inline && c.confirmed_inline <= now) &&
+			    !(c.confirm_seq && c.confirm_time >= c.optin_time &&
+			      c.confirm_time <= now))
 				deny(d, p, c.optin_seq, "the %s opt-in is not confirmed yet", c.method);
 			break;
 		case GK_SUPP:

@@ -10,6 +10,7 @@
 
 #include "lib/error.h"
 #include "lib/jcs.h"
+#include "lib/timefmt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,29 @@ static const char *sv(const struct ak_jv *obj, const char *key)
 	return v && v->type == AK_JSTRING ? v->u.s.ptr : NULL;
 }
 
+int policy_failed_action(const struct ak_jv *body)
+{
+	const char *r = sv(body, "result");
+
+	return r != NULL && strcmp(r, "failure") == 0;
+}
+
+int64_t policy_inline_confirmation(const struct ak_jv *body, int64_t optin_us)
+{
+	const struct ak_jv *proof = ak_jv_get(body, "proof");
+	const char *at = sv(proof, "confirmed_at");
+	int64_t t;
+
+	if (at == NULL)
+		at = sv(body, "confirmed_at");
+	if (sv(proof, "confirmation_id") == NULL || at == NULL ||
+	    ak_time_parse(at, strlen(at), &t) != 0) {
+		ak_error_clear();
+		return 0;
+	}
+	return t > optin_us ? t : optin_us;
+}
+
 /* (t1, s1) later than (t2, s2)? */
 static int later(int64_t t1, int64_t s1, int64_t t2, int64_t s2)
 {
@@ -196,7 +220,7 @@ static int consent_read(sqlite3_stmt *q, struct consent_now *c)
 	if (sqlite3_column_text(q, 5))
 		snprintf(c->method, sizeof(c->method), "%s", sqlite3_column_text(q, 5));
 	c->proof = sqlite3_column_int(q, 6);
-	c->confirmed_inline = sqlite3_column_int(q, 7);
+	c->confirmed_inline = sqlite3_column_int64(q, 7);
 	if (sqlite3_column_text(q, 8))
 		snprintf(c->exemption, sizeof(c->exemption), "%s", sqlite3_column_text(q, 8));
 	c->confirm_time = sqlite3_column_int64(q, 9);
@@ -251,7 +275,11 @@ static int index_consent(sqlite3 *db, struct state *s, const struct ak_jv *b,
 	sqlite3_bind_text(q, 2, list, -1, SQLITE_STATIC);
 	consent_read(q, &c);
 	sqlite3_reset(q);
-	if (!c.found || later(e->time_us, e->seq, c.time_us, c.seq)) {
+	/* The state follows the latest opt-in or opt-out; a confirm only
+	 * fills the confirm columns (see state.h). */
+	if (!c.found ||
+	    (strcmp(action, "confirm") != 0 &&
+	     (strcmp(c.action, "confirm") == 0 || later(e->time_us, e->seq, c.time_us, c.seq)))) {
 		snprintf(c.action, sizeof(c.action), "%s", action);
 		c.time_us = e->time_us;
 		c.seq = e->seq;
@@ -264,8 +292,7 @@ static int index_consent(sqlite3 *db, struct state *s, const struct ak_jv *b,
 		snprintf(c.method, sizeof(c.method), "%s", m ? m : "");
 		snprintf(c.exemption, sizeof(c.exemption), "%s", ex ? ex : "");
 		c.proof = proof && proof->type == AK_JOBJECT && proof->u.o.n > 0;
-		c.confirmed_inline = c.proof && sv(proof, "confirmation_id") &&
-				     (sv(proof, "confirmed_at") || sv(b, "confirmed_at"));
+		c.confirmed_inline = c.proof ? policy_inline_confirmation(b, e->time_us) : 0;
 	} else if (strcmp(action, "confirm") == 0 &&
 		   later(e->time_us, e->seq, c.confirm_time, c.confirm_seq)) {
 		c.confirm_time = e->time_us;
@@ -289,7 +316,7 @@ static int index_consent(sqlite3 *db, struct state *s, const struct ak_jv *b,
 	if (c.optin_seq)
 		sqlite3_bind_int(q, 9, c.proof);
 	if (c.optin_seq)
-		sqlite3_bind_int(q, 10, c.confirmed_inline);
+		bind_opt_int(q, 10, c.confirmed_inline);
 	if (c.exemption[0])
 		sqlite3_bind_text(q, 11, c.exemption, -1, SQLITE_STATIC);
 	bind_opt_int(q, 12, c.confirm_time);
@@ -352,6 +379,10 @@ static int index_admin(sqlite3 *db, struct state *s, const struct ak_jv *b,
 	if (!actor || !action)
 		return 0;
 	login = strncmp(action, "login", 5) == 0 || strcmp(action, "logout") == 0;
+	/* An action that failed (a rejected approval, a refused password)
+	 * changed nothing; a login says how it went in its action. */
+	if (!login && policy_failed_action(b))
+		return 0;
 	account = !login && target ? target : actor;
 	if (strcmp(action, "approval") == 0) {
 		const char *campaign = sv(b, "campaign");
@@ -506,7 +537,12 @@ int policy_state_attach(struct evidence_store *st)
 		free(s);
 		return rc;
 	}
-	ix.name = "policy state";
+	/* The name carries the version of these rules: when what they
+	 * derive changes, a new name makes every store rebuild its tables at
+	 * its next writable open (v2: a confirm no longer re-subscribes after
+	 * an opt-out; inline confirmations keep their time; failed admin
+	 * actions change nothing). */
+	ix.name = "policy state v2";
 	ix.kinds = kinds;
 	ix.setup = state_setup;
 	ix.reset = state_reset;

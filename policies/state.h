@@ -28,17 +28,35 @@
 
 #include <stdint.h>
 
+struct ak_jv;
+
+/* When an opt-in's body says it was confirmed (proof.confirmation_id, and
+ * confirmed_at in the proof or the body, RFC 3339): that time in
+ * microseconds, never before the opt-in itself (optin_us); 0 when it says
+ * nothing usable. The gate and the audit count the confirmation only from
+ * then on, as they would a confirm entry. */
+int64_t policy_inline_confirmation(const struct ak_jv *body, int64_t optin_us);
+
+/* Does an admin entry's body say the action failed ("result": "failure")?
+ * Such an action changed nothing: no approval, no new password, no grant,
+ * no review. */
+int policy_failed_action(const struct ak_jv *body);
+
 /* Register the indexers with st (tables created if st is writable). */
 int policy_state_attach(struct evidence_store *st);
 
 struct consent_now {
 	int found;
-	char action[16];      /* latest action by event time: opt_in, confirm, opt_out */
+	/* The pair's state: its latest opt_in or opt_out by event time. A
+	 * confirm completes an opt-in and never subscribes anyone again after
+	 * an opt-out; "confirm" shows only while the pair has nothing else. */
+	char action[16];
 	int64_t time_us, seq;
 	int64_t optin_time, optin_seq;   /* latest opt-in (0 when none) */
 	char method[48];
 	int proof;            /* the opt-in carried proof fields */
-	int confirmed_inline; /* ...including confirmation_id and confirmed_at */
+	int64_t confirmed_inline; /* the opt-in's own confirmed_at (with a
+	                           * confirmation_id), microseconds, or 0 */
 	char exemption[48];   /* a flagged exemption, or "" */
 	int64_t confirm_time, confirm_seq;
 	int64_t optout_time, optout_seq;

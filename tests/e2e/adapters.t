@@ -18,8 +18,8 @@ is "$("$AKASHI" --store "$S" ingest --kind consent --format csv "$D/consent/bom_
 out=$("$AKASHI" --store "$S" ingest --kind consent --format csv "$D/consent/bad_rows.csv" 2>&1)
 like "$out" "bad_rows.csv:[0-9]+: row [0-9]+: " "a bad CSV row is named by file, line and row"
 like "$out" "0 appended" "and a file with bad rows appends nothing by default"
-like "$(q "SELECT action, method FROM consent_state WHERE subject = 'alice@example.jp'")" "confirm\|double_opt_in" \
-	"consent state follows the latest action"
+like "$(q "SELECT action, method, confirm_seq IS NOT NULL FROM consent_state WHERE subject = 'alice@example.jp'")" "opt_in\|double_opt_in\|1" \
+	"consent state: the latest opt-in, and its confirmation"
 
 # OCSF
 is "$("$AKASHI" --store "$S" ingest --kind admin --format ocsf "$D/ocsf/authentication.jsonl")" \
@@ -65,7 +65,7 @@ is "$(q "SELECT reason FROM suppression WHERE address = 'gone@example.com'")" "h
 
 # Derived state is derived: dropping and rebuilding it gives the same rows.
 dump() { sqlite3 "$1/state.db" ".dump consent_state suppression account_state account_roles login_addresses approvals" | md5sum; }
-upto() { sqlite3 "$1/state.db" "SELECT upto FROM indexed WHERE name = 'policy state'"; }
+upto() { sqlite3 "$1/state.db" "SELECT upto FROM indexed WHERE name = 'policy state v2'"; }
 size() { sqlite3 "$1/akashi.db" "SELECT size FROM head"; }
 before=$(dump "$S")
 check "reindex" "$AKASHI" --store "$S" reindex

@@ -67,6 +67,14 @@ static int collect_cp(void *ctx, const struct evidence_checkpoint *cp)
 	if (v->cps[v->ncps].note == NULL)
 		return ak_error_oom();
 	v->ncps++;
+	/* A checkpoint is appended as an entry in the transaction that signs
+	 * it, right after the entries it covers. */
+	if (cp->entry_seq != cp->size + 1)
+		return ak_error_code(
+		        AK_ETAMPERED,
+		        "checkpoint of size %lld: its row names seq %lld as its entry, "
+		        "not %lld",
+		        (long long)cp->size, (long long)cp->entry_seq, (long long)cp->size + 1);
 	return 0;
 }
 
@@ -96,6 +104,15 @@ static int load_keys(struct vstate *v)
 		v->nkeys++;
 	}
 	sqlite3_finalize(s);
+	/* A store has the one key `akashi init` made (there is no rotation):
+	 * a key added to the table would let checkpoints signed elsewhere
+	 * verify. */
+	if (rc == 0 && v->nkeys != 1)
+		rc = ak_error_code(
+		        AK_ETAMPERED,
+		        "the database records %zu signing keys, where a store has the one "
+		        "its init made (added or removed behind akashi's back?)",
+		        v->nkeys);
 	/* The key file, when we hold it, must be among the registered keys:
 	 * a public key swapped in the database would otherwise make forged
 	 * checkpoints verify. */
@@ -260,6 +277,7 @@ struct vreader {
 	int done, stop;
 	int rc;                 /* the reader's problem, if any */
 	int64_t bad;
+	size_t ncp; /* checkpoint rows whose entries were read */
 	char msg[1024];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -304,6 +322,7 @@ static void *reader_main(void *arg)
 		const char *bytes = sqlite3_column_blob(r->s, 2);
 		size_t len = (size_t)sqlite3_column_bytes(r->s, 2);
 		int64_t seq = sqlite3_column_int64(r->s, 0);
+		const char *kind = (const char *)sqlite3_column_text(r->s, 3);
 
 		if (seq != expect) {
 			if (seq < expect)
@@ -346,7 +365,18 @@ static void *reader_main(void *arg)
 			reader_fail(r, AK_ETAMPERED, seq);
 			break;
 		}
-		/* Checkpoint entries follow their checkpoint directly. */
+		/* Every checkpoint entry has its row and the reverse: the signed
+		 * history stays whole (a row deleted would leave the entries it
+		 * covered unchecked against its signature). */
+		if (kind && strcmp(kind, "checkpoint") == 0 &&
+		    !(ncp < v->ncps && v->cps[ncp].entry_seq == seq)) {
+			ak_error_code(AK_ETAMPERED,
+			              "seq %lld: a checkpoint entry whose checkpoint row is gone "
+			              "(deleted?)",
+			              (long long)seq);
+			reader_fail(r, AK_ETAMPERED, seq);
+			break;
+		}
 		if (ncp < v->ncps && v->cps[ncp].entry_seq == seq) {
 			struct ak_jdoc *keep = v->doc;
 			int rc;
@@ -365,6 +395,7 @@ static void *reader_main(void *arg)
 		if (b->n == VBATCH && reader_put(r))
 			break;
 	}
+	r->ncp = ncp;
 	if (step != SQLITE_ROW && step != SQLITE_DONE && r->rc == 0) {
 		evidence_sqlerr(v->st, "reading the log");
 		reader_fail(r, sqlite3_errcode(sqlite3_db_handle(r->s)) == SQLITE_CORRUPT ? AK_ETAMPERED
@@ -437,14 +468,21 @@ int evidence_verify(struct evidence_store *st, struct evidence_verify_result *ou
 			 ak_error_last());
 		memset(&head, 0, sizeof(head));
 		head.size = INT64_MAX;
+	} else if (head.size > 2 * max_seq(st) + 1024) {
+		/* Far more than stored: not a truncated tail but a damaged head,
+		 * and no size to make room for its tree by. */
+		snprintf(head_problem, sizeof(head_problem),
+		         "the head records %lld entries, where %lld are stored",
+		         (long long)head.size, (long long)max_seq(st));
+		head.size = INT64_MAX;
 	}
 	if ((rc = ak_jdoc_new(&v.doc, 0)) != 0 || (rc = ak_jdoc_new(&r.doc, 0)) != 0 ||
 	    (rc = evidence_hasher_new(&r.h)) != 0 ||
 	    (rc = evidence_checkpoint_list(st, collect_cp, &v)) != 0 || (rc = load_keys(&v)) != 0 ||
 	    (rc = load_nodes(&v, head_problem[0] ? max_seq(st) : head.size)) != 0)
 		goto done;
-	if (sqlite3_prepare_v2(st->db, "SELECT seq, leaf, bytes FROM entries ORDER BY seq", -1, &r.s,
-			       NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(st->db, "SELECT seq, leaf, bytes, kind FROM entries ORDER BY seq",
+	                       -1, &r.s, NULL) != SQLITE_OK) {
 		rc = evidence_sqlerr(st, "reading the log");
 		goto done;
 	}
@@ -534,6 +572,15 @@ int evidence_verify(struct evidence_store *st, struct evidence_verify_result *ou
 				   "seq %lld: missing; the log ends at seq %lld but the head "
 				   "records %lld entries (truncated?)",
 				   (long long)bad, (long long)res.entries, (long long)head.size);
+		goto done;
+	}
+	if (v.cpi == v.ncps && r.ncp < v.ncps) {
+		bad = v.cps[r.ncp].entry_seq;
+		rc = ak_error_code(
+		        AK_ETAMPERED,
+		        "checkpoint of size %lld: its entry, seq %lld, is not a checkpoint "
+		        "entry of the log",
+		        (long long)v.cps[r.ncp].size, (long long)v.cps[r.ncp].entry_seq);
 		goto done;
 	}
 	if (v.cpi < v.ncps) {

@@ -88,6 +88,40 @@ fresh
 sql "UPDATE keys SET pubkey = zeroblob(32)"
 tampered x "a swapped public key is found" "key"
 
+# The signed history of checkpoints is evidence too: a checkpoint row
+# deleted would leave the entries under it checked against nothing, so an
+# edit with every hash recomputed could pass.
+fresh
+sql "DELETE FROM checkpoints WHERE size = 602"
+tampered x "a deleted checkpoint row is found by its entry" "seq 603: a checkpoint entry whose checkpoint row is gone"
+
+fresh
+sql "UPDATE checkpoints SET entry_seq = 0 WHERE size = 600"
+tampered x "a checkpoint row that disowns its entry is found" "checkpoint of size 600: its row names seq 0 as its entry"
+
+fresh
+sql "DELETE FROM checkpoints"
+tampered x "every checkpoint row deleted is found" "seq 601: a checkpoint entry whose checkpoint row is gone"
+
+# Checkpoints signed by another key, its public key added to the table.
+fresh
+openssl genpkey -algorithm ed25519 -outform DER 2>/dev/null | openssl pkey -inform DER -pubout -outform DER 2>/dev/null |
+	tail -c 32 >"$T/other.pub"
+python3 - "$S/akashi.db" "$T/other.pub" <<'P'
+import hashlib, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+pub = open(sys.argv[2], "rb").read()
+name, created = db.execute("SELECT name, created FROM keys").fetchone()
+kh = hashlib.sha256(name.encode() + b"\n\x01" + pub).digest()[:4]
+db.execute("INSERT INTO keys VALUES (?, ?, ?, ?)", (kh, name, pub, created))
+db.commit()
+P
+tampered x "a second signing key added is found" "the database records 2 signing keys"
+
+fresh
+sql "UPDATE head SET size = 1099511627776, frontier = zeroblob(32)"
+tampered x "a head that claims 2^40 entries is reported, not a failed allocation" "the head records 1099511627776 entries, where 603 are stored"
+
 fresh
 sql "DELETE FROM tree WHERE level = 8 AND idx = 1"
 tampered x "a deleted tree node is found" "seq 257-512: the stored tree node is missing"

@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
 """Check an akashi evidence bundle offline, without trusting akashi.
 
-Run inside the unpacked bundle: python3 verify.py [DIRECTORY]. Standard library
-only; from RFC 9162 section 2.1 and akashi's docs/EVIDENCE-FORMAT.md ("Evidence
-bundles"). Checks the manifest, that checkpoint, key, proofs and custody agree,
-every inclusion proof (or the range proof, which also shows the range complete)
-and the consistency proofs from earlier checkpoints. Ed25519 signatures are left
-to openssl (VERIFY.md step 2): the standard library has no Ed25519."""
+Run inside the unpacked bundle: python3 verify.py [DIRECTORY]. Standard library only; from
+RFC 9162 section 2.1 and akashi's docs/EVIDENCE-FORMAT.md ("Evidence bundles"). Checks the
+manifest, that checkpoint, key, proofs and custody agree, every inclusion proof (or the range
+proof, which also shows the range complete) and the consistency proofs from earlier
+checkpoints. Ed25519 signatures are left to openssl (VERIFY.md step 2): no Ed25519 here."""
 import base64, hashlib, json, os, sys
 
 problems = []
@@ -173,11 +172,8 @@ def main(d):
         if len(digest) != 64 or not name or name in listed:
             fail("MANIFEST.sha256 line %d: not '<sha256>  <file>' or listed twice" % no)
         listed[name] = digest
-    present = set()
-    for top, _, files in os.walk(d):
-        present.update(os.path.relpath(os.path.join(top, f), d).replace(os.sep, "/")
-                       for f in files)
-    present.discard("MANIFEST.sha256")
+    present = {os.path.relpath(os.path.join(top, f), d).replace(os.sep, "/")
+               for top, _, files in os.walk(d) for f in files} - {"MANIFEST.sha256"}
     for name in sorted(present - set(listed)):
         fail("%s: unexpected file (not in MANIFEST.sha256)" % name)
     for name in sorted(listed):
@@ -209,6 +205,10 @@ def main(d):
         check_range(rng, size, root, stream)
     else:
         check_each(proofs["entries"], size, root, stream)
+    sel = custody["selection"]  # a range it claims says nothing else lies in it
+    if (sel.get("proof"), sel.get("range") and (sel["range"].get("first"), sel["range"].get("last"))) \
+            != (("range", (rng["first"], rng["last"])) if "range" in proofs else ("inclusion", None)):
+        fail("custody.json: selection.proof and selection.range do not describe proofs.json")
     count = sum(by_kind.values())
     if custody["counts"] != {"by_kind": by_kind, "entries": count}:
         fail("custody.json: counts %s do not match entries.jsonl (%d, %s)"

@@ -243,6 +243,16 @@ fresh range.tar.gz; sed -i '1s/"subject":"/"subject":"x/' "$D/entries.jsonl"; re
 both "range: an entry changed (manifest recomputed)" "seq 2-11.*checkpoint's root"
 fresh range.tar.gz; flip "$D/proofs.json" 2; pack $TB
 both "range: a range proof hash changed" "2-11.*checkpoint's root"
+# custody.json's selection is a claim about what proofs.json proves: a
+# range widened there (the manifest recomputed) would tell the reader that
+# an entry outside the proven range is proven absent.
+fresh range.tar.gz; python3 - "$D/custody.json" <<'P'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p)); c["selection"]["range"]["last"] += 1
+json.dump(c, open(p, "w"), indent=2)
+P
+remanifest; pack $TB
+both "range: custody claims a wider range than proven" "custody.json: selection.proof and selection.range do not describe proofs.json"
 printf 'not an archive' >"$T/junk.zip"
 fails "verify-bundle refuses a file that is no archive" "$AKASHI" verify-bundle "$T/junk.zip"
 fails "verify-bundle of a missing file fails" "$AKASHI" verify-bundle "$T/none.zip"

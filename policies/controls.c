@@ -34,17 +34,17 @@ static const struct policy_param_spec optin_proof[] = {
 	{NULL, 0, NULL, NULL, NULL}};
 
 static const struct policy_param_spec unsubscribe_deadline[] = {
-	{"streams", POLICY_ENUMS, "[\"marketing\"]", streams,
-	 "the streams an opt-out stops (transactional mail may still go)"},
-	{"profiles", POLICY_ENUMS, "[\"jp\"]", deadline_profiles,
-	 "the laws and mailbox rules that apply; the strictest deadline wins"},
-	{"deadline", POLICY_DURATION, "\"\"", NULL,
-	 "a deadline of your own instead of the profiles' (e.g. \"1h\")"},
-	{"jp_grace", POLICY_DURATION, "\"1h\"", NULL,
-	 "processing time allowed under the jp profile (the Act sets no period)"},
-	{"timezone", POLICY_STRING, "\"Asia/Tokyo\"", NULL, "zone of the business-day calendar"},
-	{"holidays", POLICY_DATES, "[]", NULL, "dates that are not business days"},
-	{NULL, 0, NULL, NULL, NULL}};
+        {"streams", POLICY_ENUMS, "[\"marketing\"]", streams,
+         "the streams an opt-out stops (transactional mail may still go)"},
+        {"profiles", POLICY_ENUMS, "[\"jp\"]", deadline_profiles,
+         "the laws and mailbox rules that apply; the strictest deadline wins"},
+        {"deadline", POLICY_DURATION, "\"\"", NULL,
+         "a deadline of your own instead of the profiles' (e.g. \"1h\")"},
+        {"jp_grace", POLICY_DURATION, "\"1h\"", NULL,
+         "processing time allowed under the jp profile (the Act sets no period)"},
+        {"timezone", POLICY_ZONE, "\"Asia/Tokyo\"", NULL, "zone of the business-day calendar"},
+        {"holidays", POLICY_DATES, "[]", NULL, "dates that are not business days"},
+        {NULL, 0, NULL, NULL, NULL}};
 
 static const struct policy_param_spec proof_retention[] = {
 	{"after_last_send", POLICY_DURATION, "\"1mo\"", NULL,

@@ -80,7 +80,7 @@ enum policy_param_type {
 	POLICY_DURATION, /* string, policy_duration_parse() */
 	POLICY_RATIO,    /* string "0.98", 0 <= r <= 1 */
 	POLICY_ENUM,     /* string, one of choices */
-	POLICY_STRING,
+	POLICY_ZONE,     /* string, an IANA time-zone name the system knows */
 	POLICY_STRINGS,  /* array of strings */
 	POLICY_ENUMS,    /* array of strings, each one of choices */
 	POLICY_DATES,    /* array of "YYYY-MM-DD" */

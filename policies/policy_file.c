@@ -348,9 +348,22 @@ static void check_param(struct check *ck, const struct policy_param_spec *ps, co
 	case POLICY_ENUM:
 		want_choice(ck, v, path, ps->choices);
 		break;
-	case POLICY_STRING:
-		want_string(ck, v, path);
+	case POLICY_ZONE: {
+		int off;
+
+		/* Checked here, not at the first audit: a zone the system does
+		 * not know would fail every audit of the commit. */
+		if (want_string(ck, v, path) &&
+		    (v->u.s.len == 0 || memchr(v->u.s.ptr, '\0', v->u.s.len) ||
+		     ak_time_zone_offset(v->u.s.ptr, 0, &off) != 0)) {
+			ak_error_clear();
+			report(ck, v->offset,
+			       "%s: '%s' is not a time zone this system knows (an IANA name such "
+			       "as \"Asia/Tokyo\" or \"America/New_York\", or \"UTC\")",
+			       path, policy_shown(s, v->u.s.ptr, v->u.s.len));
+		}
 		break;
+	}
 	case POLICY_STRINGS:
 		want_strings(ck, v, path, NULL, 0);
 		break;

@@ -182,6 +182,20 @@ out=$("$AKASHI" --store "$S" policy lint 2>&1); st=$?
 is "$st" "1" "lint refuses a bad alerts.json"
 like "$out" "login.bruteforce_src: unknown key 'treshold'" "naming the rule and the key"
 
+# A time zone the system does not know would fail every audit of the
+# commit: lint refuses it, at its place.
+(
+	cd "$T/clone" && git reset -q --hard "$second" &&
+		sed -i 's|"profiles": \["jp", "gmail", "can-spam", "casl"\]|"profiles": ["can-spam"], "timezone": "Asia/Tokio"|' \
+			consent-unsubscribe-deadline.json &&
+		git -c user.name=Sec -c user.email=sec@example.com commit -qam "Zone" &&
+		git push -q -f origin main
+) >"$T/push.log" 2>&1
+out=$("$AKASHI" --store "$S" policy lint 2>&1); st=$?
+is "$st" "1" "lint refuses an unknown time zone"
+like "$out" "consent-unsubscribe-deadline.json:6:[0-9]+: params.timezone: 'Asia/Tokio' is not a time zone this system knows" \
+	"naming the file, line and parameter"
+
 fails "policy without a subcommand is a usage error" "$AKASHI" --store "$S" policy
 fails "an unknown policy subcommand is a usage error" "$AKASHI" --store "$S" policy frob
 done_testing

@@ -638,8 +638,14 @@ static void load_policies(struct daemon *d)
 
 	policy_repo(d, repo, sizeof(repo));
 	rc = policy_load(&set, repo, ref);
-	if (rc == 0 && (rc = gate_new(&g, evidence_db(d->rd), set)) != 0)
+	/* A commit that lint refuses is not loaded, alerts.json included: its
+	 * detectors could not start, and the daemon would run with none. */
+	if (rc == 0 && set->alerts && (rc = alerts_check_rules(set->alerts)) != 0) {
+		ak_error_prefix("alerts.json");
 		policy_set_free(set);
+	} else if (rc == 0 && (rc = gate_new(&g, evidence_db(d->rd), set)) != 0) {
+		policy_set_free(set);
+	}
 	if (rc != 0) {
 		snprintf(d->policy_error, sizeof(d->policy_error), "%s", ak_error_last());
 		ak_log(AK_LOG_WARN, "policies from %s at %s: %s%s", repo, ref, d->policy_error,

@@ -82,4 +82,34 @@ daemon_stop TERM
 is "$?" "0" "the daemon stops cleanly"
 check "the store verifies" "$AKASHI" --store "$S" verify
 unlike "$(cat "$DLOG")" "Sanitizer|runtime error" "no sanitizer reports"
+
+# A commit whose alerts.json lint refuses is not loaded at start either:
+# the daemon says so and records it, and the detectors run on the rules
+# they had (here the defaults), never on none.
+git clone -q "$S/policies" "$T/pol" &&
+	printf '{"login.bruteforce_src":{"treshold":3}}\n' >"$T/pol/alerts.json" &&
+	git -C "$T/pol" add alerts.json &&
+	git -C "$T/pol" -c user.name=Sec -c user.email=sec@example.com commit -qm "Tune alerts" &&
+	git -C "$T/pol" push -q origin HEAD:main 2>/dev/null || git -C "$T/pol" push -q origin HEAD
+daemon_start "$S"
+_result $? "the daemon starts with a policy commit whose alerts.json is bad"
+like "$(cat "$DLOG")" "alerts.json: login.bruteforce_src: unknown key 'treshold'" "and says what is wrong with it"
+like "$("$AKASHI" --store "$S" log --kind system | grep policy_load | tail -1)" '"result":"failed"' \
+	"the policy load is recorded as failed"
+python3 - >"$T/fails3.jsonl" <<'P'
+import json
+for i in range(8):
+    print(json.dumps({"kind": "admin", "time": "2026-09-03T03:00:%02dZ" % (i * 5), "source": "sso",
+                      "body": {"actor": "user%d" % i, "action": "login_failure", "ip": "192.0.2.200",
+                               "result": "failure"}}))
+P
+api POST /v1/ingest/admin "$TI" --data-binary @"$T/fails3.jsonl"
+for i in $(seq 1 100); do
+	"$AKASHI" --store "$S" log --kind alert | grep -q 192.0.2.200 && break
+	sleep 0.1
+done
+like "$("$AKASHI" --store "$S" log --kind alert | grep 192.0.2.200)" '"rule":"login.bruteforce_src"' \
+	"the default detectors still run: eight failures from one address raise the alert"
+daemon_stop TERM
+is "$?" "0" "and the daemon stops cleanly"
 done_testing

@@ -171,7 +171,8 @@ int cmd_alerts(struct cli *cli, int argc, char **argv)
 		if ((rc = evidence_scan(st, &f, feed, &r)) != 0)
 			goto done;
 	}
-	qsort(r.out, r.n, sizeof(*r.out), cmp_printed);
+	if (r.n) /* r.out is NULL when nothing fired: qsort's pointer may not be */
+		qsort(r.out, r.n, sizeof(*r.out), cmp_printed);
 	for (i = 0; i < r.n; i++) {
 		fwrite(r.out[i].line, 1, r.out[i].len, stdout);
 		putchar('\n');

@@ -541,8 +541,11 @@ static void alerts_setup_done(struct writer_job *j)
 {
 	struct alerts_setup *a = j->arg;
 
-	if (j->rc != 0)
+	if (j->rc != 0) {
 		ak_log(AK_LOG_WARN, "alert detectors not running: %s", j->error);
+		json_decref(a->d->alerts_made); /* not made: the next SIGHUP tries again */
+		a->d->alerts_made = NULL;
+	}
 	json_decref(a->rules);
 	strings_free(a->roles);
 	strings_free(a->domains);
@@ -550,10 +553,22 @@ static void alerts_setup_done(struct writer_job *j)
 	writer_job_free(j);
 }
 
+/* The strings as a JSON array (a new reference; [] for NULL). */
+static json_t *strings_json(char **s)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && s && s[i]; i++)
+		json_array_append_new(a, json_string(s[i]));
+	return a;
+}
+
 static void start_alerts(struct daemon *d)
 {
 	struct writer_job *j = writer_job_new(WRITER_CALL);
 	struct alerts_setup *a = calloc(1, sizeof(*a));
+	json_t *made;
 
 	if (j == NULL || a == NULL) {
 		free(a);
@@ -580,6 +595,24 @@ static void start_alerts(struct daemon *d)
 	/* Who is privileged and which domains are ours: as the policies say. */
 	a->roles = strings_of(d->set, "access.review", "privileged_roles");
 	a->domains = strings_of(d->set, "dmarc.alignment", "domains");
+	/* Detectors made from the same rules and settings are kept as they
+	 * are: a SIGHUP that changes nothing of theirs must not empty their
+	 * windows and suppression (a second alert for one incident, or an
+	 * incident half counted before the reload and half after). */
+	made = json_pack("{s:O?,s:s,s:s,s:I,s:o,s:o}", "rules", a->rules, "zone", a->zone, "hours",
+	                 a->hours, "mass", (json_int_t)a->mass_threshold, "roles",
+	                 strings_json(a->roles), "domains", strings_json(a->domains));
+	if (made && d->alerts_made && json_equal(made, d->alerts_made)) {
+		json_decref(made);
+		json_decref(a->rules);
+		strings_free(a->roles);
+		strings_free(a->domains);
+		free(a);
+		writer_job_free(j);
+		return;
+	}
+	json_decref(d->alerts_made);
+	d->alerts_made = made;
 	j->call = alerts_setup_call;
 	j->arg = a;
 	j->done = alerts_setup_done;
@@ -941,8 +974,14 @@ static void reload(struct daemon *d)
 	fields = json_pack("{s:s,s:O}", "result", "reloaded", "changed", df.changed);
 	system_entry(d, "reload", fields);
 	json_decref(fields);
+	/* The sinks are made anew only when their settings changed: making
+	 * them drops the alerts still waiting in them (a webhook retrying). */
+	for (i = 0; i < json_array_size(df.changed); i++)
+		if (strncmp(json_string_value(json_array_get(df.changed, i)), "alerts.", 7) == 0)
+			break;
+	if (i < json_array_size(df.changed))
+		start_sinks(d);
 	json_decref(df.changed);
-	start_sinks(d);
 	load_policies(d);
 	start_alerts(d);
 }
@@ -1366,6 +1405,7 @@ done:
 		event_free(d->ev_drain);
 	gate_free(d->gate);
 	policy_set_free(d->set);
+	json_decref(d->alerts_made);
 	token_checker_free(d->tokens);
 	evidence_close(d->rd);
 	evidence_close(st);

@@ -106,6 +106,7 @@ struct daemon {
 	int64_t alerts_fed; /* the last seq fed to the detectors */
 	struct pending_alert *pending;
 	char alerts_zone[64], alerts_hours[64];
+	json_t *alerts_made; /* loop thread: what the detectors were made from (start_alerts) */
 	struct delivery_service *delivery; /* auditd/delivery/http_campaigns.c */
 	int smtp_fd; /* smtp.listen, bound before privileges drop; -1 when off or handed over */
 };

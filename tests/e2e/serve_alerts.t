@@ -110,6 +110,30 @@ for i in $(seq 1 100); do
 done
 like "$("$AKASHI" --store "$S" log --kind alert | grep 192.0.2.200)" '"rule":"login.bruteforce_src"' \
 	"the default detectors still run: eight failures from one address raise the alert"
+# A SIGHUP that changes nothing of theirs keeps the detectors as they are:
+# seven failures before it and the eighth after it are one incident.
+python3 - >"$T/fails4.jsonl" <<'P'
+import json
+for i in range(8):
+    print(json.dumps({"kind": "admin", "time": "2026-09-04T03:00:%02dZ" % (i * 5), "source": "sso",
+                      "body": {"actor": "user%d" % i, "action": "login_failure", "ip": "192.0.2.201",
+                               "result": "failure"}}))
+P
+head -7 "$T/fails4.jsonl" >"$T/fails4a.jsonl"
+tail -1 "$T/fails4.jsonl" >"$T/fails4b.jsonl"
+api POST /v1/ingest/admin "$TI" --data-binary @"$T/fails4a.jsonl"
+kill -HUP $DPID
+for i in $(seq 1 100); do
+	"$AKASHI" --store "$S" log --kind system | grep -q '"event":"reload"' && break
+	sleep 0.1
+done
+api POST /v1/ingest/admin "$TI" --data-binary @"$T/fails4b.jsonl"
+for i in $(seq 1 100); do
+	"$AKASHI" --store "$S" log --kind alert | grep -q 192.0.2.201 && break
+	sleep 0.1
+done
+is "$("$AKASHI" --store "$S" log --kind alert | grep -c 192.0.2.201)" "1" \
+	"seven failures, a SIGHUP, the eighth: the detectors kept count, one alert"
 daemon_stop TERM
 is "$?" "0" "and the daemon stops cleanly"
 done_testing

@@ -14,6 +14,8 @@
  */
 #include "auditd/alerts/alerts.h"
 #include "auditd/cli.h"
+#include "auditd/config.h"
+#include "policies/policy.h"
 
 #include "lib/error.h"
 #include "lib/timefmt.h"
@@ -127,6 +129,9 @@ int cmd_alerts(struct cli *cli, int argc, char **argv)
 	struct evidence_store *st = NULL;
 	struct replay r = {0};
 	json_t *rules = NULL;
+	struct policy_set *set = NULL;
+	struct alerts_settings settings = {0};
+	struct alerts_config acfg;
 	int64_t from_us, to_us;
 	size_t i;
 	int c, rc = 0, exit_code = CLI_FAIL;
@@ -156,8 +161,17 @@ int cmd_alerts(struct cli *cli, int argc, char **argv)
 		return cli_usage("alerts", "--from must be before --to");
 	if (rules_path && (rc = load_rules(rules_path, &rules)) != 0)
 		goto done;
+	/* The daemon's rules and settings: alerts.json of the policies in
+	 * force (unless --rules), their privileged roles, own domains and
+	 * mass-send threshold, the configured time zone and business hours. */
+	if ((rc = cli_load_policies(cli, NULL, &set)) != 0 ||
+	    (rc = alerts_settings_of(&settings, rules ? rules : set->alerts,
+	                             config_get(cli->config, "timezone"),
+	                             config_get(cli->config, "business_hours"), set)) != 0)
+		goto done;
+	alerts_settings_config(&settings, &acfg);
 	if ((rc = cli_open_store(cli, EVIDENCE_READONLY, &st)) != 0 ||
-	    (rc = alerts_new(&r.alerts, rules, NULL, evidence_db(st), keep, &r)) != 0)
+	    (rc = alerts_new(&r.alerts, settings.rules, &acfg, evidence_db(st), keep, &r)) != 0)
 		goto done;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		struct evidence_filter f = {0};
@@ -189,5 +203,7 @@ done:
 	alerts_free(r.alerts);
 	evidence_close(st);
 	json_decref(rules);
+	alerts_settings_free(&settings);
+	policy_set_free(set);
 	return exit_code;
 }

@@ -466,43 +466,8 @@ static int on_idle(void *ctx, struct evidence_store *st, int busy)
 
 struct alerts_setup {
 	struct daemon *d;
-	json_t *rules; /* owned until handed to the writer-side state */
-	char zone[64], hours[64];
-	int64_t mass_threshold;
-	char **roles, **domains; /* NULL-terminated copies, or NULL */
+	struct alerts_settings s; /* the rules: owned until handed to the writer-side state */
 };
-
-/* A NULL-terminated copy of the strings of a policy's array parameter. */
-static char **strings_of(const struct policy_set *set, const char *control, const char *param)
-{
-	const struct policy *p = NULL;
-	json_t *a, *v;
-	char **out;
-	size_t i, n = 0;
-
-	for (i = 0; set && i < set->n; i++)
-		if (strcmp(set->policies[i].control, control) == 0)
-			p = &set->policies[i];
-	if (p == NULL || (a = policy_param_array(p, param)) == NULL || json_array_size(a) == 0)
-		return NULL;
-	if ((out = calloc(json_array_size(a) + 1, sizeof(*out))) == NULL)
-		return NULL;
-	json_array_foreach(a, i, v)
-	{
-		if (json_is_string(v) && (out[n] = strdup(json_string_value(v))) != NULL)
-			n++;
-	}
-	return out;
-}
-
-static void strings_free(char **s)
-{
-	size_t i;
-
-	for (i = 0; s && s[i]; i++)
-		free(s[i]);
-	free(s);
-}
 
 static json_t *current_rules; /* alerts thread only: keeps the rules of d->alerts alive */
 
@@ -510,19 +475,14 @@ static int alerts_setup_call(struct evidence_store *st, void *arg)
 {
 	struct alerts_setup *a = arg;
 	struct daemon *d = a->d;
-	struct alerts_config cfg = {0};
+	struct alerts_config cfg;
 	struct alerts *nw = NULL;
 	int rc;
 
-	snprintf(d->alerts_zone, sizeof(d->alerts_zone), "%s", a->zone);
-	snprintf(d->alerts_hours, sizeof(d->alerts_hours), "%s", a->hours);
-	/* Empty: the alert rules' own default zone (Asia/Tokyo). */
-	cfg.timezone = d->alerts_zone[0] ? d->alerts_zone : NULL;
-	cfg.business_hours = d->alerts_hours;
-	cfg.mass_threshold = a->mass_threshold;
-	cfg.privileged_roles = (const char *const *)a->roles;
-	cfg.own_domains = (const char *const *)a->domains;
-	rc = alerts_new(&nw, a->rules, &cfg, evidence_db(st), on_alert, d);
+	snprintf(d->alerts_zone, sizeof(d->alerts_zone), "%s", a->s.zone);
+	snprintf(d->alerts_hours, sizeof(d->alerts_hours), "%s", a->s.hours);
+	alerts_settings_config(&a->s, &cfg);
+	rc = alerts_new(&nw, a->s.rules, &cfg, evidence_db(st), on_alert, d);
 	if (rc != 0)
 		return rc;
 	/* The first detectors start at the log's end: history is for
@@ -532,9 +492,15 @@ static int alerts_setup_call(struct evidence_store *st, void *arg)
 	alerts_free(d->alerts);
 	json_decref(current_rules);
 	d->alerts = nw;
-	current_rules = a->rules;
-	a->rules = NULL;
+	current_rules = a->s.rules;
+	a->s.rules = NULL;
 	return 0;
+}
+
+static void alerts_setup_free(struct alerts_setup *a)
+{
+	alerts_settings_free(&a->s);
+	free(a);
 }
 
 static void alerts_setup_done(struct writer_job *j)
@@ -546,22 +512,8 @@ static void alerts_setup_done(struct writer_job *j)
 		json_decref(a->d->alerts_made); /* not made: the next SIGHUP tries again */
 		a->d->alerts_made = NULL;
 	}
-	json_decref(a->rules);
-	strings_free(a->roles);
-	strings_free(a->domains);
-	free(a);
+	alerts_setup_free(a);
 	writer_job_free(j);
-}
-
-/* The strings as a JSON array (a new reference; [] for NULL). */
-static json_t *strings_json(char **s)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a && s && s[i]; i++)
-		json_array_append_new(a, json_string(s[i]));
-	return a;
 }
 
 static void start_alerts(struct daemon *d)
@@ -570,44 +522,26 @@ static void start_alerts(struct daemon *d)
 	struct alerts_setup *a = calloc(1, sizeof(*a));
 	json_t *made;
 
-	if (j == NULL || a == NULL) {
+	/* A private copy of the rules: the writer thread keeps it, the loop
+	 * may free its policy set meanwhile. */
+	if (j == NULL || a == NULL ||
+	    alerts_settings_of(&a->s, d->set ? d->set->alerts : NULL,
+	                       config_get(d->cfg, "timezone"), config_get(d->cfg, "business_hours"),
+	                       d->set) != 0) {
 		free(a);
 		writer_job_free(j);
 		ak_log(AK_LOG_ERR, "alert detectors: out of memory");
 		return;
 	}
 	a->d = d;
-	/* A private copy: the writer thread keeps it, the loop may free
-	 * its policy set meanwhile. */
-	a->rules = d->set && d->set->alerts ? json_deep_copy(d->set->alerts) : NULL;
-	snprintf(a->zone, sizeof(a->zone), "%s", config_get(d->cfg, "timezone"));
-	snprintf(a->hours, sizeof(a->hours), "%s", config_get(d->cfg, "business_hours"));
-	if (d->set) {
-		const struct policy *p = NULL;
-		size_t i;
-
-		for (i = 0; i < d->set->n; i++)
-			if (strcmp(d->set->policies[i].control, "send.mass_approval") == 0)
-				p = &d->set->policies[i];
-		if (p)
-			a->mass_threshold = policy_param_int(p, "threshold");
-	}
-	/* Who is privileged and which domains are ours: as the policies say. */
-	a->roles = strings_of(d->set, "access.review", "privileged_roles");
-	a->domains = strings_of(d->set, "dmarc.alignment", "domains");
 	/* Detectors made from the same rules and settings are kept as they
 	 * are: a SIGHUP that changes nothing of theirs must not empty their
 	 * windows and suppression (a second alert for one incident, or an
 	 * incident half counted before the reload and half after). */
-	made = json_pack("{s:O?,s:s,s:s,s:I,s:o,s:o}", "rules", a->rules, "zone", a->zone, "hours",
-	                 a->hours, "mass", (json_int_t)a->mass_threshold, "roles",
-	                 strings_json(a->roles), "domains", strings_json(a->domains));
+	made = alerts_settings_json(&a->s);
 	if (made && d->alerts_made && json_equal(made, d->alerts_made)) {
 		json_decref(made);
-		json_decref(a->rules);
-		strings_free(a->roles);
-		strings_free(a->domains);
-		free(a);
+		alerts_setup_free(a);
 		writer_job_free(j);
 		return;
 	}
@@ -617,10 +551,7 @@ static void start_alerts(struct daemon *d)
 	j->arg = a;
 	j->done = alerts_setup_done;
 	if (writer_submit(d->alerter, j) != 0) {
-		json_decref(a->rules);
-		strings_free(a->roles);
-		strings_free(a->domains);
-		free(a);
+		alerts_setup_free(a);
 		writer_job_free(j);
 	}
 }

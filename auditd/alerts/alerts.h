@@ -55,6 +55,32 @@ struct alerts_config {
 
 struct alerts;
 
+/* ---- the rules and settings the daemon makes its detectors from ---- */
+
+struct policy_set;
+
+struct alerts_settings {
+	json_t *rules;            /* alerts.json (a copy this owns), or NULL: the defaults */
+	char zone[64], hours[64]; /* timezone, business_hours; "": the defaults */
+	int64_t mass_threshold;   /* send.mass_approval's threshold, or 0 */
+	char **roles, **domains;  /* access.review's privileged roles, dmarc.alignment's
+	                           * domains: NULL-terminated copies, or NULL */
+};
+
+/* Fill out from the rules (borrowed, copied; NULL: defaults), the
+ * timezone and business_hours settings (borrowed, copied) and the policies
+ * in force (set: borrowed, may be NULL), as the daemon does, so that
+ * `akashi alerts replay` judges history as the daemon judged it. 0 or
+ * AK_ENOMEM (out is then empty). Free with alerts_settings_free(). */
+int alerts_settings_of(struct alerts_settings *out, const json_t *rules, const char *zone,
+                       const char *hours, const struct policy_set *set);
+/* cfg for alerts_new(), pointing into s (valid while s is). */
+void alerts_settings_config(const struct alerts_settings *s, struct alerts_config *cfg);
+/* All of s as JSON (a new reference; NULL when out of memory): equal JSON,
+ * equal detectors. */
+json_t *alerts_settings_json(const struct alerts_settings *s);
+void alerts_settings_free(struct alerts_settings *s);
+
 /* rules: the parsed alerts.json (borrowed; NULL: defaults). cfg: borrowed,
  * copied (NULL: every default). db: the store's connection, read for
  * derived state (borrowed; NULL: no derived state, so no account is

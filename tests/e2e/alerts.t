@@ -110,4 +110,13 @@ out=$("$AKASHI" --store "$S" alerts --from 2026-06-01T00:00:00Z --to 2026-08-01T
 is "$st" "2" "alerts without replay is a usage error"
 fails "--to before --from" "$AKASHI" --store "$S" alerts replay --from 2026-08-01T00:00:00Z --to 2026-06-01T00:00:00Z
 
+# Replay judges history by the daemon's settings, not by built-in
+# defaults: with timezone = UTC, root's login at 01:00Z (10:00 in Tokyo) is
+# outside business hours too.
+out=$("$AKASHI" --store "$S" --set timezone=UTC alerts replay --from 2026-07-01T00:00:00Z --to 2026-07-02T00:00:00Z)
+like "$out" 'logged in from 192.0.2.10 at Wed 01:00 UTC, outside business hours' \
+	"replay takes the configured time zone, as the daemon does"
+unlike "$(replay --from 2026-07-01T00:00:00Z --to 2026-07-02T00:00:00Z)" 'from 192.0.2.10 at' \
+	"... and the default (Asia/Tokyo) without it"
+
 done_testing

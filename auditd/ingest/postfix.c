@@ -218,7 +218,6 @@ static int fixed_digits(const char *p, int n)
 	return v;
 }
 
-
 /* ------------------------------------------------------------------ */
 /* Text check: a syslog line is UTF-8 text without NUL bytes.          */
 

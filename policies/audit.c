@@ -195,9 +195,9 @@ struct audit {
 	int64_t max_threshold;
 	struct pcache *pc;          /* per policy of the set */
 	struct vec honor;            /* per unsubscribe policy: vec of int64 honour times */
-	uint32_t a_login_success, a_password_change, a_role_grant, a_role_revoke,
-		a_access_review, a_account_create, a_account_disable, a_account_delete,
-		a_mfa_enable, a_mfa_disable;
+	uint32_t a_login_success, a_password_change, a_role_grant, a_role_revoke, a_access_review,
+	        a_account_create, a_account_enable, a_account_disable, a_account_delete,
+	        a_mfa_enable, a_mfa_disable;
 };
 
 /* What the per-send loop needs of a policy, worked out once. */
@@ -1348,17 +1348,40 @@ static int review_gaps(struct audit *a, struct audit_policy_result *pr, const st
 			fmt_time(t1, last);
 			fmt_time(t2, next < a->period.to_us ? next : a->period.to_us);
 			policy_duration_format(iv, d, sizeof(d));
-			return add_exception(pr, "account", ac->name, due, refs, 2,
-					     pr->policy->severity,
-					     "%s account not reviewed by anyone else from %s to %s "
-					     "(longer than %s)",
-					     kind, t1, t2, d);
+			if ((rc = add_exception(
+			             pr, "account", ac->name, due, refs, 2, pr->policy->severity,
+			             "%s account not reviewed by anyone else from %s to %s "
+			             "(longer than %s)",
+			             kind, t1, t2, d)) != 0)
+				return rc;
 		}
 		if (next >= end)
 			return 0;
 		last = next;
 		last_seq = next_seq;
 	}
+}
+
+/* From when an account stays disabled: its first account_disable or
+ * account_delete after which no account_enable or account_create brought
+ * it back (events in time order); INT64_MAX when it is live at the end of
+ * its history. A disable long ago does not keep a re-enabled account, and
+ * the roles granted to it since, out of the audit. */
+static int64_t disabled_from(const struct audit *a, const struct account *ac)
+{
+	const struct aev *ev = ac->ev.p;
+	int64_t t = INT64_MAX;
+	size_t k;
+
+	for (k = 0; k < ac->ev.n; k++)
+		if (ev[k].action == a->a_account_disable || ev[k].action == a->a_account_delete) {
+			if (t == INT64_MAX)
+				t = ev[k].time;
+		} else if (ev[k].action == a->a_account_enable ||
+		           ev[k].action == a->a_account_create) {
+			t = INT64_MAX;
+		}
+	return t;
 }
 
 static int eval_review(struct audit *a, struct audit_policy_result *pr)
@@ -1373,13 +1396,8 @@ static int eval_review(struct audit *a, struct audit_policy_result *pr)
 		const struct account *ac = &((struct account *)a->accounts.p)[i];
 		const struct aev *ev = ac->ev.p;
 		int counted = 0;
-		int64_t disabled = INT64_MAX;
+		int64_t disabled = disabled_from(a, ac);
 
-		for (k = 0; k < ac->ev.n; k++)
-			if ((ev[k].action == a->a_account_disable ||
-			     ev[k].action == a->a_account_delete) &&
-			    ev[k].time < disabled)
-				disabled = ev[k].time;
 		/* Privileged holding intervals: a grant opens, a revoke closes. */
 		for (k = 0; k < ac->ev.n; k++) {
 			int64_t start, end = disabled, clock, clock_seq;
@@ -1461,7 +1479,7 @@ static int eval_password(struct audit *a, struct audit_policy_result *pr)
 		const struct account *ac = &((struct account *)a->accounts.p)[i];
 		const struct aev *ev = ac->ev.p;
 		int active = 0, mfa = 0, in_role = 0;
-		int64_t disabled = INT64_MAX, clock, clock_seq, due;
+		int64_t disabled = disabled_from(a, ac), clock, clock_seq, due;
 		char t1[AK_TIME_MAX], t2[AK_TIME_MAX], d[64];
 
 		for (k = 0; k < ac->ev.n; k++) {
@@ -1471,10 +1489,6 @@ static int eval_password(struct audit *a, struct audit_policy_result *pr)
 				mfa = 1;
 			else if (ev[k].action == a->a_mfa_disable)
 				mfa = 0;
-			if ((ev[k].action == a->a_account_disable ||
-			     ev[k].action == a->a_account_delete) &&
-			    ev[k].time < disabled)
-				disabled = ev[k].time;
 			if (ev[k].role && policy_scope_allows(p, "roles", names_get(&a->names,
 										    ev[k].role)))
 				in_role = 1;
@@ -1823,6 +1837,7 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 	    (rc = id_of(&a, "role_revoke", &a.a_role_revoke)) != 0 ||
 	    (rc = id_of(&a, "access_review", &a.a_access_review)) != 0 ||
 	    (rc = id_of(&a, "account_create", &a.a_account_create)) != 0 ||
+	    (rc = id_of(&a, "account_enable", &a.a_account_enable)) != 0 ||
 	    (rc = id_of(&a, "account_disable", &a.a_account_disable)) != 0 ||
 	    (rc = id_of(&a, "account_delete", &a.a_account_delete)) != 0 ||
 	    (rc = id_of(&a, "mfa_enable", &a.a_mfa_enable)) != 0 ||

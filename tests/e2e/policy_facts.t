@@ -4,7 +4,9 @@
 # must agree: a confirm after an opt-out re-subscribes nobody; a
 # confirmation written into the opt-in counts from its confirmed_at, not
 # from before it; an admin action whose result is "failure" (a rejected
-# approval, a refused password change) changed nothing.
+# approval, a refused password change) changed nothing; an account
+# disabled once and enabled again is audited like any other; every gap
+# between reviews is reported, not only the first.
 . "$(dirname "$0")/lib/tap.sh"
 S=$T/s
 new_store "$S"
@@ -36,6 +38,14 @@ cat >"$T/facts.jsonl" <<'EOF_J'
 {"kind":"admin","time":"2026-06-20T00:00:00Z","source":"idp","body":{"actor":"dave","action":"password_change","target":"dave","result":"failure","reason":"password too short"}}
 {"kind":"admin","time":"2026-08-01T00:00:00Z","source":"idp","body":{"actor":"dave","action":"login_success","ip":"192.0.2.9"}}
 {"kind":"admin","time":"2026-07-01T00:00:00Z","source":"ops","body":{"actor":"bob","action":"approval","campaign":"big","result":"failure","reason":"rejected: wrong list"}}
+{"kind":"admin","time":"2026-01-05T00:00:00Z","source":"idp","body":{"actor":"root@corp","action":"account_create","target":"bobby"}}
+{"kind":"admin","time":"2026-01-10T00:00:00Z","source":"idp","body":{"actor":"root@corp","action":"account_disable","target":"bobby"}}
+{"kind":"admin","time":"2026-02-01T00:00:00Z","source":"idp","body":{"actor":"root@corp","action":"account_enable","target":"bobby"}}
+{"kind":"admin","time":"2026-02-01T00:00:01Z","source":"idp","body":{"actor":"root@corp","action":"role_grant","target":"bobby","role":"admin"}}
+{"kind":"admin","time":"2026-08-01T00:00:00Z","source":"idp","body":{"actor":"bobby","action":"login_success","ip":"192.0.2.9"}}
+{"kind":"admin","time":"2026-01-01T00:00:00Z","source":"idp","body":{"actor":"root@corp","action":"role_grant","target":"gus","role":"admin"}}
+{"kind":"admin","time":"2026-03-01T00:00:00Z","source":"idp","body":{"actor":"sec@corp","action":"access_review","target":"gus"}}
+{"kind":"admin","time":"2026-07-02T00:00:00Z","source":"idp","body":{"actor":"sec@corp","action":"access_review","target":"gus"}}
 EOF_J
 check "the facts are ingested" "$AKASHI" --store "$S" ingest "$T/facts.jsonl"
 A=$(audit)
@@ -64,4 +74,13 @@ like "$(gate --rcpt x@example.com --list news --stream transactional --campaign 
 like "$(exceptions password-rotation)" "^dave .*2026-01-05" \
 	"audit: a refused password change does not renew the password (counted from the account's creation)"
 unlike "$(exceptions password-rotation)" "2026-06-20" "... and the failed change is not cited"
+
+# -- disabled once, enabled again, then made an admin --
+like "$(exceptions access-review)" "^bobby privileged account not reviewed" \
+	"audit: an account enabled again after a disable is in the review population"
+like "$(exceptions password-rotation)" "^bobby " "... and in the password one"
+
+# -- two gaps between reviews in one period --
+is "$(exceptions access-review | grep -c '^gus privileged account not reviewed')" "2" \
+	"audit: each review gap is an exception (03-01 to 07-02, and 07-02 to the period's end)"
 done_testing

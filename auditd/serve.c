@@ -974,10 +974,83 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
+/* The last job of the writer: "stop" and the final checkpoint. */
+static void final_submit(struct daemon *d)
+{
+	struct writer_job *j = writer_job_new(WRITER_CALL);
+	struct final_call *f = calloc(1, sizeof(*f));
+
+	if (j == NULL || f == NULL) {
+		free(f);
+		writer_job_free(j);
+		d->final_done = 1;
+		return;
+	}
+	f->d = d;
+	j->call = final_call;
+	j->arg = f;
+	j->done = final_done;
+	j->ctx = d;
+	if (writer_submit(d->writer, j) != 0) {
+		free(f);
+		writer_job_free(j);
+		d->final_done = 1;
+	}
+}
+
+/* Alerts thread: feed the detectors to the end of the log as it stands;
+ * what they raise goes to the writer ahead of anything queued there. */
+static int feed_to_end_call(struct evidence_store *st, void *arg)
+{
+	struct daemon *d = arg;
+	int64_t size = 0;
+
+	if (d->alerts == NULL || evidence_size(st, &size) != 0)
+		return 0;
+	while (d->alerts_fed < size)
+		feed_alerts(d, st, size < d->alerts_fed + 20000 ? size : d->alerts_fed + 20000);
+	return 0;
+}
+
+static void feed_to_end_done(struct writer_job *j)
+{
+	struct daemon *d = j->ctx;
+
+	writer_job_free(j);
+	final_submit(d);
+}
+
+static int drained_call(struct evidence_store *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	return 0;
+}
+
+/* The writer has committed every request received before SIGTERM: the
+ * detectors see all of it, and their alerts go in, before "stop" and the
+ * final checkpoint, which are to cover everything the daemon appends. */
+static void drained_done(struct writer_job *j)
+{
+	struct daemon *d = j->ctx;
+	struct writer_job *k = d->alerter ? writer_job_new(WRITER_CALL) : NULL;
+
+	writer_job_free(j);
+	if (k != NULL) {
+		k->call = feed_to_end_call;
+		k->arg = d;
+		k->ctx = d;
+		k->done = feed_to_end_done;
+		if (writer_submit(d->alerter, k) == 0)
+			return;
+		writer_job_free(k);
+	}
+	final_submit(d);
+}
+
 static void shutdown_start(struct daemon *d, const char *why)
 {
 	struct writer_job *j;
-	struct final_call *f;
 	struct timeval tv = {0, 10000};
 
 	if (d->draining)
@@ -987,22 +1060,16 @@ static void shutdown_start(struct daemon *d, const char *why)
 	http_stop_accepting(d);
 	set_timer(d, &d->ev_checkpoint, 0, NULL);
 	set_timer(d, &d->ev_audit, 0, NULL);
-	j = writer_job_new(WRITER_CALL);
-	f = calloc(1, sizeof(*f));
-	if (j == NULL || f == NULL) {
-		free(f);
-		writer_job_free(j);
-		d->final_done = 1;
+	/* Behind every request received: then the alerts, then the end. */
+	if ((j = writer_job_new(WRITER_CALL)) == NULL) {
+		final_submit(d);
 	} else {
-		f->d = d;
-		j->call = final_call;
-		j->arg = f;
-		j->done = final_done;
+		j->call = drained_call;
 		j->ctx = d;
+		j->done = drained_done;
 		if (writer_submit(d->writer, j) != 0) {
-			free(f);
 			writer_job_free(j);
-			d->final_done = 1;
+			final_submit(d);
 		}
 	}
 	d->ev_drain = event_new(d->base, -1, EV_PERSIST, on_drain, d);

@@ -80,8 +80,7 @@ json_t *audit_result_json(const struct audit_result *r)
 		if (pr->population == 0)
 			snprintf(rate, sizeof(rate), "n/a");
 		else
-			snprintf(rate, sizeof(rate), "%.4f",
-				 (double)(ok < 0 ? 0 : ok) / (double)pr->population);
+			policy_ratio_text(rate, ok, pr->population);
 		for (k = 0; k < pr->nexceptions; k++) {
 			const struct audit_exception *e = &pr->exceptions[k];
 

@@ -264,6 +264,20 @@ int policy_duration_add(int64_t t_us, const struct policy_duration *d,
 	return 0;
 }
 
+void policy_ratio_text(char out[16], int64_t part, int64_t whole)
+{
+	int64_t e4;
+
+	if (whole <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	if (part < 0)
+		part = 0;
+	e4 = part >= whole ? 10000 : part * 10000 / whole;
+	snprintf(out, 16, "%lld.%04lld", (long long)(e4 / 10000), (long long)(e4 % 10000));
+}
+
 int policy_ratio_parse(const char *s, int64_t *out_ppm)
 {
 	int64_t whole = 0, frac = 0, scale = 1000000;

@@ -72,6 +72,11 @@ int policy_duration_format(const struct policy_duration *d, char *out, size_t ca
 /* Ratios are written as strings ("0.98"); parsed to parts per million. */
 int policy_ratio_parse(const char *s, int64_t *out_ppm);
 
+/* part / whole as "0.9990" (four decimals) in out, rounded down, so that a
+ * rate that is not all of the whole never reads as "1.0000"; "" when whole
+ * is 0 or less. The audit's pass rates and the report's use it alike. */
+void policy_ratio_text(char out[16], int64_t part, int64_t whole);
+
 /* ---- controls ---- */
 
 enum policy_param_type {

@@ -51,16 +51,7 @@ static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, con
 
 void report_ratio(char out[16], int64_t part, int64_t whole)
 {
-	int64_t e4;
-
-	if (whole <= 0) {
-		out[0] = '\0';
-		return;
-	}
-	if (part < 0)
-		part = 0;
-	e4 = part >= whole ? 10000 : part * 10000 / whole;
-	snprintf(out, 16, "%lld.%04lld", (long long)(e4 / 10000), (long long)(e4 % 10000));
+	policy_ratio_text(out, part, whole);
 }
 
 int64_t report_ratio_e4(const char *s)
@@ -1750,10 +1741,10 @@ static int previous_figures(struct gather *g, const struct audit_period *prev, s
 	pf->policies = json_array();
 	for (i = 0; pf->policies && i < r->npolicies; i++)
 		json_array_append_new(pf->policies,
-		                      json_pack("{s:s,s:I,s:I}", "id", r->policies[i].policy->id,
-		                                "population", (json_int_t)r->policies[i].population,
-		                                "affected", (json_int_t)r->policies[i].affected,
-		                                "exceptions",
+		                      json_pack("{s:s,s:I,s:I,s:I}", "id",
+		                                r->policies[i].policy->id, "population",
+		                                (json_int_t)r->policies[i].population, "affected",
+		                                (json_int_t)r->policies[i].affected, "exceptions",
 		                                (json_int_t)r->policies[i].nexceptions));
 	pf->source = "computed";
 	audit_result_free(r);

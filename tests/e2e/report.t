@@ -60,6 +60,27 @@ findings() { "$AKASHI" --store "$S" log --kind finding | wc -l; }
 check "report --format json" "$AKASHI" --store "$S" report --quarter 2026Q3 --format json -o "$T/r.json"
 n1=$(findings)
 like "$n1" '^[1-9][0-9]*$' "the report ran the audit and recorded its findings ($n1)"
+# The report's figures are the audit's: this quarter's pass rates, and the
+# previous quarter's exceptions (its change column reads from them).
+"$AKASHI" --store "$S" audit --quarter 2026Q3 --json --no-record >"$T/a3.json"
+"$AKASHI" --store "$S" audit --quarter 2026Q2 --json --no-record >"$T/a2.json"
+agree=$(python3 - "$T/r.json" "$T/a3.json" "$T/a2.json" <<'P'
+import json, sys
+r, a3, a2 = (json.load(open(f, encoding="utf-8")) for f in sys.argv[1:4])
+by = lambda a: {p["id"]: p for p in a["policies"]}
+now, before = by(a3), by(a2)
+bad = []
+for p in r["summary"]["policies"]:
+    q, o = now[p["id"]], before[p["id"]]
+    if p.get("pass_rate") != (None if q["pass_rate"] == "n/a" else q["pass_rate"]) and not (
+            q["pass_rate"] == "n/a" and p.get("pass_rate") in ("", "n/a", None)):
+        bad.append("%s pass_rate %s vs %s" % (p["id"], p.get("pass_rate"), q["pass_rate"]))
+    if p["previous"]["exceptions"] != len(o["exceptions"]):
+        bad.append("%s previous exceptions %s vs %s" % (p["id"], p["previous"]["exceptions"], len(o["exceptions"])))
+print("; ".join(bad) or "agree")
+P
+)
+is "$agree" "agree" "the report's pass rates and previous-quarter exceptions are the audit's"
 
 cat >"$T/check.py" <<'P'
 import json, sys

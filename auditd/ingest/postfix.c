@@ -676,13 +676,21 @@ static int line_time(struct pf_ctx *c, const struct pf_line *l, int64_t *out)
 	} else {
 		int y = c->ref_year;
 
-		/* Only a missing date moves to the year before; a time that a
-		 * DST change skips is an error in either year. */
+		/* A date the reference year lacks (Feb 29) is from the year
+		 * before; so is a line more than a day after the reference
+		 * time, even when its time does not exist in the reference year
+		 * (a DST change there skips it): the year before is asked then,
+		 * and only a time it lacks too is an error. */
 		if (l->day > ak_time_days_in_month(y, l->mon))
 			y--;
 		rc = local_minute(c, y, l->mon, l->day, l->hour, l->min, &base);
-		if (rc == 0 && y == c->ref_year && base + within > c->ref_us + US_PER_DAY)
+		if (y == c->ref_year &&
+		    (rc == 0 ? base + within
+		             : ak_time_from_civil(y, l->mon, l->day, l->hour, l->min, l->sec) *
+		                       US_PER_S) > c->ref_us + US_PER_DAY) {
+			ak_error_clear();
 			rc = local_minute(c, y - 1, l->mon, l->day, l->hour, l->min, &base);
+		}
 	}
 	if (rc != 0)
 		return rc;

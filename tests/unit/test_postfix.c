@@ -558,6 +558,26 @@ static void test_postfix__local_time_skipped_by_dst_is_rejected(void **state)
 	collect_free(c);
 }
 
+/* A line dated after the reference time is from the year before, even
+ * when its time does not exist in the reference year: DST in Europe starts
+ * on 2027-03-28 but on 2026-03-29, so 02:30 on Mar 28 is a fine 2026 time. */
+static void test_postfix__future_line_in_a_dst_gap_is_from_the_year_before(void **state)
+{
+	struct ingest_options o = opts("gap.log");
+	struct collect *c;
+
+	(void)state;
+	o.zone = "Europe/Berlin";
+	o.ref_us = at("2027-01-02T12:00:00Z");
+	c = run_text(
+	        "Mar 28 02:30:00 mx1 postfix/smtp[1]: ABCDEF123: to=<a@b.test>, status=sent (ok)\n",
+	        &o);
+	assert_int_equal(c->nrejects, 0);
+	assert_int_equal(c->nrecs, 1);
+	assert_time(c->recs[0].time_us, "2026-03-28T01:30:00Z");
+	collect_free(c);
+}
+
 static void test_postfix__unknown_zone_is_an_error(void **state)
 {
 	struct ingest_options o = opts("zone.log");
@@ -943,6 +963,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_postfix__explicit_year_wins),
         cmocka_unit_test(test_postfix__zone_converts_local_times_to_utc),
         cmocka_unit_test(test_postfix__local_time_skipped_by_dst_is_rejected),
+        cmocka_unit_test(test_postfix__future_line_in_a_dst_gap_is_from_the_year_before),
         cmocka_unit_test(test_postfix__unknown_zone_is_an_error),
         cmocka_unit_test(test_postfix__queue_id_reused_after_removed),
         cmocka_unit_test(test_postfix__expired_skips_recipients_delivered_since),

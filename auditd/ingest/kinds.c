@@ -43,6 +43,11 @@ int ingest_is_email(const char *s, size_t len, int *needs_lower)
 				return 0;
 			if (*p == '\\' && ++p == end)
 				return 0;
+			/* Lower-cased like the rest (EVIDENCE-FORMAT.md: "e-mail,
+			 * lower case"), as the maillog adapter does: one mailbox,
+			 * one spelling, whatever other letters it has. */
+			if (*p >= 'A' && *p <= 'Z')
+				*needs_lower = 1;
 		}
 		if (p == end || p + 1 == end || p[1] != '@')
 			return 0;

@@ -144,4 +144,13 @@ is "$(python3 -c 'import json,sys; print(" ".join(json.loads(l)["where"].split("
 	"2048 2049 3000 4097" "the rejects file, in input order"
 like "$("$AKASHI" --store "$C" ingest --skip-invalid "$T/chunks.jsonl" 2>&1)" "0 appended, 5995 duplicates, 4 rejected" \
 	"the same input again adds nothing"
+# One mailbox, one spelling: a quoted local part is lower-cased like the
+# rest, whether or not the domain has capitals (it was only when it had).
+S2=$T/quoted
+new_store "$S2"
+printf '%s\n' '{"kind":"consent","time":"2026-07-01T00:00:00Z","source":"crm","body":{"subject":"\"John\"@example.com","list":"n","action":"opt_out"}}' \
+	'{"kind":"consent","time":"2026-07-01T00:00:01Z","source":"crm","body":{"subject":"\"John\"@Example.com","list":"n","action":"opt_out"}}' |
+	"$AKASHI" --store "$S2" ingest - >/dev/null
+is "$("$AKASHI" --store "$S2" log | python3 -c 'import json, sys; print(" ".join(sorted({json.loads(l)["body"]["subject"] for l in sys.stdin})))')" \
+	'"john"@example.com' "a quoted local part is lower-cased too, as the maillog adapter does"
 done_testing

@@ -346,6 +346,20 @@ int64_t evidence_entry_seq(const char *bytes, size_t len)
 	return v;
 }
 
+#define RECEIVED_LEN 27 /* AK_TIME_MICRO: YYYY-MM-DDTHH:MM:SS.ffffffZ */
+
+const char *evidence_entry_received(const char *bytes, size_t len)
+{
+	static const char key[] = ",\"received\":\"";
+	const char *p = memrmem(bytes, len, ",\"seq\":", 7);
+	const size_t n = sizeof(key) - 1 + RECEIVED_LEN + 1;
+
+	if (p == NULL || (size_t)(p - bytes) < n || memcmp(p - n, key, sizeof(key) - 1) != 0 ||
+	    p[-1] != '"')
+		return NULL;
+	return p - 1 - RECEIVED_LEN;
+}
+
 int evidence_append_now(struct evidence_store *st, const char *kind, const char *source,
 			const char *body, size_t len, int64_t *seq)
 {

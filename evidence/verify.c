@@ -315,6 +315,7 @@ static void *reader_main(void *arg)
 	struct vstate *v = r->v;
 	size_t ncp = 0;
 	int64_t expect = 1;
+	char received[28] = "";
 	int step;
 
 	while ((step = sqlite3_step(r->s)) == SQLITE_ROW) {
@@ -364,6 +365,21 @@ static void *reader_main(void *arg)
 				      (long long)seq);
 			reader_fail(r, AK_ETAMPERED, seq);
 			break;
+		}
+		/* received never goes back along seq (EVIDENCE-FORMAT.md). */
+		{
+			const char *rcv = evidence_entry_received(bytes, len);
+
+			if (rcv == NULL || memcmp(rcv, received, 27) < 0) {
+				ak_error_code(AK_ETAMPERED,
+				              rcv ? "seq %lld: received %.27s is earlier than the "
+				                    "entry before it (%.27s)"
+				                  : "seq %lld: no received time in its place",
+				              (long long)seq, rcv ? rcv : "", received);
+				reader_fail(r, AK_ETAMPERED, seq);
+				break;
+			}
+			memcpy(received, rcv, 27);
 		}
 		/* Every checkpoint entry has its row and the reverse: the signed
 		 * history stays whole (a row deleted would leave the entries it

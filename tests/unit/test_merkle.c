@@ -7,6 +7,7 @@
 #include "tests/unit/unit.h"
 
 #include "evidence/evidence.h"
+#include "evidence/evidence_int.h"
 #include "lib/b64.h"
 #include "lib/error.h"
 
@@ -339,23 +340,44 @@ static void test_merkle__proof_beyond_the_log_is_refused(void **state)
 	assert_int_equal(evidence_prove_consistency(st, 10, 5, &path, &len), AK_EINVALID);
 }
 
+/* verify reads "received" from the entry bytes to check that it never goes
+ * back along seq: it is found in its place, in its form, or not at all. */
+static void test_merkle__received_is_read_from_entry_bytes(void **state)
+{
+	static const char ok[] = "{\"body\":{\"received\":\"x\"},\"kind\":\"send\","
+	                         "\"received\":\"2026-11-22T07:26:17.123456Z\",\"seq\":42,"
+	                         "\"source\":\"s\",\"time\":\"2026-11-21T23:00:00Z\"}";
+	static const char short_form[] = "{\"body\":{},\"kind\":\"send\","
+	                                 "\"received\":\"2026-11-22T07:26:17Z\",\"seq\":42,"
+	                                 "\"source\":\"s\",\"time\":\"2026-11-21T23:00:00Z\"}";
+	const char *r;
+
+	(void)state;
+	r = evidence_entry_received(ok, sizeof(ok) - 1);
+	assert_non_null(r);
+	assert_memory_equal(r, "2026-11-22T07:26:17.123456Z", 27);
+	assert_null(evidence_entry_received(short_form, sizeof(short_form) - 1));
+	assert_null(evidence_entry_received("{}", 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
-		cmocka_unit_test(test_merkle__reference_roots_for_sizes_0_to_8),
-		cmocka_unit_test(test_merkle__reference_inclusion_proofs),
-		cmocka_unit_test(test_merkle__rfc6962_seven_leaf_example),
-		cmocka_unit_test(test_merkle__impossible_arguments_are_refused),
-		cmocka_unit_test_setup_teardown(test_merkle__store_roots_match_independent_tree,
-						store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(
-			test_merkle__every_inclusion_proof_verifies_and_every_alteration_fails,
-			store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(
-			test_merkle__every_consistency_proof_verifies_and_every_alteration_fails,
-			store_setup, store_teardown),
-		cmocka_unit_test_setup_teardown(test_merkle__proof_beyond_the_log_is_refused,
-						store_setup, store_teardown),
+	        cmocka_unit_test(test_merkle__reference_roots_for_sizes_0_to_8),
+	        cmocka_unit_test(test_merkle__reference_inclusion_proofs),
+	        cmocka_unit_test(test_merkle__rfc6962_seven_leaf_example),
+	        cmocka_unit_test(test_merkle__impossible_arguments_are_refused),
+	        cmocka_unit_test(test_merkle__received_is_read_from_entry_bytes),
+	        cmocka_unit_test_setup_teardown(test_merkle__store_roots_match_independent_tree,
+	                                        store_setup, store_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_merkle__every_inclusion_proof_verifies_and_every_alteration_fails,
+	                store_setup, store_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_merkle__every_consistency_proof_verifies_and_every_alteration_fails,
+	                store_setup, store_teardown),
+	        cmocka_unit_test_setup_teardown(test_merkle__proof_beyond_the_log_is_refused,
+	                                        store_setup, store_teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

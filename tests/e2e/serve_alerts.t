@@ -96,29 +96,30 @@ _result $? "the daemon starts with a policy commit whose alerts.json is bad"
 like "$(cat "$DLOG")" "alerts.json: login.bruteforce_src: unknown key 'treshold'" "and says what is wrong with it"
 like "$("$AKASHI" --store "$S" log --kind system | grep policy_load | tail -1)" '"result":"failed"' \
 	"the policy load is recorded as failed"
-python3 - >"$T/fails3.jsonl" <<'P'
-import json
+# failures IP DAY: eight failed logins from IP, 5 s apart, on 2026-09-DAY
+failures() {
+	python3 - "$1" "$2" <<'P'
+import json, sys
 for i in range(8):
-    print(json.dumps({"kind": "admin", "time": "2026-09-03T03:00:%02dZ" % (i * 5), "source": "sso",
-                      "body": {"actor": "user%d" % i, "action": "login_failure", "ip": "192.0.2.200",
-                               "result": "failure"}}))
+    print(json.dumps({"kind": "admin", "time": "2026-09-%sT04:00:%02dZ" % (sys.argv[2], i * 5),
+                      "source": "sso", "body": {"actor": "user%d" % i, "action": "login_failure",
+                                                "ip": sys.argv[1], "result": "failure"}}))
 P
+}
+wait_alert() { # wait_alert IP: until an alert about IP is in the log
+	for i in $(seq 1 100); do
+		"$AKASHI" --store "$S" log --kind alert | grep -q "$1" && break
+		sleep 0.1
+	done
+}
+failures 192.0.2.200 03 >"$T/fails3.jsonl"
 api POST /v1/ingest/admin "$TI" --data-binary @"$T/fails3.jsonl"
-for i in $(seq 1 100); do
-	"$AKASHI" --store "$S" log --kind alert | grep -q 192.0.2.200 && break
-	sleep 0.1
-done
+wait_alert 192.0.2.200
 like "$("$AKASHI" --store "$S" log --kind alert | grep 192.0.2.200)" '"rule":"login.bruteforce_src"' \
 	"the default detectors still run: eight failures from one address raise the alert"
 # A SIGHUP that changes nothing of theirs keeps the detectors as they are:
 # seven failures before it and the eighth after it are one incident.
-python3 - >"$T/fails4.jsonl" <<'P'
-import json
-for i in range(8):
-    print(json.dumps({"kind": "admin", "time": "2026-09-04T03:00:%02dZ" % (i * 5), "source": "sso",
-                      "body": {"actor": "user%d" % i, "action": "login_failure", "ip": "192.0.2.201",
-                               "result": "failure"}}))
-P
+failures 192.0.2.201 04 >"$T/fails4.jsonl"
 head -7 "$T/fails4.jsonl" >"$T/fails4a.jsonl"
 tail -1 "$T/fails4.jsonl" >"$T/fails4b.jsonl"
 api POST /v1/ingest/admin "$TI" --data-binary @"$T/fails4a.jsonl"
@@ -128,10 +129,7 @@ for i in $(seq 1 100); do
 	sleep 0.1
 done
 api POST /v1/ingest/admin "$TI" --data-binary @"$T/fails4b.jsonl"
-for i in $(seq 1 100); do
-	"$AKASHI" --store "$S" log --kind alert | grep -q 192.0.2.201 && break
-	sleep 0.1
-done
+wait_alert 192.0.2.201
 is "$("$AKASHI" --store "$S" log --kind alert | grep -c 192.0.2.201)" "1" \
 	"seven failures, a SIGHUP, the eighth: the detectors kept count, one alert"
 # SIGTERM right after a burst the detectors have not seen yet: their alert
@@ -142,11 +140,8 @@ import json
 for i in range(30000):
     print(json.dumps({"kind": "admin", "time": "2026-09-05T03:%02d:%02dZ" % (i // 600 % 60, i % 60), "source": "sso",
                       "body": {"actor": "quiet%d" % i, "action": "logout"}}))
-for i in range(8):
-    print(json.dumps({"kind": "admin", "time": "2026-09-05T04:00:%02dZ" % (i * 5), "source": "sso",
-                      "body": {"actor": "user%d" % i, "action": "login_failure", "ip": "192.0.2.202",
-                               "result": "failure"}}))
 P
+failures 192.0.2.202 05 >>"$T/burst.jsonl"
 api POST /v1/ingest/admin "$TI" --data-binary @"$T/burst.jsonl"
 is "$CODE" "200" "a burst of 30,008 entries in one request"
 daemon_stop TERM

@@ -149,17 +149,18 @@ int cli_open_store(struct cli *cli, int flags, struct evidence_store **out)
 		return rc;
 	if ((rc = evidence_open(out, cli->store_dir, flags)) != 0)
 		return rc;
-	if (evidence_state_missing(*out))
-		fprintf(stderr,
-			"akashi: warning: %s: consent, suppression and account state cannot be "
-			"read until a writing command (e.g. 'akashi reindex') rebuilds %s from "
-			"the log\n",
-			evidence_state_missing(*out), EVIDENCE_STATE_FILE);
 	if ((rc = policy_state_attach(*out)) != 0) {
 		evidence_close(*out);
 		*out = NULL;
+		return rc;
 	}
-	return rc;
+	if (evidence_state_missing(*out))
+		fprintf(stderr,
+		        "akashi: warning: %s: consent, suppression and account state are missing "
+		        "or stale until a writing command (e.g. 'akashi reindex') rebuilds %s "
+		        "from the log\n",
+		        evidence_state_missing(*out), EVIDENCE_STATE_FILE);
+	return 0;
 }
 
 int cli_error(const char *name, int rc)

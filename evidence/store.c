@@ -737,6 +737,19 @@ int evidence_add_indexer(struct evidence_store *st, const struct evidence_indexe
 		ak_error_prefix("indexer %s", ix->name);
 		return rc;
 	}
+	/* A reader cannot rebuild: it says when the tables were never made by
+	 * this indexer, under this name (a new state.db, or rules changed by
+	 * an upgrade since the last writing command). */
+	if (st->readonly && !st->no_state[0]) {
+		int64_t upto;
+
+		if (indexed_upto(st, ix->name, &upto) == 0 && upto < 0)
+			snprintf(st->no_state, sizeof(st->no_state),
+			         "%s has no tables made by the rules of '%s' (made by an older "
+			         "akashi?)",
+			         EVIDENCE_STATE_FILE, ix->name);
+		ak_error_clear();
+	}
 	n = realloc(st->ix, (st->nix + 1) * sizeof(*n));
 	if (n == NULL)
 		return ak_error_oom();

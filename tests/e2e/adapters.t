@@ -93,6 +93,15 @@ like "$(cat "$T/cp.err")" "moved aside to .*state.db.damaged" "a writing command
 is "$(dump "$S")" "$before" "and rebuilds the same derived state from the log"
 check "the damaged file is kept" test -f "$S/state.db.damaged"
 
+# A state.db made by an akashi whose derivation rules were older (its
+# indexer row has another name): readers say so, the next writer rebuilds.
+sqlite3 "$S/state.db" "UPDATE indexed SET name = 'policy state' WHERE name = 'policy state v2'"
+"$AKASHI" --store "$S" log --kind consent >/dev/null 2>"$T/log.err"
+like "$(cat "$T/log.err")" "no tables made by the rules of 'policy state v2'.*akashi reindex" \
+	"a reader warns about derived state made by older rules"
+"$AKASHI" --store "$S" checkpoint >/dev/null
+is "$(dump "$S")/$(upto "$S")" "$before/$(size "$S")" "the next writer rebuilds it under the current rules"
+
 # A commit cut off between the log and state.db (or a power loss: state.db
 # is not synced) leaves state behind the log: the next writer replays the rest.
 sqlite3 "$S/state.db" ".backup '$T/state-behind.db'"

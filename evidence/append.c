@@ -331,33 +331,29 @@ int evidence_entry_body(const char *bytes, size_t len, const char **body, size_t
 	return 0;
 }
 
-int64_t evidence_entry_seq(const char *bytes, size_t len)
+#define RECEIVED_LEN 27 /* AK_TIME_MICRO: YYYY-MM-DDTHH:MM:SS.ffffffZ */
+
+int64_t evidence_entry_seq(const char *bytes, size_t len, const char **received)
 {
-	const char *p = memrmem(bytes, len, ",\"seq\":", 7), *end = bytes + len;
+	static const char rkey[] = ",\"received\":\"";
+	const size_t rn = sizeof(rkey) - 1 + RECEIVED_LEN + 1;
+	const char *at = memrmem(bytes, len, ",\"seq\":", 7), *p, *end = bytes + len;
 	int64_t v = 0;
 	int digits = 0;
 
-	if (p == NULL)
+	if (received)
+		*received = NULL;
+	if (at == NULL)
 		return -1;
-	for (p += 7; p < end && *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
+	/* received sorts right before seq: found by the same search. */
+	if (received && (size_t)(at - bytes) >= rn &&
+	    memcmp(at - rn, rkey, sizeof(rkey) - 1) == 0 && at[-1] == '"')
+		*received = at - 1 - RECEIVED_LEN;
+	for (p = at + 7; p < end && *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
 		v = v * 10 + (*p - '0');
 	if (digits == 0 || p == end || *p != ',')
 		return -1;
 	return v;
-}
-
-#define RECEIVED_LEN 27 /* AK_TIME_MICRO: YYYY-MM-DDTHH:MM:SS.ffffffZ */
-
-const char *evidence_entry_received(const char *bytes, size_t len)
-{
-	static const char key[] = ",\"received\":\"";
-	const char *p = memrmem(bytes, len, ",\"seq\":", 7);
-	const size_t n = sizeof(key) - 1 + RECEIVED_LEN + 1;
-
-	if (p == NULL || (size_t)(p - bytes) < n || memcmp(p - n, key, sizeof(key) - 1) != 0 ||
-	    p[-1] != '"')
-		return NULL;
-	return p - 1 - RECEIVED_LEN;
 }
 
 int evidence_append_now(struct evidence_store *st, const char *kind, const char *source,

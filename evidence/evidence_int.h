@@ -147,13 +147,11 @@ int evidence_subtree_hash(struct evidence_store *st, int64_t a, int64_t b,
 /* Sign msg with the store's key (Ed25519). */
 int evidence_sign(struct evidence_store *st, const void *msg, size_t len, unsigned char sig[64]);
 
-/* Extract the top-level seq of canonical entry bytes; -1 if not found. */
-int64_t evidence_entry_seq(const char *bytes, size_t len);
-
-/* The "received" member of canonical entry bytes: a pointer to its 27
- * characters (YYYY-MM-DDTHH:MM:SS.ffffffZ, which sort as they come in
- * time), or NULL when it is not right before "seq" in that form. */
-const char *evidence_entry_received(const char *bytes, size_t len);
+/* Extract the top-level seq of canonical entry bytes; -1 if not found.
+ * received (optional) gets a pointer to the 27 characters of the
+ * "received" member (YYYY-MM-DDTHH:MM:SS.ffffffZ, which sort as they come
+ * in time), or NULL when it is not right before "seq" in that form. */
+int64_t evidence_entry_seq(const char *bytes, size_t len, const char **received);
 
 /* Text of an entry for the full-text index: its kind, source and every
  * string value of its body, space-separated. */

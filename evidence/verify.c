@@ -322,8 +322,8 @@ static void *reader_main(void *arg)
 		struct vbatch *b = &r->b[r->fill];
 		const char *bytes = sqlite3_column_blob(r->s, 2);
 		size_t len = (size_t)sqlite3_column_bytes(r->s, 2);
-		int64_t seq = sqlite3_column_int64(r->s, 0);
-		const char *kind = (const char *)sqlite3_column_text(r->s, 3);
+		int64_t seq = sqlite3_column_int64(r->s, 0), stored = -1;
+		const char *kind = (const char *)sqlite3_column_text(r->s, 3), *rcv = NULL;
 
 		if (seq != expect) {
 			if (seq < expect)
@@ -344,12 +344,11 @@ static void *reader_main(void *arg)
 			reader_fail(r, AK_ETAMPERED, seq);
 			break;
 		}
-		if (bytes == NULL || evidence_entry_seq(bytes, len) != seq) {
+		if (bytes == NULL || (stored = evidence_entry_seq(bytes, len, &rcv)) != seq) {
 			ak_error_code(AK_ETAMPERED,
-				      "seq %lld: the stored entry carries seq %lld (rows moved or "
-				      "renumbered?)",
-				      (long long)seq,
-				      (long long)(bytes ? evidence_entry_seq(bytes, len) : -1));
+			              "seq %lld: the stored entry carries seq %lld (rows moved or "
+			              "renumbered?)",
+			              (long long)seq, (long long)(bytes ? stored : -1));
 			reader_fail(r, AK_ETAMPERED, seq);
 			break;
 		}
@@ -367,20 +366,16 @@ static void *reader_main(void *arg)
 			break;
 		}
 		/* received never goes back along seq (EVIDENCE-FORMAT.md). */
-		{
-			const char *rcv = evidence_entry_received(bytes, len);
-
-			if (rcv == NULL || memcmp(rcv, received, 27) < 0) {
-				ak_error_code(AK_ETAMPERED,
-				              rcv ? "seq %lld: received %.27s is earlier than the "
-				                    "entry before it (%.27s)"
-				                  : "seq %lld: no received time in its place",
-				              (long long)seq, rcv ? rcv : "", received);
-				reader_fail(r, AK_ETAMPERED, seq);
-				break;
-			}
-			memcpy(received, rcv, 27);
+		if (rcv == NULL || memcmp(rcv, received, 27) < 0) {
+			ak_error_code(AK_ETAMPERED,
+			              rcv ? "seq %lld: received %.27s is earlier than the entry "
+			                    "before it (%.27s)"
+			                  : "seq %lld: no received time in its place",
+			              (long long)seq, rcv ? rcv : "", received);
+			reader_fail(r, AK_ETAMPERED, seq);
+			break;
 		}
+		memcpy(received, rcv, 27);
 		/* Every checkpoint entry has its row and the reverse: the signed
 		 * history stays whole (a row deleted would leave the entries it
 		 * covered unchecked against its signature). */

@@ -353,11 +353,13 @@ static void test_merkle__received_is_read_from_entry_bytes(void **state)
 	const char *r;
 
 	(void)state;
-	r = evidence_entry_received(ok, sizeof(ok) - 1);
+	assert_int_equal(evidence_entry_seq(ok, sizeof(ok) - 1, &r), 42);
 	assert_non_null(r);
 	assert_memory_equal(r, "2026-11-22T07:26:17.123456Z", 27);
-	assert_null(evidence_entry_received(short_form, sizeof(short_form) - 1));
-	assert_null(evidence_entry_received("{}", 2));
+	assert_int_equal(evidence_entry_seq(short_form, sizeof(short_form) - 1, &r), 42);
+	assert_null(r);
+	assert_int_equal(evidence_entry_seq("{}", 2, &r), -1);
+	assert_null(r);
 }
 
 int main(void)

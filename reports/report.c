@@ -47,12 +47,7 @@ static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, con
 		qsort(base, n, size, cmp);
 }
 
-/* ---- ratios ---- */
-
-void report_ratio(char out[16], int64_t part, int64_t whole)
-{
-	policy_ratio_text(out, part, whole);
-}
+/* ---- ratios (written by policy_ratio_text, read back here) ---- */
 
 int64_t report_ratio_e4(const char *s)
 {
@@ -1485,14 +1480,14 @@ static json_t *dmarc_json(struct gather *g)
 		    !policy_param_has(pol, "domains", x->name))
 			continue; /* not one of our own domains */
 		for (w = 0; weeks && w < g->nweeks; w++) {
-			report_ratio(share, x->weeks_b[w], x->weeks[w]);
+			policy_ratio_text(share, x->weeks_b[w], x->weeks[w]);
 			json_array_append_new(
 			        weeks, json_pack("{s:s,s:I,s:I,s:s?}", "week", g->weeks[w].label,
 			                         "messages", (json_int_t)x->weeks[w],
 			                         "aligned_pass", (json_int_t)x->weeks_b[w],
 			                         "pass_share", share[0] ? share : NULL));
 		}
-		report_ratio(share, x->b, x->a);
+		policy_ratio_text(share, x->b, x->a);
 		/* the audit's lines, on the audit's arithmetic */
 		status = x->a == 0 ? "n/a" : ppm < fail ? "red" : ppm < warn ? "amber" : "green";
 		json_array_append_new(
@@ -1602,7 +1597,7 @@ static json_t *summary_json(const struct gather *g, const struct prev_figures *p
 		char rate[16], prate[16], pts[24];
 		json_t *prev = json_null(), *change = json_null();
 
-		report_ratio(rate, v->population - v->affected, v->population);
+		policy_ratio_text(rate, v->population - v->affected, v->population);
 		counts[strcmp(status, "green") == 0   ? 0
 		       : strcmp(status, "amber") == 0 ? 1
 		       : strcmp(status, "red") == 0   ? 2
@@ -1613,7 +1608,7 @@ static json_t *summary_json(const struct gather *g, const struct prev_figures *p
 			 * one member per exception */
 			int64_t pa = rj_int(pv, "affected", pe < pp ? pe : pp);
 
-			report_ratio(prate, pp - pa, pp);
+			policy_ratio_text(prate, pp - pa, pp);
 			prev = json_pack("{s:I,s:I,s:I,s:s?}", "population", (json_int_t)pp,
 			                 "affected", (json_int_t)pa, "exceptions", (json_int_t)pe,
 			                 "pass_rate", prate[0] ? prate : NULL);

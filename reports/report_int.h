@@ -28,10 +28,6 @@ static inline int64_t rj_int(const json_t *o, const char *key, int64_t def)
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
 }
 
-/* "0.9950" for part/whole, four decimals, rounded down (a share that is not
- * all of the whole never reads as 1.0000); "" when whole is 0. */
-void report_ratio(char out[16], int64_t part, int64_t whole);
-
 /* A ratio string ("0.9950", "1", "0.98") in parts per ten thousand (9950),
  * or -1 when s is not one. */
 int64_t report_ratio_e4(const char *s);

@@ -818,7 +818,8 @@ static void h_entries(struct hctx *c, const char *rest)
 	struct daemon *d = c->d;
 	struct http_stream *s = NULL;
 	json_t *fields = NULL;
-	char request[1024];
+	char *request = NULL;
+	size_t qlen = strlen(c->query);
 	int64_t size = 0, from, limit;
 	int rc;
 
@@ -860,10 +861,15 @@ static void h_entries(struct hctx *c, const char *rest)
 	s->next = d->streams;
 	d->streams = s;
 	/* An export is recorded before a byte of it leaves. */
-	ak_utf8_clean(request, sizeof(request), c->query, strlen(c->query));
-	fields = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}", "action", "export", "token_id",
-	                   (json_int_t)c->tok.id, "token_name", c->tok.name, "role",
-	                   token_role_name(c->tok.role), "request", request, "client_ip", c->ip);
+	/* The whole request, as valid UTF-8 (a bad byte takes three). */
+	if ((request = malloc(qlen * 3 + 1)) != NULL) {
+		ak_utf8_clean(request, qlen * 3 + 1, c->query, qlen);
+		fields = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}", "action", "export", "token_id",
+		                   (json_int_t)c->tok.id, "token_name", c->tok.name, "role",
+		                   token_role_name(c->tok.role), "request", request, "client_ip",
+		                   c->ip);
+		free(request);
+	}
 	if (fields == NULL || serve_system_entry(d, "token_use", fields, entries_start, s) != 0) {
 		reply_error(c, 503, "the export could not be recorded; nothing was sent");
 		goto fail_sent;

@@ -1324,6 +1324,7 @@ static void h_consent(struct hctx *c, const char *rest)
 	struct daemon *d = c->d;
 	struct consent_job *cj = calloc(1, sizeof(*cj));
 	struct writer_job *j = NULL;
+	const struct policy *p;
 	int needs_lower = 0;
 	size_t i, len;
 
@@ -1344,17 +1345,13 @@ static void h_consent(struct hctx *c, const char *rest)
 	cj->after = (struct policy_duration){1, POLICY_MONTHS};
 	cj->org = (struct policy_duration){3, POLICY_YEARS};
 	snprintf(cj->zone, sizeof(cj->zone), "%s", d->s.zone);
-	for (i = 0; d->set && i < d->set->n; i++)
-		if (strcmp(d->set->policies[i].control, "consent.proof_retention") == 0) {
-			const struct policy *p = &d->set->policies[i];
-
-			cj->after = policy_param_duration(p, "after_last_send");
-			if (policy_param_bool(p, "order_active"))
-				cj->after = (struct policy_duration){1, POLICY_YEARS};
-			cj->org = policy_param_duration(p, "org_default");
-			snprintf(cj->policy, sizeof(cj->policy), "%s", p->id);
-			break;
-		}
+	if ((p = policy_find_control(d->set, "consent.proof_retention")) != NULL) {
+		cj->after = policy_param_duration(p, "after_last_send");
+		if (policy_param_bool(p, "order_active"))
+			cj->after = (struct policy_duration){1, POLICY_YEARS};
+		cj->org = policy_param_duration(p, "org_default");
+		snprintf(cj->policy, sizeof(cj->policy), "%s", p->id);
+	}
 	if ((cj->w = waiting_new(c)) == NULL || (j = writer_job_new(WRITER_CALL)) == NULL) {
 		reply_error(c, 500, "out of memory");
 		goto done;

@@ -1699,16 +1699,6 @@ static int scan(struct audit *a, const char *kind, int64_t since, int has_since,
 	return evidence_scan(a->st, &f, cb, a);
 }
 
-static int needs(const struct policy_set *set, const char *control)
-{
-	size_t i;
-
-	for (i = 0; i < set->n; i++)
-		if (strcmp(set->policies[i].control, control) == 0)
-			return 1;
-	return 0;
-}
-
 static void audit_free(struct audit *a)
 {
 	size_t i;
@@ -1856,7 +1846,7 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 		struct pair *p = &((struct pair *)a.pairs.p)[i];
 
 		qsort(p->ev.p, p->ev.n, sizeof(struct cev), cmp_cev);
-		if (needs(set, "consent.unsubscribe_deadline")) {
+		if (policy_find_control(set, "consent.unsubscribe_deadline")) {
 			p->last_send_after = calloc(p->ev.n, sizeof(int64_t));
 			if (p->last_send_after == NULL) {
 				rc = ak_error_oom();
@@ -1864,7 +1854,8 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 			}
 		}
 	}
-	if ((needs(set, "access.review") || needs(set, "password.rotation")) &&
+	if ((policy_find_control(set, "access.review") ||
+	     policy_find_control(set, "password.rotation")) &&
 	    (rc = scan(&a, "admin", 0, 0, 0, load_admin)) != 0)
 		goto done;
 	for (i = 0; i < a.accounts.n; i++) {
@@ -1883,7 +1874,7 @@ int audit_run(struct evidence_store *st, const struct policy_set *set,
 		     a.pc[i].control == C_SUPP || a.pc[i].control == C_HEADERS))
 			qsort(r->policies[i].exceptions, r->policies[i].nexceptions,
 			      sizeof(struct audit_exception), cmp_exception);
-	if (needs(set, "dmarc.alignment") &&
+	if (policy_find_control(set, "dmarc.alignment") &&
 	    (rc = scan(&a, "dmarc", period->from_us, 1, 1, load_dmarc)) != 0)
 		goto done;
 	for (i = 0; i < r->npolicies && rc == 0; i++) {

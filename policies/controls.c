@@ -392,6 +392,16 @@ int policy_scope_allows(const struct policy *p, const char *key, const char *val
 	return value ? array_has(a, value) : 0;
 }
 
+const struct policy *policy_find_control(const struct policy_set *set, const char *control)
+{
+	size_t i;
+
+	for (i = 0; set && i < set->n; i++)
+		if (strcmp(set->policies[i].control, control) == 0)
+			return &set->policies[i];
+	return NULL;
+}
+
 const struct policy *policy_find(const struct policy_set *set, const char *id)
 {
 	size_t i;

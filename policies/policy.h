@@ -144,6 +144,9 @@ void policy_set_free(struct policy_set *set);
 /* The policy of that id, or NULL. */
 const struct policy *policy_find(const struct policy_set *set, const char *id);
 
+/* The first policy of that control, or NULL (also for a NULL set). */
+const struct policy *policy_find_control(const struct policy_set *set, const char *control);
+
 /* Typed parameters (the set was validated at load; these do not fail for a
  * parameter the control declares). */
 int policy_param_bool(const struct policy *p, const char *name);

@@ -1100,16 +1100,6 @@ static json_t *counts_json(struct groups *gr)
 	return o;
 }
 
-static const struct policy *first_policy(const struct policy_set *set, const char *control)
-{
-	size_t i;
-
-	for (i = 0; set && i < set->n; i++)
-		if (strcmp(set->policies[i].control, control) == 0)
-			return &set->policies[i];
-	return NULL;
-}
-
 /* The index of the first policy of control in the set, or -1. */
 static long first_index(const struct policy_set *set, const char *control)
 {
@@ -1144,7 +1134,7 @@ static json_t *weeks_json(const struct gather *g)
 
 static json_t *consent_json(struct gather *g)
 {
-	const struct policy *p = first_policy(g->req->set, "consent.unsubscribe_deadline");
+	const struct policy *p = policy_find_control(g->req->set, "consent.unsubscribe_deadline");
 	json_t *honor = json_null(), *h, *lists;
 	size_t i;
 
@@ -1172,7 +1162,7 @@ static json_t *consent_json(struct gather *g)
 
 static json_t *sends_json(struct gather *g)
 {
-	const struct policy *mass = first_policy(g->req->set, "send.mass_approval");
+	const struct policy *mass = policy_find_control(g->req->set, "send.mass_approval");
 	json_t *weeks = json_array(), *by_status = json_object(), *blocked = json_array(), *m;
 	size_t i, s;
 	int64_t total = 0;
@@ -1267,7 +1257,7 @@ static const int age_edges[] = {30, 60, 90, 180};
 
 static json_t *access_json(struct gather *g)
 {
-	const struct policy *review = first_policy(g->req->set, "access.review");
+	const struct policy *review = policy_find_control(g->req->set, "access.review");
 	const long rv = first_index(g->req->set, "access.review"),
 	           pw = first_index(g->req->set, "password.rotation");
 	const int64_t from = g->req->period.from_us, to = g->req->period.to_us;
@@ -1429,7 +1419,7 @@ static json_t *access_json(struct gather *g)
 	                                 "security_admin");
 	{
 		char maxage[64] = "";
-		const struct policy *pp = first_policy(g->req->set, "password.rotation");
+		const struct policy *pp = policy_find_control(g->req->set, "password.rotation");
 
 		if (pp) {
 			struct policy_duration md = policy_param_duration(pp, "max_age");
@@ -1460,7 +1450,7 @@ static void ppm_text(char out[16], int64_t ppm)
 
 static json_t *dmarc_json(struct gather *g)
 {
-	const struct policy *pol = first_policy(g->req->set, "dmarc.alignment");
+	const struct policy *pol = policy_find_control(g->req->set, "dmarc.alignment");
 	json_t *figs = json_object_get(figures_of(g, "dmarc.alignment"), "domains");
 	json_t *doms = json_array();
 	int64_t warn = pol ? policy_param_ratio_ppm(pol, "warn_below") : 980000,

@@ -13,23 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct policy *policy_of(const struct policy_set *set, const char *control)
-{
-	const struct policy *p = NULL;
-	size_t i;
-
-	for (i = 0; set && i < set->n; i++)
-		if (strcmp(set->policies[i].control, control) == 0)
-			p = &set->policies[i];
-	return p;
-}
-
 /* A NULL-terminated copy of the strings of a policy's array parameter;
  * NULL when it has none. *oom is set when memory ran out. */
 static char **strings_of(const struct policy_set *set, const char *control, const char *param,
                          int *oom)
 {
-	const struct policy *p = policy_of(set, control);
+	const struct policy *p = policy_find_control(set, control);
 	json_t *a, *v;
 	char **out;
 	size_t i, n = 0;
@@ -74,7 +63,7 @@ static json_t *strings_json(char *const *s)
 int alerts_settings_of(struct alerts_settings *out, const json_t *rules, const char *zone,
                        const char *hours, const struct policy_set *set)
 {
-	const struct policy *mass = policy_of(set, "send.mass_approval");
+	const struct policy *mass = policy_find_control(set, "send.mass_approval");
 	int oom = 0;
 
 	memset(out, 0, sizeof(*out));

@@ -17,6 +17,7 @@
 #include "lib/jcs.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,20 @@ struct vreader {
 	pthread_cond_t cv;
 };
 
+/* Tampering found at seq bad: the reader's problem, said as fmt. */
+static void reader_tampered(struct vreader *r, int64_t bad, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void reader_tampered(struct vreader *r, int64_t bad, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	r->rc = AK_ETAMPERED;
+	r->bad = bad;
+}
+
 static int reader_fail(struct vreader *r, int rc, int64_t bad)
 {
 	r->rc = rc;
@@ -327,29 +342,29 @@ static void *reader_main(void *arg)
 
 		if (seq != expect) {
 			if (seq < expect)
-				ak_error_code(AK_ETAMPERED, "seq %lld: out of order", (long long)seq);
+				reader_tampered(r, seq, "seq %lld: out of order", (long long)seq);
 			else
-				ak_error_code(AK_ETAMPERED,
-					      "seq %lld: missing (the next entry stored is seq %lld; "
-					      "deleted?)",
-					      (long long)expect, (long long)seq);
-			reader_fail(r, AK_ETAMPERED, seq < expect ? seq : expect);
+				reader_tampered(
+				        r, expect,
+				        "seq %lld: missing (the next entry stored is seq %lld; "
+				        "deleted?)",
+				        (long long)expect, (long long)seq);
 			break;
 		}
 		if (seq > r->head_size) {
-			ak_error_code(AK_ETAMPERED,
-				      "seq %lld: beyond the %lld entries the head records (inserted "
-				      "behind akashi's back?)",
-				      (long long)seq, (long long)r->head_size);
-			reader_fail(r, AK_ETAMPERED, seq);
+			reader_tampered(
+			        r, seq,
+			        "seq %lld: beyond the %lld entries the head records (inserted "
+			        "behind akashi's back?)",
+			        (long long)seq, (long long)r->head_size);
 			break;
 		}
 		if (bytes == NULL || (stored = evidence_entry_seq(bytes, len, &rcv)) != seq) {
-			ak_error_code(AK_ETAMPERED,
-			              "seq %lld: the stored entry carries seq %lld (rows moved or "
-			              "renumbered?)",
-			              (long long)seq, (long long)(bytes ? stored : -1));
-			reader_fail(r, AK_ETAMPERED, seq);
+			reader_tampered(
+			        r, seq,
+			        "seq %lld: the stored entry carries seq %lld (rows moved or "
+			        "renumbered?)",
+			        (long long)seq, (long long)(bytes ? stored : -1));
 			break;
 		}
 		if (evidence_leaf_hash(r->h, bytes, len, b->leaf[b->n]) != 0) {
@@ -358,21 +373,20 @@ static void *reader_main(void *arg)
 		}
 		if (sqlite3_column_bytes(r->s, 1) != 32 ||
 		    memcmp(b->leaf[b->n], sqlite3_column_blob(r->s, 1), 32) != 0) {
-			ak_error_code(AK_ETAMPERED,
-				      "seq %lld: the entry's bytes do not match its stored leaf hash "
-				      "(edited?)",
-				      (long long)seq);
-			reader_fail(r, AK_ETAMPERED, seq);
+			reader_tampered(
+			        r, seq,
+			        "seq %lld: the entry's bytes do not match its stored leaf hash "
+			        "(edited?)",
+			        (long long)seq);
 			break;
 		}
 		/* received never goes back along seq (EVIDENCE-FORMAT.md). */
 		if (rcv == NULL || memcmp(rcv, received, 27) < 0) {
-			ak_error_code(AK_ETAMPERED,
-			              rcv ? "seq %lld: received %.27s is earlier than the entry "
-			                    "before it (%.27s)"
-			                  : "seq %lld: no received time in its place",
-			              (long long)seq, rcv ? rcv : "", received);
-			reader_fail(r, AK_ETAMPERED, seq);
+			reader_tampered(r, seq,
+			                rcv ? "seq %lld: received %.27s is earlier than the entry "
+			                      "before it (%.27s)"
+			                    : "seq %lld: no received time in its place",
+			                (long long)seq, rcv ? rcv : "", received);
 			break;
 		}
 		memcpy(received, rcv, 27);
@@ -381,11 +395,10 @@ static void *reader_main(void *arg)
 		 * covered unchecked against its signature). */
 		if (kind && strcmp(kind, "checkpoint") == 0 &&
 		    !(ncp < v->ncps && v->cps[ncp].entry_seq == seq)) {
-			ak_error_code(AK_ETAMPERED,
-			              "seq %lld: a checkpoint entry whose checkpoint row is gone "
-			              "(deleted?)",
-			              (long long)seq);
-			reader_fail(r, AK_ETAMPERED, seq);
+			reader_tampered(r, seq,
+			                "seq %lld: a checkpoint entry whose checkpoint row is gone "
+			                "(deleted?)",
+			                (long long)seq);
 			break;
 		}
 		if (ncp < v->ncps && v->cps[ncp].entry_seq == seq) {

@@ -112,24 +112,113 @@ int evidence_prepare_statements(struct evidence_store *st)
 	int rc;
 
 	if ((rc = evidence_stmt(st, &st->st_insert,
-				"INSERT INTO entries(seq, kind, time, leaf, bytes) "
-				"VALUES(?, ?, ?, ?, ?)")) != 0 ||
+	                        "INSERT INTO entries(seq, kind, time, leaf, bytes) "
+	                        "VALUES(?, ?, ?, ?, ?)")) != 0 ||
 	    (rc = evidence_stmt(st, &st->st_dedupe,
-				"INSERT OR IGNORE INTO dedupe(key) VALUES(?)")) != 0 ||
+	                        "INSERT OR IGNORE INTO dedupe(key, seq) VALUES(?, ?)")) != 0 ||
 	    (rc = evidence_stmt(st, &st->st_tree,
-				"INSERT INTO tree(level, idx, hash) VALUES(?, ?, ?)")) != 0)
+	                        "INSERT INTO tree(level, idx, hash) VALUES(?, ?, ?)")) != 0)
 		return rc;
 	return 0;
 }
 
-int evidence_insert_dedupe(struct evidence_store *st, const unsigned char key[EVIDENCE_DKEY_LEN])
+int evidence_insert_dedupe(struct evidence_store *st, const unsigned char key[EVIDENCE_DKEY_LEN],
+                           int64_t seq)
 {
 	int rc;
 
 	sqlite3_bind_blob(st->st_dedupe, 1, key, EVIDENCE_DKEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st->st_dedupe, 2, seq);
 	rc = sqlite3_step(st->st_dedupe) == SQLITE_DONE ? (sqlite3_changes(st->db) ? 1 : 0)
 							: evidence_sqlerr(st, "dedupe");
 	sqlite3_reset(st->st_dedupe);
+	return rc;
+}
+
+/* Is the entry at seq r: the same kind, time, body and source? 1 if so, 0
+ * if not (or if there is no such entry), <0 on error. The entry ends with
+ * ,"source":<string>,"time":"<tm>"} and a quote inside a JSON string is
+ * escaped, so comparing that tail compares the source. */
+static int stored_same(struct evidence_store *st, int64_t seq, const struct evidence_record *r,
+                       const char *tm, size_t tm_len)
+{
+	sqlite3_stmt *q;
+	const char *bytes, *body;
+	size_t len, body_len;
+	int rc, same = 0;
+
+	if ((rc = evidence_stmt(st, &st->st_entry_get,
+	                        "SELECT kind, time, bytes FROM entries WHERE seq = ?")) != 0)
+		return rc;
+	q = st->st_entry_get;
+	sqlite3_bind_int64(q, 1, seq);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE ? 0 : evidence_sqlerr(st, "reading an entry");
+		sqlite3_reset(q);
+		return rc;
+	}
+	bytes = (const char *)sqlite3_column_blob(q, 2);
+	len = (size_t)sqlite3_column_bytes(q, 2);
+	ak_buf_reset(&st->scratch);
+	if (strcmp((const char *)sqlite3_column_text(q, 0), r->kind) == 0 &&
+	    sqlite3_column_int64(q, 1) == r->time_us && bytes &&
+	    evidence_entry_body(bytes, len, &body, &body_len) == 0 && body_len == r->body_len &&
+	    memcmp(body, r->body, body_len) == 0) {
+		struct ak_buf *t = &st->scratch;
+
+		if ((rc = ak_buf_puts(t, ",\"source\":")) != 0 ||
+		    (rc = ak_jcs_write_string(t, r->source, r->source_len)) != 0 ||
+		    (rc = ak_buf_puts(t, ",\"time\":\"")) != 0 ||
+		    (rc = ak_buf_append(t, tm, tm_len)) != 0 || (rc = ak_buf_puts(t, "\"}")) != 0) {
+			sqlite3_reset(q);
+			return rc;
+		}
+		same = len >= t->len && memcmp(bytes + len - t->len, t->data, t->len) == 0;
+	}
+	sqlite3_reset(q);
+	return same;
+}
+
+int evidence_dedupe_confirm(struct evidence_store *st, const unsigned char key[EVIDENCE_DKEY_LEN],
+                            const struct evidence_record *r, int64_t seq, const char *tm,
+                            size_t tm_len)
+{
+	sqlite3_stmt *q;
+	int rc, found = 0;
+
+	if (!r->dedupe_confirm)
+		return 1;
+	if ((rc = evidence_stmt(st, &st->st_dedupe_seqs,
+	                        "SELECT seq FROM dedupe WHERE key = ?1 UNION ALL "
+	                        "SELECT seq FROM dedupe_more WHERE key = ?1")) != 0)
+		return rc;
+	q = st->st_dedupe_seqs;
+	sqlite3_bind_blob(q, 1, key, EVIDENCE_DKEY_LEN, SQLITE_STATIC);
+	while (!found && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		/* A key kept before seqs were (dedupe_upgrade()) cannot be
+		 * confirmed: a duplicate, as it always was. */
+		if (sqlite3_column_type(q, 0) == SQLITE_NULL)
+			found = 1;
+		else if ((found = stored_same(st, sqlite3_column_int64(q, 0), r, tm, tm_len)) < 0)
+			break;
+	}
+	if (found < 0 || (!found && rc != SQLITE_DONE)) {
+		rc = found < 0 ? found : evidence_sqlerr(st, "dedupe");
+		sqlite3_reset(q);
+		return rc;
+	}
+	sqlite3_reset(q);
+	if (found)
+		return 1;
+	if ((rc = evidence_stmt(st, &st->st_dedupe_more,
+	                        "INSERT INTO dedupe_more(key, seq) VALUES(?, ?)")) != 0)
+		return rc;
+	q = st->st_dedupe_more;
+	sqlite3_bind_blob(q, 1, key, EVIDENCE_DKEY_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, seq);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : evidence_sqlerr(st, "dedupe");
+	sqlite3_reset(q);
 	return rc;
 }
 
@@ -236,9 +325,13 @@ int evidence_append_locked(struct evidence_store *st, struct evidence_head *head
 		}
 		if (r->dedupe) {
 			if ((rc = evidence_dedupe_key(st->h, r, dkey)) != 0 ||
-			    (rc = evidence_insert_dedupe(st, dkey)) < 0)
+			    (rc = evidence_insert_dedupe(st, dkey, seq)) < 0)
 				return rc;
-			if (rc == 0) {
+			/* The key was there: a duplicate, if confirmed. */
+			if (rc == 0 && (rc = evidence_dedupe_confirm(st, dkey, r, seq, tm,
+			                                             (size_t)tm_len)) != 0) {
+				if (rc < 0)
+					return rc;
 				res.duplicates++;
 				continue;
 			}

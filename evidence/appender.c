@@ -6,7 +6,8 @@
  * head it leads to (after). The writer takes the write lock, reads the
  * head, and if it is still `base` inserts the prepared rows as they are;
  * the dedupe key of every record is inserted first, and a key already
- * present (a duplicate) sends the batch down the ordinary path, as does a
+ * present (a duplicate, or a collision that evidence_dedupe_confirm()
+ * tells apart) sends the batch down the ordinary path, as does a
  * head moved by another writer. Either way the batch is one transaction and
  * the log is exactly what evidence_append() would have made of it; the
  * ordinary path then tells the preparing side the real head so the batches
@@ -174,7 +175,8 @@ static int commit_prepared(struct evidence_store *st, struct pbatch *b,
 	for (i = 0; i < b->n; i++) {
 		if (!b->recs[i].dedupe)
 			continue;
-		if ((rc = evidence_insert_dedupe(st, b->dkey[i])) <= 0)
+		if ((rc = evidence_insert_dedupe(st, b->dkey[i], b->base.size + 1 + (int64_t)i)) <=
+		    0)
 			return rc;
 	}
 	for (i = 0; i < b->n; i++) {

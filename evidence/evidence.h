@@ -185,6 +185,12 @@ struct evidence_record {
 	 * duplicate and not appended. NULL: never a duplicate. */
 	const void *dedupe;
 	size_t dedupe_len;
+	/* Nonzero when the dedupe material stands for the source and body
+	 * through a hash rather than being the source's own event id: such a
+	 * record is a duplicate only if a stored entry under its key also has
+	 * the same kind, time, source and body bytes. A different record that
+	 * shares the key (a hash collision, chosen or not) is appended. */
+	int dedupe_confirm;
 	/* The body already parsed (a const struct ak_jv *), handed to
 	 * indexers so they need not parse it again; may be NULL. */
 	const void *parsed;

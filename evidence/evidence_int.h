@@ -73,6 +73,7 @@ struct evidence_store {
 	struct ak_buf scratch; /* entry assembly */
 	/* cached statements (prepared on first use) */
 	sqlite3_stmt *st_insert, *st_dedupe, *st_tree, *st_head_get, *st_head_put;
+	sqlite3_stmt *st_dedupe_seqs, *st_dedupe_more, *st_entry_get; /* confirming duplicates */
 	sqlite3_stmt *st_leaves, *st_node; /* proofs */
 	sqlite3_stmt *st_indexed;          /* state.indexed upto, by indexer name */
 };
@@ -106,8 +107,17 @@ int evidence_assemble(struct ak_buf *b, const struct evidence_record *r, int64_t
 /* Set head->received_us to now (never earlier than before) and format it. */
 int evidence_received_now(struct evidence_head *head, char out[40]);
 int evidence_prepare_statements(struct evidence_store *st);
-/* 1 if the key was new, 0 if it was there (a duplicate), <0 on error. */
-int evidence_insert_dedupe(struct evidence_store *st, const unsigned char key[EVIDENCE_DKEY_LEN]);
+/* 1 if the key was new (now kept for the entry seq), 0 if it was
+ * already there, <0 on error. */
+int evidence_insert_dedupe(struct evidence_store *st, const unsigned char key[EVIDENCE_DKEY_LEN],
+                           int64_t seq);
+/* r's key was already there: 1 if r is a duplicate, 0 if it is not (a
+ * record with dedupe_confirm whose key no stored entry like it has; the
+ * key is then also kept for seq, the entry r will be), <0 on error. tm is
+ * r's time as entries spell it. */
+int evidence_dedupe_confirm(struct evidence_store *st, const unsigned char key[EVIDENCE_DKEY_LEN],
+                            const struct evidence_record *r, int64_t seq, const char *tm,
+                            size_t tm_len);
 int evidence_insert_nodes(struct evidence_store *st, const struct evidence_node *nodes, size_t n);
 /* Insert the entry row and run the indexers on it. */
 int evidence_insert_entry(struct evidence_store *st, const struct evidence_entry *e,

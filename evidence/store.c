@@ -30,31 +30,36 @@
 #define BUSY_TIMEOUT_MS 60000
 
 static const char schema[] =
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-	"CREATE TABLE keys(key_hash BLOB PRIMARY KEY, name TEXT NOT NULL,"
-	" pubkey BLOB NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
-	/* leaf before bytes: proofs read leaves without touching the
-	 * overflow pages of large entries. */
-	"CREATE TABLE entries(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
-	" time INTEGER NOT NULL, leaf BLOB NOT NULL, bytes BLOB NOT NULL);"
-	"CREATE TABLE tree(level INTEGER NOT NULL, idx INTEGER NOT NULL,"
-	" hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
-	"CREATE TABLE head(id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,"
-	" chain BLOB NOT NULL, frontier BLOB NOT NULL, received INTEGER NOT NULL);"
-	"INSERT INTO head VALUES(1, 0, zeroblob(32), x'', 0);"
-	"CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, root BLOB NOT NULL,"
-	" chain BLOB NOT NULL, made INTEGER NOT NULL, note TEXT NOT NULL,"
-	" entry_seq INTEGER NOT NULL);"
-	/* Dedupe keys start with the event time, so keys of a time-ordered
-	 * input land at the end of the b-tree instead of all over it. */
-	"CREATE TABLE dedupe(key BLOB PRIMARY KEY) WITHOUT ROWID;"
-	"CREATE TABLE catalog(kind TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL,"
-	" PRIMARY KEY(kind, time, seq)) WITHOUT ROWID;"
-	"CREATE INDEX catalog_time ON catalog(time, seq);"
-	"CREATE VIRTUAL TABLE fts USING fts5(text, content='', tokenize='trigram');"
-	"CREATE TABLE derived(name TEXT PRIMARY KEY, upto INTEGER NOT NULL) WITHOUT ROWID;"
-	"INSERT INTO derived VALUES('fts', 0);"
-	"INSERT INTO derived VALUES('catalog', 0);";
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+        "CREATE TABLE keys(key_hash BLOB PRIMARY KEY, name TEXT NOT NULL,"
+        " pubkey BLOB NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID;"
+        /* leaf before bytes: proofs read leaves without touching the
+         * overflow pages of large entries. */
+        "CREATE TABLE entries(seq INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+        " time INTEGER NOT NULL, leaf BLOB NOT NULL, bytes BLOB NOT NULL);"
+        "CREATE TABLE tree(level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+        " hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+        "CREATE TABLE head(id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,"
+        " chain BLOB NOT NULL, frontier BLOB NOT NULL, received INTEGER NOT NULL);"
+        "INSERT INTO head VALUES(1, 0, zeroblob(32), x'', 0);"
+        "CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, root BLOB NOT NULL,"
+        " chain BLOB NOT NULL, made INTEGER NOT NULL, note TEXT NOT NULL,"
+        " entry_seq INTEGER NOT NULL);"
+        /* Dedupe keys start with the event time, so keys of a time-ordered
+         * input land at the end of the b-tree instead of all over it. seq is
+         * the entry the key was made for: NULL in a store written before it
+         * was kept (dedupe_upgrade()). */
+        "CREATE TABLE dedupe(key BLOB PRIMARY KEY, seq INTEGER) WITHOUT ROWID;"
+        /* The rare second record under a key (evidence_dedupe_confirm()). */
+        "CREATE TABLE dedupe_more(key BLOB NOT NULL, seq INTEGER NOT NULL,"
+        " PRIMARY KEY(key, seq)) WITHOUT ROWID;"
+        "CREATE TABLE catalog(kind TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL,"
+        " PRIMARY KEY(kind, time, seq)) WITHOUT ROWID;"
+        "CREATE INDEX catalog_time ON catalog(time, seq);"
+        "CREATE VIRTUAL TABLE fts USING fts5(text, content='', tokenize='trigram');"
+        "CREATE TABLE derived(name TEXT PRIMARY KEY, upto INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO derived VALUES('fts', 0);"
+        "INSERT INTO derived VALUES('catalog', 0);";
 
 int evidence_sqlerr(struct evidence_store *st, const char *what)
 {
@@ -387,6 +392,9 @@ static void store_free(struct evidence_store *st)
 			st->ix[i].close(st->ix[i].ctx);
 	sqlite3_finalize(st->st_insert);
 	sqlite3_finalize(st->st_dedupe);
+	sqlite3_finalize(st->st_dedupe_seqs);
+	sqlite3_finalize(st->st_dedupe_more);
+	sqlite3_finalize(st->st_entry_get);
 	sqlite3_finalize(st->st_tree);
 	sqlite3_finalize(st->st_head_get);
 	sqlite3_finalize(st->st_head_put);
@@ -542,6 +550,47 @@ static int read_meta(struct evidence_store *st, const char *key, char *out, size
 	return rc;
 }
 
+static int dedupe_has_seq(struct evidence_store *st, int *yes)
+{
+	sqlite3_stmt *s = NULL;
+
+	*yes = 0;
+	if (sqlite3_prepare_v2(
+	            st->db, "SELECT count(*) FROM pragma_table_info('dedupe') WHERE name = 'seq'",
+	            -1, &s, NULL) != SQLITE_OK)
+		return evidence_sqlerr(st, "reading the dedupe table");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*yes = sqlite3_column_int(s, 0) > 0;
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* Stores written before duplicates were confirmed have dedupe(key)
+ * alone: add the seq column (NULL for the keys already there, which stay
+ * duplicates unconfirmed, as they were) and dedupe_more. Once, under the
+ * write lock; a read-only open never appends and needs neither. */
+static int dedupe_upgrade(struct evidence_store *st)
+{
+	int rc, yes;
+
+	if ((rc = dedupe_has_seq(st, &yes)) != 0 || yes)
+		return rc;
+	if ((rc = evidence_begin(st)) != 0)
+		return rc;
+	/* Another process may have done it meanwhile. */
+	if ((rc = dedupe_has_seq(st, &yes)) == 0 && !yes)
+		rc = evidence_exec(st,
+		                   "ALTER TABLE dedupe ADD COLUMN seq INTEGER;"
+		                   "CREATE TABLE dedupe_more(key BLOB NOT NULL,"
+		                   " seq INTEGER NOT NULL, PRIMARY KEY(key, seq)) WITHOUT ROWID;");
+	if (rc != 0) {
+		evidence_rollback(st);
+		ak_error_prefix("upgrading the dedupe table");
+		return rc;
+	}
+	return evidence_commit(st);
+}
+
 int evidence_open(struct evidence_store **out, const char *dir, int flags)
 {
 	struct evidence_store *st = NULL;
@@ -589,6 +638,8 @@ int evidence_open(struct evidence_store **out, const char *dir, int flags)
 		    (rc = raw_public_key(st->key, st->pub)) != 0)
 			goto done;
 		st->have_pub = 1;
+		if ((rc = dedupe_upgrade(st)) != 0)
+			goto done;
 	}
 	*out = st;
 	st = NULL;

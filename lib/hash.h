@@ -8,7 +8,9 @@
  * use SipHash).
  *
  * Its values are part of the store's dedupe keys (auditd/ingest/pipeline.c;
- * pinned by tests/e2e/dedupe.t): what it computes must never change.
+ * pinned by tests/e2e/dedupe.t): what it computes must never change. A
+ * collision there does not drop a record: the store confirms such a
+ * duplicate against the stored entry (evidence_record.dedupe_confirm).
  */
 #ifndef AK_HASH_H
 #define AK_HASH_H

@@ -225,6 +225,7 @@ static void skip(void *ctx, const char *where, const char *why)
 
 struct spool_hdr {
 	uint32_t kind_len, source_len, body_len, dedupe_len;
+	uint32_t confirm; /* evidence_record.dedupe_confirm */
 	int64_t time_us;
 };
 
@@ -257,8 +258,8 @@ static int spool_open(struct ingest_pipeline *p)
 }
 
 static int spool_write(struct ingest_pipeline *p, const char *kind, int64_t time_us,
-		       const char *source, size_t source_len, const char *body, size_t body_len,
-		       const char *dedupe, size_t dedupe_len)
+                       const char *source, size_t source_len, const char *body, size_t body_len,
+                       const char *dedupe, size_t dedupe_len, int confirm)
 {
 	struct spool_hdr h;
 	struct ak_buf *r = &p->record;
@@ -271,6 +272,7 @@ static int spool_write(struct ingest_pipeline *p, const char *kind, int64_t time
 		h.source_len = (uint32_t)source_len;
 		h.body_len = (uint32_t)body_len;
 		h.dedupe_len = (uint32_t)dedupe_len;
+		h.confirm = (uint32_t)confirm;
 		h.time_us = time_us;
 		if ((rc = ak_buf_append(&p->mem, &h, sizeof(h))) != 0 ||
 		    (rc = ak_buf_append(&p->mem, kind, h.kind_len + 1)) != 0 ||
@@ -284,6 +286,7 @@ static int spool_write(struct ingest_pipeline *p, const char *kind, int64_t time
 	h.source_len = (uint32_t)source_len;
 	h.body_len = (uint32_t)body_len;
 	h.dedupe_len = (uint32_t)dedupe_len;
+	h.confirm = (uint32_t)confirm;
 	h.time_us = time_us;
 	/* One write call per record into the stream's buffer. */
 	ak_buf_reset(r);
@@ -428,8 +431,11 @@ static int emit_record(struct ingest_pipeline *p, const struct checked *r)
 	}
 	if (rc != 0)
 		return rc;
+	/* An identity that stands for the body through a 64-bit hash is
+	 * confirmed against the stored entry before a record counts as a
+	 * duplicate: a body made to collide cannot hide a later record. */
 	if ((rc = spool_write(p, r->kind, r->time_us, r->source, r->source_len, r->body,
-			      r->body_len, p->material.data, p->material.len)) != 0)
+	                      r->body_len, p->material.data, p->material.len, r->id == NULL)) != 0)
 		return rc;
 	p->counts.records++;
 	return 0;
@@ -1086,6 +1092,7 @@ int ingest_pipeline_take(struct ingest_pipeline *p, struct ingest_batch *out)
 		r->body_len = h.body_len;
 		r->dedupe = r->body + h.body_len;
 		r->dedupe_len = h.dedupe_len;
+		r->dedupe_confirm = (int)h.confirm;
 		off += need;
 	}
 	b.n = i;
@@ -1150,6 +1157,7 @@ int ingest_pipeline_commit(struct ingest_pipeline *p, struct ingest_counts *out)
 		r.body_len = h.body_len;
 		r.dedupe = r.body + h.body_len;
 		r.dedupe_len = h.dedupe_len;
+		r.dedupe_confirm = (int)h.confirm;
 		if ((rc = evidence_appender_add(app, &r)) != 0)
 			goto done;
 	}

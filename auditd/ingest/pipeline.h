@@ -29,7 +29,11 @@
  * identical records (same time, source and body) came before it in the
  * same input (so ten identical failed logins in one second stay ten events,
  * and reading the same log twice still adds nothing). The count looks back
- * over at least the last 262,144 distinct records of the input.
+ * over at least the last 262,144 distinct records of the input. The hash
+ * is fast, not cryptographic, so such a record is a duplicate only when
+ * the entry stored under its key has the same source and body
+ * (evidence_record.dedupe_confirm): a body made to collide with a later
+ * record's cannot keep that record out of the log.
  */
 #ifndef AUDITD_INGEST_PIPELINE_H
 #define AUDITD_INGEST_PIPELINE_H

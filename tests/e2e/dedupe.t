@@ -102,4 +102,52 @@ want=$(cat <<'KEYS'
 KEYS
 )
 is "$keys" "$want" "the dedupe keys are those of earlier versions, byte for byte"
+
+# A record without an event id is known by its kind, time, source and a
+# 64-bit hash of its body, a hash that is fast, not cryptographic. Someone
+# with ingest rights who can guess a later record (an opt-out from the web
+# form, at a known second) could append first a record of their own whose
+# body collides with it; were the key the whole truth, the genuine opt-out
+# would then be counted as a duplicate and never reach the log.
+C=$T/c
+new_store "$C"
+genuine='{"action":"opt_out","list":"news","method":"form","subject":"b@example.com"}'
+forged=$(python3 "$ROOT/tests/e2e/lib/collide64.py" "$genuine")
+like "$forged" '"list":"offers"' "a forged opt-out from another list whose body hash is the genuine one's"
+rec() { printf '{"kind":"consent","time":"%s","source":"web","body":%s}\n' "$1" "$2"; }
+rec 2026-07-01T08:00:00Z '{"action":"opt_in","list":"news","method":"double_opt_in","proof":{"confirmation_id":"c-1","confirmed_at":"2026-07-01T08:05:00Z","ip":"192.0.2.1"},"subject":"b@example.com"}' >"$T/optin.jsonl"
+rec 2026-07-01T09:00:00Z "$forged" >"$T/forged.jsonl"
+rec 2026-07-01T09:00:00Z "$genuine" >"$T/genuine.jsonl"
+out=$("$AKASHI" --store "$C" ingest "$T/optin.jsonl" "$T/forged.jsonl" 2>&1)
+like "$out" "^2 appended" "an opt-in to news, then the forged record"
+is "$(sqlite3 "$C/akashi.db" "SELECT count(*) FROM dedupe")" 2 "under the key the opt-out will have"
+out=$("$AKASHI" --store "$C" ingest "$T/genuine.jsonl" 2>&1)
+like "$out" "^1 appended, 0 duplicates" "the genuine opt-out is appended all the same"
+like "$("$AKASHI" --store "$C" log --from 3 --to 3)" '"list":"news","method":"form"' "and is in the log"
+out=$("$AKASHI" --store "$C" ingest "$T/genuine.jsonl" "$T/forged.jsonl" 2>&1)
+like "$out" "^0 appended, 2 duplicates" "each of the two is known again"
+is "$(sqlite3 "$C/akashi.db" "SELECT count(*) FROM dedupe_more")" 1 \
+	"the second record under the key is kept beside it"
+"$AKASHI" --store "$C" gate --rcpt b@example.com --list news --stream marketing >/dev/null 2>&1
+is "$?" 1 "and the gate denies the address that opted out of news"
+
+# A store written before seqs were kept has dedupe(key) alone. Its first
+# writable open adds the column; its keys stay duplicates (they cannot be
+# confirmed), so feeding the same inputs again appends nothing.
+O=$T/old
+new_store "$O"
+"$AKASHI" --store "$O" ingest "$T/native.jsonl" >/dev/null 2>&1
+sqlite3 "$O/akashi.db" "CREATE TABLE d(key BLOB PRIMARY KEY) WITHOUT ROWID;
+	INSERT INTO d SELECT key FROM dedupe; DROP TABLE dedupe; DROP TABLE dedupe_more;
+	ALTER TABLE d RENAME TO dedupe;"
+out=$("$AKASHI" --store "$O" ingest "$T/native.jsonl" 2>&1)
+like "$out" "^0 appended, 3 duplicates" "an older store: the same input again appends nothing"
+is "$(sqlite3 "$O/akashi.db" "SELECT count(*) FROM dedupe WHERE seq IS NULL")" 3 \
+	"its keys are kept as they were"
+out=$("$AKASHI" --store "$O" ingest "$T/genuine.jsonl" 2>&1)
+like "$out" "^1 appended" "and a new record"
+is "$(sqlite3 "$O/akashi.db" "SELECT seq FROM dedupe WHERE seq IS NOT NULL")" 4 \
+	"gets its key with its seq"
+"$AKASHI" --store "$O" verify >/dev/null 2>&1
+is "$?" 0 "the store verifies"
 done_testing

@@ -1048,9 +1048,46 @@ static void drained_done(struct writer_job *j)
 	final_submit(d);
 }
 
+/* Behind every request received: then the alerts, then the end. */
+static void drain_writer(struct daemon *d)
+{
+	struct writer_job *j = writer_job_new(WRITER_CALL);
+
+	if (j == NULL) {
+		final_submit(d);
+		return;
+	}
+	j->call = drained_call;
+	j->ctx = d;
+	j->done = drained_done;
+	if (writer_submit(d->writer, j) != 0) {
+		writer_job_free(j);
+		final_submit(d);
+	}
+}
+
+static void *quiesce_main(void *arg)
+{
+	struct daemon *d = arg;
+
+	delivery_service_quiesce(d);
+	event_active(d->ev_quiesced, 0, 0);
+	return NULL;
+}
+
+static void on_quiesced(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	pthread_join(d->quiesce_thread, NULL);
+	d->quiesce_started = 0;
+	drain_writer(d);
+}
+
 static void shutdown_start(struct daemon *d, const char *why)
 {
-	struct writer_job *j;
 	struct timeval tv = {0, 10000};
 
 	if (d->draining)
@@ -1060,18 +1097,15 @@ static void shutdown_start(struct daemon *d, const char *why)
 	http_stop_accepting(d);
 	set_timer(d, &d->ev_checkpoint, 0, NULL);
 	set_timer(d, &d->ev_audit, 0, NULL);
-	/* Behind every request received: then the alerts, then the end. */
-	if ((j = writer_job_new(WRITER_CALL)) == NULL) {
-		final_submit(d);
-	} else {
-		j->call = drained_call;
-		j->ctx = d;
-		j->done = drained_done;
-		if (writer_submit(d->writer, j) != 0) {
-			writer_job_free(j);
-			final_submit(d);
-		}
-	}
+	/* First the delivery engine and the SMTP gateway finish what is on
+	 * the wire, so that their outcomes (sent, deferred, blocked) are in
+	 * the log before "stop" and under the final checkpoint; the loop
+	 * keeps answering requests meanwhile. */
+	if (d->delivery && (d->ev_quiesced = event_new(d->base, -1, 0, on_quiesced, d)) != NULL &&
+	    pthread_create(&d->quiesce_thread, NULL, quiesce_main, d) == 0)
+		d->quiesce_started = 1;
+	else
+		drain_writer(d);
 	d->ev_drain = event_new(d->base, -1, EV_PERSIST, on_drain, d);
 	if (d->ev_drain)
 		event_add(d->ev_drain, &tv);
@@ -1353,6 +1387,10 @@ done:
 		cli_error("serve", rc);
 	/* Delivery first, then the alerts thread: what they append or raise
 	 * still goes to the writer. */
+	if (d->quiesce_started)
+		pthread_join(d->quiesce_thread, NULL);
+	if (d->ev_quiesced)
+		event_free(d->ev_quiesced);
 	delivery_service_stop(d);
 	if (d->smtp_fd >= 0)
 		close(d->smtp_fd);

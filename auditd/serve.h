@@ -108,6 +108,11 @@ struct daemon {
 	char alerts_zone[64], alerts_hours[64];
 	json_t *alerts_made; /* loop thread: what the detectors were made from (start_alerts) */
 	struct delivery_service *delivery; /* auditd/delivery/http_campaigns.c */
+	/* SIGTERM: delivery_service_quiesce() on a thread of its own, then
+	 * ev_quiesced on the loop carries the shutdown on. */
+	pthread_t quiesce_thread;
+	int quiesce_started;
+	struct event *ev_quiesced;
 	int smtp_fd; /* smtp.listen, bound before privileges drop; -1 when off or handed over */
 };
 

@@ -264,8 +264,15 @@ struct daemon;
  * memory: a configuration that keeps the engine off is logged and the
  * route answers 503 with the reason. */
 int delivery_service_start(struct daemon *d);
-/* Stop it: messages on the wire finish (up to 10 s) and are recorded
- * through the writer, so call this before writer_stop(). */
+/* Stop sending: the SMTP gateway's transactions under way and the
+ * messages on the wire finish (up to 10 s each) and are recorded through
+ * the writer; nothing new is sent, what is queued stays for the next
+ * start. Blocks until then: any thread but the engine's (SIGTERM runs it
+ * on a thread of its own so the loop keeps answering). Once; later calls
+ * do nothing. */
+void delivery_service_quiesce(struct daemon *d);
+/* Quiesce it if that was not done, then free it; call before
+ * writer_stop(). Tasks posted to the engine meanwhile run here. */
 void delivery_service_stop(struct daemon *d);
 
 #endif

@@ -647,7 +647,7 @@ fail:
 	return 0;
 }
 
-void delivery_service_stop(struct daemon *d)
+void delivery_service_quiesce(struct daemon *d)
 {
 	struct delivery_service *svc = d->delivery;
 
@@ -657,7 +657,17 @@ void delivery_service_stop(struct daemon *d)
 	if (svc->running) {
 		delivery_stop(svc->eng);
 		pthread_join(svc->thread, NULL);
+		svc->running = 0;
 	}
+}
+
+void delivery_service_stop(struct daemon *d)
+{
+	struct delivery_service *svc = d->delivery;
+
+	if (svc == NULL)
+		return;
+	delivery_service_quiesce(d);
 	delivery_free(svc->eng); /* runs tasks still posted: their answers go nowhere */
 	smtp_server_free(svc->smtp);
 	answers_cb(-1, 0, svc);

@@ -294,6 +294,45 @@ for mode in 354 421 close; do
 	is "$(entries scripted-$mode | grep -c bounced)" 1 "... and one bounced entry"
 done
 
+# --- SIGTERM while a message is on the wire --------------------------------
+# The daemon stops sending first: the message on the wire gets its answer,
+# and its sent entry is in the log before "stop", under the final
+# checkpoint (it used to be appended after both).
+$PY "$LIB/smtp-scripted.py" --port-file "$T/slow.port" --data slow --delay 2 >"$T/slow.out" 2>&1 &
+PIDS="$PIDS $!"
+for i in $(seq 100); do [ -s "$T/slow.port" ] && break; sleep 0.1; done
+DPORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$AKASHI" --store "$S" --config "$T/akashi.conf" serve --set listen=127.0.0.1:$DPORT \
+	--set checkpoint.interval=0 --set audit.interval=0 --set smtp.tls=off \
+	--set relay=127.0.0.1:$(cat "$T/slow.port") >"$T/daemon-slow.log" 2>&1 &
+DPID=$!
+PIDS="$PIDS $DPID"
+for i in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$DPORT/healthz" && break; sleep 0.05; done
+printf 'email\nslow1@ok.test\n' >r-slow.csv
+send send --via "http://127.0.0.1:$DPORT" --token "$TI" --campaign slow-1 --stream transactional \
+	--list orders --from news@example.com --template t3.eml --recipients r-slow.csv >/dev/null 2>&1
+for i in $(seq 200); do [ -e "$T/slow.port.data" ] && break; sleep 0.05; done
+kill -TERM $DPID
+wait $DPID
+is "$?" 0 "SIGTERM with a message on the wire: the daemon stops cleanly"
+order=$("$AKASHI" --store "$S" log | $PY -c '
+import json, sys
+sent = stop = 0
+for l in sys.stdin:
+    e = json.loads(l)
+    b = e["body"]
+    if e["kind"] == "send" and b.get("campaign") == "slow-1" and b["status"] == "sent":
+        sent = e["seq"]
+    if e["kind"] == "system" and b.get("event") == "stop":
+        stop = e["seq"]
+print(sent, stop)')
+set -- $order
+ok=$([ "$1" -gt 0 ] && [ "$1" -lt "$2" ] && echo yes || echo "no: sent $1, stop $2")
+is "$ok" yes "the message was answered and its sent entry comes before stop"
+last=$(sqlite3 "$S/akashi.db" "SELECT max(size) FROM checkpoints")
+ok=$([ "$last" -ge "$1" ] && echo yes || echo "no: checkpoint $last, sent $1")
+is "$ok" yes "and under the final checkpoint"
+
 # --- STARTTLS required but not offered: deferred, never in clear ---------
 printf 'email\nclear1@ok.test\n' >r7.csv
 out=$(send --set relay=localhost:$PLAIN_PORT send --campaign clear-1 --stream transactional \

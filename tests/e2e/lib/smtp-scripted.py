@@ -6,13 +6,17 @@
 #   354     go ahead anyway (a server that lost track of its recipients)
 #   421     shut down the session
 #   close   drop the connection without a word
+# or, with --data slow, accepts every RCPT, takes the message, creates
+# PORT_FILE.data, and answers 250 only after --delay seconds (a message
+# still on the wire when the sender is told to stop).
 #
-#   smtp-scripted.py --port-file F --data 354|421|close
-import argparse, socket, threading
+#   smtp-scripted.py --port-file F --data 354|421|close|slow [--delay S]
+import argparse, socket, threading, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port-file", required=True)
-ap.add_argument("--data", choices=["354", "421", "close"], required=True)
+ap.add_argument("--data", choices=["354", "421", "close", "slow"], required=True)
+ap.add_argument("--delay", type=float, default=3.0)
 a = ap.parse_args()
 
 
@@ -26,9 +30,17 @@ def session(c):
         elif verb == b"MAIL":
             c.sendall(b"250 2.1.0 ok\r\n")
         elif verb == b"RCPT":
-            c.sendall(b"550 5.1.1 no such user\r\n")
+            c.sendall(b"250 2.1.5 ok\r\n" if a.data == "slow" else b"550 5.1.1 no such user\r\n")
         elif verb == b"DATA":
-            if a.data == "354":
+            if a.data == "slow":
+                c.sendall(b"354 go ahead\r\n")
+                for body in f:
+                    if body == b".\r\n":
+                        break
+                open(a.port_file + ".data", "w").close()
+                time.sleep(a.delay)
+                c.sendall(b"250 2.0.0 queued slowly\r\n")
+            elif a.data == "354":
                 c.sendall(b"354 go ahead\r\n")
             elif a.data == "421":
                 c.sendall(b"421 4.3.2 shutting down\r\n")

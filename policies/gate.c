@@ -390,8 +390,10 @@ static int check(struct gate *g, const struct gate_request *rq, int64_t now,
 			break;
 		case GK_MASS: {
 			sqlite3_stmt *q = g->st[G_APPROVAL];
+			int by_day = rq->owner_day_size > rq->campaign_size;
+			int64_t size = by_day ? rq->owner_day_size : rq->campaign_size;
 
-			if (!rq->campaign || rq->campaign_size <= gp->threshold)
+			if (!rq->campaign || size <= gp->threshold)
 				continue;
 			sqlite3_reset(q);
 			sqlite3_bind_text(q, 1, rq->campaign, -1, SQLITE_STATIC);
@@ -400,7 +402,14 @@ static int check(struct gate *g, const struct gate_request *rq, int64_t now,
 				sqlite3_bind_text(q, 3, rq->owner, -1, SQLITE_STATIC);
 			else
 				sqlite3_bind_null(q, 3);
-			if ((rc = sqlite3_step(q)) == SQLITE_DONE)
+			if ((rc = sqlite3_step(q)) == SQLITE_DONE && by_day)
+				deny(d, p, 0,
+				     "%s handed in %lld recipients today (more than %lld), and "
+				     "campaign '%s' has no approval by someone other than %s",
+				     rq->owner ? rq->owner : "its owner", (long long)size,
+				     (long long)gp->threshold, rq->campaign,
+				     rq->owner ? rq->owner : "its owner");
+			else if (rc == SQLITE_DONE)
 				deny(d, p, 0,
 				     "campaign '%s' has %lld recipients (more than %lld) and no "
 				     "approval by someone other than %s",

@@ -30,6 +30,10 @@ struct gate_request {
 	int unsubscribe_headers; /* 1 List-Unsubscribe (https) + -Post present, 0 absent,
 				  * -1 unknown */
 	int64_t now_us;        /* 0: now */
+	/* Recipients the owner handed in on this UTC day under any campaign
+	 * (the SMTP gateway, where a tool names its own campaigns), or 0: when
+	 * larger, the mass-send rule counts it as the campaign's size. */
+	int64_t owner_day_size;
 };
 
 #define GATE_MAX_REASONS 12

@@ -286,9 +286,11 @@ struct dq_campaign {
 	int loaded;
 	/* A gateway message (submissions table): template_data is the
 	 * message; label the campaign its entries name; size the recipients
-	 * handed in under label so far. */
+	 * handed in under label so far; day_size those its owner handed in
+	 * on its UTC day, under any label. */
 	int raw;
 	char *label, *message_id, *via, *peer;
+	int64_t day_size;
 };
 
 void dq_campaign_clear(struct dq_campaign *c);

@@ -1535,6 +1535,7 @@ static int dispatch(struct delivery *d, const char *campaign, size_t max, struct
 		gq.campaign = k->name;
 		gq.owner = k->c.owner;
 		gq.campaign_size = k->c.size;
+		gq.owner_day_size = k->c.raw ? k->c.day_size : 0;
 		gq.unsubscribe_headers = k->marketing ? (url[0] ? 1 : 0) : -1;
 		gq.now_us = now;
 		if ((rc = gate_check(d->gate, &gq, &gd)) != 0)

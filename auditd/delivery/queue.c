@@ -42,6 +42,7 @@ enum {
 	S_CAMPAIGN_ADD,
 	S_SUBMISSION_ADD,
 	S_SUBMITTED_ADD,
+	S_DAY_ADD,
 	S_N
 };
 
@@ -75,6 +76,9 @@ static const char *const sql[S_N] = {
         [S_SUBMITTED_ADD] = "INSERT INTO submitted(campaign, recipients) VALUES (?1, ?2) ON "
                             "CONFLICT(campaign) DO UPDATE SET recipients = recipients + "
                             "excluded.recipients",
+        [S_DAY_ADD] = "INSERT INTO submitted_day(owner, day, recipients) VALUES (?1, ?2, ?3) ON "
+                      "CONFLICT(owner, day) DO UPDATE SET recipients = recipients + "
+                      "excluded.recipients",
         [S_MARK_SET] = "INSERT INTO meta(key, value) VALUES ('ev_mark', ?1) ON CONFLICT(key) DO "
                        "UPDATE SET value = excluded.value",
 };
@@ -103,6 +107,11 @@ static const char schema[] =
          * size the mass-approval gate sees. */
         "CREATE TABLE IF NOT EXISTS submitted(campaign TEXT PRIMARY KEY, "
         "recipients INTEGER NOT NULL);"
+        /* ... and per owner (the token) and UTC day (days since the epoch),
+         * whatever the campaign ids: a tool that names a new campaign for
+         * each message still makes one mass send. */
+        "CREATE TABLE IF NOT EXISTS submitted_day(owner TEXT NOT NULL, day INTEGER NOT NULL, "
+        "recipients INTEGER NOT NULL, PRIMARY KEY(owner, day)) WITHOUT ROWID;"
         /* What became of the messages of finished submissions, per campaign
          * name and final state, kept when dq_raw_gc() removes them. */
         "CREATE TABLE IF NOT EXISTS gateway_done(campaign TEXT NOT NULL, state INTEGER NOT "
@@ -275,8 +284,37 @@ static char *col_dup(sqlite3_stmt *s, int i)
 	return t ? strdup((const char *)t) : NULL;
 }
 
-/* The submission behind a gateway campaign, if c is one, and the size of
- * the campaign it names. */
+#define DAY_US INT64_C(86400000000)
+
+/* The UTC day of t, in days since the epoch. */
+static int64_t day_of(int64_t t)
+{
+	return t >= 0 ? t / DAY_US : -((-t - 1) / DAY_US) - 1;
+}
+
+/* Recipients c's owner handed in through the gateway on the day of c. */
+static int day_size_get(struct dqueue *q, struct dq_campaign *c)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(q->db,
+	                       "SELECT recipients FROM submitted_day WHERE owner = ?1 AND day = ?2",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return dberr(q, "submissions of the day");
+	sqlite3_bind_text(s, 1, c->owner ? c->owner : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, day_of(c->created));
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW)
+		c->day_size = sqlite3_column_int64(s, 0);
+	else if (step != SQLITE_DONE)
+		rc = dberr(q, "submissions of the day");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* The submission behind a gateway campaign, if c is one, the size of the
+ * campaign it names, and its owner's recipients of the day. */
 static int raw_get(struct dqueue *q, struct dq_campaign *c)
 {
 	sqlite3_stmt *s = NULL;
@@ -303,6 +341,8 @@ static int raw_get(struct dqueue *q, struct dq_campaign *c)
 	} else if (step != SQLITE_DONE)
 		rc = dberr(q, "submission");
 	sqlite3_finalize(s);
+	if (rc == 0 && c->raw)
+		rc = day_size_get(q, c);
 	return rc;
 }
 
@@ -422,6 +462,13 @@ int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c)
 		s = q->st[S_SUBMITTED_ADD];
 		sqlite3_bind_text(s, 1, c->label, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, c->size);
+		rc = step_done(q, s, "add submission");
+	}
+	if (rc == 0 && c->raw) {
+		s = q->st[S_DAY_ADD];
+		sqlite3_bind_text(s, 1, c->owner ? c->owner : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, day_of(c->created));
+		sqlite3_bind_int64(s, 3, c->size);
 		rc = step_done(q, s, "add submission");
 	}
 	free(cj);

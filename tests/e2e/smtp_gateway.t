@@ -263,4 +263,54 @@ is "$?" 0 "the daemon stops cleanly with its gateway"
 like "$(cat daemon.log)" "smtp: .*token mailtool: <spring-1.tool@mailtool.example> queued as smtp:" \
 	"the daemon logged the submission"
 check "akashi verify passes" "$AKASHI" --store "$S" verify
+
+# --- a tool that names a new campaign for each message ----------------------
+# The gateway's client chooses X-Akashi-Campaign. Were the mass-send rule
+# counted per campaign id only, a tool could send any number of messages
+# without a second person's approval by giving each a new id. So the
+# recipients its token hands in on a UTC day count too, whatever the ids.
+# Policies with a threshold of 2, a token of its own.
+git clone -q "$S/policies" "$T/pol2"
+$PY - "$T/pol2/send-mass-approval.json" <<'EOF_P'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["params"] = {"threshold": 2}
+json.dump(p, open(sys.argv[1], "w"), indent=2)
+EOF_P
+git -C "$T/pol2" -c user.name=t -c user.email=t@example.com commit -qam "threshold 2"
+TT=$("$AKASHI" --store "$S" token create --role ingest --name rotator 2>/dev/null)
+"$AKASHI" --store "$S" --config "$T/akashi.conf" serve --set policies.repo="$T/pol2" \
+	>>"$T/daemon.log" 2>&1 &
+DPID=$!
+PIDS="$PIDS $DPID"
+for i in $(seq 200); do
+	curl -s --cacert ca.pem -o /dev/null "https://localhost:$HPORT/healthz" && break
+	sleep 0.05
+done
+final_of() { # final_of CAMPAIGN RCPT: its sent or blocked status, once there
+	local i st
+	for i in $(seq 200); do
+		st=$(entries "$1" | awk -v r="$2" '$1 == r && ($2 == "sent" || $2 == "blocked") {print $2}')
+		[ -n "$st" ] && { echo "$st"; return; }
+		sleep 0.1
+	done
+	echo none
+}
+rot() { # rot CAMPAIGN RCPT: one message under its own campaign id
+	printf 'From: <shop@example.com>\nTo: <%s>\nSubject: r\nX-Akashi-Campaign: %s\n\nx\n' "$2" "$1" >rot.eml
+	sub transactional/orders "$TT" send rot.eml shop@example.com "$2" >/dev/null
+	final_of "$1" "$2"
+}
+is "$(rot rot-1 r1@ok.test) $(rot rot-2 r2@ok.test)" "sent sent" \
+	"two messages under two new campaign ids: 2 recipients today, at the threshold"
+is "$(rot rot-3 r3@ok.test)" blocked "the third, under a third new id, is blocked"
+like "$(entry rot-3 r3@ok.test blocked)" "rotator handed in 3 recipients today \\(more than 2\\), and campaign 'rot-3' has no approval by someone other than rotator" \
+	"because the token's day counts, not the campaign's size of 1"
+printf '{"kind":"admin","time":"%s","source":"console","body":{"actor":"boss","action":"approval","target":"rot-4","result":"success"}}\n' \
+	"$(date -u +%Y-%m-%dT%H:%M:%SZ)" >approval.jsonl
+"$AKASHI" --store "$S" ingest approval.jsonl >/dev/null
+is "$(rot rot-4 r4@ok.test)" sent "a campaign a second person approved goes"
+kill -TERM $DPID
+wait $DPID
+is "$?" 0 "the daemon stops cleanly"
 done_testing

@@ -31,18 +31,32 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct gate_decision ask(const char *rcpt, const char *list, const char *stream,
-				const char *campaign, int64_t size, const char *owner, int headers)
+static struct gate_decision ask_day(const char *rcpt, const char *list, const char *stream,
+                                    const char *campaign, int64_t size, const char *owner,
+                                    int headers, int64_t day_size)
 {
 	struct gate *g;
-	struct gate_request rq = {rcpt, list, stream, campaign, owner, size, headers,
-				  T("2026-08-01T00:00:00Z")};
+	struct gate_request rq = {.rcpt = rcpt,
+	                          .list = list,
+	                          .stream = stream,
+	                          .campaign = campaign,
+	                          .owner = owner,
+	                          .campaign_size = size,
+	                          .unsubscribe_headers = headers,
+	                          .now_us = T("2026-08-01T00:00:00Z"),
+	                          .owner_day_size = day_size};
 	struct gate_decision d;
 
 	assert_int_equal(gate_new(&g, evidence_db(F.st), &F.set), 0);
 	assert_int_equal(gate_check(g, &rq, &d), 0);
 	gate_free(g);
 	return d;
+}
+
+static struct gate_decision ask(const char *rcpt, const char *list, const char *stream,
+                                const char *campaign, int64_t size, const char *owner, int headers)
+{
+	return ask_day(rcpt, list, stream, campaign, size, owner, headers, 0);
 }
 
 static int denied_by(const struct gate_decision *d, const char *policy)
@@ -209,6 +223,24 @@ static void test_gate__mass_send_needs_another_approver(void **state)
 	assert_true(d.allow);
 }
 
+/* A gateway tool names its own campaigns: its day counts as well. */
+static void test_gate__mass_send_counts_the_owners_day(void **state)
+{
+	struct gate_decision d;
+
+	(void)state;
+	d = ask_day("x@example.com", "news", "transactional", "tiny-1", 1, "tool", -1, 100);
+	assert_true(d.allow);
+	d = ask_day("x@example.com", "news", "transactional", "tiny-2", 1, "tool", -1, 101);
+	assert_false(d.allow);
+	assert_true(denied_by(&d, "mass"));
+	assert_non_null(strstr(d.reasons[0].detail, "tool handed in 101 recipients today"));
+	add(&F, "admin", "2026-07-03T00:00:00Z",
+	    "{\"actor\":\"pat\",\"action\":\"approval\",\"campaign\":\"tiny-2\"}");
+	d = ask_day("x@example.com", "news", "transactional", "tiny-2", 1, "tool", -1, 101);
+	assert_true(d.allow);
+}
+
 static void test_gate__marketing_needs_unsubscribe_headers(void **state)
 {
 	struct gate_decision d;
@@ -244,18 +276,20 @@ static void test_gate__request_must_name_rcpt_list_stream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_gate__consent_and_opt_out, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gate__bounce_suppresses, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_gate__consent_and_bounce_together, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_gate__a_batch_reads_one_snapshot, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_gate__mass_send_needs_another_approver, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_gate__marketing_needs_unsubscribe_headers, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_gate__request_must_name_rcpt_list_stream, setup,
-						teardown),
+	        cmocka_unit_test_setup_teardown(test_gate__consent_and_opt_out, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_gate__bounce_suppresses, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_gate__consent_and_bounce_together, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_gate__a_batch_reads_one_snapshot, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_gate__mass_send_needs_another_approver, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_gate__mass_send_counts_the_owners_day, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_gate__marketing_needs_unsubscribe_headers,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_gate__request_must_name_rcpt_list_stream,
+	                                        setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

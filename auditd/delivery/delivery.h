@@ -33,6 +33,7 @@
 #define AUDITD_DELIVERY_H
 
 #include "evidence/evidence.h"
+#include "lib/buf.h"
 #include "policies/gate.h"
 #include "policies/policy.h"
 
@@ -255,6 +256,26 @@ int delivery_submit_raw(struct delivery *d, const struct delivery_raw *m, char q
 int delivery_record(struct delivery *d, const char *kind, const char *source, json_t *body,
                     int64_t time_us);
 
+/* ---- notices: short text mail from akashi itself (alerts) ---- */
+
+struct delivery_notice {
+	const char *from;    /* address (ASCII): the envelope sender and From */
+	const char *to;      /* address (ASCII): the one recipient and To */
+	const char *subject; /* UTF-8, one line; a control character is refused */
+	const char *text;    /* the body: UTF-8 with LF line ends, no CR or NUL */
+	size_t text_len;
+	const char *message_id; /* "<...@...>", printable ASCII */
+	int64_t date_us;        /* Date:; 0: now */
+};
+
+/* Append the RFC 5322 message of n to out (CRLF line ends, not
+ * dot-stuffed): From, To, Date, Message-ID, Subject (RFC 2047 encoded-words
+ * when not ASCII), Auto-Submitted: auto-generated (RFC 3834), a text/plain
+ * UTF-8 body (base64 when it is not 7-bit clean or has a line over 998
+ * bytes). AK_EINVALID naming the field that would not make a valid
+ * message, or AK_ENOMEM; after an error out may hold part of it. */
+int delivery_compose_notice(struct ak_buf *out, const struct delivery_notice *n);
+
 /* ---- inside the daemon (http_campaigns.c) ---- */
 
 struct daemon;
@@ -274,5 +295,22 @@ void delivery_service_quiesce(struct daemon *d);
 /* Quiesce it if that was not done, then free it; call before
  * writer_stop(). Tasks posted to the engine meanwhile run here. */
 void delivery_service_stop(struct daemon *d);
+
+/* NULL when the daemon's engine runs; else why it is off (a borrowed
+ * string, valid until delivery_service_stop()). Loop thread. */
+const char *delivery_service_off(const struct daemon *d);
+
+/* Mail n through the daemon's engine: composed here
+ * (delivery_compose_notice), then queued on the engine's thread as one
+ * transactional message of campaign (delivery_campaign_id_valid) on list,
+ * with submission {"via": via}, and gated, delivered and recorded like any
+ * send (`queued`, then `sent`, `deferred`, `bounced`; `blocked` when the
+ * gate refuses the address, e.g. one that bounced before). Returns once it
+ * is handed to the engine's thread: a failure to queue there is logged.
+ * Loop thread; n and the strings are borrowed (copied). AK_EINVALID for a
+ * notice or campaign that is not valid; AK_ERROR when the engine is off
+ * (the reason in the message). */
+int delivery_service_notify(struct daemon *d, const struct delivery_notice *n, const char *campaign,
+                            const char *list, const char *via);
 
 #endif

@@ -30,6 +30,12 @@
  * stops. Without DKIM settings the engine stays off and the route says
  * why (503).
  *
+ * Notices (delivery_service_notify) are the daemon's own mail, the alerts
+ * mailed to alerts.email: composed on the loop, queued on the engine's
+ * thread as a gateway message is (delivery_submit_raw, transactional, the
+ * submission "via" naming where it came from), so they are gated, signed,
+ * retried and recorded like any send, and survive a restart in the queue.
+ *
  * The SMTP gateway (smtp_server.h; smtp.listen, bound by serve.c before
  * privileges drop) starts with the engine and feeds it. It stops first
  * (its last transactions still reach a running engine) and is freed
@@ -524,6 +530,109 @@ static void campaigns_cb(struct evhttp_request *req, void *arg)
 	default:
 		reply_error(req, 405, "GET or POST");
 	}
+}
+
+/* ---- notices (the daemon's own mail: alert e-mail) ---- */
+
+struct notice_task {
+	char *campaign, *list, *via, *from, *to, *message_id, *data;
+	size_t len;
+};
+
+static void notice_task_free(struct notice_task *t)
+{
+	free(t->campaign);
+	free(t->list);
+	free(t->via);
+	free(t->from);
+	free(t->to);
+	free(t->message_id);
+	free(t->data);
+	free(t);
+}
+
+/* On the engine's thread: into the queue, on disk, like a gateway
+ * message; the engine gates, sends and records it from there. */
+static void notice_task(struct delivery *eng, void *arg)
+{
+	struct notice_task *t = arg;
+	struct delivery_raw m;
+	const char *rcpts[1];
+
+	memset(&m, 0, sizeof(m));
+	rcpts[0] = t->to;
+	m.campaign = t->campaign;
+	m.stream = "transactional";
+	m.list = t->list;
+	m.from = t->from;
+	m.owner = "akashi";
+	m.via = t->via;
+	m.message_id = t->message_id;
+	m.data = t->data;
+	m.len = t->len;
+	m.rcpts = rcpts;
+	m.nrcpts = 1;
+	if (delivery_submit_raw(eng, &m, NULL) != 0)
+		ak_log(AK_LOG_ERR, "delivery: %s %s to %s not queued: %s", t->via, t->message_id,
+		       t->to, ak_error_last());
+	notice_task_free(t);
+}
+
+/* The address as the queue keeps it: lower case. */
+static char *lower_dup(const char *s)
+{
+	char *c = strdup(s);
+	size_t i;
+
+	for (i = 0; c && c[i]; i++)
+		if (c[i] >= 'A' && c[i] <= 'Z')
+			c[i] = (char)(c[i] + 32);
+	return c;
+}
+
+const char *delivery_service_off(const struct daemon *d)
+{
+	const struct delivery_service *svc = d->delivery;
+
+	if (svc == NULL)
+		return "not started";
+	return svc->eng ? NULL : svc->error;
+}
+
+int delivery_service_notify(struct daemon *d, const struct delivery_notice *n, const char *campaign,
+                            const char *list, const char *via)
+{
+	struct delivery_service *svc = d->delivery;
+	struct ak_buf msg = AK_BUF_INIT(4 << 20);
+	struct notice_task *t = NULL;
+	int rc;
+
+	if (delivery_service_off(d))
+		return ak_error_set("delivery is off: %s", delivery_service_off(d));
+	if (!campaign || !delivery_campaign_id_valid(campaign))
+		return ak_error_code(AK_EINVALID, "campaign id: 1 to 200 of A-Z a-z 0-9 . _ - :");
+	if ((rc = delivery_compose_notice(&msg, n)) != 0)
+		goto done;
+	if ((t = calloc(1, sizeof(*t))) == NULL || (t->campaign = strdup(campaign)) == NULL ||
+	    (t->list = strdup(list)) == NULL || (t->via = strdup(via)) == NULL ||
+	    (t->from = lower_dup(n->from)) == NULL || (t->to = lower_dup(n->to)) == NULL ||
+	    (t->message_id = strdup(n->message_id)) == NULL) {
+		rc = ak_error_oom();
+		goto done;
+	}
+	t->data = ak_buf_detach(&msg, &t->len);
+	if (t->data == NULL) {
+		rc = ak_error_oom();
+		goto done;
+	}
+	if ((rc = delivery_post(svc->eng, notice_task, t)) != 0)
+		goto done;
+	t = NULL; /* the engine's */
+done:
+	if (t)
+		notice_task_free(t);
+	ak_buf_free(&msg);
+	return rc;
 }
 
 /* ---- start and stop ---- */

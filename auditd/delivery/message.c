@@ -26,9 +26,16 @@
  * The headers the engine owns are taken out of the template: Message-ID,
  * Date, DKIM-Signature, Return-Path, Bcc, X-Akashi-*, and for marketing
  * mail List-Unsubscribe and List-Unsubscribe-Post.
+ *
+ * Notices (delivery_compose_notice) are the daemon's own short messages,
+ * alerts mailed to alerts.email: written whole here from a subject and a
+ * text, with the same header rules (no control character in a header
+ * value, RFC 2047 for text that is not ASCII, base64 for a body that is
+ * not 7-bit clean).
  */
 #include "auditd/delivery/delivery_int.h"
 
+#include "auditd/ingest/kinds.h"
 #include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/timefmt.h"
@@ -709,4 +716,74 @@ int delivery_compose_raw(struct ak_buf *out, const char *msg, size_t len,
 	                        list_unsubscribe)) != 0)
 		return rc;
 	return ak_buf_append(out, msg + hlen, len - hlen);
+}
+
+/* ---- notices (the daemon's own mail: alerts) ---- */
+
+/* An address fit to stand alone in a header and an envelope: ASCII, no
+ * quoted local part, nothing that could end a line or start another
+ * mailbox. */
+static int notice_address(const char *field, const char *a)
+{
+	int lower;
+
+	if (a == NULL || a[0] == '"' || !ascii(a, strlen(a)) ||
+	    !ingest_is_email(a, strlen(a), &lower))
+		return ak_error_code(AK_EINVALID, "%s: '%.100s' is not an e-mail address", field,
+		                     a ? a : "");
+	return 0;
+}
+
+int delivery_compose_notice(struct ak_buf *out, const struct delivery_notice *n)
+{
+	const char *subject = n->subject ? n->subject : "";
+	const char *text = n->text ? n->text : "";
+	size_t i, slen = strlen(subject), mlen = n->message_id ? strlen(n->message_id) : 0;
+	char date[40];
+	int rc, encode;
+
+	if ((rc = notice_address("from", n->from)) != 0 || (rc = notice_address("to", n->to)) != 0)
+		return rc;
+	/* Header text is the caller's to clean; anything that could end
+	 * the header line or hide in it is refused, not passed on. */
+	for (i = 0; i < slen; i++)
+		if ((unsigned char)subject[i] < 0x20 || subject[i] == 0x7f)
+			return ak_error_code(AK_EINVALID, "subject: control character 0x%02x",
+			                     (unsigned)(unsigned char)subject[i]);
+	if (mlen < 5 || mlen > 250 || n->message_id[0] != '<' || n->message_id[mlen - 1] != '>' ||
+	    strchr(n->message_id, '@') == NULL)
+		return ak_error_code(AK_EINVALID, "message_id: '%.100s' is not <...@...>",
+		                     n->message_id ? n->message_id : "");
+	for (i = 0; i < mlen; i++)
+		if ((unsigned char)n->message_id[i] <= 0x20 ||
+		    (unsigned char)n->message_id[i] >= 0x7f)
+			return ak_error_code(AK_EINVALID, "message_id: not printable ASCII");
+	for (i = 0; i < n->text_len; i++)
+		if (text[i] == '\r' || text[i] == '\0')
+			return ak_error_code(AK_EINVALID, "text: a CR or a NUL (lines end in LF)");
+	delivery_date(date, n->date_us ? n->date_us : ak_time_now());
+	if ((rc = ak_buf_printf(out,
+	                        "From: akashi <%s>\r\nTo: <%s>\r\nDate: %s\r\nMessage-ID: %s\r\n",
+	                        n->from, n->to, date, n->message_id)) != 0 ||
+	    (rc = write_header(out, "Subject", 7, 0, subject, slen)) != 0)
+		return rc;
+	/* RFC 3834: no vacation replies to a machine's notice. */
+	encode = needs_encoding(text, n->text_len);
+	if ((rc = ak_buf_printf(out,
+	                        "Auto-Submitted: auto-generated\r\n"
+	                        "MIME-Version: 1.0\r\n"
+	                        "Content-Type: text/plain; charset=UTF-8\r\n"
+	                        "Content-Transfer-Encoding: %s\r\n\r\n",
+	                        encode ? "base64" : "7bit")) != 0)
+		return rc;
+	if (encode) {
+		struct ak_buf canon = AK_BUF_INIT(0);
+
+		rc = crlf(&canon, text, n->text_len);
+		if (rc == 0)
+			rc = base64_body(out, canon.data ? canon.data : "", canon.len);
+		ak_buf_free(&canon);
+		return rc;
+	}
+	return crlf(out, text, n->text_len);
 }

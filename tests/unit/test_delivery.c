@@ -299,6 +299,75 @@ static void test_delivery__date_is_rfc5322(void **state)
 	assert_string_equal(d, "Sun, 22 Nov 2026 09:07:16 +0000");
 }
 
+static void test_delivery__notice_is_a_whole_message(void **state)
+{
+	struct ak_buf out = AK_BUF_INIT(0);
+	struct delivery_notice n = {0};
+	const char *text = "line one\nline two\n";
+
+	(void)state;
+	n.from = "akashi@example.com";
+	n.to = "SOC@example.com";
+	n.subject = "[akashi] high login.bruteforce_user alice";
+	n.text = text;
+	n.text_len = strlen(text);
+	n.message_id = "<akashi-alert-9.ab@example.com>";
+	n.date_us = INT64_C(1795338436) * 1000000;
+	assert_int_equal(delivery_compose_notice(&out, &n), 0);
+	assert_int_equal(ak_buf_putc(&out, '\0'), 0);
+	assert_string_equal(out.data, "From: akashi <akashi@example.com>\r\n"
+	                              "To: <SOC@example.com>\r\n"
+	                              "Date: Sun, 22 Nov 2026 09:07:16 +0000\r\n"
+	                              "Message-ID: <akashi-alert-9.ab@example.com>\r\n"
+	                              "Subject: [akashi] high login.bruteforce_user alice\r\n"
+	                              "Auto-Submitted: auto-generated\r\n"
+	                              "MIME-Version: 1.0\r\n"
+	                              "Content-Type: text/plain; charset=UTF-8\r\n"
+	                              "Content-Transfer-Encoding: 7bit\r\n"
+	                              "\r\n"
+	                              "line one\r\nline two\r\n");
+	ak_buf_free(&out);
+}
+
+static void test_delivery__notice_encodes_and_refuses(void **state)
+{
+	struct ak_buf out = AK_BUF_INIT(0);
+	struct delivery_notice n = {0};
+	const char *text = "田中\n";
+
+	(void)state;
+	n.from = "akashi@example.com";
+	n.to = "soc@example.com";
+	n.subject = "[akashi] high login.bruteforce_user 田中";
+	n.text = text;
+	n.text_len = strlen(text);
+	n.message_id = "<a.b@example.com>";
+	assert_int_equal(delivery_compose_notice(&out, &n), 0);
+	assert_int_equal(ak_buf_putc(&out, '\0'), 0);
+	assert_non_null(strstr(out.data, "Subject: =?UTF-8?B?"));
+	assert_non_null(
+	        strstr(out.data, "Content-Transfer-Encoding: base64\r\n\r\n55Sw5LitDQo=\r\n"));
+	/* Nothing that could end a header line or add a mailbox gets in. */
+	ak_buf_reset(&out);
+	n.subject = "alert\r\nBcc: evil@example.com";
+	assert_int_equal(delivery_compose_notice(&out, &n), AK_EINVALID);
+	n.subject = "alert\x01";
+	assert_int_equal(delivery_compose_notice(&out, &n), AK_EINVALID);
+	n.subject = "ok";
+	n.to = "soc@example.com>, evil@example.com";
+	assert_int_equal(delivery_compose_notice(&out, &n), AK_EINVALID);
+	n.to = "soc@example.com\r\nBcc: x@example.com";
+	assert_int_equal(delivery_compose_notice(&out, &n), AK_EINVALID);
+	n.to = "soc@example.com";
+	n.message_id = "<a\r\nX: y@example.com>";
+	assert_int_equal(delivery_compose_notice(&out, &n), AK_EINVALID);
+	n.message_id = "<a.b@example.com>";
+	n.text = "a\rb";
+	n.text_len = 3;
+	assert_int_equal(delivery_compose_notice(&out, &n), AK_EINVALID);
+	ak_buf_free(&out);
+}
+
 /* ---- SMTP replies ---- */
 
 static int feed(struct smtp_reply *r, const char *line)
@@ -694,6 +763,8 @@ int main(void)
 	        cmocka_unit_test(test_delivery__eight_bit_body_goes_base64),
 	        cmocka_unit_test(test_delivery__template_errors_name_the_place),
 	        cmocka_unit_test(test_delivery__date_is_rfc5322),
+	        cmocka_unit_test(test_delivery__notice_is_a_whole_message),
+	        cmocka_unit_test(test_delivery__notice_encodes_and_refuses),
 	        cmocka_unit_test(test_smtp__reply_lines_make_one_reply),
 	        cmocka_unit_test(test_smtp__bad_replies_are_refused),
 	        cmocka_unit_test(test_smtp__ehlo_capabilities),

@@ -121,11 +121,32 @@ int alerts_check_rules(const json_t *rules);
 struct event_base;
 struct alert_sinks;
 
+/* One alert as mail, for the daemon's mailer (serve.c hands it to the
+ * delivery engine). Everything is borrowed for the call. */
+struct alert_mail {
+	const char *from, *to; /* alerts.email_from, alerts.email */
+	const char *subject;   /* "[akashi] high login.bruteforce_user alice": UTF-8, no
+	                        * control character (those of the key are replaced) */
+	const char *text;      /* the body: UTF-8, LF line ends, no CR or NUL */
+	size_t text_len;
+	const char *message_id; /* "<akashi-alert-SEQ.HEX@domain of from>" */
+	const char *rule;
+	int64_t seq; /* of the alert entry */
+};
+
+/* Take one alert mail on; called on the loop thread. 0 when it is
+ * accepted (queued for delivery: what becomes of it then is the mailer's
+ * to record), else an AK_* code with the message (counted failed, logged). */
+typedef int (*alert_mail_fn)(void *ctx, const struct alert_mail *m);
+
 struct alert_sinks_config {
 	const char *webhook_url;    /* http(s)://... ; NULL or "": none */
 	const char *webhook_secret; /* HMAC-SHA256 key for X-Akashi-Signature: sha256=<hex> */
 	const char *syslog;         /* "udp:HOST:PORT", "tcp:HOST:PORT", "unix:/dev/log"; NULL: none */
-	const char *email;          /* address; sent through the delivery engine when it exists */
+	const char *email;          /* address alerts are mailed to (through mail); NULL: none */
+	const char *email_from;     /* the sender of those mails; required with email */
+	alert_mail_fn mail;         /* required with email (else AK_EINVALID) */
+	void *mail_ctx;
 	const char *min_severity;   /* alerts below it go to no sink; NULL: "low" */
 	const char *ca_file;        /* for https webhooks; NULL: system store */
 	unsigned max_attempts;      /* webhook tries per alert before giving up; 0: 8 */

@@ -1,6 +1,6 @@
 /*
- * auditd/alerts/sinks.c - where alerts go besides the log: a webhook and
- * syslog, on the daemon's libevent loop.
+ * auditd/alerts/sinks.c - where alerts go besides the log: a webhook,
+ * syslog and e-mail, on the daemon's libevent loop.
  *
  * Each sink has its own bounded queue of alert entries (copied on send), so
  * a slow webhook does not hold syslog back; a full queue drops its oldest
@@ -22,10 +22,21 @@
  * one message per datagram; tcp frames with octet counting (RFC 6587
  * 3.4.1) and reconnects with back-off, keeping the queue meanwhile.
  *
- * E-mail goes through the delivery engine, which does not exist yet: a
- * configured alerts.email is refused rather than silently not sent.
+ * E-mail: each alert becomes a short mail to alerts.email from
+ * alerts.email_from: Subject "[akashi] SEVERITY RULE KEY", a text naming
+ * the rule, severity, key, times, the alert's seq and the `akashi log`
+ * command that shows it, then the entry's canonical JSON. The sink only
+ * writes the subject and text; the mailer the daemon passes in (serve.c)
+ * hands them to the delivery engine, which writes the message, gates it
+ * (a suppressed address is recorded `blocked`), signs, sends, retries and
+ * records it like any send. "sent" counts mails the mailer accepted.
+ * Without a mailer (the engine is off) alerts.email is refused, never
+ * silently not sent.
  *
- * SECURITY: what leaves here is the alert entry the daemon wrote; nothing
+ * SECURITY: what leaves here is the alert entry the daemon wrote; its key
+ * and summary quote outside input (account names, addresses), so every
+ * control character of theirs becomes '?' in a mail's subject and text
+ * (no header injection), and the engine refuses any that got through; nothing
  * from the network is parsed except an HTTP status line and headers, by
  * libevent, bounded by its limits (response bodies are ignored and capped).
  * Webhook TLS verifies the peer and its name (or IP) against the system
@@ -117,6 +128,17 @@ struct syslog_sink {
 	struct counts c;
 };
 
+/* E-mail: each alert written as a short mail and handed to the mailer. */
+struct email_sink {
+	struct alert_sinks *s;
+	char *to, *from;
+	const char *domain; /* of from, for Message-IDs */
+	alert_mail_fn fn;
+	void *ctx;
+	struct queue q;
+	struct counts c;
+};
+
 struct alert_sinks {
 	struct event_base *base;
 	struct evdns_base *dns;
@@ -128,6 +150,7 @@ struct alert_sinks {
 	uint64_t below_min;
 	struct webhook *wh;
 	struct syslog_sink *sl;
+	struct email_sink *em;
 };
 
 /* ---- queues ---- */
@@ -684,6 +707,199 @@ static void syslog_free(struct syslog_sink *l)
 	free(l);
 }
 
+/* ---- e-mail ---- */
+
+#define SUBJECT_KEY_MAX 64
+
+/* Append s to out with every control character (CR and LF above all: a
+ * key or summary is whatever the logs said) as '?', cut to at most max
+ * bytes on a UTF-8 character boundary, "..." marking the cut. */
+static int put_clean(struct ak_buf *out, const char *s, size_t max)
+{
+	size_t n = strlen(s), i;
+	int cut = 0, rc = 0;
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		cut = 1;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = ak_buf_putc(out, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
+	if (rc == 0 && cut)
+		rc = ak_buf_puts(out, "...");
+	return rc;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : "";
+}
+
+/* The subject and the text of the mail for one alert entry. */
+static int email_text(const struct item *it, json_t *e, struct ak_buf *subject, struct ak_buf *text)
+{
+	json_t *b = json_object_get(e, "body"), *refs = json_object_get(b, "refs");
+	json_int_t seq = json_integer_value(json_object_get(e, "seq"));
+	json_t *w = json_object_get(b, "window");
+	size_t i, nrefs = json_array_size(refs);
+	int rc;
+
+	if ((rc = ak_buf_printf(subject, "[akashi] %s %s ", alert_severities[it->sev], it->rule)) ||
+	    (rc = put_clean(subject, jstr(b, "key"), SUBJECT_KEY_MAX)))
+		return rc;
+	if ((rc = ak_buf_puts(text, "akashi raised an alert: ")) ||
+	    (rc = put_clean(text, jstr(b, "summary"), 512)) ||
+	    (rc = ak_buf_printf(text, "\n\n  rule       %s\n  severity   %s\n  key        ",
+	                        it->rule, alert_severities[it->sev])) ||
+	    (rc = put_clean(text, jstr(b, "key"), 512)) ||
+	    (rc = ak_buf_printf(text,
+	                        "\n  time       %s (of the event that completed it)\n"
+	                        "  window     %s to %s\n"
+	                        "  alert seq  %lld (recorded %s)\n"
+	                        "  refs       ",
+	                        jstr(e, "time"), jstr(w, "from"), jstr(w, "to"), (long long)seq,
+	                        jstr(e, "received"))))
+		return rc;
+	for (i = 0; i < nrefs && rc == 0; i++)
+		rc = ak_buf_printf(text, "%s%lld", i ? (i % 10 ? ", " : ",\n             ") : "",
+		                   (long long)json_integer_value(json_array_get(refs, i)));
+	if (rc == 0)
+		rc = ak_buf_printf(text,
+		                   "%s\n\nThe alert entry:\n\n  akashi log --from %lld --to %lld\n",
+		                   nrefs ? " (the entries behind it)" : "(none)", (long long)seq,
+		                   (long long)seq);
+	if (rc == 0 && nrefs)
+		rc = ak_buf_printf(
+		        text, "\nThe entries behind it:\n\n  akashi log --from %lld --to %lld\n",
+		        (long long)json_integer_value(json_array_get(refs, 0)),
+		        (long long)json_integer_value(json_array_get(refs, nrefs - 1)));
+	if (rc == 0)
+		rc = ak_buf_puts(text,
+		                 "\nThis mail is a notification; the record is the alert entry "
+		                 "in the log.\nIts canonical JSON, as hashed there:\n\n");
+	if (rc == 0)
+		rc = ak_buf_append(text, it->data, it->len);
+	if (rc == 0)
+		rc = ak_buf_putc(text, '\n');
+	return rc;
+}
+
+/* Hand what waits to the mailer (it queues; it does not send). */
+static void email_flush(struct email_sink *m)
+{
+	struct alert_sinks *s = m->s;
+	struct ak_buf subject = AK_BUF_INIT(4096), text = AK_BUF_INIT(1 << 20);
+	struct item it;
+
+	for (;;) {
+		struct alert_mail am;
+		json_t *e;
+		char hex[17], mid[300];
+		int rc;
+
+		pthread_mutex_lock(&s->lock);
+		if (!queue_pop(&m->q, &it)) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		pthread_mutex_unlock(&s->lock);
+		ak_buf_reset(&subject);
+		ak_buf_reset(&text);
+		memset(&am, 0, sizeof(am));
+		e = json_loadb(it.data, it.len, 0, NULL);
+		if (!json_is_object(e))
+			rc = ak_error_code(AK_EINVALID, "the alert entry is not a JSON object");
+		else if ((rc = email_text(&it, e, &subject, &text)) == 0 &&
+		         (rc = ak_random_hex(hex, 8)) == 0) {
+			am.seq = (int64_t)json_integer_value(json_object_get(e, "seq"));
+			snprintf(mid, sizeof(mid), "<akashi-alert-%lld.%s@%s>", (long long)am.seq,
+			         hex, m->domain);
+			am.from = m->from;
+			am.to = m->to;
+			am.subject = subject.data;
+			am.text = text.data;
+			am.text_len = text.len;
+			am.message_id = mid;
+			am.rule = it.rule;
+			rc = m->fn(m->ctx, &am);
+		}
+		if (rc != 0)
+			ak_log(AK_LOG_WARN,
+			       "alerts: email: %s alert (seq %lld) not mailed to %s: %s", it.rule,
+			       (long long)am.seq, m->to, ak_error_last());
+		json_decref(e);
+		pthread_mutex_lock(&s->lock);
+		if (rc == 0)
+			m->c.sent++;
+		else
+			m->c.failed++;
+		pthread_mutex_unlock(&s->lock);
+		item_clear(&it);
+	}
+	ak_buf_free(&subject);
+	ak_buf_free(&text);
+}
+
+/* Fit to stand alone in a header: one '@', no space, control character
+ * or mailbox punctuation. The mailer checks it fully. */
+static int plain_address(const char *a)
+{
+	const char *at = a ? strchr(a, '@') : NULL;
+	size_t i;
+
+	if (at == NULL || at == a || !at[1] || strchr(at + 1, '@') || strlen(a) > 254)
+		return 0;
+	for (i = 0; a[i]; i++)
+		if ((unsigned char)a[i] <= ' ' || (unsigned char)a[i] >= 0x7f ||
+		    strchr("<>()[],;:\"\\", a[i]))
+			return 0;
+	return 1;
+}
+
+static int email_new(struct alert_sinks *s, const struct alert_sinks_config *cfg,
+                     struct email_sink **out)
+{
+	struct email_sink *m;
+
+	*out = NULL;
+	if (cfg->mail == NULL)
+		return ak_error_code(AK_EINVALID,
+		                     "alerts.email needs the delivery engine, which is off: "
+		                     "alerts are not mailed (unset alerts.email, or see why the "
+		                     "engine is off)");
+	if (!plain_address(cfg->email))
+		return ak_error_code(AK_EINVALID, "alerts.email: '%.200s' is not an e-mail address",
+		                     cfg->email);
+	if (!plain_address(cfg->email_from))
+		return ak_error_code(AK_EINVALID,
+		                     "alerts.email_from: '%.200s' is not an e-mail address",
+		                     cfg->email_from ? cfg->email_from : "");
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return ak_error_oom();
+	*out = m;
+	m->s = s;
+	m->fn = cfg->mail;
+	m->ctx = cfg->mail_ctx;
+	if ((m->to = strdup(cfg->email)) == NULL || (m->from = strdup(cfg->email_from)) == NULL)
+		return ak_error_oom();
+	m->domain = strchr(m->from, '@') + 1;
+	return 0;
+}
+
+static void email_free(struct email_sink *m)
+{
+	if (m == NULL)
+		return;
+	queue_free(&m->q);
+	free(m->to);
+	free(m->from);
+	free(m);
+}
+
 /* ---- the sinks together ---- */
 
 static void wake(evutil_socket_t fd, short what, void *arg)
@@ -696,6 +912,8 @@ static void wake(evutil_socket_t fd, short what, void *arg)
 		webhook_next(-1, 0, s->wh);
 	if (s->sl)
 		syslog_flush(s->sl);
+	if (s->em)
+		email_flush(s->em);
 }
 
 int alert_sinks_new(struct alert_sinks **out, struct event_base *base,
@@ -720,14 +938,6 @@ int alert_sinks_new(struct alert_sinks **out, struct event_base *base,
 		                   cfg->min_severity);
 		goto done;
 	}
-	if (cfg->email && *cfg->email) {
-		rc = ak_error_code(
-		        AK_EINVALID,
-		        "alerts.email needs the delivery engine, which this build does not "
-		        "have yet: unset alerts.email, or use alerts.webhook or "
-		        "alerts.syslog");
-		goto done;
-	}
 	if ((s->wake = event_new(base, -1, 0, wake, s)) == NULL) {
 		rc = ak_error_oom();
 		goto done;
@@ -742,6 +952,8 @@ int alert_sinks_new(struct alert_sinks **out, struct event_base *base,
 	if (cfg->webhook_url && *cfg->webhook_url && (rc = webhook_new(s, cfg, &s->wh)) != 0)
 		goto done;
 	if (cfg->syslog && *cfg->syslog && (rc = syslog_new(s, cfg->syslog, &s->sl)) != 0)
+		goto done;
+	if (cfg->email && *cfg->email && (rc = email_new(s, cfg, &s->em)) != 0)
 		goto done;
 	*out = s;
 	s = NULL;
@@ -784,8 +996,11 @@ int alert_sinks_send(struct alert_sinks *s, const char *entry, size_t len, const
 	if (rc == 0 && s->sl && (rc = queue_push(&s->sl->q, s->queue_max, &it, &dropped)) == 0 &&
 	    dropped)
 		dropped_one("syslog", &s->sl->c);
+	if (rc == 0 && s->em && (rc = queue_push(&s->em->q, s->queue_max, &it, &dropped)) == 0 &&
+	    dropped)
+		dropped_one("email", &s->em->c);
 	pthread_mutex_unlock(&s->lock);
-	if (s->wh || s->sl)
+	if (s->wh || s->sl || s->em)
 		event_active(s->wake, EV_TIMEOUT, 0);
 	return rc;
 }
@@ -807,6 +1022,8 @@ void alert_sinks_stats(const struct alert_sinks *s, json_t *into)
 		                    counts_json(&s->wh->c, s->wh->q.n + (s->wh->cur.data != NULL)));
 	if (s->sl)
 		json_object_set_new(into, "syslog", counts_json(&s->sl->c, s->sl->q.n));
+	if (s->em)
+		json_object_set_new(into, "email", counts_json(&s->em->c, s->em->q.n));
 	json_object_set_new(into, "below_min_severity", json_integer((json_int_t)s->below_min));
 	pthread_mutex_unlock(&m->lock);
 }
@@ -817,6 +1034,7 @@ void alert_sinks_free(struct alert_sinks *s)
 		return;
 	webhook_free(s->wh);
 	syslog_free(s->sl);
+	email_free(s->em);
 	if (s->wake)
 		event_free(s->wake);
 	if (s->dns)

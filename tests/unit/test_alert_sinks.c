@@ -543,6 +543,86 @@ static void refused(const struct alert_sinks_config *cfg, const char *msg)
 	event_base_free(base);
 }
 
+/* The mailer the daemon passes in (the delivery engine) is the boundary:
+ * what the sink hands it is kept here. */
+struct mailbox {
+	int n;
+	char subject[512], from[64], to[64], mid[128];
+	char *text;
+	int64_t seq;
+	int refuse;
+};
+
+static int keep_mail(void *ctx, const struct alert_mail *m)
+{
+	struct mailbox *b = ctx;
+
+	if (b->refuse)
+		return ak_error_code(AK_EINVALID, "refused for the test");
+	b->n++;
+	snprintf(b->subject, sizeof(b->subject), "%s", m->subject);
+	snprintf(b->from, sizeof(b->from), "%s", m->from);
+	snprintf(b->to, sizeof(b->to), "%s", m->to);
+	snprintf(b->mid, sizeof(b->mid), "%s", m->message_id);
+	free(b->text);
+	b->text = strndup(m->text, m->text_len);
+	b->seq = m->seq;
+	return 0;
+}
+
+static void test_sinks__email_writes_subject_and_text(void **state)
+{
+	static const char inject[] =
+	        "{\"body\":{\"key\":\"mallory\\r\\nBcc: evil@example.jp\",\"refs\":[3,4],\"rule\":"
+	        "\"login.bruteforce_user\",\"severity\":\"high\",\"summary\":\"2 failed logins for "
+	        "mallory\\r\\nBcc: evil@example.jp\",\"window\":{\"from\":\"2026-07-01T00:00:00Z\","
+	        "\"to\":\"2026-07-01T00:00:05Z\"}},\"kind\":\"alert\",\"received\":\"2026-07-01T00:"
+	        "00:"
+	        "06Z\",\"seq\":5,\"source\":\"akashi:alerts\",\"time\":\"2026-07-01T00:00:05Z\"}";
+	struct event_base *base = event_base_new();
+	struct alert_sinks_config cfg = {0};
+	struct mailbox b = {0};
+	struct alert_sinks *s;
+
+	(void)state;
+	cfg.email = "soc@example.jp";
+	cfg.email_from = "akashi@example.jp";
+	cfg.mail = keep_mail;
+	cfg.mail_ctx = &b;
+	s = sinks(base, &cfg);
+	assert_int_equal(alert_sinks_send(s, ENTRY, strlen(ENTRY), "login.bruteforce_src", "high"),
+	                 0);
+	run_until(base, s, "email", "sent", 1);
+	assert_string_equal(b.subject, "[akashi] high login.bruteforce_src 203.0.113.66");
+	assert_string_equal(b.to, "soc@example.jp");
+	assert_string_equal(b.from, "akashi@example.jp");
+	assert_int_equal(b.seq, 9);
+	assert_int_equal(strncmp(b.mid, "<akashi-alert-9.", 16), 0);
+	assert_non_null(strstr(b.mid, "@example.jp>"));
+	assert_non_null(strstr(b.text, "8 failed logins for 田中"));
+	assert_non_null(strstr(b.text, "alert seq  9 "));
+	assert_non_null(strstr(b.text, "akashi log --from 9 --to 9\n"));
+	assert_non_null(strstr(b.text, "akashi log --from 1 --to 8\n"));
+	assert_non_null(strstr(b.text, ENTRY));
+	/* CR LF from the logs becomes '?': no line of the text or subject
+	 * starts with what followed it. */
+	alert_sinks_send(s, inject, strlen(inject), "login.bruteforce_user", "high");
+	run_until(base, s, "email", "sent", 2);
+	assert_string_equal(b.subject,
+	                    "[akashi] high login.bruteforce_user mallory??Bcc: evil@example.jp");
+	assert_null(strchr(b.subject, '\r'));
+	assert_null(strstr(b.text, "\nBcc"));
+	assert_null(strchr(b.text, '\r'));
+	/* A mailer that refuses: counted failed, the next one still goes. */
+	b.refuse = 1;
+	alert_sinks_send(s, ENTRY, strlen(ENTRY), "login.bruteforce_src", "high");
+	run_until(base, s, "email", "failed", 1);
+	assert_int_equal(b.n, 2);
+	free(b.text);
+	alert_sinks_free(s);
+	event_base_free(base);
+}
+
 static void test_sinks__bad_configuration_refused(void **state)
 {
 	struct alert_sinks_config cfg = {0};
@@ -550,7 +630,13 @@ static void test_sinks__bad_configuration_refused(void **state)
 	(void)state;
 	cfg.email = "soc@example.jp";
 	refused(&cfg, "alerts.email needs the delivery engine");
+	cfg.mail = keep_mail;
+	cfg.email = "soc@example.jp\r\nBcc: x@example.jp";
+	refused(&cfg, "alerts.email: ");
+	cfg.email = "soc@example.jp";
+	refused(&cfg, "alerts.email_from: '' is not an e-mail address");
 	cfg.email = NULL;
+	cfg.mail = NULL;
 	cfg.webhook_url = "https://hooks.example.jp/x";
 	refused(&cfg, "alerts.webhook_secret must be set");
 	cfg.webhook_secret = "k";
@@ -579,6 +665,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sinks__syslog_tcp_octet_counting),
         cmocka_unit_test(test_sinks__syslog_unix_datagram),
         cmocka_unit_test(test_sinks__syslog_tcp_down_keeps_the_queue),
+        cmocka_unit_test(test_sinks__email_writes_subject_and_text),
         cmocka_unit_test(test_sinks__bad_configuration_refused),
 };
 

@@ -56,7 +56,8 @@ static const struct ckey keys[] = {
 	{"alerts.webhook", C_STR, "", "URL alerts are POSTed to as JSON; empty: none"},
 	{"alerts.webhook_secret", C_STR, "", "HMAC-SHA256 key of the X-Akashi-Signature header"},
 	{"alerts.syslog", C_STR, "", "udp:HOST:PORT, tcp:HOST:PORT or unix:/dev/log; empty: none"},
-	{"alerts.email", C_STR, "", "address alerts are mailed to (through the delivery engine)"},
+	{"alerts.email", C_STR, "", "address alerts are mailed to (through the delivery engine); empty: none"},
+	{"alerts.email_from", C_STR, "", "sender of alert mail; empty: akashi@<dkim.domain>"},
 	{"alerts.min_severity", C_STR, "low", "alerts below this severity go to no sink"},
 	{"alerts.ca_file", C_STR, "", "CA bundle for https webhooks; empty: the system's"},
 	{"unsubscribe.secret", C_STR, "", "file of >= 32 random bytes keying unsubscribe tokens; "

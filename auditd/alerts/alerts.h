@@ -165,6 +165,17 @@ int alert_sinks_new(struct alert_sinks **out, struct event_base *base,
  * before base was created. */
 int alert_sinks_send(struct alert_sinks *s, const char *entry, size_t len, const char *rule,
 		     const char *severity);
+/* Alerts the sinks still have to deliver: waiting in the webhook's or the
+ * e-mail sink's queue, or the webhook's alert in flight or waiting for a
+ * retry (syslog sends at once and is not counted). Any thread. */
+size_t alert_sinks_pending(const struct alert_sinks *s);
+/* For the daemon's stop: from now on nothing waits for back-off. A
+ * webhook retry waiting goes at once, and every alert gets one more try
+ * (a try in flight now gets one retry); one that fails then is given up
+ * (counted failed, logged). Queued mail is handed over, syslog flushed.
+ * The loop must keep running for the tries to happen; the caller bounds
+ * how long (alert_sinks_pending()). Loop thread only. */
+void alert_sinks_flush_now(struct alert_sinks *s);
 /* Counts for /metrics: sent, failed, dropped per sink. */
 void alert_sinks_stats(const struct alert_sinks *s, json_t *into);
 void alert_sinks_free(struct alert_sinks *s);

@@ -13,6 +13,11 @@
  * 408, 429 or 5xx is tried again after backoff_ms, doubled each time up to
  * 5 minutes, until max_attempts tries were made; then the alert is given up
  * and counted as failed. Any other status is final (2xx sent, else failed).
+ * When the daemon stops it calls alert_sinks_flush_now(): from then on
+ * nothing waits for back-off, and each alert gets one more try (a retry
+ * that was waiting goes at once; a try in flight gets one retry); what
+ * fails then is given up. The daemon waits for alert_sinks_pending() to
+ * reach 0 up to alerts.drain_timeout, and says how many were left.
  *
  * Syslog: RFC 5424, facility authpriv (10: security messages that may name
  * accounts and addresses, which Debian's rsyslog keeps in the root:adm
@@ -106,6 +111,7 @@ struct webhook {
 	struct item cur;                /* the alert being delivered (data NULL: none) */
 	int in_flight;
 	unsigned attempt;
+	int tried_finally; /* cur had its try after alert_sinks_flush_now() */
 	struct queue q;
 	struct counts c;
 };
@@ -147,6 +153,7 @@ struct alert_sinks {
 	int min_sev;
 	size_t queue_max;
 	unsigned max_attempts, backoff_ms;
+	int final; /* alert_sinks_flush_now() was called: no more back-off (loop thread) */
 	uint64_t below_min;
 	struct webhook *wh;
 	struct syslog_sink *sl;
@@ -234,6 +241,10 @@ static void webhook_done(struct evhttp_request *req, void *arg)
 	int code = req ? evhttp_request_get_response_code(req) : 0;
 	int retry = code == 0 || code == 408 || code == 429 || code >= 500;
 
+	/* Stopping: each alert gets one try after the drain began, at once. */
+	if (s->final && w->tried_finally)
+		retry = 0;
+
 	w->in_flight = 0;
 	pthread_mutex_lock(&s->lock);
 	if (code >= 200 && code < 300) {
@@ -250,7 +261,7 @@ static void webhook_done(struct evhttp_request *req, void *arg)
 		w->attempt++;
 		w->c.retries++;
 		pthread_mutex_unlock(&s->lock);
-		webhook_schedule(w, ms);
+		webhook_schedule(w, s->final ? 0 : ms);
 		return;
 	} else {
 		w->c.failed++;
@@ -316,6 +327,8 @@ static void webhook_try(struct webhook *w)
 		evhttp_connection_free(w->conn);
 		w->conn = NULL;
 	}
+	if (s->final)
+		w->tried_finally = 1;
 	if (w->https && (bev = tls_bev(w)) == NULL)
 		goto failed;
 	w->conn = evhttp_connection_base_bufferevent_new(s->base, s->dns, bev, w->host,
@@ -380,6 +393,7 @@ static void webhook_next(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		w->attempt = 0;
+		w->tried_finally = 0;
 	}
 	webhook_try(w);
 }
@@ -1003,6 +1017,35 @@ int alert_sinks_send(struct alert_sinks *s, const char *entry, size_t len, const
 	if (s->wh || s->sl || s->em)
 		event_active(s->wake, EV_TIMEOUT, 0);
 	return rc;
+}
+
+size_t alert_sinks_pending(const struct alert_sinks *s)
+{
+	struct alert_sinks *m = (struct alert_sinks *)s; /* the lock only */
+	size_t n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (s->wh)
+		n += s->wh->q.n + (s->wh->cur.data != NULL);
+	if (s->em)
+		n += s->em->q.n;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+void alert_sinks_flush_now(struct alert_sinks *s)
+{
+	s->final = 1;
+	if (s->wh && !s->wh->in_flight) {
+		/* A retry waiting for its back-off goes now; so does the next
+		 * alert in the queue. */
+		evtimer_del(s->wh->timer);
+		webhook_schedule(s->wh, 0);
+	}
+	if (s->sl)
+		syslog_flush(s->sl);
+	if (s->em)
+		email_flush(s->em);
 }
 
 static json_t *counts_json(const struct counts *c, size_t waiting)

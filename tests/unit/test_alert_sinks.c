@@ -270,6 +270,42 @@ static void test_sinks__webhook_gives_up_and_counts(void **state)
 	event_base_free(base);
 }
 
+static void test_sinks__flush_now_tries_once_more_at_once(void **state)
+{
+	static const char *const args[] = {"webhook", "k", "2", NULL};
+	struct event_base *base = event_base_new();
+	struct alert_sinks_config cfg = {0};
+	struct alert_sinks *s;
+	struct peer p;
+	char url[128];
+	json_t *got;
+
+	(void)state;
+	peer_start(&p, args);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", p.port);
+	cfg.webhook_url = url;
+	cfg.webhook_secret = "k";
+	cfg.backoff_ms = 60000; /* nothing would happen for a minute */
+	s = sinks(base, &cfg);
+	assert_int_equal(alert_sinks_pending(s), 0);
+	alert_sinks_send(s, ENTRY, strlen(ENTRY), "r", "high");
+	alert_sinks_send(s, ENTRY, strlen(ENTRY), "r", "high");
+	assert_int_equal(alert_sinks_pending(s), 2);
+	run_until(base, s, "webhook", "retries", 1); /* the first 500: back-off */
+	assert_int_equal(alert_sinks_pending(s), 2);
+	alert_sinks_flush_now(s);
+	/* The waiting retry goes now and gets the second 500: given up. The
+	 * next alert gets its one try: 200. */
+	run_until(base, s, "webhook", "sent", 1);
+	assert_int_equal(sink_count(s, "webhook", "failed"), 1);
+	assert_int_equal(alert_sinks_pending(s), 0);
+	got = peer_stop(&p);
+	assert_int_equal(json_array_size(got), 3);
+	json_decref(got);
+	alert_sinks_free(s);
+	event_base_free(base);
+}
+
 /* A port nothing listens on. */
 static int closed_port(void)
 {
@@ -659,6 +695,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sinks__webhook_retries_after_500),
         cmocka_unit_test(test_sinks__webhook_gives_up_and_counts),
         cmocka_unit_test(test_sinks__webhook_connection_refused_is_retried),
+        cmocka_unit_test(test_sinks__flush_now_tries_once_more_at_once),
         cmocka_unit_test(test_sinks__full_queue_drops_oldest),
         cmocka_unit_test(test_sinks__https_webhook_verifies_the_peer),
         cmocka_unit_test(test_sinks__syslog_udp_rfc5424),

@@ -59,6 +59,7 @@ static const struct ckey keys[] = {
 	{"alerts.email", C_STR, "", "address alerts are mailed to (through the delivery engine); empty: none"},
 	{"alerts.email_from", C_STR, "", "sender of alert mail; empty: akashi@<dkim.domain>"},
 	{"alerts.min_severity", C_STR, "low", "alerts below this severity go to no sink"},
+	{"alerts.drain_timeout", C_DURATION, "10s", "on SIGTERM, how long to wait for the webhook to deliver the last alerts"},
 	{"alerts.ca_file", C_STR, "", "CA bundle for https webhooks; empty: the system's"},
 	{"unsubscribe.secret", C_STR, "", "file of >= 32 random bytes keying unsubscribe tokens; "
 					  "empty: <store>/unsubscribe.key"},

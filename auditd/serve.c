@@ -76,6 +76,7 @@ static void load_settings(struct serve_settings *s, const struct config *c)
 	s->max_report_rows = (size_t)config_int(c, "ingest.max_report_rows");
 	s->checkpoint_interval_s = config_seconds(c, "checkpoint.interval");
 	s->audit_interval_s = config_seconds(c, "audit.interval");
+	s->alerts_drain_us = config_seconds(c, "alerts.drain_timeout") * 1000000;
 	/* Quarters and calendars in the configured zone, else UTC (as
 	 * akashi audit and akashi report do). */
 	snprintf(s->zone, sizeof(s->zone), "%s",
@@ -1049,9 +1050,25 @@ static int final_call(struct evidence_store *st, void *arg)
 	return rc;
 }
 
+/* The webhook's failed count (given up), for what the drain reports. */
+static int64_t webhook_failed(struct daemon *d)
+{
+	json_t *st = json_object();
+	int64_t n = 0;
+
+	if (st && d->sinks) {
+		alert_sinks_stats(d->sinks, st);
+		n = json_integer_value(json_object_get(json_object_get(st, "webhook"), "failed"));
+	}
+	json_decref(st);
+	return n;
+}
+
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
+	int64_t now = ak_time_now(), gave_up;
+	size_t left;
 
 	(void)fd;
 	(void)what;
@@ -1060,9 +1077,36 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 	 * get a moment to leave. */
 	if (!d->final_done || d->inflight)
 		return;
-	if (d->final_at_us == 0)
-		d->final_at_us = ak_time_now();
-	if (d->unflushed && ak_time_now() - d->final_at_us < DRAIN_FLUSH_US)
+	if (d->final_at_us == 0) {
+		d->final_at_us = now;
+		/* The last alerts are with the sinks: a webhook retry waiting
+		 * for its back-off gets one last try now, and the loop keeps
+		 * running for them up to alerts.drain_timeout. */
+		if (d->sinks && alert_sinks_pending(d->sinks)) {
+			d->sinks_failed_at_stop = webhook_failed(d);
+			alert_sinks_flush_now(d->sinks);
+			d->sinks_draining = 1;
+		}
+	}
+	if (d->sinks_draining) {
+		left = alert_sinks_pending(d->sinks);
+		if (left && now - d->final_at_us < d->s.alerts_drain_us)
+			return;
+		d->sinks_draining = 0;
+		gave_up = webhook_failed(d) - d->sinks_failed_at_stop;
+		if (left || gave_up > 0)
+			ak_log(AK_LOG_WARN,
+			       "stopping: %lld alert(s) not delivered by the sinks: %zu still "
+			       "waiting "
+			       "at alerts.drain_timeout (%llds), %lld given up; each is an alert "
+			       "entry in the log",
+			       (long long)left + (long long)gave_up, left,
+			       (long long)(d->s.alerts_drain_us / 1000000), (long long)gave_up);
+		else
+			ak_log(AK_LOG_INFO, "stopping: the sinks delivered every alert");
+		d->final_at_us = now; /* the answers' moment starts now */
+	}
+	if (d->unflushed && now - d->final_at_us < DRAIN_FLUSH_US)
 		return;
 	event_base_loopexit(d->base, NULL);
 }

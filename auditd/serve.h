@@ -47,6 +47,7 @@ struct serve_settings {
 	int64_t unsub_max_age_us;
 	size_t max_line, max_report_bytes, max_report_rows;
 	int64_t checkpoint_interval_s, audit_interval_s;
+	int64_t alerts_drain_us; /* alerts.drain_timeout */
 	char zone[64];        /* "timezone" */
 	char ingest_zone[64]; /* "ingest.zone" */
 	int64_t ingest_year;
@@ -87,6 +88,8 @@ struct daemon {
 	size_t unflushed; /* answers handed to evhttp, not yet sent */
 	int final_done;   /* "stop" and the final checkpoint are in */
 	int64_t final_at_us;
+	int sinks_draining;           /* stopping: waiting for the sinks (alerts.drain_timeout) */
+	int64_t sinks_failed_at_stop; /* the webhook's failed count when that began */
 	int exit_code;
 	int git_held; /* a libgit2 reference held for the daemon's life (cmd_serve) */
 	struct http_stream *streams; /* GET /v1/entries being sent */

@@ -21,7 +21,9 @@
  * headers only in their display names (an address itself must be ASCII:
  * akashi does not speak SMTPUTF8). A body that is not 7-bit clean or has
  * lines over 998 bytes, in a template that declares no
- * Content-Transfer-Encoding, is sent base64-encoded.
+ * Content-Transfer-Encoding, is sent base64-encoded; a multipart (or
+ * message/) one is not (RFC 2045 6.4): it is declared 8bit, and its parts
+ * say how they are encoded.
  *
  * The headers the engine owns are taken out of the template: Message-ID,
  * Date, DKIM-Signature, Return-Path, Bcc, X-Akashi-*, and for marketing
@@ -77,6 +79,7 @@ struct delivery_template {
 	unsigned char *in_header;  /* per field: used in some header value */
 	unsigned char *in_address; /* per field: used in an address header */
 	int has_from, has_to, has_mime, has_ctype, has_cte;
+	int composite; /* Content-Type multipart/ or message/: never base64 */
 };
 
 static int name_is(const struct theader *h, const char *s)
@@ -310,9 +313,14 @@ int delivery_template_parse(struct delivery_template **out, const char *data, si
 			t->has_to = 1;
 		else if (name_is(h, "mime-version"))
 			t->has_mime = 1;
-		else if (name_is(h, "content-type"))
+		else if (name_is(h, "content-type")) {
 			t->has_ctype = 1;
-		else if (name_is(h, "content-transfer-encoding"))
+			/* RFC 2045 6.4: a multipart or message entity is 7bit,
+			 * 8bit or binary, never base64: its parts carry their
+			 * own encodings. */
+			t->composite = (eol - v >= 10 && strncasecmp(v, "multipart/", 10) == 0) ||
+			               (eol - v >= 8 && strncasecmp(v, "message/", 8) == 0);
+		} else if (name_is(h, "content-transfer-encoding"))
 			t->has_cte = 1;
 		lineno++;
 		p = eol < end ? eol + 1 : end;
@@ -658,8 +666,11 @@ int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct del
 	ak_buf_reset(scratch);
 	if ((rc = expand(scratch, &t->body, r)) != 0)
 		return rc;
-	encode_body =
-	        !t->has_cte && needs_encoding(scratch->data ? scratch->data : "", scratch->len);
+	encode_body = !t->has_cte && !t->composite &&
+	              needs_encoding(scratch->data ? scratch->data : "", scratch->len);
+	if (!t->has_cte && t->composite && !ascii(scratch->data, scratch->len) &&
+	    (rc = ak_buf_puts(out, "Content-Transfer-Encoding: 8bit\r\n")) != 0)
+		return rc;
 	if (encode_body) {
 		if (!t->has_mime && (rc = ak_buf_puts(out, "MIME-Version: 1.0\r\n")) != 0)
 			return rc;

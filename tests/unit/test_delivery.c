@@ -269,6 +269,26 @@ static void test_delivery__eight_bit_body_goes_base64(void **state)
 	delivery_template_free(t);
 }
 
+/* A multipart template with 8-bit parts keeps its MIME structure: base64
+ * at the top would hide the boundaries (RFC 2045 6.4 forbids it). */
+static void test_delivery__eight_bit_multipart_is_not_base64(void **state)
+{
+	struct delivery_template *t =
+	        tpl("Subject: s\nMIME-Version: 1.0\n"
+	            "Content-Type: multipart/alternative; boundary=\"B\"\n\n"
+	            "--B\nContent-Type: text/plain; charset=UTF-8\n"
+	            "Content-Transfer-Encoding: 8bit\n\nこんにちは {{name}}\n--B--\n");
+	const char *vals[] = {"太郎"};
+	char *m = render(t, vals, 1, NULL);
+
+	(void)state;
+	assert_null(strstr(m, "base64"));
+	assert_non_null(strstr(m, "Content-Transfer-Encoding: 8bit\r\n\r\n--B\r\n"));
+	assert_non_null(strstr(m, "\r\n\r\nこんにちは 太郎\r\n--B--\r\n"));
+	free(m);
+	delivery_template_free(t);
+}
+
 static void test_delivery__template_errors_name_the_place(void **state)
 {
 	struct delivery_template *t = NULL;
@@ -761,6 +781,7 @@ int main(void)
 	        cmocka_unit_test(test_delivery__rfc2047_splits_between_characters),
 	        cmocka_unit_test(test_delivery__engine_headers_replace_the_templates),
 	        cmocka_unit_test(test_delivery__eight_bit_body_goes_base64),
+	        cmocka_unit_test(test_delivery__eight_bit_multipart_is_not_base64),
 	        cmocka_unit_test(test_delivery__template_errors_name_the_place),
 	        cmocka_unit_test(test_delivery__date_is_rfc5322),
 	        cmocka_unit_test(test_delivery__notice_is_a_whole_message),

@@ -134,9 +134,16 @@ struct dkim_signer; /* one per thread; keys are shared read-only */
 int dkim_signer_new(struct dkim_signer **out, const struct dkim_signer_conf *c);
 void dkim_signer_free(struct dkim_signer *s);
 
+/* The most header fields a message may have: templates and gateway
+ * messages with more are refused when they are handed in, so that the
+ * signer, which refuses them too, never meets one in the queue. */
+#define DELIVERY_MAX_HEADERS 1000
+
 /* Append the DKIM-Signature header(s) for msg (headers, empty line, body;
  * CRLF line ends) to out, each ending in CRLF, to be put before msg.
- * t_s is the signature time (t=). */
+ * t_s is the signature time (t=). AK_EINVALID for a message without an
+ * empty line after its header or with more than DELIVERY_MAX_HEADERS
+ * fields. */
 int dkim_signer_sign(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len,
                      int64_t t_s);
 

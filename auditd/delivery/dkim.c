@@ -181,6 +181,13 @@ struct sig {
 	EVP_MD_CTX *mctx;   /* Ed25519 */
 };
 
+struct hdr {
+	const char *p; /* the field, name to end of value (folds included) */
+	size_t len;
+	size_t name_len;
+	int used;
+};
+
 struct dkim_signer {
 	const char *domain;
 	struct sig sigs[2];
@@ -191,6 +198,8 @@ struct dkim_signer {
 	EVP_MD *sha256;
 	struct ak_buf canon; /* scratch: canonical header data */
 	struct ak_buf line;  /* scratch: the signature header */
+	struct hdr *h;       /* scratch: the message's header fields */
+	size_t hcap;
 };
 
 void dkim_signer_free(struct dkim_signer *s)
@@ -209,6 +218,7 @@ void dkim_signer_free(struct dkim_signer *s)
 	EVP_MD_free(s->sha256);
 	ak_buf_free(&s->canon);
 	ak_buf_free(&s->line);
+	free(s->h);
 	free(s);
 }
 
@@ -399,19 +409,14 @@ static int canon_header(struct ak_buf *out, const char *h, size_t len, int crlf)
 	return 0;
 }
 
-struct hdr {
-	const char *p; /* the field, name to end of value (folds included) */
-	size_t len;
-	size_t name_len;
-	int used;
-};
-
-#define MAX_HEADERS 256
-
-/* Split the header block of msg; *body_off is where the body starts. */
-static int split_headers(const char *msg, size_t len, struct hdr *h, size_t *n, size_t *body_off)
+/* Split the header block of msg into s->h (up to DELIVERY_MAX_HEADERS
+ * fields, which the gateway and the template parser enforce before a
+ * message is queued); *body_off is where the body starts. */
+static int split_headers(struct dkim_signer *s, const char *msg, size_t len, size_t *n,
+                         size_t *body_off)
 {
 	size_t i = 0;
+	struct hdr *h = s->h;
 
 	*n = 0;
 	while (i < len) {
@@ -430,9 +435,17 @@ static int split_headers(const char *msg, size_t len, struct hdr *h, size_t *n, 
 			    !(e + 2 < len && wsp(msg[e + 2])))
 				break;
 		}
-		if (*n == MAX_HEADERS)
-			return ak_error_code(AK_EINVALID, "DKIM: more than %d headers",
-			                     MAX_HEADERS);
+		if (*n == DELIVERY_MAX_HEADERS)
+			return ak_error_code(AK_EINVALID, "DKIM: more than %d header fields",
+			                     DELIVERY_MAX_HEADERS);
+		if (*n == s->hcap) {
+			size_t cap = s->hcap ? s->hcap * 2 : 64;
+
+			if ((h = realloc(s->h, cap * sizeof(*h))) == NULL)
+				return ak_error_oom();
+			s->h = h;
+			s->hcap = cap;
+		}
 		colon = memchr(msg + start, ':', e - start);
 		if (colon == NULL)
 			return ak_error_code(AK_EINVALID, "DKIM: a header line without ':'");
@@ -472,15 +485,16 @@ static int put_folded(struct ak_buf *out, const char *b64, size_t n)
 static int sign_own(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len,
                     int64_t t_s)
 {
-	struct hdr h[MAX_HEADERS];
+	struct hdr *h;
 	unsigned char bh[32], hh[32], sigbytes[512];
 	char bh64[AK_B64_LEN(32) + 1], sig64[AK_B64_LEN(512) + 1];
 	size_t nh, body_off, i, j, siglen;
 	unsigned int hl;
 	int rc, k;
 
-	if ((rc = split_headers(msg, len, h, &nh, &body_off)) != 0)
+	if ((rc = split_headers(s, msg, len, &nh, &body_off)) != 0)
 		return rc;
+	h = s->h;
 	if ((rc = body_hash(s, msg + body_off, len - body_off, bh)) != 0)
 		return rc;
 	ak_b64_encode(bh64, bh, 32);
@@ -554,13 +568,14 @@ static int sign_own(struct dkim_signer *s, struct ak_buf *out, const char *msg, 
 static int sign_libopendkim(struct dkim_signer *s, struct ak_buf *out, const char *msg, size_t len,
                             int64_t t_s)
 {
-	struct hdr h[MAX_HEADERS];
+	struct hdr *h;
 	size_t nh, body_off, i;
 	uint64_t fixed = (uint64_t)t_s;
 	int rc, k;
 
-	if ((rc = split_headers(msg, len, h, &nh, &body_off)) != 0)
+	if ((rc = split_headers(s, msg, len, &nh, &body_off)) != 0)
 		return rc;
+	h = s->h;
 	if (dkim_options(s->lib, DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &fixed, sizeof(fixed)) !=
 	    DKIM_STAT_OK)
 		return ak_error_set("libopendkim: cannot set the signature time");

@@ -288,6 +288,14 @@ int delivery_template_parse(struct delivery_template **out, const char *data, si
 				        lineno, (int)(colon - p > 40 ? 40 : colon - p), p);
 				goto done;
 			}
+		/* The engine adds up to nine of its own; the signer takes
+		 * no more than DELIVERY_MAX_HEADERS. */
+		if (t->nhdrs + 10 > DELIVERY_MAX_HEADERS) {
+			rc = ak_error_code(AK_EINVALID,
+			                   "template line %zu: more than %d header fields", lineno,
+			                   DELIVERY_MAX_HEADERS - 9);
+			goto done;
+		}
 		nh = realloc(t->hdrs, (t->nhdrs + 1) * sizeof(*nh));
 		if (nh == NULL) {
 			rc = ak_error_oom();

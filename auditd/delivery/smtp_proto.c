@@ -357,6 +357,7 @@ int smtpd_message(struct ak_buf *out, const char *data, size_t len, const struct
 {
 	const char *p = data, *lim = data + len;
 	int have_date = 0, have_mid = 0, rc;
+	size_t nfields = 0;
 	char val[400];
 
 	memset(r, 0, sizeof(r[0]));
@@ -387,6 +388,11 @@ int smtpd_message(struct ak_buf *out, const char *data, size_t len, const struct
 			        r, 554, "5.6.0",
 			        "the message header has a line that is not a header field "
 			        "(RFC 5322 2.2)");
+		/* Room for the Message-ID, Date and List-Unsubscribe(-Post)
+		 * akashi may add: the signer takes no more. */
+		if (++nfields > DELIVERY_MAX_HEADERS - 4)
+			return msg_refuse(r, 554, "5.6.0",
+			                  "the message has too many header fields");
 		nl = (size_t)(colon - start);
 		if (unfold(colon + 1, (size_t)(end - colon - 1), val, sizeof(val)) != 0 &&
 		    (hname(start, nl, "X-Akashi-Campaign") || hname(start, nl, "X-Akashi-List") ||

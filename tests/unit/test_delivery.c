@@ -690,6 +690,67 @@ static size_t dns_msg(unsigned char *m, int type, const unsigned char *an, size_
 	return n + an_len;
 }
 
+/* A message with n header fields (n - 1 Received and a From). */
+static char *many_fields(size_t n)
+{
+	struct ak_buf b = AK_BUF_INIT(0);
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		assert_int_equal(ak_buf_printf(&b, "Received: from h%zu by relay.example\r\n", i),
+		                 0);
+	assert_int_equal(ak_buf_puts(&b, "From: <news@example.com>\r\n\r\nbody\r\n"), 0);
+	return ak_buf_detach(&b, NULL);
+}
+
+/* The gateway answers 250 only for a message the signer can sign: one it
+ * could not was deferred again and again until it expired. */
+static void test_dkim__every_message_the_gateway_takes_can_be_signed(void **state)
+{
+	static const size_t counts[] = {300, 996, 997, 1500};
+	static const struct smtpd_msg_in in = {"news", "c", "id", "example.com", 1, 0};
+	struct dkim_key *rsa = NULL;
+	struct dkim_signer *s = NULL;
+	struct dkim_signer_conf c = {0};
+	size_t i;
+
+	(void)state;
+	snprintf(keydir, sizeof(keydir), "/tmp/akashi-dkim-XXXXXX");
+	assert_non_null(mkdtemp(keydir));
+	assert_int_equal(dkim_key_load(&rsa, write_key("rsa.pem", "RSA", 1024)), 0);
+	c.domain = "example.com";
+	c.selector = "s";
+	c.key = rsa;
+	assert_int_equal(dkim_signer_new(&s, &c), 0);
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		struct ak_buf q = AK_BUF_INIT(0), sig = AK_BUF_INIT(0);
+		struct smtpd_msg_out r;
+		char *m = many_fields(counts[i]);
+		int taken = smtpd_message(&q, m, strlen(m), &in, &r) == 0;
+
+		if (taken)
+			assert_int_equal(dkim_signer_sign(s, &sig, q.data, q.len, 1), 0);
+		else
+			assert_int_equal(r.code, 554);
+		/* Hundreds of Received fields are a message like any other. */
+		if (counts[i] == 300)
+			assert_true(taken);
+		if (counts[i] == 1500)
+			assert_false(taken);
+		free(m);
+		ak_buf_free(&q);
+		ak_buf_free(&sig);
+	}
+	dkim_signer_free(s);
+	dkim_key_free(rsa);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", keydir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
 static void test_smtp__dns_answers_are_read(void **state)
 {
 	/* MX 20 mx2.<pointer to example.com>, then MX 10 mx1.example.com */
@@ -793,6 +854,7 @@ int main(void)
 	        cmocka_unit_test(test_delivery__backoff_doubles_up_to_the_maximum),
 	        cmocka_unit_test(test_dkim__signatures_match_libopendkim),
 	        cmocka_unit_test(test_dkim__trailing_empty_lines_do_not_change_the_body_hash),
+	        cmocka_unit_test(test_dkim__every_message_the_gateway_takes_can_be_signed),
 	        cmocka_unit_test(test_smtp__dns_answers_are_read),
 	        cmocka_unit_test(test_smtp__equal_mx_preferences_take_turns),
 	};

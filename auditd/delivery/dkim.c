@@ -467,6 +467,26 @@ static int in_list(const char *const *list, const char *name, size_t len)
 	return 0;
 }
 
+/* Append one name to the h= list in line, after a ':' unless it is the
+ * first. The list stays on one line, as libopendkim (margin 0) writes it,
+ * unless that line would pass SIG_LINE_MAX: a message with many signed
+ * fields would otherwise get a line over the 998 of RFC 5322 2.1.1, which
+ * servers refuse ("500 line too long") and the engine would record as a
+ * bounce. FWS is allowed around the colons of h= (RFC 6376 3.5). */
+#define SIG_LINE_MAX 900
+static int put_hname(struct ak_buf *line, const char *name, size_t n, int first)
+{
+	const char *nl = line->len ? memrchr(line->data, '\n', line->len) : NULL;
+	size_t col = line->len - (nl ? (size_t)(nl + 1 - line->data) : 0);
+	int rc;
+
+	if (!first && (rc = ak_buf_putc(line, ':')) != 0)
+		return rc;
+	if (col + 1 + n > SIG_LINE_MAX && (rc = ak_buf_puts(line, "\r\n\t")) != 0)
+		return rc;
+	return ak_buf_append(line, name, n);
+}
+
 /* Fold base64 text into the signature header: 64 characters a line. */
 static int put_folded(struct ak_buf *out, const char *b64, size_t n)
 {
@@ -522,20 +542,15 @@ static int sign_own(struct dkim_signer *s, struct ak_buf *out, const char *msg, 
 				    strncasecmp(h[j].p, h[i].p, h[i].name_len) == 0)
 					break;
 			h[j].used = 1;
-			if (s->line.len > hstart)
-				rc = ak_buf_putc(&s->line, ':');
-			if (rc == 0)
-				rc = ak_buf_append(&s->line, h[i].p, h[i].name_len);
+			rc = put_hname(&s->line, h[i].p, h[i].name_len, s->line.len == hstart);
 			if (rc == 0)
 				rc = canon_header(&s->canon, h[j].p, h[j].len, 1);
 		}
 		for (i = 0; rc == 0 && dkim_oversigned_headers[i]; i++) {
-			/* An oversigned name adds nothing to the hash. */
-			if (s->line.len > hstart)
-				rc = ak_buf_putc(&s->line, ':');
-			/* Spelled as in the list (lower case), as libopendkim does. */
-			if (rc == 0)
-				rc = ak_buf_puts(&s->line, dkim_oversigned_headers[i]);
+			/* An oversigned name adds nothing to the hash. Spelled
+			 * as in the list (lower case), as libopendkim does. */
+			rc = put_hname(&s->line, dkim_oversigned_headers[i],
+			               strlen(dkim_oversigned_headers[i]), s->line.len == hstart);
 		}
 		if (rc == 0)
 			rc = ak_buf_puts(&s->line, ";\r\n\tb=");

@@ -96,14 +96,18 @@ static void row_info(sqlite3_stmt *s, struct token_info *t)
 	t->revoked_us = sqlite3_column_int64(s, 4);
 }
 
+/* A name is printable, without spaces, and not all digits: `akashi token
+ * revoke 3` must not be able to mean token 3 and a token named "3". */
 static int valid_name(const char *s)
 {
-	size_t i;
+	size_t i, digits = 0;
 
-	for (i = 0; s[i]; i++)
+	for (i = 0; s[i]; i++) {
 		if ((unsigned char)s[i] < 0x21 || s[i] == 0x7f)
 			return 0;
-	return i > 0 && i <= TOKEN_NAME_MAX;
+		digits += s[i] >= '0' && s[i] <= '9';
+	}
+	return i > 0 && i <= TOKEN_NAME_MAX && digits < i;
 }
 
 int token_create(sqlite3 *db, int role, const char *name, char text[TOKEN_TEXT_MAX],
@@ -117,7 +121,8 @@ int token_create(sqlite3 *db, int role, const char *name, char text[TOKEN_TEXT_M
 		return ak_error_code(AK_EINVALID, "unknown role");
 	if (name && !valid_name(name))
 		return ak_error_code(AK_EINVALID,
-		                     "token name: 1 to %d printable characters, no spaces",
+		                     "token name: 1 to %d printable characters, no spaces, "
+		                     "not all digits",
 		                     TOKEN_NAME_MAX);
 	if ((rc = token_setup(db)) != 0)
 		return rc;
@@ -220,6 +225,28 @@ int token_revoke(sqlite3 *db, const char *id_or_name, struct token_info *out)
 	if ((rc = token_setup(db)) != 0)
 		return rc;
 	id = strtoll(id_or_name, &end, 10);
+	if (*end != '\0' || end == id_or_name)
+		id = -1;
+	/* A store may hold a token named "3" from before such names were
+	 * refused: then "3" names two tokens, and revoking both would leave
+	 * one revocation unrecorded. */
+	if (id >= 0) {
+		if (sqlite3_prepare_v2(db,
+		                       "SELECT count(*) FROM api_tokens WHERE revoked IS NULL AND"
+		                       " (name = ? OR id = ?)",
+		                       -1, &s, NULL) != SQLITE_OK)
+			return sqlerr(db, "revoking");
+		sqlite3_bind_text(s, 1, id_or_name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, id);
+		rc = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 1;
+		sqlite3_finalize(s);
+		s = NULL;
+		if (rc)
+			return ak_error_code(AK_EINVALID,
+			                     "'%s' is the id of one valid token and the name of "
+			                     "another: revoke by the other's id",
+			                     id_or_name);
+	}
 	if (sqlite3_prepare_v2(db,
 	                       "UPDATE api_tokens SET revoked = ? WHERE revoked IS NULL AND"
 	                       " (name = ? OR id = ?)"
@@ -228,7 +255,7 @@ int token_revoke(sqlite3 *db, const char *id_or_name, struct token_info *out)
 		return sqlerr(db, "revoking");
 	sqlite3_bind_int64(s, 1, ak_time_now());
 	sqlite3_bind_text(s, 2, id_or_name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, *end == '\0' && end != id_or_name ? id : -1);
+	sqlite3_bind_int64(s, 3, id);
 	switch (sqlite3_step(s)) {
 	case SQLITE_ROW:
 		if (out)

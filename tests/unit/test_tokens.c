@@ -111,6 +111,29 @@ static void test_tokens__names_are_unique_among_valid_tokens(void **state)
 	sqlite3_close(db);
 }
 
+/* `akashi token revoke 3` revoked token 3 and a token named "3" too, and
+ * recorded only one of them. */
+static void test_tokens__revoke_never_takes_two_tokens(void **state)
+{
+	sqlite3 *db = memdb();
+	char text[TOKEN_TEXT_MAX];
+	struct token_info t;
+
+	(void)state;
+	assert_int_equal(token_create(db, TOKEN_READ, "42", text, NULL), AK_EINVALID);
+	assert_int_equal(token_create(db, TOKEN_READ, "crm", text, &t), 0);
+	assert_int_equal(token_create(db, TOKEN_ADMIN, "ops", text, NULL), 0);
+	/* A store from before numeric names were refused. */
+	assert_int_equal(sqlite3_exec(db, "UPDATE api_tokens SET name = '1' WHERE name = 'ops'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(token_revoke(db, "1", NULL), AK_EINVALID);
+	assert_int_equal(token_revoke(db, "crm", NULL), 0);
+	assert_int_equal(token_revoke(db, "1", &t), 0); /* now only the one named 1 */
+	assert_string_equal(t.name, "1");
+	sqlite3_close(db);
+}
+
 static void test_tokens__roles(void **state)
 {
 	(void)state;
@@ -228,6 +251,7 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens__only_the_hash_is_stored),
         cmocka_unit_test(test_tokens__check_finds_valid_tokens_only),
         cmocka_unit_test(test_tokens__names_are_unique_among_valid_tokens),
+        cmocka_unit_test(test_tokens__revoke_never_takes_two_tokens),
         cmocka_unit_test(test_tokens__roles),
         cmocka_unit_test(test_http__query_parameters_decode_and_refuse),
         cmocka_unit_test(test_http__one_click_bodies),

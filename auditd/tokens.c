@@ -277,6 +277,7 @@ int token_revoke(sqlite3 *db, const char *id_or_name, struct token_info *out)
 struct token_checker {
 	sqlite3 *db;
 	sqlite3_stmt *get;
+	sqlite3_stmt *get_id;
 };
 
 int token_checker_new(struct token_checker **out, sqlite3 *db)
@@ -289,9 +290,14 @@ int token_checker_new(struct token_checker **out, sqlite3 *db)
 	if (sqlite3_prepare_v3(db,
 	                       "SELECT id, name, role, created, revoked FROM api_tokens"
 	                       " WHERE hash = ?",
-	                       -1, SQLITE_PREPARE_PERSISTENT, &c->get, NULL) != SQLITE_OK) {
+	                       -1, SQLITE_PREPARE_PERSISTENT, &c->get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db,
+	                       "SELECT id, name, role, created, revoked FROM api_tokens"
+	                       " WHERE id = ?",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &c->get_id, NULL) != SQLITE_OK) {
 		int rc = sqlerr(db, "preparing the lookup");
 
+		sqlite3_finalize(c->get);
 		free(c);
 		return rc;
 	}
@@ -304,6 +310,7 @@ void token_checker_free(struct token_checker *c)
 	if (c == NULL)
 		return;
 	sqlite3_finalize(c->get);
+	sqlite3_finalize(c->get_id);
 	free(c);
 }
 
@@ -331,5 +338,24 @@ int token_check(struct token_checker *c, const char *text, size_t len, struct to
 		rc = sqlerr(c->db, "lookup");
 	}
 	sqlite3_reset(c->get);
+	return rc;
+}
+
+int token_check_id(struct token_checker *c, int64_t id, struct token_info *out)
+{
+	int rc, step;
+
+	sqlite3_reset(c->get_id);
+	sqlite3_bind_int64(c->get_id, 1, id);
+	step = sqlite3_step(c->get_id);
+	if (step == SQLITE_ROW) {
+		row_info(c->get_id, out);
+		rc = out->revoked_us ? ak_error_code(AK_ENOTFOUND, "token revoked") : 0;
+	} else if (step == SQLITE_DONE) {
+		rc = ak_error_code(AK_ENOTFOUND, "unknown token");
+	} else {
+		rc = sqlerr(c->db, "lookup");
+	}
+	sqlite3_reset(c->get_id);
 	return rc;
 }

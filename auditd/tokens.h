@@ -72,4 +72,9 @@ void token_checker_free(struct token_checker *c);
  * an unknown or revoked token, or text that is not a token at all. */
 int token_check(struct token_checker *c, const char *text, size_t len, struct token_info *out);
 
+/* The same for a token checked before, by its id: a session that
+ * authenticated once (the SMTP gateway's) asks again before each use, so
+ * that a revocation ends it. */
+int token_check_id(struct token_checker *c, int64_t id, struct token_info *out);
+
 #endif

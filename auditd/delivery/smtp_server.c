@@ -100,6 +100,7 @@ struct session {
 	int greeted, esmtp;
 	int authed, auth_wait; /* AUTH done; 334 sent, its response awaited */
 	char token[TOKEN_NAME_MAX + 1];
+	int64_t token_id;
 	char stream[16], list[201];
 	int mail;
 	char from[256];
@@ -649,6 +650,7 @@ static void auth_check(struct session *s, const char *b64, size_t len)
 		goto done;
 	}
 	s->authed = 1;
+	s->token_id = t.id;
 	snprintf(s->token, sizeof(s->token), "%s", t.name);
 	snprintf(s->stream, sizeof(s->stream), "%s", stream);
 	snprintf(s->list, sizeof(s->list), "%s", list);
@@ -699,8 +701,31 @@ static void auth(struct session *s, const struct smtpd_cmd *c)
 	auth_check(s, sp + 1, c->arg_len - ml - 1);
 }
 
+/* Is the token the session authenticated with still valid? A revocation
+ * takes effect at the next transaction, as it does at the next HTTP
+ * request: a tool that keeps its connection open must not go on sending
+ * with a revoked token. */
+static int token_still_valid(struct session *s)
+{
+	struct token_info t;
+	int rc = token_check_id(s->srv->tokens, s->token_id, &t);
+
+	if (rc == 0 && token_role_allows(t.role, TOKEN_INGEST))
+		return 1;
+	if (rc != 0 && rc != AK_ENOTFOUND) {
+		ak_log(AK_LOG_ERR, "smtp: token lookup: %s", ak_error_last());
+		return -1;
+	}
+	ak_log(AK_LOG_WARN, "smtp: %s: token %s was revoked; the session must AUTH again", s->peer,
+	       s->token);
+	s->authed = 0;
+	return 0;
+}
+
 static void mail(struct session *s, const struct smtpd_cmd *c)
 {
+	int valid;
+
 	if (s->srv->draining) {
 		reply_close(s, 421, "4.3.2", "akashi is shutting down; try again later");
 		return;
@@ -710,6 +735,12 @@ static void mail(struct session *s, const struct smtpd_cmd *c)
 		error(s);
 	} else if (!s->authed) {
 		reply(s, 530, "5.7.0", "authentication required (AUTH PLAIN with an ingest token)");
+		error(s);
+	} else if ((valid = token_still_valid(s)) < 0) {
+		reply(s, 454, "4.7.0", "the token cannot be checked now; try again later");
+	} else if (valid == 0) {
+		reply(s, 535, "5.7.8",
+		      "authentication credentials invalid (the token was revoked)");
 		error(s);
 	} else if (s->mail) {
 		reply(s, 503, "5.5.1", "a transaction is already open (RSET first)");

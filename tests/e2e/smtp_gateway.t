@@ -269,6 +269,29 @@ is "$(awk 'length($0) > 999' "$m" | wc -l | tr -d ' ')" 0 "no line of it is over
 like "$($PY "$LIB/dkim-verify.py" dns-keys "$m")" ' ok a=rsa-sha256 a=ed25519-sha256$' \
 	"its folded signatures verify"
 
+# --- a revoked token ends an open session's sending ---------------------------
+# A tool that keeps its connection open went on sending with a token
+# revoked after its AUTH.
+T3=$("$AKASHI" --store "$S" token create --role ingest --name tool3 2>/dev/null)
+out=$($PY - "$SPORT" "$T/ca.pem" "$T3" "$AKASHI" "$S" <<'EOF_P' 2>&1
+import smtplib, ssl, subprocess, sys
+port, ca, tok, akashi, store = sys.argv[1:6]
+s = smtplib.SMTP("localhost", int(port), timeout=30)
+s.ehlo("client.test")
+s.starttls(context=ssl.create_default_context(cafile=ca))
+s.ehlo("client.test")
+s.login("transactional/orders", tok)
+msg = b"From: <shop@example.com>\r\nTo: <buyer3@ok.test>\r\nSubject: r\r\n\r\nx\r\n"
+s.sendmail("shop@example.com", ["buyer3@ok.test"], msg)
+print("first sent")
+subprocess.run([akashi, "--store", store, "token", "revoke", "tool3"], check=True,
+               capture_output=True)
+print("mail %d %s" % s.mail("shop@example.com"))
+EOF_P
+)
+like "$out" "first sent" "a message sent with a valid token"
+like "$out" "mail 535 b'5.7.8 .*revoked" "after the revocation, the same session's next MAIL: 535"
+
 # --- the queue forgets finished gateway messages ----------------------------
 sleep 1.5
 is "$(sqlite3 "$S/queue.db" 'SELECT count(*) FROM submissions')" 0 \

@@ -101,6 +101,27 @@ static const struct ckey keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* The range of each integer key: a negative batch size made `akashi
+ * ingest` ask for 2^64 bytes, a port of 70000 wrapped to 4464, a negative
+ * api.rate turned rate limiting off. Keys not listed take 0 or more. */
+static const struct {
+	const char *key;
+	int64_t min, max;
+} int_ranges[] = {
+        {"ingest.batch", 0, 1000000},
+        {"ingest.max_line", 0, INT64_C(1) << 32},
+        {"ingest.year", 0, 9999},
+        {"smtp.port", 1, 65535},
+        {"delivery.connections", 0, 1000},
+        {"delivery.signers", 0, 64},
+        {"delivery.max_inflight", 0, 1000000},
+        {"delivery.batch", 0, 1000000},
+        {"writer.max_batch", 0, 10000000},
+};
+
+/* Durations go into int seconds and int64 microseconds: at most 68 years. */
+#define DURATION_MAX INT32_MAX
+
 struct config {
 	char *val[NKEYS];
 	int set[NKEYS];
@@ -174,7 +195,7 @@ static int parse_duration(const char *s, int64_t *out)
 		mul = 3600, end++;
 	else if (*end == 'd')
 		mul = 86400, end++;
-	if (*end != '\0' || v > INT64_MAX / mul)
+	if (*end != '\0' || v > DURATION_MAX / mul)
 		return -1;
 	*out = v * mul;
 	return 0;
@@ -182,19 +203,28 @@ static int parse_duration(const char *s, int64_t *out)
 
 static int check(int k, const char *v)
 {
-	int64_t x;
+	int64_t x, min = 0, max = INT64_MAX;
+	size_t i;
 
 	switch (keys[k].type) {
 	case C_INT:
 		if (parse_int(v, &x) != 0)
 			return ak_error_code(AK_EINVALID, "%s: '%s' is not an integer", keys[k].key,
 					     v);
+		for (i = 0; i < sizeof(int_ranges) / sizeof(int_ranges[0]); i++)
+			if (strcmp(int_ranges[i].key, keys[k].key) == 0)
+				min = int_ranges[i].min, max = int_ranges[i].max;
+		if (x < min || x > max)
+			return ak_error_code(AK_EINVALID, "%s: %lld is not in %lld..%lld",
+			                     keys[k].key, (long long)x, (long long)min,
+			                     (long long)max);
 		break;
 	case C_DURATION:
 		if (parse_duration(v, &x) != 0)
 			return ak_error_code(AK_EINVALID,
-					     "%s: '%s' is not a duration (e.g. 60s, 5m, 2h, 3d)",
-					     keys[k].key, v);
+			                     "%s: '%s' is not a duration (e.g. 60s, 5m, 2h, 3d; "
+			                     "at most 68 years)",
+			                     keys[k].key, v);
 		break;
 	case C_BOOL:
 		if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "yes") &&

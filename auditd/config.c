@@ -7,19 +7,24 @@
 
 #include "lib/error.h"
 #include "lib/lines.h"
+#include "lib/timefmt.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum ctype { C_STR, C_INT, C_DURATION, C_BOOL };
+/* C_ENUM: one of the key's choices. C_ZONE: empty, or a time zone the
+ * system knows (a typo would otherwise turn the alert detectors off, or
+ * fail every audit, long after the daemon started). */
+enum ctype { C_STR, C_INT, C_DURATION, C_BOOL, C_ENUM, C_ZONE };
 
 struct ckey {
 	const char *key;
 	enum ctype type;
 	const char *def;
 	const char *help;
+	const char *choices; /* C_ENUM: the values, each followed by '|' */
 };
 
 static const struct ckey keys[] = {
@@ -27,7 +32,7 @@ static const struct ckey keys[] = {
 	{"ingest.batch", C_INT, "1000", "entries per append transaction"},
 	{"ingest.max_line", C_INT, "1048576", "longest input line accepted, bytes"},
 	{"ingest.max_errors_shown", C_INT, "20", "rejects printed to stderr per ingest"},
-	{"ingest.zone", C_STR, "", "zone of log times without one (IANA name); empty: host zone"},
+	{"ingest.zone", C_ZONE, "", "zone of log times without one (IANA name); empty: host zone"},
 	{"ingest.year", C_INT, "0", "year of log times without one; 0: infer"},
 	{"ingest.max_report_bytes", C_INT, "268435456", "largest decompressed DMARC report"},
 	{"ingest.max_report_rows", C_INT, "1000000", "most rows in one DMARC report"},
@@ -36,7 +41,7 @@ static const struct ckey keys[] = {
 	{"tls.cert", C_STR, "", "PEM certificate chain; with tls.key the daemon serves HTTPS"},
 	{"tls.key", C_STR, "", "PEM private key of tls.cert (read before dropping privileges)"},
 	{"user", C_STR, "", "drop to this user after binding and reading keys; empty: stay"},
-	{"log.level", C_STR, "info", "error, warning, info or debug"},
+	{"log.level", C_ENUM, "info", "error, warning, info or debug", "error|warning|info|debug|"},
 	{"log.syslog", C_BOOL, "false", "log to syslog instead of standard error"},
 	{"api.max_body", C_INT, "16777216", "largest request body accepted, bytes (413 above)"},
 	{"api.rate", C_INT, "200", "requests per second per API token; 0: no limit"},
@@ -50,7 +55,7 @@ static const struct ckey keys[] = {
 	{"writer.max_queue", C_INT, "500000", "records waiting for the writer before 503"},
 	{"checkpoint.interval", C_DURATION, "60s", "sign a checkpoint this often when the log grew; 0: never"},
 	{"audit.interval", C_DURATION, "1h", "run the audit of the current quarter this often; 0: never"},
-	{"timezone", C_STR, "", "IANA zone of quarters, reports and business hours; empty: UTC "
+	{"timezone", C_ZONE, "", "IANA zone of quarters, reports and business hours; empty: UTC "
 				"(business hours: Asia/Tokyo)"},
 	{"business_hours", C_STR, "08:30-18:00 Mon-Fri", "business hours for off-hours alerts"},
 	{"alerts.webhook", C_STR, "", "URL alerts are POSTed to as JSON; empty: none"},
@@ -58,7 +63,8 @@ static const struct ckey keys[] = {
 	{"alerts.syslog", C_STR, "", "udp:HOST:PORT, tcp:HOST:PORT or unix:/dev/log; empty: none"},
 	{"alerts.email", C_STR, "", "address alerts are mailed to (through the delivery engine); empty: none"},
 	{"alerts.email_from", C_STR, "", "sender of alert mail; empty: akashi@<dkim.domain>"},
-	{"alerts.min_severity", C_STR, "low", "alerts below this severity go to no sink"},
+	{"alerts.min_severity", C_ENUM, "low", "alerts below this severity go to no sink",
+	 "info|low|medium|high|critical|"},
 	{"alerts.drain_timeout", C_DURATION, "10s", "on SIGTERM, how long to wait for the webhook to deliver the last alerts"},
 	{"alerts.ca_file", C_STR, "", "CA bundle for https webhooks; empty: the system's"},
 	{"unsubscribe.secret", C_STR, "", "file of >= 32 random bytes keying unsubscribe tokens; "
@@ -70,7 +76,8 @@ static const struct ckey keys[] = {
 	{"relay", C_STR, "", "smart host as host:port ([host]:port); empty: deliver to each domain's MX"},
 	{"relay.user", C_STR, "", "AUTH PLAIN user at the relay (sent only under TLS); empty: no AUTH"},
 	{"relay.password_file", C_STR, "", "file holding the relay password"},
-	{"smtp.tls", C_STR, "required", "STARTTLS: required (verified certificate), opportunistic, off"},
+	{"smtp.tls", C_ENUM, "required", "STARTTLS: required (verified certificate), opportunistic, off",
+	 "required|opportunistic|off|"},
 	{"smtp.helo", C_STR, "", "EHLO name; empty: the host name"},
 	{"smtp.port", C_INT, "25", "port of MX hosts"},
 	{"smtp.timeout", C_DURATION, "120s", "longest wait for an SMTP reply"},
@@ -81,7 +88,8 @@ static const struct ckey keys[] = {
 	{"dkim.key", C_STR, "", "RSA private key (PEM, 2048 bits)"},
 	{"dkim.ed25519_selector", C_STR, "", "s= of the second, Ed25519 signature (RFC 8463)"},
 	{"dkim.ed25519_key", C_STR, "", "Ed25519 private key (PEM); empty: RSA only"},
-	{"dkim.engine", C_STR, "builtin", "builtin (fast) or libopendkim (same signatures, slower)"},
+	{"dkim.engine", C_ENUM, "builtin", "builtin (fast) or libopendkim (same signatures, slower)",
+	 "builtin|libopendkim|"},
 	{"unsubscribe.base_url", C_STR, "", "https URL of the daemon for List-Unsubscribe links"},
 	{"queue.max_age", C_DURATION, "5d", "a deferred message expires after this long"},
 	{"queue.retry_min", C_DURATION, "5m", "first retry after a temporary failure (doubling)"},
@@ -232,6 +240,34 @@ static int check(int k, const char *v)
 			return ak_error_code(AK_EINVALID, "%s: '%s' is not true or false",
 					     keys[k].key, v);
 		break;
+	case C_ENUM: {
+		const char *c = keys[k].choices, *bar;
+		size_t n = strlen(v), len = 0;
+		char list[128] = "";
+
+		for (; (bar = strchr(c, '|')) != NULL; c = bar + 1) {
+			if ((size_t)(bar - c) == n && memcmp(c, v, n) == 0)
+				return 0;
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%.*s",
+						len ? ", " : "", (int)(bar - c), c);
+			if (len >= sizeof(list))
+				len = sizeof(list) - 1;
+		}
+		return ak_error_code(AK_EINVALID, "%s: '%.80s' is not one of %s", keys[k].key, v,
+				     list);
+	}
+	case C_ZONE: {
+		int off;
+
+		if (*v && ak_time_zone_offset(v, 0, &off) != 0) {
+			ak_error_clear();
+			return ak_error_code(AK_EINVALID,
+					     "%s: '%.80s' is not a time zone this system knows (an "
+					     "IANA name such as Asia/Tokyo, or UTC)",
+					     keys[k].key, v);
+		}
+		break;
+	}
 	case C_STR:
 		break;
 	}

@@ -98,15 +98,16 @@ static void writer_opts_of(const struct config *c, struct writer_opts *o)
 
 static int check_config(const struct config *c)
 {
-	static const char *const levels[] = {"error", "warning", "info", "debug", NULL};
-	const char *lv = config_get(c, "log.level");
 	size_t i;
 
-	for (i = 0; levels[i] && strcmp(levels[i], lv) != 0; i++)
-		;
-	if (levels[i] == NULL)
-		return ak_error_code(AK_EINVALID, "log.level '%s': error, warning, info or debug",
-		                     lv);
+	/* Enumerations and zones are checked as the configuration is read
+	 * (auditd/config.c); business hours belong to the alert detectors,
+	 * which would otherwise not run at all. */
+	if (*config_get(c, "business_hours") &&
+	    alerts_check_hours(config_get(c, "business_hours")) != 0) {
+		ak_error_prefix("business_hours");
+		return AK_EINVALID;
+	}
 	if (config_seconds(c, "unsubscribe.max_age") < 60 * 86400)
 		return ak_error_code(AK_EINVALID,
 		                     "unsubscribe.max_age: links must work for at least 60 days "
@@ -640,11 +641,15 @@ static void alert_sender(const struct config *c, char *out, size_t cap)
 	snprintf(out, cap, "akashi@%s", host);
 }
 
-static void start_sinks(struct daemon *d)
+/* Make the sinks of the configuration. When configured sinks cannot be
+ * made (an alerts.syslog that is no address, say), the running ones stay
+ * and this says why: the caller decides (start refuses to serve). */
+static int start_sinks(struct daemon *d)
 {
 	struct alert_sinks_config sc = {0};
 	struct alert_sinks *s = NULL;
 	char from[320];
+	int rc;
 
 #define STR_OR_NULL(k) (*config_get(d->cfg, k) ? config_get(d->cfg, k) : NULL)
 	sc.webhook_url = STR_OR_NULL("alerts.webhook");
@@ -663,13 +668,14 @@ static void start_sinks(struct daemon *d)
 	sc.min_severity = STR_OR_NULL("alerts.min_severity");
 	sc.ca_file = STR_OR_NULL("alerts.ca_file");
 #undef STR_OR_NULL
-	if (alert_sinks_new(&s, d->base, &sc) != 0) {
-		ak_log(sc.webhook_url || sc.syslog || sc.email ? AK_LOG_ERR : AK_LOG_INFO,
-		       "alert sinks: %s", ak_error_last());
-		s = NULL;
+	if ((rc = alert_sinks_new(&s, d->base, &sc)) != 0) {
+		ak_log(AK_LOG_ERR, "alert sinks: %s%s", ak_error_last(),
+		       d->sinks ? "; the running ones stay" : "");
+		return rc;
 	}
 	alert_sinks_free(d->sinks);
 	d->sinks = s;
+	return 0;
 }
 
 /* ---- policies ---- */
@@ -1005,7 +1011,7 @@ static void reload(struct daemon *d)
 		if (strncmp(json_string_value(json_array_get(df.changed, i)), "alerts.", 7) == 0)
 			break;
 	if (i < json_array_size(df.changed))
-		start_sinks(d);
+		(void)start_sinks(d); /* on failure the running sinks stay, said in the log */
 	json_decref(df.changed);
 	load_policies(d);
 	start_alerts(d);
@@ -1421,7 +1427,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	struct writer_opts wo;
 	struct writer_hooks hooks = {0};
 	json_t *fields;
-	int c, rc = 0;
+	int c, rc = 0, sinks_rc;
 	size_t i;
 
 	while ((c = cli_getopt(cli, "serve", argc, argv, "", opts)) != -1)
@@ -1507,7 +1513,7 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	load_policies(d);
 	/* The engine before the sinks: alerts.email is mailed through it. */
 	delivery_service_start(d);
-	start_sinks(d);
+	sinks_rc = start_sinks(d);
 	start_alerts(d);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		d->ev_sig[i] = evsignal_new(d->base, sigs[i], on_signal, d);
@@ -1518,7 +1524,8 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	}
 	set_timer(d, &d->ev_checkpoint, d->s.checkpoint_interval_s, on_checkpoint_timer);
 	set_timer(d, &d->ev_audit, d->s.audit_interval_s, on_audit_timer);
-	/* Alerts to be mailed with no engine to mail them would be dropped
+	/* Alerts to be mailed with no engine to mail them, or sinks that could
+	 * not be made, would leave the security team without alerts and
 	 * without a word: stop (recorded, like any stop) and exit 1. */
 	if (*config_get(d->cfg, "alerts.email") && delivery_service_off(d)) {
 		ak_log(AK_LOG_ERR,
@@ -1528,6 +1535,10 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 		       delivery_service_off(d));
 		d->exit_code = CLI_FAIL;
 		shutdown_start(d, "alerts.email");
+	} else if (sinks_rc != 0) {
+		ak_log(AK_LOG_ERR, "refusing to serve without the alert sinks configured");
+		d->exit_code = CLI_FAIL;
+		shutdown_start(d, "alert sinks");
 	}
 	if (event_base_dispatch(d->base) < 0)
 		rc = ak_error_set("libevent: the event loop failed");

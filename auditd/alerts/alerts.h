@@ -113,6 +113,10 @@ int alerts_body(struct ak_buf *out, const struct alert_out *a);
  * and the replay summary. */
 void alerts_stats(const struct alerts *a, json_t *into);
 
+/* 0 if s is business hours as the business_hours setting takes them
+ * ("08:30-18:00 Mon-Fri"), else AK_EINVALID saying why. */
+int alerts_check_hours(const char *s);
+
 /* Check a whole rules document without building detectors (policy lint). */
 int alerts_check_rules(const json_t *rules);
 

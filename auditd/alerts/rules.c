@@ -506,6 +506,13 @@ fail:
 	return rc;
 }
 
+int alerts_check_hours(const char *s)
+{
+	struct business_hours h;
+
+	return rules_parse_hours(s, &h);
+}
+
 int alerts_check_rules(const json_t *rules)
 {
 	struct rule_conf conf[R_COUNT];

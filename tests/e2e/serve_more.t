@@ -77,4 +77,25 @@ else
 	unlike "$(grep -i 'audit' "$DLOG" | grep -i 'error\|fail')" "." "the audit thread opened its own connection as nobody"
 fi
 check "the store verifies" "$AKASHI" --store "$S" verify
+
+# ---- a typo does not start a daemon without its alerts ----
+# Each of these used to start the daemon with the alert detectors or the
+# alert sinks off, or a policy zone that failed every audit, and only a
+# line in the log said so.
+bad() { # bad KEY=VALUE EXPECTED: serve refuses it, exit 1, saying EXPECTED
+	local out st
+	out=$(timeout 20 "$AKASHI" --store "$S" serve --set listen=127.0.0.1:$(free_port) \
+		--set checkpoint.interval=0 --set audit.interval=0 --set "$1" 2>&1)
+	st=$?
+	is "$st" 1 "serve --set $1: refused"
+	like "$out" "$2" "... saying why"
+}
+bad timezone=Mars/Base "timezone: 'Mars/Base' is not a time zone this system knows"
+bad ingest.zone=Nowhere/X "ingest.zone: 'Nowhere/X' is not a time zone"
+bad "business_hours=whenever" "business_hours: 'whenever' is not business hours"
+bad alerts.min_severity=bogus "alerts.min_severity: 'bogus' is not one of info, low, medium, high, critical"
+bad smtp.tls=requierd "smtp.tls: 'requierd' is not one of required, opportunistic, off"
+bad alerts.syslog=bogus "alerts.syslog: 'bogus' is not udp:HOST:PORT"
+fails "akashi ingest refuses a zone the system does not know" \
+	"$AKASHI" --store "$S" --set ingest.zone=Nowhere/X ingest "$T/many.jsonl"
 done_testing

@@ -4,8 +4,7 @@
  * a record's dedupe identity that stands for its body.
  *
  * Not cryptographic, and not keyed: where outside input could choose
- * collisions to slow a table down, use a keyed hash (the alert windows
- * use SipHash).
+ * collisions to slow a table down, use a keyed hash (lib/siphash.h).
  *
  * Its values are part of the store's dedupe keys (auditd/ingest/pipeline.c;
  * pinned by tests/e2e/dedupe.t): what it computes must never change. A

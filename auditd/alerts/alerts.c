@@ -13,6 +13,7 @@
 #include "auditd/alerts/alerts_int.h"
 
 #include "lib/error.h"
+#include "lib/siphash.h"
 #include "lib/timefmt.h"
 #include "policies/policy.h"
 
@@ -139,7 +140,7 @@ int alerts_new(struct alerts **out, const json_t *rules, const struct alerts_con
 	a->ctx = ctx;
 	a->db = db;
 	ak_buf_init(&a->pending, 0);
-	alerts_random_key(&a->k0, &a->k1);
+	ak_siphash_key(&a->k0, &a->k1);
 	if ((rc = rules_parse(rules, a->conf)) != 0 || (rc = settings(a, cfg)) != 0 ||
 	    (rc = ak_jdoc_new(&a->doc, 0)) != 0)
 		goto done;

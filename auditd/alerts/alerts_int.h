@@ -127,12 +127,6 @@ struct keyslot *keytab_find(const struct keytab *t, const char *key, size_t klen
  * table is over its budget. */
 void keytab_charge(struct keytab *t, struct keyslot *s, size_t cost);
 
-/* SipHash-2-4 of data under the 128-bit key (k0, k1). */
-uint64_t alerts_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
-/* A random hash key (from getrandom; only bucket spread and hash
- * collisions depend on it, never a result). */
-void alerts_random_key(uint64_t *k0, uint64_t *k1);
-
 /* ---- the detectors ---- */
 
 /* Caps of the key tables (see docs/POLICIES.md, "Memory"). */

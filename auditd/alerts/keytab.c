@@ -12,85 +12,10 @@
 
 #include "lib/b64.h"
 #include "lib/error.h"
+#include "lib/siphash.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-	do {                                                                                       \
-		v0 += v1;                                                                          \
-		v1 = ROTL(v1, 13);                                                                 \
-		v1 ^= v0;                                                                          \
-		v0 = ROTL(v0, 32);                                                                 \
-		v2 += v3;                                                                          \
-		v3 = ROTL(v3, 16);                                                                 \
-		v3 ^= v2;                                                                          \
-		v0 += v3;                                                                          \
-		v3 = ROTL(v3, 21);                                                                 \
-		v3 ^= v0;                                                                          \
-		v2 += v1;                                                                          \
-		v1 = ROTL(v1, 17);                                                                 \
-		v1 ^= v2;                                                                          \
-		v2 = ROTL(v2, 32);                                                                 \
-	} while (0)
-
-static uint64_t le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-uint64_t alerts_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
-{
-	const unsigned char *p = data, *end = p + (len & ~(size_t)7);
-	uint64_t v0 = k0 ^ UINT64_C(0x736f6d6570736575), v1 = k1 ^ UINT64_C(0x646f72616e646f6d);
-	uint64_t v2 = k0 ^ UINT64_C(0x6c7967656e657261), v3 = k1 ^ UINT64_C(0x7465646279746573);
-	uint64_t m, last = (uint64_t)len << 56;
-	size_t i;
-
-	for (; p < end; p += 8) {
-		m = le64(p);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (i = 0; i < (len & 7); i++)
-		last |= (uint64_t)p[i] << (8 * i);
-	v3 ^= last;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= last;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
-void alerts_random_key(uint64_t *k0, uint64_t *k1)
-{
-	uint64_t k[2];
-
-	if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
-		/* Only bucket spread depends on it, never a result. */
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		k[0] = (uint64_t)ts.tv_nsec * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t)(uintptr_t)k;
-		k[1] = (uint64_t)ts.tv_sec * UINT64_C(0xbf58476d1ce4e5b9);
-	}
-	*k0 = k[0];
-	*k1 = k[1];
-}
 
 int keytab_init(struct keytab *t, size_t max_keys, size_t max_cost, int64_t idle_us,
                 void (*free_data)(void *))
@@ -103,7 +28,7 @@ int keytab_init(struct keytab *t, size_t max_keys, size_t max_cost, int64_t idle
 	t->max_cost = max_cost;
 	t->idle_us = idle_us;
 	t->free_data = free_data;
-	alerts_random_key(&t->k0, &t->k1);
+	ak_siphash_key(&t->k0, &t->k1);
 	return 0;
 }
 
@@ -174,7 +99,7 @@ static const char *short_key(const struct keytab *t, const char *key, size_t *kl
 
 	if (*klen <= ALERT_KEY_MAX)
 		return key;
-	h2 = alerts_siphash(t->k1, t->k0, key, *klen);
+	h2 = ak_siphash(t->k1, t->k0, key, *klen);
 	memcpy(buf, key, ALERT_KEY_MAX - 17);
 	buf[ALERT_KEY_MAX - 17] = '#';
 	ak_hex_encode(buf + ALERT_KEY_MAX - 16, &h2, 8); /* 16 digits and a NUL */
@@ -189,7 +114,7 @@ struct keyslot *keytab_find(const struct keytab *t, const char *key, size_t klen
 	if (t->b == NULL)
 		return NULL;
 	key = short_key(t, key, &klen, buf);
-	return find(t, alerts_siphash(t->k0, t->k1, key, klen), key, klen);
+	return find(t, ak_siphash(t->k0, t->k1, key, klen), key, klen);
 }
 
 static void grow(struct keytab *t)
@@ -217,7 +142,7 @@ struct keyslot *keytab_touch(struct keytab *t, const char *key, size_t klen, int
 {
 	char buf[ALERT_KEY_MAX + 1];
 	const char *k = short_key(t, key, &klen, buf);
-	uint64_t h = alerts_siphash(t->k0, t->k1, k, klen);
+	uint64_t h = ak_siphash(t->k0, t->k1, k, klen);
 	int64_t horizon = now_us > INT64_MIN + t->idle_us ? now_us - t->idle_us : INT64_MIN;
 	struct keyslot *s;
 

@@ -25,6 +25,7 @@
 #include "auditd/alerts/alerts_int.h"
 
 #include "lib/error.h"
+#include "lib/siphash.h"
 #include "lib/timefmt.h"
 
 #include <stdlib.h>
@@ -98,7 +99,7 @@ int alerts_login_init(struct alerts *a)
 
 static uint64_t hash_str(const struct alerts *a, const char *s)
 {
-	return alerts_siphash(a->k0, a->k1, s, strlen(s));
+	return ak_siphash(a->k0, a->k1, s, strlen(s));
 }
 
 /* Insert ev into the key's failures, keeping the newest `keep`. 1 when it

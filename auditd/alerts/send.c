@@ -22,6 +22,7 @@
 #include "auditd/alerts/alerts_int.h"
 
 #include "lib/error.h"
+#include "lib/siphash.h"
 #include "lib/timefmt.h"
 #include "policies/state.h"
 
@@ -146,7 +147,7 @@ static int mass(struct alerts *a, const struct evidence_entry *e, const char *ca
 	if (!m->owner[0] && owner)
 		snprintf(m->owner, sizeof(m->owner), "%.*s",
 		         alerts_cut(owner, sizeof(m->owner) - 1), owner);
-	if ((rc = set_add(m, alerts_siphash(a->k0, a->k1, rcpt, strlen(rcpt)))) < 0)
+	if ((rc = set_add(m, ak_siphash(a->k0, a->k1, rcpt, strlen(rcpt)))) < 0)
 		return rc;
 	keytab_charge(t, s, m->cap);
 	if ((int64_t)m->n < a->conf[R_MASS].threshold)
@@ -229,7 +230,7 @@ static int volume(struct alerts *a, const struct evidence_entry *e, const char *
 		n = snprintf(key, sizeof(key), "%s:%s", what, name);
 	else
 		n = snprintf(key, sizeof(key), "%s:%.*s#%016llx", what, alerts_cut(name, 200), name,
-		             (unsigned long long)alerts_siphash(a->k0, a->k1, name, len));
+		             (unsigned long long)ak_siphash(a->k0, a->k1, name, len));
 
 	if ((s = keytab_touch(t, key, (size_t)n, e->time_us)) == NULL)
 		return AK_ENOMEM;

@@ -323,6 +323,15 @@ int evidence_append_locked(struct evidence_store *st, struct evidence_head *head
 				return tm_len;
 			last_time = r->time_us;
 		}
+		/* Before the dedupe key: a record left out leaves no trace. */
+		if (r->wanted) {
+			if ((rc = r->wanted(r->wanted_arg, st->db)) < 0)
+				return rc;
+			if (rc == 0) {
+				res.duplicates++;
+				continue;
+			}
+		}
 		if (r->dedupe) {
 			if ((rc = evidence_dedupe_key(st->h, r, dkey)) != 0 ||
 			    (rc = evidence_insert_dedupe(st, dkey, seq)) < 0)

@@ -380,6 +380,11 @@ int evidence_appender_add(struct evidence_appender *a, const struct evidence_rec
 
 	if (a->err)
 		return writer_error(a);
+	/* Its hashes are made before its transaction: nothing may depend on
+	 * what the transaction finds. */
+	if (r->wanted)
+		return ak_error_code(AK_EINVALID,
+		                     "a record with a condition goes through evidence_append()");
 	b->roff[b->n] = b->data.len;
 	if ((rc = ak_buf_append(&b->data, r->kind ? r->kind : "", kl + 1)) != 0 ||
 	    (rc = ak_buf_append(&b->data, r->source, r->source_len)) != 0 ||

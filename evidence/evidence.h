@@ -194,6 +194,15 @@ struct evidence_record {
 	/* The body already parsed (a const struct ak_jv *), handed to
 	 * indexers so they need not parse it again; may be NULL. */
 	const void *parsed;
+	/* A record that only counts if a fact is not in the log yet (a
+	 * repeated opt-out, say): wanted(wanted_arg, db) is called inside
+	 * the append transaction, after every earlier record of the batch
+	 * is in and indexed, on the store's connection (read derived state
+	 * there, write nothing). 1: append it; 0: leave it out, counted with
+	 * the duplicates (seq 0); < 0: an error that fails the batch. NULL:
+	 * always appended. The appender takes no such record. */
+	int (*wanted)(void *wanted_arg, sqlite3 *db);
+	void *wanted_arg;
 };
 
 struct evidence_append_result {

@@ -570,6 +570,25 @@ int policy_state_consent(sqlite3 *db, const char *subject, const char *list,
 	return 0;
 }
 
+int policy_state_opted_out(sqlite3 *db, const char *subject, const char *list, int64_t at, int *out,
+                           int64_t *seq)
+{
+	struct consent_now c;
+	int rc;
+
+	*out = 0;
+	if (seq)
+		*seq = 0;
+	if ((rc = policy_state_consent(db, subject, list, &c)) != 0)
+		return rc;
+	if (c.found && strcmp(c.action, "opt_out") == 0 && c.time_us <= at) {
+		*out = 1;
+		if (seq)
+			*seq = c.optout_seq;
+	}
+	return 0;
+}
+
 int policy_state_suppressed(sqlite3 *db, const char *address, const char *list,
 			    struct suppression_now *out)
 {

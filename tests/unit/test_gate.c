@@ -273,6 +273,95 @@ static void test_gate__request_must_name_rcpt_list_stream(void **state)
 	gate_free(g);
 }
 
+/* A record that only counts while the pair is not opted out (the
+ * daemon's one-click opt-out): wanted() reads the state inside the
+ * append transaction. */
+static int not_opted_out(void *arg, sqlite3 *db)
+{
+	int out = 0;
+
+	(void)arg;
+	if (policy_state_opted_out(db, "rep@example.com", "news", T("2026-08-01T00:00:00Z"), &out,
+	                           NULL) != 0)
+		return -1;
+	return !out;
+}
+
+static struct evidence_record opt_out_rec(struct ak_buf *b, const char *time)
+{
+	static const char body[] = "{\"action\":\"opt_out\",\"list\":\"news\","
+	                           "\"method\":\"one_click\",\"subject\":\"rep@example.com\"}";
+	struct evidence_record r = {0};
+
+	ak_buf_reset(b);
+	assert_int_equal(ak_buf_append(b, body, sizeof(body) - 1), 0);
+	r.kind = "consent";
+	r.time_us = T(time);
+	r.source = "test";
+	r.source_len = 4;
+	r.body = b->data;
+	r.body_len = b->len;
+	r.wanted = not_opted_out;
+	return r;
+}
+
+static void test_gate__repeat_opt_out_is_left_out_inside_the_transaction(void **state)
+{
+	struct ak_buf b1 = AK_BUF_INIT(0), b2 = AK_BUF_INIT(0), b3 = AK_BUF_INIT(0);
+	struct evidence_append_result res;
+	struct evidence_record r[2];
+	int64_t seqs[2], seq, size0, size1;
+	int out;
+
+	(void)state;
+	add(&F, "consent", "2026-07-01T00:00:00Z",
+	    "{\"subject\":\"rep@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"single_opt_in\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	assert_int_equal(evidence_size(F.st, &size0), 0);
+	/* Two in one batch: the second sees the first through the indexers. */
+	r[0] = opt_out_rec(&b1, "2026-07-10T00:00:00Z");
+	r[1] = opt_out_rec(&b2, "2026-07-10T00:00:01Z");
+	assert_int_equal(evidence_append(F.st, r, 2, seqs, &res), 0);
+	assert_int_equal(res.appended, 1);
+	assert_int_equal(res.duplicates, 1);
+	assert_true(seqs[0] > 0);
+	assert_int_equal(seqs[1], 0);
+	assert_int_equal(evidence_size(F.st, &size1), 0);
+	assert_int_equal(size1, size0 + 1);
+	assert_int_equal(policy_state_opted_out(evidence_db(F.st), "rep@example.com", "news",
+	                                        T("2026-08-01T00:00:00Z"), &out, &seq),
+	                 0);
+	assert_true(out);
+	assert_int_equal(seq, seqs[0]);
+	/* Not opted out of another list, nor before the opt-out. */
+	assert_int_equal(policy_state_opted_out(evidence_db(F.st), "rep@example.com", "offers",
+	                                        T("2026-08-01T00:00:00Z"), &out, &seq),
+	                 0);
+	assert_false(out);
+	assert_int_equal(policy_state_opted_out(evidence_db(F.st), "rep@example.com", "news",
+	                                        T("2026-07-09T00:00:00Z"), &out, NULL),
+	                 0);
+	assert_false(out);
+	/* A confirm does not subscribe again: still left out. */
+	add(&F, "consent", "2026-07-11T00:00:00Z",
+	    "{\"subject\":\"rep@example.com\",\"list\":\"news\",\"action\":\"confirm\","
+	    "\"method\":\"double_opt_in\"}");
+	r[0] = opt_out_rec(&b1, "2026-07-12T00:00:00Z");
+	assert_int_equal(evidence_append(F.st, r, 1, seqs, &res), 0);
+	assert_int_equal(res.appended, 0);
+	/* A later opt-in does: the next opt-out is recorded. */
+	add(&F, "consent", "2026-07-20T00:00:00Z",
+	    "{\"subject\":\"rep@example.com\",\"list\":\"news\",\"action\":\"opt_in\","
+	    "\"method\":\"single_opt_in\",\"proof\":{\"ip\":\"192.0.2.1\"}}");
+	r[0] = opt_out_rec(&b3, "2026-07-21T00:00:00Z");
+	assert_int_equal(evidence_append(F.st, r, 1, seqs, &res), 0);
+	assert_int_equal(res.appended, 1);
+	assert_true(seqs[0] > 0);
+	ak_buf_free(&b1);
+	ak_buf_free(&b2);
+	ak_buf_free(&b3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +379,9 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_gate__request_must_name_rcpt_list_stream,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_gate__repeat_opt_out_is_left_out_inside_the_transaction, setup,
+	                teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

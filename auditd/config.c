@@ -70,6 +70,8 @@ static const struct ckey keys[] = {
 	{"unsubscribe.secret", C_STR, "", "file of >= 32 random bytes keying unsubscribe tokens; "
 					  "empty: <store>/unsubscribe.key"},
 	{"unsubscribe.max_age", C_DURATION, "90d", "how long an unsubscribe link works (>= 60d)"},
+	{"unsubscribe.repeat_window", C_DURATION, "10m",
+	 "a link POSTed again within this of the opt-out in force records nothing new; 0: off"},
 	{"policies.repo", C_STR, "", "policy repository (git); empty: <store>/policies"},
 	{"policies.ref", C_STR, "HEAD", "ref whose commit holds the policies in force"},
 	/* Delivery (auditd/delivery/; docs/OPERATIONS.md "Delivery"). */

@@ -16,8 +16,10 @@
  * pipeline, which bounds every record. Every route but /healthz and the
  * one-click unsubscribe needs a valid bearer token of the right role, and
  * tokens are rate limited. The unsubscribe route trusts nothing but the
- * HMAC of its token (auditd/unsubscribe.c), never unsubscribes on GET, and
- * escapes everything it echoes into HTML. SQL is only ever run with bound
+ * HMAC of its token (auditd/unsubscribe.c), never unsubscribes on GET,
+ * escapes everything it echoes into HTML, and cannot be used to flood the
+ * log: a POST for a subject already opted out of the list appends nothing
+ * (see h_unsub_post). SQL is only ever run with bound
  * parameters; full-text queries go through evidence_search(), which
  * turns FTS5 syntax errors into 400s. Error messages name what is wrong
  * with the request, never paths or internals of the host.
@@ -36,6 +38,7 @@
 #include "lib/timefmt.h"
 #include "policies/state.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -339,6 +342,9 @@ struct waiting {
 	json_t *rejects;
 	int html; /* unsubscribe: answer with a page */
 	char *subject, *list;
+	char token_id[33]; /* unsubscribe: the token's id */
+	int64_t at_us;     /* unsubscribe: the click's time */
+	int64_t in_force;  /* unsubscribe: writer thread: the opt-out that made this one a repeat */
 };
 
 static struct waiting *waiting_new(struct hctx *c)
@@ -1539,6 +1545,35 @@ static void h_unsub_page(struct hctx *c, const char *rest)
 	reply_page(c, 200, "Unsubscribe", "Unsubscribe", ut.subject, ut.list, tok);
 }
 
+/* The 200 of a POST: the opt-out in force is seq (recorded now, or
+ * before). */
+static void unsub_ok(struct hctx *c, int html, const char *subject, const char *list, int64_t seq)
+{
+	if (html)
+		reply_page(c, 200, "You are unsubscribed", "We have unsubscribed", subject, list,
+		           NULL);
+	else
+		reply_json(c, 200,
+		           json_pack("{s:b,s:I}", "unsubscribed", 1, "seq", (json_int_t)seq));
+}
+
+/* Writer thread, inside the append transaction (evidence_record.wanted):
+ * append the opt-out unless the pair is opted out already at the click's
+ * time, by the gate's rule, counting everything committed and everything
+ * ahead of it in this transaction. A state that cannot be read means
+ * append: a duplicate costs an entry, a lost opt-out costs much more. */
+static int unsub_wanted(void *arg, sqlite3 *db)
+{
+	struct waiting *w = arg;
+	int out = 0;
+
+	if (policy_state_opted_out(db, w->subject, w->list, w->at_us, &out, &w->in_force) != 0) {
+		ak_error_clear();
+		return 1;
+	}
+	return !out;
+}
+
 static void unsub_done(struct writer_job *j)
 {
 	struct waiting *w = j->ctx;
@@ -1554,19 +1589,59 @@ static void unsub_done(struct writer_job *j)
 		else
 			reply_error(&w->c, 503, "the opt-out could not be recorded; try again");
 	} else {
-		metrics_add(w->d->metrics, M_UNSUBSCRIBES, "result=\"ok\"", 1);
-		if (w->html)
-			reply_page(&w->c, 200, "You are unsubscribed", "We have unsubscribed",
-			           w->subject, w->list, NULL);
-		else
-			reply_json(&w->c, 200,
-			           json_pack("{s:b,s:I}", "unsubscribed", 1, "seq",
-			                     (json_int_t)(j->last_seq)));
+		/* Either way an opt-out of the pair is durable now. */
+		unsub_repeats_note(w->d->unsub_repeats, w->token_id, w->at_us);
+		metrics_add(w->d->metrics, M_UNSUBSCRIBES,
+		            j->appended ? "result=\"ok\"" : "result=\"already\"", 1);
+		unsub_ok(&w->c, w->html, w->subject, w->list,
+		         j->appended ? j->last_seq : w->in_force);
 	}
 	writer_job_free(j);
 	waiting_free(w);
 }
 
+/* A repeat of a token whose opt-out was found durable within
+ * unsubscribe.repeat_window, for a pair still opted out by the committed
+ * state: answered here, without the writer. 1 when answered. The pair is
+ * read again because a later opt-in must not be answered from memory. */
+static int unsub_repeat(struct hctx *c, int html, const struct unsub_token *ut, int64_t now)
+{
+	struct daemon *d = c->d;
+	int64_t seq = 0;
+	int out = 0;
+
+	if (!unsub_repeats_recent(d->unsub_repeats, ut->id, now))
+		return 0;
+	if (evidence_state_missing(d->rd) != NULL ||
+	    policy_state_opted_out(evidence_db(d->rd), ut->subject, ut->list, now, &out, &seq) !=
+	            0 ||
+	    !out) {
+		ak_error_clear();
+		unsub_repeats_forget(d->unsub_repeats, ut->id);
+		return 0;
+	}
+	metrics_add(d->metrics, M_UNSUBSCRIBES, "result=\"repeat\"", 1);
+	unsub_ok(c, html, ut->subject, ut->list, seq);
+	return 1;
+}
+
+/*
+ * POST /v1/unsubscribe?t=TOKEN: record an opt-out, at most once for as
+ * long as it is in force.
+ *
+ * Anyone holding a link may POST it any number of times (providers retry,
+ * scanners replay, attackers loop), and the log keeps whatever goes in.
+ * So a POST appends an opt_out only when the subject is not opted out of
+ * the list already: the writer asks the derived state inside the append
+ * transaction (unsub_wanted), after everything queued ahead, so neither
+ * an opt-out nor a re-subscription still waiting for its commit is
+ * missed; a subject who opted in again after the opt-out gets a new
+ * entry. A repeat is answered with the same 200, citing the opt-out in
+ * force, and only once that one is durable. Repeats of a link within
+ * unsubscribe.repeat_window of its last such answer skip the writer
+ * (unsub_repeat; auditd/unsubscribe.h), unless the committed state shows
+ * the pair subscribed again.
+ */
 static void h_unsub_post(struct hctx *c, const char *rest)
 {
 	struct daemon *d = c->d;
@@ -1580,6 +1655,7 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 	size_t len;
 	int64_t now = ak_time_now();
 	int html = wants_html(c), rc;
+	char *p;
 
 	(void)rest;
 	/* Proof, not a copy of anything a client sends: a client's own bytes
@@ -1594,6 +1670,13 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 		reply_error(c, 400, "the body must be List-Unsubscribe=One-Click (RFC 8058)");
 		return;
 	}
+	/* The state is keyed by the subject as the consent rules store it
+	 * (auditd/ingest/kinds.c: ASCII lower case). */
+	for (p = ut.subject; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (unsub_repeat(c, html, &ut, now))
+		return;
 	ak_time_format(now_text, now, AK_TIME_AUTO);
 	rec = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:o}}", "subject", ut.subject, "list",
 	                ut.list, "action", "opt_out", "method", "one_click", "proof", "token_id",
@@ -1609,8 +1692,17 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 	w->html = html;
 	w->subject = strdup(ut.subject);
 	w->list = strdup(ut.list);
+	w->at_us = now;
+	snprintf(w->token_id, sizeof(w->token_id), "%s", ut.id);
+	if (w->subject == NULL || w->list == NULL) {
+		rc = ak_error_oom();
+		goto fail;
+	}
 	if ((rc = record_build(&j->batch, "consent", "http:unsubscribe", rec, now)) != 0)
 		goto fail;
+	assert(j->batch.n == 1);
+	j->batch.recs[0].wanted = unsub_wanted;
+	j->batch.recs[0].wanted_arg = w;
 	j->done = unsub_done;
 	j->ctx = w;
 	if ((rc = writer_submit(d->writer, j)) != 0)

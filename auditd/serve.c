@@ -71,6 +71,7 @@ static void load_settings(struct serve_settings *s, const struct config *c)
 	                            : 2000);
 	s->metrics_auth = config_bool(c, "metrics.auth");
 	s->unsub_max_age_us = config_seconds(c, "unsubscribe.max_age") * 1000000;
+	s->unsub_repeat_us = config_seconds(c, "unsubscribe.repeat_window") * 1000000;
 	s->max_line = (size_t)config_int(c, "ingest.max_line");
 	s->max_report_bytes = (size_t)config_int(c, "ingest.max_report_bytes");
 	s->max_report_rows = (size_t)config_int(c, "ingest.max_report_rows");
@@ -999,6 +1000,7 @@ static void reload(struct daemon *d)
 		writer_set_opts(d->writer, &wo);
 	}
 	http_apply_settings(d);
+	unsub_repeats_set_window(d->unsub_repeats, d->s.unsub_repeat_us);
 	d->nbuckets = 0;
 	set_timer(d, &d->ev_checkpoint, d->s.checkpoint_interval_s, on_checkpoint_timer);
 	set_timer(d, &d->ev_audit, d->s.audit_interval_s, on_audit_timer);
@@ -1317,8 +1319,9 @@ static int unsub_setup(struct daemon *d)
 	if (rc != 0) {
 		snprintf(d->unsub_error, sizeof(d->unsub_error), "%s", ak_error_last());
 		ak_log(AK_LOG_WARN, "one-click unsubscribe is off: %s", d->unsub_error);
+		return 0;
 	}
-	return 0;
+	return unsub_repeats_new(&d->unsub_repeats, d->s.unsub_repeat_us);
 }
 
 /* Hand the database files to the user the daemon runs as. */
@@ -1606,6 +1609,7 @@ done:
 	evidence_close(d->rd);
 	evidence_close(st);
 	unsub_secret_free(d->unsub_secret, d->unsub_secret_len);
+	unsub_repeats_free(d->unsub_repeats);
 	if (d->ssl)
 		SSL_CTX_free((SSL_CTX *)d->ssl);
 	metrics_free(d->metrics);

@@ -35,6 +35,7 @@ struct evhttp;
 struct evhttp_bound_socket;
 struct ssl_ctx_st;
 struct http_stream;
+struct unsub_repeats;
 
 /* Settings read from the config at start and on SIGHUP. */
 struct serve_settings {
@@ -45,6 +46,7 @@ struct serve_settings {
 	size_t chunk; /* entries per chunk of GET /v1/entries */
 	int metrics_auth;
 	int64_t unsub_max_age_us;
+	int64_t unsub_repeat_us; /* unsubscribe.repeat_window */
 	size_t max_line, max_report_bytes, max_report_rows;
 	int64_t checkpoint_interval_s, audit_interval_s;
 	int64_t alerts_drain_us; /* alerts.drain_timeout */
@@ -83,6 +85,7 @@ struct daemon {
 	unsigned char *unsub_secret;
 	size_t unsub_secret_len;
 	char unsub_error[512];
+	struct unsub_repeats *unsub_repeats; /* recent durable opt-outs by token (unsubscribe.h) */
 	int draining;
 	size_t inflight;  /* requests waiting for the writer */
 	size_t unflushed; /* answers handed to evhttp, not yet sent */

@@ -3,6 +3,8 @@
 # and changes nothing; POST of List-Unsubscribe=One-Click (form-encoded or
 # multipart, as mail providers send it) appends an opt_out consent entry
 # with its proof, suppression follows at once, and the gate then denies.
+# Repeats append nothing while the opt-out is in force, however many and
+# however fast; after a re-subscription the same link records anew.
 # Tampered, expired and foreign tokens change nothing.
 . "$(dirname "$0")/lib/tap.sh"
 . "$(dirname "$0")/lib/daemon.sh"
@@ -80,17 +82,68 @@ like "$out" '"decision":"deny"' "and says so"
 "$AKASHI" --store "$S" gate --rcpt bob@example.com --list other --stream transactional >/dev/null 2>&1
 is "$?" "0" "while a transactional send on another list is allowed"
 
-# Providers post multipart/form-data too; a second click is recorded again.
+# Providers post multipart/form-data too, and retry; scanners replay; an
+# attacker with one message loops. None of it floods the log: a subject
+# opted out already gets the same 200, and nothing is appended.
+ones() { "$AKASHI" --store "$S" log --kind consent | grep -c '"method":"one_click"'; }
 api POST "/v1/unsubscribe?t=$tok" "" -F 'List-Unsubscribe=One-Click'
-is "$CODE" "200" "multipart/form-data One-Click: 200"
+is "$CODE/$(json seq)" "200/$seq" "a repeat (multipart/form-data): 200, citing the opt-out in force"
 api POST "/v1/unsubscribe?t=$tok" "" -H 'Accept: text/html' -d 'List-Unsubscribe=One-Click'
-like "$CODE $(printf '%s' "$BODY" | tr '\n' ' ')" '^200 .*You are unsubscribed' "a browser posting the page's form gets a confirmation page"
-is "$("$AKASHI" --store "$S" log --kind consent | grep -c '"method":"one_click"')" "3" "each POST is one opt-out entry"
+like "$CODE $(printf '%s' "$BODY" | tr '\n' ' ')" '^200 .*You are unsubscribed' "a browser posting the page's form gets the confirmation page"
+before=$(size_of "$S")
+seq 1 50 | xargs -P 10 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST \
+	-d 'List-Unsubscribe=One-Click' "$URL/v1/unsubscribe?t=$tok" >"$T/codes"
+is "$(sort "$T/codes" | uniq -c | awk '{print $1 "x" $2}')" "50x200" "50 more POSTs of the link, 10 at a time: all 200"
+is "$(ones)" "1" "and still exactly one opt_out entry for it"
+is "$(size_of "$S")" "$before" "nothing at all was appended"
+
+# Subscribed again (a later opt-in and its confirmation), then the old link
+# (it works for 60 days and more): a new opt-out is recorded, and the gate
+# denies again.
+now=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+printf '%s\n' \
+	"{\"time\":\"$now\",\"source\":\"form\",\"body\":{\"subject\":\"bob@example.com\",\"list\":\"news\",\"action\":\"opt_in\",\"method\":\"double_opt_in\",\"proof\":{\"ip\":\"192.0.2.1\",\"form_url\":\"https://example.com/f\"}}}" \
+	"{\"time\":\"$now\",\"source\":\"form\",\"body\":{\"subject\":\"bob@example.com\",\"list\":\"news\",\"action\":\"confirm\",\"method\":\"double_opt_in\",\"proof\":{\"confirmation_id\":\"c-2\"}}}" \
+	>"$T/again.jsonl"
+api POST /v1/ingest/consent "$TI" --data-binary @"$T/again.jsonl"
+is "$CODE/$(json appended)" "200/2" "bob opts in to news again, and confirms"
+"$AKASHI" --store "$S" gate --rcpt bob@example.com --list news --stream marketing >/dev/null 2>&1
+is "$?" "0" "akashi gate allows him again"
+api POST "/v1/unsubscribe?t=$tok" "" -d 'List-Unsubscribe=One-Click'
+seq2=$(json seq)
+is "$CODE" "200" "the old link POSTed again: 200"
+[ "$seq2" -gt "$seq" ] 2>/dev/null
+_result $? "with a new opt-out entry ($seq2 after $seq)"
+is "$(ones)" "2" "two opt_out entries now"
+out=$("$AKASHI" --store "$S" gate --rcpt bob@example.com --list news --stream marketing 2>&1)
+is "$?" "1" "akashi gate denies again"
+like "$out" "\"ref\":$seq2" "citing the new opt-out"
+api POST "/v1/unsubscribe?t=$tok" "" -d 'List-Unsubscribe=One-Click'
+is "$CODE/$(json seq)/$(ones)" "200/$seq2/2" "and a repeat of that is again nothing new"
+
+# Each subject's link is its own: another subject's first click is recorded
+# while bob's link is being repeated.
+cat >"$T/carol.jsonl" <<'EOF'
+{"kind":"consent","time":"2026-08-01T00:00:00Z","source":"form","body":{"subject":"carol@example.com","list":"news","action":"opt_in","method":"single_opt_in","proof":{"ip":"192.0.2.3"}}}
+EOF
+api POST /v1/ingest "$TI" --data-binary @"$T/carol.jsonl"
+tok_c=$("$AKASHI" --store "$S" unsubscribe-token --subject carol@example.com --list news --campaign fall-sale)
+api POST "/v1/unsubscribe?t=$tok" "" -d 'List-Unsubscribe=One-Click'
+api POST "/v1/unsubscribe?t=$tok_c" "" -d 'List-Unsubscribe=One-Click'
+seq_c=$(json seq)
+is "$CODE" "200" "carol's link: 200"
+like "$("$AKASHI" --store "$S" log --from "$seq_c" --to "$seq_c")" '"subject":"carol@example.com".*' "her own opt-out entry"
+is "$("$AKASHI" --store "$S" log --kind consent | grep '"method":"one_click"' | grep -c carol)/$(ones)" "1/3" \
+	"one for carol, bob's two untouched"
+"$AKASHI" --store "$S" gate --rcpt bob@example.com --list offers --stream marketing 2>&1 | grep -q 'opted out'
+is "$?" "1" "bob's opt-out of news says nothing about other lists"
+
 # A User-Agent that is not UTF-8, and a long one: the opt-out is recorded
 # all the same (it was a 503 "try again" for ever), with the agent's text
 # made valid and kept to 256 bytes, not to whatever a client sends.
+tok_d=$("$AKASHI" --store "$S" unsubscribe-token --subject dan@example.com --list news)
 ua="Mozilla/5.0 $(printf 'x%.0s' $(seq 1 2000)) caf$(printf '\351')"
-api POST "/v1/unsubscribe?t=$tok" "" -d 'List-Unsubscribe=One-Click' -A "$ua"
+api POST "/v1/unsubscribe?t=$tok_d" "" -d 'List-Unsubscribe=One-Click' -A "$ua"
 is "$CODE" "200" "a User-Agent of 2,000 bytes and Latin-1: 200"
 e=$("$AKASHI" --store "$S" log --from "$(json seq)" --to "$(json seq)")
 agent=$(printf '%s' "$e" | python3 -c 'import json, sys; print(json.load(sys.stdin)["body"]["proof"]["user_agent"])')
@@ -98,11 +151,30 @@ is "${#agent}" "256" "the proof keeps its first 256 bytes"
 like "$agent" '^Mozilla/5.0 xxx' "... as sent"
 
 api GET /metrics "$TR"
-like "$BODY" 'akashi_unsubscribe_requests_total\{result="ok"\} 4' "unsubscribes are counted"
+like "$BODY" 'akashi_unsubscribe_requests_total\{result="ok"\} 4' "recorded opt-outs are counted"
+n_rep=$(printf '%s\n' "$BODY" | sed -n 's/^akashi_unsubscribe_requests_total{result="repeat"} //p')
+n_alr=$(printf '%s\n' "$BODY" | sed -n 's/^akashi_unsubscribe_requests_total{result="already"} //p')
+is "$((${n_rep:-0} + ${n_alr:-0}))" "54" "and the 54 repeats, answered without an entry"
 daemon_stop TERM
 is "$?" "0" "the daemon stops cleanly"
 check "the store verifies" "$AKASHI" --store "$S" verify
 unlike "$(cat "$DLOG")" "Sanitizer|runtime error" "no sanitizer reports"
+
+# Without the memory of recent clicks (repeat_window 0) every POST goes to
+# the writer, here the first 50 of a new link all at once: the check inside
+# the append transaction still lets exactly one through.
+daemon_start "$S" --set unsubscribe.repeat_window=0
+tok_e=$("$AKASHI" --store "$S" unsubscribe-token --subject erin@example.com --list news)
+seq 1 50 | xargs -P 25 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST \
+	-d 'List-Unsubscribe=One-Click' "$URL/v1/unsubscribe?t=$tok_e" >"$T/codes"
+is "$(sort "$T/codes" | uniq -c | awk '{print $1 "x" $2}')" "50x200" "50 first POSTs of a link at once: all 200"
+is "$("$AKASHI" --store "$S" log --kind consent | grep '"method":"one_click"' | grep -c erin)" "1" \
+	"exactly one opt_out entry"
+api GET /metrics "$TR"
+like "$BODY" 'akashi_unsubscribe_requests_total\{result="already"\} 49' "the other 49 found it in force"
+daemon_stop TERM
+is "$?" "0" "the daemon stops cleanly"
+check "the store verifies" "$AKASHI" --store "$S" verify
 
 # A store without a secret: the daemon makes one (default path) and works.
 S2=$T/s2

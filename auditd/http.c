@@ -110,19 +110,54 @@ static const char *reason_of(int code)
 	}
 }
 
+/*
+ * Answers handed to evhttp and not sent yet: d->unflushed, which shutdown
+ * waits on (a little). evhttp says an answer left through the request's
+ * on-complete callback, but never when the client went away first: a
+ * write that fails frees the connection and its request without that
+ * callback, and a client that closed while its request waited (a GET:
+ * evhttp keeps reading to see the close) leaves the request without a
+ * connection, which evhttp_send_reply() then just frees. So an answer is
+ * counted only when its request still has a connection, and is settled
+ * by whichever comes first: the on-complete callback, or the
+ * connection's close callback (evhttp_connection_free calls it before it
+ * frees the request). While an answer is counted it owns the connection's
+ * close callback; GET /v1/entries takes it only for a stream, whose
+ * answer is not counted.
+ */
+struct unflushed {
+	struct daemon *d;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+};
+
+static void unflushed_settle(struct unflushed *u)
+{
+	evhttp_connection_set_closecb(u->evcon, NULL, NULL);
+	evhttp_request_set_on_complete_cb(u->req, NULL, NULL);
+	if (u->d->unflushed)
+		u->d->unflushed--;
+	free(u);
+}
+
 static void reply_flushed(struct evhttp_request *req, void *arg)
 {
-	struct daemon *d = arg;
-
 	(void)req;
-	if (d->unflushed)
-		d->unflushed--;
+	unflushed_settle(arg);
+}
+
+static void reply_dropped(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	unflushed_settle(arg);
 }
 
 static void reply_buf(struct hctx *c, int code, const char *type, const void *data, size_t len)
 {
 	struct evbuffer *b = evbuffer_new();
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
+	struct unflushed *u = evcon ? malloc(sizeof(*u)) : NULL;
 
 	evhttp_add_header(h, "Content-Type", type);
 	evhttp_add_header(h, "Cache-Control", "no-store");
@@ -132,9 +167,16 @@ static void reply_buf(struct hctx *c, int code, const char *type, const void *da
 	if (b)
 		evbuffer_add(b, data, len);
 	count(c, code);
-	/* Shutdown waits (a little) for answers to leave. */
-	evhttp_request_set_on_complete_cb(c->req, reply_flushed, c->d);
-	c->d->unflushed++;
+	/* Shutdown waits (a little) for answers to leave; one whose client
+	 * is gone (no connection) is freed by evhttp_send_reply at once. */
+	if (u) {
+		u->d = c->d;
+		u->req = c->req;
+		u->evcon = evcon;
+		evhttp_request_set_on_complete_cb(c->req, reply_flushed, u);
+		evhttp_connection_set_closecb(evcon, reply_dropped, u);
+		c->d->unflushed++;
+	}
 	evhttp_send_reply(c->req, code, reason_of(code), b);
 	if (b)
 		evbuffer_free(b);

@@ -37,6 +37,18 @@ api GET "/v1/search?q=example" "$TR"
 is "$CODE" "200" "a search"
 api GET /metrics "$TR"
 is "$CODE" "200" "metrics"
+# Clients gone before their answers: the requests are freed unanswered.
+for i in 1 2; do
+	python3 - "$PORT" "$TR" <<'P'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("GET /v1/search?q=example HTTP/1.1\r\nHost: t\r\n"
+           "Authorization: Bearer %s\r\n\r\n" % sys.argv[2]).encode())
+s.close()
+P
+done
+api GET /healthz
+is "$CODE" "200" "clients that left before their answers"
 tok=$("$AKASHI" --store "$S" unsubscribe-token --subject b@example.com --list n)
 api POST "/v1/unsubscribe?t=$tok" "" -d 'List-Unsubscribe=One-Click'
 is "$CODE" "200" "a one-click unsubscribe"

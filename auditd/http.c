@@ -1599,21 +1599,37 @@ static void unsub_ok(struct hctx *c, int html, const char *subject, const char *
 		           json_pack("{s:b,s:I}", "unsubscribed", 1, "seq", (json_int_t)seq));
 }
 
+/* Is a click at `at` a repeat: the pair opted out, by an opt-out less
+ * than unsubscribe.repeat_window older than the click? Only such a
+ * repeat is left out of the log. Not every click while opted out: a
+ * re-subscription that reaches akashi late (an opt-in dated between the
+ * opt-out and this click, ingested afterwards) would then leave the pair
+ * subscribed with this click nowhere. So a link POSTed in a loop records
+ * one opt-out per window, and only a re-subscription followed by a click
+ * within the window of the opt-out, with the opt-in arriving after the
+ * click, could go unrecorded. */
+static int unsub_is_repeat(int opted_out, int64_t since, int64_t at, int64_t window)
+{
+	return opted_out && at - since < window;
+}
+
 /* Writer thread, inside the append transaction (evidence_record.wanted):
- * append the opt-out unless the pair is opted out already at the click's
- * time, by the gate's rule, counting everything committed and everything
- * ahead of it in this transaction. A state that cannot be read means
- * append: a duplicate costs an entry, a lost opt-out costs much more. */
+ * append the opt-out unless it is a repeat (unsub_is_repeat) by the
+ * gate's rule, counting everything committed and everything ahead of it
+ * in this transaction. A state that cannot be read means append: a
+ * duplicate costs an entry, a lost opt-out costs much more. */
 static int unsub_wanted(void *arg, sqlite3 *db)
 {
 	struct waiting *w = arg;
+	int64_t since = 0;
 	int out = 0;
 
-	if (policy_state_opted_out(db, w->subject, w->list, w->at_us, &out, &w->in_force) != 0) {
+	if (policy_state_opted_out(db, w->subject, w->list, w->at_us, &out, &w->in_force, &since) !=
+	    0) {
 		ak_error_clear();
 		return 1;
 	}
-	return !out;
+	return !unsub_is_repeat(out, since, w->at_us, w->d->s.unsub_repeat_us);
 }
 
 static void unsub_done(struct writer_job *j)
@@ -1649,15 +1665,15 @@ static void unsub_done(struct writer_job *j)
 static int unsub_repeat(struct hctx *c, int html, const struct unsub_token *ut, int64_t now)
 {
 	struct daemon *d = c->d;
-	int64_t seq = 0;
+	int64_t seq = 0, since = 0;
 	int out = 0;
 
 	if (!unsub_repeats_recent(d->unsub_repeats, ut->id, now))
 		return 0;
 	if (evidence_state_missing(d->rd) != NULL ||
-	    policy_state_opted_out(evidence_db(d->rd), ut->subject, ut->list, now, &out, &seq) !=
-	            0 ||
-	    !out) {
+	    policy_state_opted_out(evidence_db(d->rd), ut->subject, ut->list, now, &out, &seq,
+	                           &since) != 0 ||
+	    !unsub_is_repeat(out, since, now, d->s.unsub_repeat_us)) {
 		ak_error_clear();
 		unsub_repeats_forget(d->unsub_repeats, ut->id);
 		return 0;

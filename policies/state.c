@@ -571,7 +571,7 @@ int policy_state_consent(sqlite3 *db, const char *subject, const char *list,
 }
 
 int policy_state_opted_out(sqlite3 *db, const char *subject, const char *list, int64_t at, int *out,
-                           int64_t *seq)
+                           int64_t *seq, int64_t *since_us)
 {
 	struct consent_now c;
 	int rc;
@@ -579,12 +579,16 @@ int policy_state_opted_out(sqlite3 *db, const char *subject, const char *list, i
 	*out = 0;
 	if (seq)
 		*seq = 0;
+	if (since_us)
+		*since_us = 0;
 	if ((rc = policy_state_consent(db, subject, list, &c)) != 0)
 		return rc;
 	if (c.found && strcmp(c.action, "opt_out") == 0 && c.time_us <= at) {
 		*out = 1;
 		if (seq)
 			*seq = c.optout_seq;
+		if (since_us)
+			*since_us = c.time_us;
 	}
 	return 0;
 }

@@ -69,10 +69,10 @@ int policy_state_consent(sqlite3 *db, const char *subject, const char *list,
 /* Is subject opted out of list at `at` (event time, microseconds)? The
  * gate's rule (policies/gate.c): the pair's latest opt-in or opt-out by
  * event time is an opt-out, and it is no later than `at`; a confirm
- * after an opt-out changes nothing. *out is 1 or 0; *seq (may be NULL)
- * the opt-out's seq, or 0. */
+ * after an opt-out changes nothing. *out is 1 or 0; *seq and *since_us
+ * (either may be NULL) the opt-out's seq and event time, or 0. */
 int policy_state_opted_out(sqlite3 *db, const char *subject, const char *list, int64_t at, int *out,
-                           int64_t *seq);
+                           int64_t *seq, int64_t *since_us);
 
 struct suppression_now {
 	int found;

@@ -282,7 +282,7 @@ static int not_opted_out(void *arg, sqlite3 *db)
 
 	(void)arg;
 	if (policy_state_opted_out(db, "rep@example.com", "news", T("2026-08-01T00:00:00Z"), &out,
-	                           NULL) != 0)
+	                           NULL, NULL) != 0)
 		return -1;
 	return !out;
 }
@@ -310,7 +310,7 @@ static void test_gate__repeat_opt_out_is_left_out_inside_the_transaction(void **
 	struct ak_buf b1 = AK_BUF_INIT(0), b2 = AK_BUF_INIT(0), b3 = AK_BUF_INIT(0);
 	struct evidence_append_result res;
 	struct evidence_record r[2];
-	int64_t seqs[2], seq, size0, size1;
+	int64_t seqs[2], seq, since, size0, size1;
 	int out;
 
 	(void)state;
@@ -329,17 +329,18 @@ static void test_gate__repeat_opt_out_is_left_out_inside_the_transaction(void **
 	assert_int_equal(evidence_size(F.st, &size1), 0);
 	assert_int_equal(size1, size0 + 1);
 	assert_int_equal(policy_state_opted_out(evidence_db(F.st), "rep@example.com", "news",
-	                                        T("2026-08-01T00:00:00Z"), &out, &seq),
+	                                        T("2026-08-01T00:00:00Z"), &out, &seq, &since),
 	                 0);
 	assert_true(out);
 	assert_int_equal(seq, seqs[0]);
+	assert_int_equal(since, T("2026-07-10T00:00:00Z"));
 	/* Not opted out of another list, nor before the opt-out. */
 	assert_int_equal(policy_state_opted_out(evidence_db(F.st), "rep@example.com", "offers",
-	                                        T("2026-08-01T00:00:00Z"), &out, &seq),
+	                                        T("2026-08-01T00:00:00Z"), &out, &seq, NULL),
 	                 0);
 	assert_false(out);
 	assert_int_equal(policy_state_opted_out(evidence_db(F.st), "rep@example.com", "news",
-	                                        T("2026-07-09T00:00:00Z"), &out, NULL),
+	                                        T("2026-07-09T00:00:00Z"), &out, NULL, NULL),
 	                 0);
 	assert_false(out);
 	/* A confirm does not subscribe again: still left out. */

@@ -31,6 +31,7 @@
 #include "auditd/records.h"
 #include "auditd/unsubscribe.h"
 #include "lib/b64.h"
+#include "lib/ascii.h"
 #include "lib/error.h"
 #include "lib/hostport.h"
 #include "lib/jcs.h"
@@ -1713,7 +1714,6 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 	size_t len;
 	int64_t now = ak_time_now();
 	int html = wants_html(c), rc;
-	char *p;
 
 	(void)rest;
 	/* Proof, not a copy of anything a client sends: a client's own bytes
@@ -1730,9 +1730,7 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 	}
 	/* The state is keyed by the subject as the consent rules store it
 	 * (auditd/ingest/kinds.c: ASCII lower case). */
-	for (p = ut.subject; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
+	ak_ascii_lower_str(ut.subject);
 	if (unsub_repeat(c, html, &ut, now))
 		return;
 	ak_time_format(now_text, now, AK_TIME_AUTO);

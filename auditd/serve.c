@@ -33,6 +33,7 @@
 
 #include "auditd/records.h"
 #include "auditd/unsubscribe.h"
+#include "lib/ascii.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
@@ -597,7 +598,7 @@ static int mail_alert(void *ctx, const struct alert_mail *m)
 	snprintf(campaign, sizeof(campaign), "alerts-%04d-%02d-%02d", y, mo, dd);
 	/* The gate looks addresses up as the log keeps them: lower case. */
 	for (i = 0; m->to[i] && i + 1 < sizeof(rcpt); i++)
-		rcpt[i] = m->to[i] >= 'A' && m->to[i] <= 'Z' ? (char)(m->to[i] + 32) : m->to[i];
+		rcpt[i] = ak_ascii_lower(m->to[i]);
 	rcpt[i] = '\0';
 	memset(&gq, 0, sizeof(gq));
 	gq.rcpt = rcpt;

@@ -21,6 +21,7 @@
  */
 #include "auditd/alerts/alerts_int.h"
 
+#include "lib/ascii.h"
 #include "lib/error.h"
 #include "lib/siphash.h"
 #include "lib/timefmt.h"
@@ -442,8 +443,7 @@ int alerts_dmarc_feed(struct alerts *a, const struct evidence_entry *e, const st
 		                        alerts_cut(hits[i].domain, 253), hits[i].domain,
 		                        alerts_cut(hits[i].ip, 64), hits[i].ip);
 		for (k = 0; k < klen && key[k] != ' '; k++)
-			if (key[k] >= 'A' && key[k] <= 'Z')
-				key[k] = (char)(key[k] + 32);
+			key[k] = ak_ascii_lower(key[k]);
 		if ((s = keytab_touch(&a->tab[R_DMARC], key, klen, e->time_us)) == NULL) {
 			rc = AK_ENOMEM;
 			break;

@@ -25,6 +25,7 @@
 #include "auditd/delivery/delivery_int.h"
 
 #include "lib/b64.h"
+#include "lib/ascii.h"
 #include "lib/error.h"
 
 #include <opendkim/dkim.h>
@@ -384,7 +385,7 @@ static int canon_header(struct ak_buf *out, const char *h, size_t len, int crlf)
 	if ((p = ak_buf_reserve(out, len + 3)) == NULL)
 		return AK_ENOMEM;
 	for (i = 0; i < nlen; i++)
-		*p++ = (h[i] >= 'A' && h[i] <= 'Z') ? (char)(h[i] + 32) : h[i];
+		*p++ = ak_ascii_lower(h[i]);
 	*p++ = ':';
 	for (i = (size_t)(colon - h) + 1; i < len; i++) {
 		char c = h[i];

@@ -34,6 +34,7 @@
 #include "auditd/ingest/kinds.h"
 #include "auditd/unsubscribe.h"
 #include "lib/b64.h"
+#include "lib/ascii.h"
 #include "lib/csv.h"
 #include "lib/error.h"
 #include "lib/jcs.h"
@@ -849,11 +850,8 @@ static int check_row(struct loader *l, const struct ak_csv_field *f, size_t n)
 		return ak_error_code(AK_EINVALID,
 		                     "column 'email': '%.80s' is not an e-mail address",
 		                     f[l->email].ptr);
-	for (i = 0; i <= f[l->email].len; i++) {
-		char ch = f[l->email].ptr[i];
-
-		l->rcpt[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-	}
+	for (i = 0; i <= f[l->email].len; i++)
+		l->rcpt[i] = ak_ascii_lower(f[l->email].ptr[i]);
 	for (i = 0; i < nf; i++)
 		if ((rc = delivery_value_check(l->t, i, f[l->colmap[i]].ptr,
 		                               f[l->colmap[i]].len)) != 0)
@@ -1024,8 +1022,7 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 		goto done;
 	}
 	for (i = 0; i <= strlen(c->from); i++)
-		from[i] = (c->from[i] >= 'A' && c->from[i] <= 'Z') ? (char)(c->from[i] + 32)
-		                                                   : c->from[i];
+		from[i] = ak_ascii_lower(c->from[i]);
 	if ((rc = delivery_template_parse(&l.t, c->template_data, c->template_len)) != 0) {
 		ak_error_prefix("template");
 		goto done;
@@ -1114,7 +1111,7 @@ static int lower_email(const char *s, char *out, size_t cap)
 	if (n == 0 || n >= cap || s[0] == '"' || !ingest_is_email(s, n, &lower))
 		return -1;
 	for (i = 0; i <= n; i++)
-		out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+		out[i] = ak_ascii_lower(s[i]);
 	return 0;
 }
 

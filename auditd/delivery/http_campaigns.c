@@ -53,6 +53,7 @@
 #include "auditd/http_parse.h"
 #include "auditd/serve.h"
 #include "lib/b64.h"
+#include "lib/ascii.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "policies/gate.h"
@@ -581,13 +582,7 @@ static void notice_task(struct delivery *eng, void *arg)
 /* The address as the queue keeps it: lower case. */
 static char *lower_dup(const char *s)
 {
-	char *c = strdup(s);
-	size_t i;
-
-	for (i = 0; c && c[i]; i++)
-		if (c[i] >= 'A' && c[i] <= 'Z')
-			c[i] = (char)(c[i] + 32);
-	return c;
+	return ak_ascii_lower_str(strdup(s));
 }
 
 const char *delivery_service_off(const struct daemon *d)

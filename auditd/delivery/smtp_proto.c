@@ -21,6 +21,7 @@
 
 #include "auditd/ingest/kinds.h"
 #include "lib/b64.h"
+#include "lib/ascii.h"
 #include "lib/error.h"
 
 #include <stdio.h>
@@ -75,11 +76,8 @@ static int path(struct smtpd_cmd *c, const char *p, const char *lim, const char 
 		return refuse(c, 501, "5.5.4", "source routes are not accepted");
 	if (n >= sizeof(c->addr) || p[1] == '"' || !ingest_is_email(p + 1, n, &lower))
 		return refuse(c, 501, "5.1.3", "not an e-mail address akashi can send to");
-	for (i = 0; i < n; i++) {
-		char ch = p[1 + i];
-
-		c->addr[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-	}
+	for (i = 0; i < n; i++)
+		c->addr[i] = ak_ascii_lower(p[1 + i]);
 	c->addr[n] = '\0';
 	return 0;
 }

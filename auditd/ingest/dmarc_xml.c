@@ -31,6 +31,7 @@
 #include "auditd/ingest/dmarc.h"
 #include "auditd/ingest/dmarc_int.h"
 
+#include "lib/ascii.h"
 #include "lib/error.h"
 #include "lib/jcs.h"
 #include "lib/timefmt.h"
@@ -593,8 +594,7 @@ static void lower(struct ak_buf *arena, const struct text *t)
 	size_t i;
 
 	for (i = 0; i < t->len; i++)
-		if (s[i] >= 'A' && s[i] <= 'Z')
-			s[i] = (char)(s[i] - 'A' + 'a');
+		s[i] = ak_ascii_lower(s[i]);
 }
 
 /* </record>: check the row and write it to the body. */

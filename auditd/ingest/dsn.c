@@ -22,6 +22,7 @@
 #include "auditd/ingest/kinds.h"
 #include "auditd/ingest/mail.h"
 
+#include "lib/ascii.h"
 #include "lib/buf.h"
 #include "lib/error.h"
 
@@ -228,7 +229,7 @@ static int address(const char *field, const char *v, char *out, size_t cap)
 	if (n == 0 || n >= cap || !ingest_is_email(a, n, &lower))
 		return ak_error_code(AK_EINVALID, "%s: '%.80s' is not an e-mail address", field, v);
 	for (i = 0; i < n; i++)
-		out[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
+		out[i] = ak_ascii_lower(a[i]);
 	out[n] = '\0';
 	return 0;
 }
@@ -278,7 +279,7 @@ static int make_source(struct ak_buf *out, const char *prefix, const char *name)
 
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		    (ch >= '0' && ch <= '9') || strchr(".-_[]:", ch))
-			if (ak_buf_putc(out, ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch) != 0)
+			if (ak_buf_putc(out, ak_ascii_lower(ch)) != 0)
 				return AK_ENOMEM;
 	}
 	if (out->len == start)
@@ -622,15 +623,13 @@ static int arf_message(struct dsn_ctx *c, const char *where, GMimeMessage *msg,
 	InternetAddressList *from = g_mime_message_get_from(msg);
 	char ft[32], rcpt[256], why[128], buf[600], tbuf[600];
 	const char *type;
-	size_t i, from_i = 0;
+	size_t from_i = 0;
 	int rc = 0, n = 0;
 
 	if (ftype == NULL)
 		return reject(c, where, "no Feedback-Type");
 	snprintf(ft, sizeof(ft), "%s", untyped(ftype, buf, sizeof(buf), &type));
-	for (i = 0; ft[i]; i++)
-		if (ft[i] >= 'A' && ft[i] <= 'Z')
-			ft[i] = (char)(ft[i] + 32);
+	ak_ascii_lower_str(ft);
 	if (strcmp(ft, "abuse") != 0 && strcmp(ft, "fraud") != 0) {
 		snprintf(why, sizeof(why), "Feedback-Type %.30s: not a complaint", ft);
 		c->sink->skip(c->sink->ctx, where, why);

@@ -9,6 +9,7 @@
  */
 #include "auditd/ingest/kinds.h"
 
+#include "lib/ascii.h"
 #include "lib/error.h"
 #include "lib/timefmt.h"
 
@@ -184,7 +185,7 @@ static void email(struct check *c, const char *name, int required, int allow_emp
 		size_t i;
 
 		for (i = 0; i < v->u.s.len; i++)
-			buf[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+			buf[i] = ak_ascii_lower(s[i]);
 		buf[v->u.s.len] = '\0';
 		if (fixed(c))
 			json_object_set_new(c->fixed, name, json_stringn(buf, v->u.s.len));

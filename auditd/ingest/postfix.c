@@ -36,6 +36,7 @@
  */
 #include "auditd/ingest/postfix.h"
 
+#include "lib/ascii.h"
 #include "lib/buf.h"
 #include "lib/error.h"
 #include "lib/hash.h"
@@ -181,11 +182,6 @@ static int is_lower(char c)
 	return c >= 'a' && c <= 'z';
 }
 
-static char to_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-}
-
 static int starts(const char *p, size_t n, const char *lit, size_t litlen)
 {
 	return n >= litlen && memcmp(p, lit, litlen) == 0;
@@ -199,7 +195,7 @@ static int eq_nocase(const char *a, size_t alen, const char *b, size_t blen)
 	if (alen != blen)
 		return 0;
 	for (i = 0; i < alen; i++)
-		if (to_lower(a[i]) != to_lower(b[i]))
+		if (ak_ascii_lower(a[i]) != ak_ascii_lower(b[i]))
 			return 0;
 	return 1;
 }
@@ -1145,7 +1141,7 @@ static int body_lower(struct pf_ctx *c, json_t *o, const char *key, const char *
 	if (p == NULL)
 		return ak_error_oom();
 	for (i = 0; i < n; i++)
-		p[i] = to_lower(v[i]);
+		p[i] = ak_ascii_lower(v[i]);
 	return body_str(o, key, p, n);
 }
 
@@ -1186,7 +1182,7 @@ static int append_lower(struct ak_buf *b, const char *v, size_t n)
 	if (p == NULL)
 		return AK_ENOMEM;
 	for (i = 0; i < n; i++)
-		p[i] = to_lower(v[i]);
+		p[i] = ak_ascii_lower(v[i]);
 	ak_buf_commit(b, n);
 	return 0;
 }

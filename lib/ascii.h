@@ -1,0 +1,16 @@
+/*
+ * lib/ascii.h - ASCII case folding. The case-insensitive parts of mail
+ * (domains, header field names, the addresses akashi keeps in lower case,
+ * keywords such as a Feedback-Type) fold in ASCII only: tolower() would
+ * follow the locale, and bytes above 127 are UTF-8 that stays as it is.
+ */
+#ifndef AK_ASCII_H
+#define AK_ASCII_H
+
+/* c in lower case if it is A to Z, else c. */
+char ak_ascii_lower(char c);
+
+/* Fold s in place, up to its NUL; returns s (NULL stays NULL). */
+char *ak_ascii_lower_str(char *s);
+
+#endif

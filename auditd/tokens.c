@@ -314,11 +314,28 @@ void token_checker_free(struct token_checker *c)
 	free(c);
 }
 
+/* Step q (its key bound): the token's row, or why there is none. */
+static int lookup(struct token_checker *c, sqlite3_stmt *q, struct token_info *out)
+{
+	int rc, step = sqlite3_step(q);
+
+	if (step == SQLITE_ROW) {
+		row_info(q, out);
+		rc = out->revoked_us ? ak_error_code(AK_ENOTFOUND, "token revoked") : 0;
+	} else if (step == SQLITE_DONE) {
+		rc = ak_error_code(AK_ENOTFOUND, "unknown token");
+	} else {
+		rc = sqlerr(c->db, "lookup");
+	}
+	sqlite3_reset(q);
+	return rc;
+}
+
 int token_check(struct token_checker *c, const char *text, size_t len, struct token_info *out)
 {
 	unsigned char hash[32], raw[RANDOM_BYTES + 3];
 	size_t plen = sizeof(TOKEN_PREFIX) - 1;
-	int rc, step;
+	int rc;
 
 	/* Only things shaped like our tokens are hashed and looked up. */
 	if (len != plen + AK_B64URL_LEN(RANDOM_BYTES) || memcmp(text, TOKEN_PREFIX, plen) != 0 ||
@@ -328,34 +345,12 @@ int token_check(struct token_checker *c, const char *text, size_t len, struct to
 		return rc;
 	sqlite3_reset(c->get);
 	sqlite3_bind_blob(c->get, 1, hash, sizeof(hash), SQLITE_TRANSIENT);
-	step = sqlite3_step(c->get);
-	if (step == SQLITE_ROW) {
-		row_info(c->get, out);
-		rc = out->revoked_us ? ak_error_code(AK_ENOTFOUND, "token revoked") : 0;
-	} else if (step == SQLITE_DONE) {
-		rc = ak_error_code(AK_ENOTFOUND, "unknown token");
-	} else {
-		rc = sqlerr(c->db, "lookup");
-	}
-	sqlite3_reset(c->get);
-	return rc;
+	return lookup(c, c->get, out);
 }
 
 int token_check_id(struct token_checker *c, int64_t id, struct token_info *out)
 {
-	int rc, step;
-
 	sqlite3_reset(c->get_id);
 	sqlite3_bind_int64(c->get_id, 1, id);
-	step = sqlite3_step(c->get_id);
-	if (step == SQLITE_ROW) {
-		row_info(c->get_id, out);
-		rc = out->revoked_us ? ak_error_code(AK_ENOTFOUND, "token revoked") : 0;
-	} else if (step == SQLITE_DONE) {
-		rc = ak_error_code(AK_ENOTFOUND, "unknown token");
-	} else {
-		rc = sqlerr(c->db, "lookup");
-	}
-	sqlite3_reset(c->get_id);
-	return rc;
+	return lookup(c, c->get_id, out);
 }

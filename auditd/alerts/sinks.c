@@ -202,6 +202,18 @@ static int queue_pop(struct queue *q, struct item *out)
 	return 1;
 }
 
+/* queue_pop() under the lock (alert_sinks_send() may run on another
+ * thread). */
+static int take(struct alert_sinks *s, struct queue *q, struct item *out)
+{
+	int have;
+
+	pthread_mutex_lock(&s->lock);
+	have = queue_pop(q, out);
+	pthread_mutex_unlock(&s->lock);
+	return have;
+}
+
 static void queue_free(struct queue *q)
 {
 	struct item it;
@@ -375,17 +387,13 @@ static void webhook_next(evutil_socket_t fd, short what, void *arg)
 {
 	struct webhook *w = arg;
 	struct alert_sinks *s = w->s;
-	int have;
 
 	(void)fd;
 	(void)what;
 	if (w->in_flight)
 		return;
 	if (w->cur.data == NULL) {
-		pthread_mutex_lock(&s->lock);
-		have = queue_pop(&w->q, &w->cur);
-		pthread_mutex_unlock(&s->lock);
-		if (!have) {
+		if (!take(s, &w->q, &w->cur)) {
 			if (w->conn) {
 				evhttp_connection_free(w->conn);
 				w->conn = NULL;
@@ -598,12 +606,8 @@ static void syslog_flush(struct syslog_sink *l)
 				tcp_connect(l);
 			break;
 		}
-		pthread_mutex_lock(&s->lock);
-		if (!queue_pop(&l->q, &it)) {
-			pthread_mutex_unlock(&s->lock);
+		if (!take(s, &l->q, &it))
 			break;
-		}
-		pthread_mutex_unlock(&s->lock);
 		ak_buf_reset(&msg);
 		if (syslog_format(l, &it, &msg) == 0) {
 			if (l->type == SYSLOG_TCP) {
@@ -815,12 +819,8 @@ static void email_flush(struct email_sink *m)
 		char hex[17], mid[300];
 		int rc;
 
-		pthread_mutex_lock(&s->lock);
-		if (!queue_pop(&m->q, &it)) {
-			pthread_mutex_unlock(&s->lock);
+		if (!take(s, &m->q, &it))
 			break;
-		}
-		pthread_mutex_unlock(&s->lock);
 		ak_buf_reset(&subject);
 		ak_buf_reset(&text);
 		memset(&am, 0, sizeof(am));

@@ -54,13 +54,16 @@ dkim.ed25519_key = $T/dkim-ed.pem
 checkpoint.interval = 0
 audit.interval = 0
 CONF
-"$AKASHI" --store "$S" --config "$T/akashi.conf" serve >"$T/daemon.log" 2>&1 &
-DPID=$!
-PIDS="$PIDS $DPID"
-for i in $(seq 200); do
-	curl -s --cacert ca.pem -o /dev/null "https://localhost:$HPORT/healthz" && break
-	sleep 0.05
-done
+serve_up() { # serve_up [ARGS...]: the daemon with akashi.conf, answering
+	"$AKASHI" --store "$S" --config "$T/akashi.conf" serve "$@" >>"$T/daemon.log" 2>&1 &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+	for i in $(seq 200); do
+		curl -s --cacert ca.pem -o /dev/null "https://localhost:$HPORT/healthz" && break
+		sleep 0.05
+	done
+}
+serve_up
 like "$(cat daemon.log)" "smtp: the gateway listens on 127.0.0.1:$SPORT \(STARTTLS" \
 	"the daemon says the gateway listens, with STARTTLS"
 sub() { $PY "$LIB/smtp-submit.py" "$SPORT" "$T/ca.pem" "$@" 2>&1; }
@@ -320,14 +323,7 @@ json.dump(p, open(sys.argv[1], "w"), indent=2)
 EOF_P
 git -C "$T/pol2" -c user.name=t -c user.email=t@example.com commit -qam "threshold 2"
 TT=$("$AKASHI" --store "$S" token create --role ingest --name rotator 2>/dev/null)
-"$AKASHI" --store "$S" --config "$T/akashi.conf" serve --set policies.repo="$T/pol2" \
-	>>"$T/daemon.log" 2>&1 &
-DPID=$!
-PIDS="$PIDS $DPID"
-for i in $(seq 200); do
-	curl -s --cacert ca.pem -o /dev/null "https://localhost:$HPORT/healthz" && break
-	sleep 0.05
-done
+serve_up --set policies.repo="$T/pol2"
 final_of() { # final_of CAMPAIGN RCPT: its sent or blocked status, once there
 	local i st
 	for i in $(seq 200); do

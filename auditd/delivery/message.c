@@ -470,8 +470,18 @@ static int ascii(const char *s, size_t len)
 	return 1;
 }
 
-/* Write an address header value: mailboxes separated by commas, the
- * display names encoded when they are not ASCII. */
+/* Start a new line (folding white space) before text of len bytes that
+ * would take the line past 78 characters, unless the line holds nothing
+ * else yet; a space the text starts with then serves as the fold. */
+static int fold_before(struct ak_buf *out, const char *text, size_t len)
+{
+	if (column(out) + len <= 78 || out->data[out->len - 1] == ' ')
+		return 0;
+	return ak_buf_puts(out, len && (*text == ' ' || *text == '\t') ? "\r\n" : "\r\n ");
+}
+
+/* Write an address header value: mailboxes separated by commas, folded
+ * between mailboxes, the display names encoded when they are not ASCII. */
 static int write_addresses(struct ak_buf *out, const char *v, size_t len)
 {
 	size_t i = 0;
@@ -495,7 +505,8 @@ static int write_addresses(struct ak_buf *out, const char *v, size_t len)
 				break;
 		}
 		if (ascii(v + i, j - i)) {
-			if ((rc = ak_buf_append(out, v + i, j - i)) != 0)
+			if ((rc = fold_before(out, v + i, j - i)) != 0 ||
+			    (rc = ak_buf_append(out, v + i, j - i)) != 0)
 				return rc;
 		} else {
 			size_t a = i, b = lt == (size_t)-1 ? j : lt;
@@ -569,10 +580,17 @@ static int write_header(struct ak_buf *out, const char *name, size_t name_len, i
 		rc = delivery_rfc2047(out, v, len);
 	if (rc)
 		return rc;
-	if (out->len - start > LINE_MAX_SMTP &&
-	    memchr(out->data + start, '\n', out->len - start) == NULL)
-		return ak_error_code(AK_EINVALID, "header '%.*s' is longer than %d bytes",
-		                     (int)name_len, name, LINE_MAX_SMTP);
+	/* Folded or not, no line of it may pass what SMTP carries. */
+	for (i = start; i < out->len;) {
+		const char *nl = memchr(out->data + i, '\n', out->len - i);
+		size_t end = nl ? (size_t)(nl - out->data) : out->len;
+
+		if (end - i - (nl && end > i && out->data[end - 1] == '\r') > LINE_MAX_SMTP)
+			return ak_error_code(AK_EINVALID,
+			                     "header '%.*s' has a line longer than %d bytes",
+			                     (int)name_len, name, LINE_MAX_SMTP);
+		i = end + 1;
+	}
 	return ak_buf_puts(out, "\r\n");
 }
 

@@ -211,6 +211,50 @@ static void test_delivery__rfc2047_splits_between_characters(void **state)
 	ak_buf_free(&out);
 }
 
+/* A Cc of forty mailboxes, some with Japanese names: folded between
+ * mailboxes, no line over 78 characters unless one mailbox is longer, and
+ * the same mailboxes when unfolded (it was one line of 1,600 bytes, and
+ * the fuzzer found lines past SMTP's 998). */
+static void test_delivery__long_address_lists_are_folded(void **state)
+{
+	struct ak_buf tx = AK_BUF_INIT(0);
+	struct delivery_template *t;
+	char *m, *cc, *end, *line;
+	size_t i, n = 0;
+
+	(void)state;
+	assert_int_equal(ak_buf_puts(&tx, "To: <a@example.org>\nCc: "), 0);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(ak_buf_printf(&tx, "%s%s <member%zu@example.org>", i ? ", " : "",
+		                               i % 3 ? "Member" : "山田 太郎", i),
+		                 0);
+	assert_int_equal(ak_buf_puts(&tx, "\nSubject: x\n\nbody\n"), 0);
+	assert_int_equal(ak_buf_putc(&tx, '\0'), 0);
+	t = tpl(tx.data);
+	m = render(t, NULL, 0, NULL);
+	cc = strstr(m, "\r\nCc: ");
+	assert_non_null(cc);
+	end = strstr(cc + 2, "\r\nSubject:");
+	assert_non_null(end);
+	for (line = cc + 2; line < end; n++) {
+		char *e = strstr(line, "\r\n");
+
+		assert_true(e - line <= 78);
+		line = e + 2;
+		assert_true(line >= end || *line == ' ');
+	}
+	assert_true(n > 10);
+	for (i = 0; i < 40; i++) {
+		char want[40];
+
+		snprintf(want, sizeof(want), "<member%zu@example.org>", i);
+		assert_non_null(strstr(cc, want));
+	}
+	free(m);
+	delivery_template_free(t);
+	ak_buf_free(&tx);
+}
+
 static void test_delivery__engine_headers_replace_the_templates(void **state)
 {
 	struct delivery_template *t =
@@ -840,6 +884,7 @@ int main(void)
 	        cmocka_unit_test(test_delivery__address_header_values_cannot_add_recipients),
 	        cmocka_unit_test(test_delivery__non_ascii_headers_are_rfc2047_encoded),
 	        cmocka_unit_test(test_delivery__rfc2047_splits_between_characters),
+	        cmocka_unit_test(test_delivery__long_address_lists_are_folded),
 	        cmocka_unit_test(test_delivery__engine_headers_replace_the_templates),
 	        cmocka_unit_test(test_delivery__eight_bit_body_goes_base64),
 	        cmocka_unit_test(test_delivery__eight_bit_multipart_is_not_base64),

@@ -24,8 +24,8 @@
  */
 #include "auditd/delivery/delivery_int.h"
 
-#include "lib/b64.h"
 #include "lib/ascii.h"
+#include "lib/b64.h"
 #include "lib/error.h"
 
 #include <opendkim/dkim.h>
@@ -60,9 +60,24 @@ const char *const dkim_signed_headers[] = {"from",
                                            "feedback-id",
                                            NULL};
 
-const char *const dkim_oversigned_headers[] = {
-        "from", "subject", "to", "date", "message-id", "list-unsubscribe", "list-unsubscribe-post",
-        NULL};
+/* Besides what identifies the message and its unsubscribe link, the fields
+ * a replayed or relayed copy could gain to change what a reader sees or
+ * where replies go (another Reply-To, a Cc, a Content-Type that hides the
+ * signed body). */
+const char *const dkim_oversigned_headers[] = {"from",
+                                               "sender",
+                                               "reply-to",
+                                               "subject",
+                                               "to",
+                                               "cc",
+                                               "date",
+                                               "message-id",
+                                               "mime-version",
+                                               "content-type",
+                                               "content-transfer-encoding",
+                                               "list-unsubscribe",
+                                               "list-unsubscribe-post",
+                                               NULL};
 
 struct dkim_key {
 	EVP_PKEY *pkey;

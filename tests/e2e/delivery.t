@@ -220,6 +220,13 @@ like "$lu" "^<https://localhost:$DPORT/v1/unsubscribe\?t=[A-Za-z0-9_-]+>" "List-
 like "$lu" "List-Unsubscribe=One-Click" "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
 like "$lu" "^signed$" "both are in the DKIM signatures' h="
 like "$($PY "$LIB/dkim-verify.py" dns-keys "$m")" ' ok a=rsa-sha256 a=ed25519-sha256$' "and the signatures verify"
+# A copy that gained a Reply-To (or a Cc) on the way no longer verifies:
+# those names are oversigned.
+for f in "Reply-To: <evil@example.net>" "Cc: <evil@example.net>"; do
+	{ printf '%s\r\n' "$f"; cat "$m"; } >"$T/tampered.eml"
+	like "$($PY "$LIB/dkim-verify.py" dns-keys "$T/tampered.eml")" 'FAIL' \
+		"a copy with '${f%%:*}' added fails DKIM"
+done
 like "$(entry promo-1 una@ok.test sent)" '"unsubscribe": \{"one_click": true, "url": "https://localhost' \
 	"the sent entry records the link"
 like "$(entry promo-1 una@ok.test sent)" '"gate": \{"decision": "allow", "policy_commit": "[0-9a-f]{40}"' \

@@ -377,6 +377,23 @@ static int authorize(struct hctx *c, int need)
 	return 0;
 }
 
+int http_authorize(struct daemon *d, struct evhttp_request *req, const char *route, int need,
+                   struct token_info *out)
+{
+	struct hctx c;
+
+	memset(&c, 0, sizeof(c));
+	c.d = d;
+	c.req = req;
+	c.route = route;
+	c.t0 = ak_time_now();
+	if (authorize(&c, need) != 0)
+		return -1;
+	if (out)
+		*out = c.tok;
+	return 0;
+}
+
 /* A pending request, waiting for the writer. */
 struct waiting {
 	struct daemon *d;

@@ -33,6 +33,7 @@
 
 struct evhttp;
 struct evhttp_bound_socket;
+struct evhttp_request;
 struct ssl_ctx_st;
 struct http_stream;
 struct unsub_repeats;
@@ -131,6 +132,12 @@ int http_start(struct daemon *d);
 void http_apply_settings(struct daemon *d);
 /* Stop accepting connections (SIGTERM). */
 void http_stop_accepting(struct daemon *d);
+/* The bearer token of req, for a role in need (a mask), as every route
+ * checks it: 401, 403 or 429 (the per-token rate limit) answered here and
+ * counted in the metrics under route, then -1; else 0 and the token in
+ * *out (may be NULL). For routes served outside http.c (/v1/campaigns). */
+int http_authorize(struct daemon *d, struct evhttp_request *req, const char *route, int need,
+                   struct token_info *out);
 /* Cut every /v1/entries stream still being sent (shutdown). */
 void http_abort_streams(struct daemon *d);
 void http_free(struct daemon *d);

@@ -52,8 +52,8 @@
 
 #include "auditd/http_parse.h"
 #include "auditd/serve.h"
-#include "lib/b64.h"
 #include "lib/ascii.h"
+#include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/log.h"
 #include "policies/gate.h"
@@ -349,30 +349,6 @@ static void answers_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The token of the request, checked for a role allowing need. */
-static int authorize(struct delivery_service *svc, struct evhttp_request *req, int need)
-{
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	struct token_info t;
-	const char *tok;
-	size_t len;
-
-	if (http_bearer(h, &tok, &len) != 0) {
-		reply_error(req, 401, "a bearer token is required (Authorization: Bearer akt_...)");
-		return -1;
-	}
-	if (token_check(svc->d->tokens, tok, len, &t) != 0) {
-		reply_error(req, 401, "the token is not valid");
-		return -1;
-	}
-	if (!token_role_allows(t.role, need)) {
-		reply_error(req, 403, "a token of role %s may not use this route",
-		            token_role_name(t.role));
-		return -1;
-	}
-	return 0;
-}
-
 static int write_file(const char *path, const char *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -403,7 +379,7 @@ static void post_campaign(struct delivery_service *svc, struct evhttp_request *r
 	char tag[17];
 	const char *tpl, *csv;
 
-	if (authorize(svc, req, TOKEN_INGEST) != 0)
+	if (http_authorize(svc->d, req, "campaigns", TOKEN_INGEST, NULL) != 0)
 		return;
 	if (svc->eng == NULL) {
 		reply_error(req, 503, "delivery is off: %s", svc->error);
@@ -506,28 +482,11 @@ static void campaigns_cb(struct evhttp_request *req, void *arg)
 	case EVHTTP_REQ_POST:
 		post_campaign(svc, req);
 		break;
-	case EVHTTP_REQ_GET: {
-		const char *h =
-		        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-		struct token_info t;
-		const char *tok;
-		size_t len;
-
+	case EVHTTP_REQ_GET:
 		/* read, ingest (the campaign's sender) or admin may look. */
-		if (http_bearer(h, &tok, &len) != 0 ||
-		    token_check(svc->d->tokens, tok, len, &t) != 0) {
-			reply_error(req, 401, "a valid bearer token is required");
-			return;
-		}
-		if (!token_role_allows(t.role, TOKEN_READ) &&
-		    !token_role_allows(t.role, TOKEN_INGEST)) {
-			reply_error(req, 403, "a token of role %s may not use this route",
-			            token_role_name(t.role));
-			return;
-		}
-		get_campaign(svc, req);
+		if (http_authorize(svc->d, req, "campaigns", TOKEN_READ | TOKEN_INGEST, NULL) == 0)
+			get_campaign(svc, req);
 		break;
-	}
 	default:
 		reply_error(req, 405, "GET or POST");
 	}

@@ -200,6 +200,15 @@ printf 'email\nuna@ok.test\nuwe@ok.test\n' >r10.csv
 VIA="--via https://localhost:$DPORT"
 fails "a read token may not hand over a campaign" send send $VIA --token "$TR" --campaign promo-0 \
 	--stream marketing --list promo --from news@example.com --template t3.eml --recipients r10.csv
+# /v1/campaigns checks tokens as every other route does: counted in the
+# metrics, answered with WWW-Authenticate, rate limited per token.
+code=$(curl -s --cacert "$T/ca.pem" -o /dev/null -w '%{http_code}' \
+	-H "Authorization: Bearer akt_not-a-token" "https://localhost:$DPORT/v1/campaigns?id=promo-1")
+is "$code" 401 "GET /v1/campaigns with a bad token: 401"
+m=$(curl -s --cacert "$T/ca.pem" -H "Authorization: Bearer $TR" "https://localhost:$DPORT/metrics")
+like "$m" 'akashi_http_requests_total\{route="campaigns",code="403"\} 1' \
+	"the read token's refused POST is counted under its route"
+like "$m" 'akashi_auth_failures_total\{reason="invalid"\} [1-9]' "and the bad token as an auth failure"
 fails "akashi send in-process is refused while the daemon runs the queue" send send \
 	--campaign promo-0 --stream marketing --list promo --from news@example.com \
 	--template t3.eml --recipients r10.csv

@@ -75,6 +75,17 @@ static void peer_start(struct peer *p, const char *const *args)
 }
 
 /* Stop the peer and return what it recorded (an array; decref it). */
+/* A peer for args, and cfg's webhook pointed at it with the secret "k"
+ * (url: 128 bytes, kept by cfg). */
+static void webhook_peer(struct peer *p, const char *const *args, char *url,
+                         struct alert_sinks_config *cfg)
+{
+	peer_start(p, args);
+	snprintf(url, 128, "http://127.0.0.1:%d/", p->port);
+	cfg->webhook_url = url;
+	cfg->webhook_secret = "k";
+}
+
 static json_t *peer_stop(struct peer *p)
 {
 	json_t *all = json_array();
@@ -210,10 +221,7 @@ static void test_sinks__webhook_retries_after_500(void **state)
 	double t1, t2, t3;
 
 	(void)state;
-	peer_start(&p, args);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", p.port);
-	cfg.webhook_url = url;
-	cfg.webhook_secret = "k";
+	webhook_peer(&p, args, url, &cfg);
 	cfg.backoff_ms = 200;
 	s = sinks(base, &cfg);
 	alert_sinks_send(s, ENTRY, strlen(ENTRY), "login.bruteforce_src", "critical");
@@ -251,10 +259,7 @@ static void test_sinks__webhook_gives_up_and_counts(void **state)
 	json_t *got;
 
 	(void)state;
-	peer_start(&p, args);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", p.port);
-	cfg.webhook_url = url;
-	cfg.webhook_secret = "k";
+	webhook_peer(&p, args, url, &cfg);
 	cfg.backoff_ms = 20;
 	cfg.max_attempts = 3;
 	s = sinks(base, &cfg);
@@ -281,10 +286,7 @@ static void test_sinks__flush_now_tries_once_more_at_once(void **state)
 	json_t *got;
 
 	(void)state;
-	peer_start(&p, args);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", p.port);
-	cfg.webhook_url = url;
-	cfg.webhook_secret = "k";
+	webhook_peer(&p, args, url, &cfg);
 	cfg.backoff_ms = 60000; /* nothing would happen for a minute */
 	s = sinks(base, &cfg);
 	assert_int_equal(alert_sinks_pending(s), 0);
@@ -355,10 +357,7 @@ static void test_sinks__full_queue_drops_oldest(void **state)
 	int i;
 
 	(void)state;
-	peer_start(&p, args);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", p.port);
-	cfg.webhook_url = url;
-	cfg.webhook_secret = "k";
+	webhook_peer(&p, args, url, &cfg);
 	cfg.queue_max = 2;
 	cfg.min_severity = "medium";
 	s = sinks(base, &cfg);

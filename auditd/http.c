@@ -18,8 +18,8 @@
  * tokens are rate limited. The unsubscribe route trusts nothing but the
  * HMAC of its token (auditd/unsubscribe.c), never unsubscribes on GET,
  * escapes everything it echoes into HTML, and cannot be used to flood the
- * log: a POST for a subject already opted out of the list appends nothing
- * (see h_unsub_post). SQL is only ever run with bound
+ * log: a POST within unsubscribe.repeat_window of the opt-out in force
+ * appends nothing (see h_unsub_post). SQL is only ever run with bound
  * parameters; full-text queries go through evidence_search(), which
  * turns FTS5 syntax errors into 400s. Error messages name what is wrong
  * with the request, never paths or internals of the host.
@@ -1702,17 +1702,17 @@ static int unsub_repeat(struct hctx *c, int html, const struct unsub_token *ut, 
 }
 
 /*
- * POST /v1/unsubscribe?t=TOKEN: record an opt-out, at most once for as
- * long as it is in force.
+ * POST /v1/unsubscribe?t=TOKEN: record an opt-out, at most once per
+ * unsubscribe.repeat_window while it is in force.
  *
  * Anyone holding a link may POST it any number of times (providers retry,
  * scanners replay, attackers loop), and the log keeps whatever goes in.
- * So a POST appends an opt_out only when the subject is not opted out of
- * the list already: the writer asks the derived state inside the append
- * transaction (unsub_wanted), after everything queued ahead, so neither
- * an opt-out nor a re-subscription still waiting for its commit is
- * missed; a subject who opted in again after the opt-out gets a new
- * entry. A repeat is answered with the same 200, citing the opt-out in
+ * So a POST appends no opt_out while the pair's opt-out in force is less
+ * than the window old (unsub_is_repeat): the writer asks the derived
+ * state inside the append transaction (unsub_wanted), after everything
+ * queued ahead, so neither an opt-out nor a re-subscription still waiting
+ * for its commit is missed; a subject who opted in again after the
+ * opt-out gets a new entry. A repeat is answered with the same 200, citing the opt-out in
  * force, and only once that one is durable. Repeats of a link within
  * unsubscribe.repeat_window of its last such answer skip the writer
  * (unsub_repeat; auditd/unsubscribe.h), unless the committed state shows

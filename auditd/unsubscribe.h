@@ -5,10 +5,12 @@
  * List-Unsubscribe URL (https://.../v1/unsubscribe?t=TOKEN); the daemon
  * takes a POST of "List-Unsubscribe=One-Click" to that URL without any
  * other authentication, checks the token and appends an opt_out consent
- * entry, unless the subject is opted out of the list already (a repeat:
- * h_unsub_post in auditd/http.c; the repeat table below). The token is the (subject, list,
- * campaign) it speaks for and when it was issued, with an HMAC-SHA256 under the daemon's secret: it
- * cannot be forged or altered, and it carries no secret itself.
+ * entry, unless it repeats an opt-out of the pair less than
+ * unsubscribe.repeat_window old (h_unsub_post in auditd/http.c; the
+ * repeat table below). The token is the (subject, list, campaign) it
+ * speaks for and when it was issued, with an HMAC-SHA256 under the
+ * daemon's secret: it cannot be forged or altered, and it carries no
+ * secret itself.
  *
  * Format: base64url without padding of
  *   0x01 || issued (8 bytes, big-endian Unix seconds) ||
@@ -46,12 +48,13 @@ int unsub_token_check(const char *token, size_t len, const void *secret, size_t 
 /* ---- repeated clicks ----
  *
  * Mail providers retry, scanners replay, and anyone holding one message
- * can POST its link in a loop. The daemon records an opt-out only when
- * the subject is not opted out already (checked inside the append
- * transaction, auditd/http.c), so repeats add nothing to the log; this
- * table spares the writer even that check: it remembers, per token, when
- * an opt-out for it was last found durable (appended, or already in
- * force). A repeat within the window is answered without the writer.
+ * can POST its link in a loop. The daemon records no opt-out while one
+ * of the pair less than the window old is in force (checked inside the
+ * append transaction, auditd/http.c), so a loop adds one entry per
+ * window; this table spares the writer even that check: it remembers,
+ * per token, when an opt-out for it was last found durable (appended, or
+ * already in force). A repeat within the window is answered without the
+ * writer, if the committed state still shows such an opt-out.
  *
  * Bounded: a fixed number of slots in sets of four, chosen with SipHash
  * under a random key (token ids come from the network). A full set

@@ -88,6 +88,15 @@ struct delivery_render {
 	size_t nfields;
 };
 
+/* Append the template's own header fields for one recipient to out, as
+ * delivery_render() writes them (merged, RFC 2047 encoded, folded).
+ * AK_EINVALID naming the field when one could not go out (a line break
+ * in a value, a line over 998 bytes): a campaign is checked with it row by
+ * row when it is loaded, so that such a row is refused then, not deferred
+ * at every attempt until it expires. */
+int delivery_render_headers(struct ak_buf *out, struct ak_buf *scratch,
+                            const struct delivery_template *t, const struct delivery_render *r);
+
 /* Append the message for one recipient (CRLF line ends, ending in CRLF, not
  * dot-stuffed) to out. scratch is the caller's reusable buffer. */
 int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct delivery_template *t,

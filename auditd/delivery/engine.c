@@ -834,6 +834,8 @@ struct loader {
 	int *colmap;
 	struct ak_buf fields;
 	char rcpt[256];
+	const char **vals;          /* per template field: its value in the row */
+	struct ak_buf hdr, scratch; /* the row's header fields, rendered */
 };
 
 /* Check one CSV record; fills l->rcpt and l->fields. AK_EINVALID with why. */
@@ -852,10 +854,26 @@ static int check_row(struct loader *l, const struct ak_csv_field *f, size_t n)
 		                     f[l->email].ptr);
 	for (i = 0; i <= f[l->email].len; i++)
 		l->rcpt[i] = ak_ascii_lower(f[l->email].ptr[i]);
-	for (i = 0; i < nf; i++)
+	for (i = 0; i < nf; i++) {
 		if ((rc = delivery_value_check(l->t, i, f[l->colmap[i]].ptr,
 		                               f[l->colmap[i]].len)) != 0)
 			return rc;
+		l->vals[i] = f[l->colmap[i]].ptr;
+	}
+	/* The header fields as they will go out (a long display name list
+	 * may not fit a line): refused now, not deferred at every attempt. */
+	{
+		struct delivery_render r = {0};
+
+		r.rcpt = l->rcpt;
+		r.from = l->c->from;
+		r.message_id = "<>";
+		r.values = l->vals;
+		r.nfields = nf;
+		ak_buf_reset(&l->hdr);
+		if ((rc = delivery_render_headers(&l->hdr, &l->scratch, l->t, &r)) != 0)
+			return rc;
+	}
 	ak_buf_reset(&l->fields);
 	for (i = 0; i < n; i++)
 		if ((rc = ak_buf_append(&l->fields, f[i].ptr, f[i].len + (i + 1 < n))) != 0)
@@ -870,7 +888,8 @@ static int map_columns(struct loader *l)
 
 	if ((l->email = column_of(l->cols, l->ncols, "email")) < 0)
 		return ak_error_code(AK_EINVALID, "%s: no 'email' column", l->c->recipients);
-	if ((l->colmap = calloc(nf + 1, sizeof(int))) == NULL)
+	if ((l->colmap = calloc(nf + 1, sizeof(int))) == NULL ||
+	    (l->vals = calloc(nf + 1, sizeof(*l->vals))) == NULL)
 		return ak_error_oom();
 	for (i = 0; i < nf; i++)
 		if ((l->colmap[i] =
@@ -1003,6 +1022,8 @@ int delivery_submit(struct delivery *d, const struct delivery_campaign *c,
 	l.d = d;
 	l.c = c;
 	ak_buf_init(&l.fields, 8 << 20);
+	ak_buf_init(&l.hdr, 8 << 20);
+	ak_buf_init(&l.scratch, 8 << 20);
 	if (!c->id || !delivery_campaign_id_valid(c->id)) {
 		rc = ak_error_code(AK_EINVALID, "campaign id: 1 to 200 of A-Z a-z 0-9 . _ - :");
 		goto done;
@@ -1095,8 +1116,11 @@ done:
 		free(l.cols);
 	}
 	free(l.colmap);
+	free(l.vals);
 	delivery_template_free(l.t);
 	ak_buf_free(&l.fields);
+	ak_buf_free(&l.hdr);
+	ak_buf_free(&l.scratch);
 	dq_campaign_clear(&have);
 	return rc;
 }

@@ -658,12 +658,11 @@ static int base64_body(struct ak_buf *out, const char *s, size_t len)
 	return 0;
 }
 
-int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct delivery_template *t,
-                    const struct delivery_render *r)
+int delivery_render_headers(struct ak_buf *out, struct ak_buf *scratch,
+                            const struct delivery_template *t, const struct delivery_render *r)
 {
-	char date[40];
 	size_t i;
-	int rc, encode_body;
+	int rc;
 
 	for (i = 0; i < t->nhdrs; i++) {
 		const struct theader *h = &t->hdrs[i];
@@ -676,6 +675,17 @@ int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct del
 		                       scratch->data ? scratch->data : "", scratch->len)) != 0)
 			return rc;
 	}
+	return 0;
+}
+
+int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct delivery_template *t,
+                    const struct delivery_render *r)
+{
+	char date[40];
+	int rc, encode_body;
+
+	if ((rc = delivery_render_headers(out, scratch, t, r)) != 0)
+		return rc;
 	if (!t->has_from && (rc = ak_buf_printf(out, "From: <%s>\r\n", r->from)) != 0)
 		return rc;
 	if (!t->has_to && (rc = ak_buf_printf(out, "To: <%s>\r\n", r->rcpt)) != 0)

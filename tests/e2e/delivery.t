@@ -382,6 +382,15 @@ out=$(send send --campaign bad-1 --stream transactional --list orders --from new
 	--template t8.eml --recipients r8.csv --skip-invalid 2>&1)
 like "$out" "1 recipients queued .*2 invalid rows skipped" "--skip-invalid sends the rest"
 like "$("$AKASHI" --store "$S" campaign status bad-1)" "1 recipients: sent 1" "akashi campaign status counts"
+# A row whose header would not fit a line (a subject of 1,200 characters)
+# is refused when the campaign is loaded; it used to be queued, then
+# deferred at every attempt until it expired.
+long=$(printf 'x%.0s' $(seq 1200))
+printf 'email,name\nlong1@ok.test,%s\n' "$long" >r8b.csv
+out=$(send send --campaign bad-2 --stream transactional --list orders --from news@example.com \
+	--template t8.eml --recipients r8b.csv 2>&1)
+like "$out" "r8b.csv:2: header 'Subject' has a line longer than 998 bytes" \
+	"a header that would pass 998 bytes refuses its row at load"
 
 # --- relay AUTH PLAIN (under TLS only), and the rate limit ------------------
 start_server auth --auth relayuser:s3cret

@@ -25,15 +25,20 @@ struct ckey {
 	const char *def;
 	const char *help;
 	const char *choices; /* C_ENUM: the values, each followed by '|' */
+	/* C_INT: the range when max > 0, else 0 or more. A negative batch
+	 * size made `akashi ingest` ask for 2^64 bytes, a port of 70000
+	 * wrapped to 4464, a negative api.rate turned rate limiting off. */
+	int64_t min, max;
 };
 
 static const struct ckey keys[] = {
 	{"store", C_STR, "", "store directory (overridden by --store and AKASHI_STORE)"},
-	{"ingest.batch", C_INT, "1000", "entries per append transaction"},
-	{"ingest.max_line", C_INT, "1048576", "longest input line accepted, bytes"},
+	{"ingest.batch", C_INT, "1000", "entries per append transaction", NULL, 0, 1000000},
+	{"ingest.max_line", C_INT, "1048576", "longest input line accepted, bytes", NULL, 0,
+	 INT64_C(1) << 32},
 	{"ingest.max_errors_shown", C_INT, "20", "rejects printed to stderr per ingest"},
 	{"ingest.zone", C_ZONE, "", "zone of log times without one (IANA name); empty: host zone"},
-	{"ingest.year", C_INT, "0", "year of log times without one; 0: infer"},
+	{"ingest.year", C_INT, "0", "year of log times without one; 0: infer", NULL, 0, 9999},
 	{"ingest.max_report_bytes", C_INT, "268435456", "largest decompressed DMARC report"},
 	{"ingest.max_report_rows", C_INT, "1000000", "most rows in one DMARC report"},
 	/* akashi serve */
@@ -49,7 +54,7 @@ static const struct ckey keys[] = {
 	{"api.timeout", C_DURATION, "60s", "idle and read timeout of an HTTP connection"},
 	{"api.max_entries_chunk", C_INT, "2000", "entries per chunk of GET /v1/entries"},
 	{"metrics.auth", C_BOOL, "true", "GET /metrics needs a read token"},
-	{"writer.max_batch", C_INT, "20000", "most records in one group commit"},
+	{"writer.max_batch", C_INT, "20000", "most records in one group commit", NULL, 0, 10000000},
 	{"writer.max_wait_us", C_INT, "0",
 	 "how long the writer waits for more requests before a commit, microseconds"},
 	{"writer.max_queue", C_INT, "500000", "records waiting for the writer before 503"},
@@ -81,7 +86,7 @@ static const struct ckey keys[] = {
 	{"smtp.tls", C_ENUM, "required", "STARTTLS: required (verified certificate), opportunistic, off",
 	 "required|opportunistic|off|"},
 	{"smtp.helo", C_STR, "", "EHLO name; empty: the host name"},
-	{"smtp.port", C_INT, "25", "port of MX hosts"},
+	{"smtp.port", C_INT, "25", "port of MX hosts", NULL, 1, 65535},
 	{"smtp.timeout", C_DURATION, "120s", "longest wait for an SMTP reply"},
 	{"smtp.dns_server", C_STR, "", "resolver (ip[:port]) for MX lookups; empty: resolv.conf"},
 	{"tls.ca_file", C_STR, "", "CA certificates (PEM) to verify servers with; empty: the system store"},
@@ -96,11 +101,12 @@ static const struct ckey keys[] = {
 	{"queue.max_age", C_DURATION, "5d", "a deferred message expires after this long"},
 	{"queue.retry_min", C_DURATION, "5m", "first retry after a temporary failure (doubling)"},
 	{"queue.retry_max", C_DURATION, "4h", "longest wait between retries"},
-	{"delivery.connections", C_INT, "8", "SMTP connections per destination"},
+	{"delivery.connections", C_INT, "8", "SMTP connections per destination", NULL, 0, 1000},
 	{"delivery.rate", C_INT, "0", "messages per second per destination; 0: no limit"},
-	{"delivery.max_inflight", C_INT, "512", "messages being signed or sent at once (bounds memory)"},
-	{"delivery.signers", C_INT, "0", "signing threads; 0: one per core"},
-	{"delivery.batch", C_INT, "256", "recipients per gate/record/queue transaction"},
+	{"delivery.max_inflight", C_INT, "512", "messages being signed or sent at once (bounds memory)",
+	 NULL, 0, 1000000},
+	{"delivery.signers", C_INT, "0", "signing threads; 0: one per core", NULL, 0, 64},
+	{"delivery.batch", C_INT, "256", "recipients per gate/record/queue transaction", NULL, 0, 1000000},
 	/* The SMTP submission gateway of `akashi serve` (auditd/delivery/smtp_server.c;
 	 * docs/OPERATIONS.md "The SMTP gateway"). */
 	{"smtp.listen", C_STR, "", "address:port of the SMTP submission gateway ([v6]:port); empty: off"},
@@ -110,24 +116,6 @@ static const struct ckey keys[] = {
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
-/* The range of each integer key: a negative batch size made `akashi
- * ingest` ask for 2^64 bytes, a port of 70000 wrapped to 4464, a negative
- * api.rate turned rate limiting off. Keys not listed take 0 or more. */
-static const struct {
-	const char *key;
-	int64_t min, max;
-} int_ranges[] = {
-        {"ingest.batch", 0, 1000000},
-        {"ingest.max_line", 0, INT64_C(1) << 32},
-        {"ingest.year", 0, 9999},
-        {"smtp.port", 1, 65535},
-        {"delivery.connections", 0, 1000},
-        {"delivery.signers", 0, 64},
-        {"delivery.max_inflight", 0, 1000000},
-        {"delivery.batch", 0, 1000000},
-        {"writer.max_batch", 0, 10000000},
-};
 
 /* Durations go into int seconds and int64 microseconds: at most 68 years. */
 #define DURATION_MAX INT32_MAX
@@ -213,17 +201,13 @@ static int parse_duration(const char *s, int64_t *out)
 
 static int check(int k, const char *v)
 {
-	int64_t x, min = 0, max = INT64_MAX;
-	size_t i;
+	int64_t x, min = keys[k].min, max = keys[k].max > 0 ? keys[k].max : INT64_MAX;
 
 	switch (keys[k].type) {
 	case C_INT:
 		if (parse_int(v, &x) != 0)
 			return ak_error_code(AK_EINVALID, "%s: '%s' is not an integer", keys[k].key,
 					     v);
-		for (i = 0; i < sizeof(int_ranges) / sizeof(int_ranges[0]); i++)
-			if (strcmp(int_ranges[i].key, keys[k].key) == 0)
-				min = int_ranges[i].min, max = int_ranges[i].max;
 		if (x < min || x > max)
 			return ak_error_code(AK_EINVALID, "%s: %lld is not in %lld..%lld",
 			                     keys[k].key, (long long)x, (long long)min,

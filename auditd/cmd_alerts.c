@@ -18,6 +18,7 @@
 #include "policies/policy.h"
 
 #include "lib/error.h"
+#include "lib/log.h"
 #include "lib/timefmt.h"
 
 #include <stdio.h>
@@ -163,9 +164,19 @@ int cmd_alerts(struct cli *cli, int argc, char **argv)
 		goto done;
 	/* The daemon's rules and settings: alerts.json of the policies in
 	 * force (unless --rules), their privileged roles, own domains and
-	 * mass-send threshold, the configured time zone and business hours. */
-	if ((rc = cli_load_policies(cli, NULL, &set)) != 0 ||
-	    (rc = alerts_settings_of(&settings, rules ? rules : set->alerts,
+	 * mass-send threshold, the configured time zone and business hours.
+	 * Without policies that load, as the daemon: the defaults, said. */
+	if (cli_load_policies(cli, NULL, &set) != 0) {
+		ak_log(AK_LOG_WARN, "alerts replay: no policies (%s): %s", ak_error_last(),
+		       rules ? "--rules, without privileged roles, domains or threshold"
+		             : "the default rules");
+		ak_error_clear();
+		set = NULL;
+	}
+	if ((rc = alerts_settings_of(&settings,
+	                             rules ? rules
+	                             : set ? set->alerts
+	                                   : NULL,
 	                             config_get(cli->config, "timezone"),
 	                             config_get(cli->config, "business_hours"), set)) != 0)
 		goto done;

@@ -118,5 +118,11 @@ like "$out" 'logged in from 192.0.2.10 at Wed 01:00 UTC, outside business hours'
 	"replay takes the configured time zone, as the daemon does"
 unlike "$(replay --from 2026-07-01T00:00:00Z --to 2026-07-02T00:00:00Z)" 'from 192.0.2.10 at' \
 	"... and the default (Asia/Tokyo) without it"
+# Policies that do not load leave the daemon on its defaults; replay too,
+# saying so, and --rules still tunes it.
+out=$("$AKASHI" --store "$S" --set policies.repo="$T/no-such-repo" alerts replay \
+	--from 2026-06-01T00:00:00Z --to 2026-08-01T00:00:00Z --rules "$T/rules.json" 2>&1); st=$?
+is "$st" 0 "replay with --rules when the policies do not load"
+like "$out" "warning: alerts replay: no policies" "... saying it runs without them"
 
 done_testing

@@ -52,7 +52,6 @@
 
 #include "auditd/http_parse.h"
 #include "auditd/serve.h"
-#include "lib/ascii.h"
 #include "lib/b64.h"
 #include "lib/error.h"
 #include "lib/log.h"
@@ -538,12 +537,6 @@ static void notice_task(struct delivery *eng, void *arg)
 	notice_task_free(t);
 }
 
-/* The address as the queue keeps it: lower case. */
-static char *lower_dup(const char *s)
-{
-	return ak_ascii_lower_str(strdup(s));
-}
-
 const char *delivery_service_off(const struct daemon *d)
 {
 	const struct delivery_service *svc = d->delivery;
@@ -569,7 +562,7 @@ int delivery_service_notify(struct daemon *d, const struct delivery_notice *n, c
 		goto done;
 	if ((t = calloc(1, sizeof(*t))) == NULL || (t->campaign = strdup(campaign)) == NULL ||
 	    (t->list = strdup(list)) == NULL || (t->via = strdup(via)) == NULL ||
-	    (t->from = lower_dup(n->from)) == NULL || (t->to = lower_dup(n->to)) == NULL ||
+	    (t->from = strdup(n->from)) == NULL || (t->to = strdup(n->to)) == NULL ||
 	    (t->message_id = strdup(n->message_id)) == NULL) {
 		rc = ak_error_oom();
 		goto done;

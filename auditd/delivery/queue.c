@@ -292,29 +292,9 @@ static int64_t day_of(int64_t t)
 	return t >= 0 ? t / DAY_US : -((-t - 1) / DAY_US) - 1;
 }
 
-/* Recipients c's owner handed in through the gateway on the day of c. */
-static int day_size_get(struct dqueue *q, struct dq_campaign *c)
-{
-	sqlite3_stmt *s = NULL;
-	int rc = 0, step;
-
-	if (sqlite3_prepare_v2(q->db,
-	                       "SELECT recipients FROM submitted_day WHERE owner = ?1 AND day = ?2",
-	                       -1, &s, NULL) != SQLITE_OK)
-		return dberr(q, "submissions of the day");
-	sqlite3_bind_text(s, 1, c->owner ? c->owner : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, day_of(c->created));
-	step = sqlite3_step(s);
-	if (step == SQLITE_ROW)
-		c->day_size = sqlite3_column_int64(s, 0);
-	else if (step != SQLITE_DONE)
-		rc = dberr(q, "submissions of the day");
-	sqlite3_finalize(s);
-	return rc;
-}
-
 /* The submission behind a gateway campaign, if c is one, the size of the
- * campaign it names, and its owner's recipients of the day. */
+ * campaign it names, and (for the SMTP gateway's) its owner's recipients
+ * of the day. */
 static int raw_get(struct dqueue *q, struct dq_campaign *c)
 {
 	sqlite3_stmt *s = NULL;
@@ -323,11 +303,14 @@ static int raw_get(struct dqueue *q, struct dq_campaign *c)
 	if (sqlite3_prepare_v2(
 	            q->db,
 	            "SELECT s.campaign, s.message_id, s.via, s.peer, coalesce(n.recipients, "
-	            "0) FROM submissions s LEFT JOIN submitted n ON n.campaign = "
+	            "0), coalesce((SELECT recipients FROM submitted_day WHERE owner = ?2 AND "
+	            "day = ?3), 0) FROM submissions s LEFT JOIN submitted n ON n.campaign = "
 	            "s.campaign WHERE s.id = ?1",
 	            -1, &s, NULL) != SQLITE_OK)
 		return dberr(q, "submission");
 	sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, c->owner ? c->owner : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, day_of(c->created));
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
 		c->raw = 1;
@@ -336,13 +319,12 @@ static int raw_get(struct dqueue *q, struct dq_campaign *c)
 		c->via = col_dup(s, 2);
 		c->peer = col_dup(s, 3);
 		c->size = sqlite3_column_int64(s, 4);
+		c->day_size = sqlite3_column_int64(s, 5);
 		if (!c->label || !c->message_id || !c->via)
 			rc = ak_error_oom();
 	} else if (step != SQLITE_DONE)
 		rc = dberr(q, "submission");
 	sqlite3_finalize(s);
-	if (rc == 0 && c->raw)
-		rc = day_size_get(q, c);
 	return rc;
 }
 
@@ -464,7 +446,9 @@ int dq_campaign_add(struct dqueue *q, const struct dq_campaign *c)
 		sqlite3_bind_int64(s, 2, c->size);
 		rc = step_done(q, s, "add submission");
 	}
-	if (rc == 0 && c->raw) {
+	/* The day of a gateway client, whose messages name their own campaigns;
+	 * not the daemon's own mail (alerts), whatever their number. */
+	if (rc == 0 && c->raw && strcmp(c->via, "smtp") == 0) {
 		s = q->st[S_DAY_ADD];
 		sqlite3_bind_text(s, 1, c->owner ? c->owner : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, day_of(c->created));

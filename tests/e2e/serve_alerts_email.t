@@ -160,6 +160,11 @@ like "$(cat "$DLOG")" "alerts.email: the gate refuses reject-soc@ok.test .*recor
 	"and the daemon's log says the alert address is refused, and why"
 api GET /metrics "$TR"
 like "$BODY" 'akashi_alert_sink_total\{sink="email",result="sent"\} 2' "metrics: alert mails handed to the engine"
+# The mass-send gate counts a gateway token's recipients of the day; the
+# daemon's own alert mail is not a gateway client, and an alert storm must
+# not run into that count.
+is "$(sqlite3 "$S/queue.db" "SELECT count(*) FROM submitted_day")" 0 \
+	"alert mail does not count toward a sender's day of mass sends"
 daemon_stop TERM
 is "$?" "0" "the daemon stops cleanly"
 check "the store verifies" "$AKASHI" --store "$S" verify

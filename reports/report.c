@@ -620,12 +620,18 @@ static int on_admin(struct gather *g, const struct evidence_entry *e, const stru
 	uint64_t *slot;
 	int ins;
 
+	int login;
+
 	if (!actor || !action || strcmp(action, "approval") == 0)
 		return 0;
+	login = strncmp(action, "login", 5) == 0 || strcmp(action, "logout") == 0;
+	/* A failed action changed nothing (no grant, no new password, no
+	 * review), as the audit and the gate judge it; a failed login is
+	 * still a login attempt. */
+	if (!login && policy_failed_action(b))
+		return 0;
 	/* whom the event is about: the actor of a login, else the target */
-	acct = (strncmp(action, "login", 5) == 0 || strcmp(action, "logout") == 0 || !target)
-	               ? actor
-	               : target;
+	acct = (login || !target) ? actor : target;
 	if ((slot = ak_strmap_put(g->acct_map, acct, strlen(acct), &ins)) == NULL)
 		return AK_ENOMEM;
 	if (ins) {
@@ -1284,13 +1290,20 @@ static json_t *access_json(struct gather *g)
 				break;
 			if (ev->time >= from)
 				active = 1;
+			/* Disabled from the disable the account was not enabled
+			 * (or made anew) after, as the audit has it. */
 			if (strcmp(ev->action, "account_disable") == 0 ||
 			    strcmp(ev->action, "account_delete") == 0) {
 				if (ev->time < disabled)
 					disabled = ev->time;
-			} else if (strcmp(ev->action, "account_create") == 0 && !created) {
-				created = ev->time;
-				created_seq = ev->seq;
+			} else if (strcmp(ev->action, "account_enable") == 0) {
+				disabled = INT64_MAX;
+			} else if (strcmp(ev->action, "account_create") == 0) {
+				disabled = INT64_MAX;
+				if (!created) {
+					created = ev->time;
+					created_seq = ev->seq;
+				}
 			} else if (strcmp(ev->action, "password_change") == 0) {
 				pw_time = ev->time;
 				pw_seq = ev->seq;

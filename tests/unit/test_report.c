@@ -349,6 +349,37 @@ static void test_report__every_section_counts_the_quarter(void **state)
 	json_decref(doc);
 }
 
+/* The report judges admin actions as the audit does: a failed grant or
+ * password change changed nothing, and an account enabled again after a
+ * disable is not disabled. */
+static void test_report__failed_actions_and_enabled_accounts(void **state)
+{
+	json_t *doc, *p;
+
+	(void)state;
+	scenario();
+	add(&F, "admin", "2026-07-02T00:00:00Z",
+	    "{\"actor\":\"root\",\"action\":\"role_grant\",\"target\":\"dave\",\"role\":"
+	    "\"admin\",\"result\":\"failure\"}");
+	add(&F, "admin", "2026-07-03T00:00:00Z",
+	    "{\"actor\":\"carol\",\"action\":\"password_change\",\"target\":\"carol\","
+	    "\"result\":\"failure\"}");
+	add(&F, "admin", "2026-03-01T00:00:00Z",
+	    "{\"actor\":\"root\",\"action\":\"account_disable\",\"target\":\"alice\"}");
+	add(&F, "admin", "2026-03-02T00:00:00Z",
+	    "{\"actor\":\"root\",\"action\":\"account_enable\",\"target\":\"alice\"}");
+	doc = build("2026Q3", 1);
+	/* alice and carol, not dave */
+	assert_int_equal(json_array_size(at(doc, "access.privileged_accounts")), 2);
+	p = find(doc, "access.passwords.accounts", "account", "carol");
+	assert_false(json_is_true(at(p, "changed")));
+	assert_int_equal(I(p, "age_days"), 242);
+	p = find(doc, "access.privileged_accounts", "account", "alice");
+	assert_non_null(p);
+	assert_int_equal(I(p, "reviews_in_period"), 1);
+	json_decref(doc);
+}
+
 static void test_report__second_report_rests_on_the_recorded_audit(void **state)
 {
 	json_t *a, *b;
@@ -601,6 +632,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_report__every_section_counts_the_quarter,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_report__failed_actions_and_enabled_accounts,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_report__second_report_rests_on_the_recorded_audit, setup, teardown),

@@ -40,7 +40,6 @@
 #include "policies/state.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -1392,7 +1391,7 @@ static void h_consent(struct hctx *c, const char *rest)
 	struct writer_job *j = NULL;
 	const struct policy *p;
 	int needs_lower = 0;
-	size_t i, len;
+	size_t len;
 
 	if (cj == NULL) {
 		reply_error(c, 500, "out of memory");
@@ -1405,8 +1404,7 @@ static void h_consent(struct hctx *c, const char *rest)
 		reply_error(c, 400, "GET /v1/consent/{subject}: not an e-mail address");
 		goto done;
 	}
-	for (i = 0; i < len; i++)
-		cj->subject[i] = (char)tolower((unsigned char)cj->subject[i]);
+	ak_ascii_lower_str(cj->subject);
 	/* consent.proof_retention's parameters, or the control's defaults. */
 	cj->after = (struct policy_duration){1, POLICY_MONTHS};
 	cj->org = (struct policy_duration){3, POLICY_YEARS};

@@ -12,6 +12,7 @@
 #include "auditd/http_parse.h"
 
 #include "auditd/ingest/kinds.h"
+#include "lib/ascii.h"
 #include "lib/b64.h"
 #include "lib/error.h"
 
@@ -303,9 +304,7 @@ int http_gate_request(const char *body, size_t len, struct gate_request *out, js
 		/* Keep the lower-cased copy alive in the holder. */
 		if ((lower = strdup(rcpt)) == NULL)
 			return ak_error_oom();
-		for (i = 0; lower[i]; i++)
-			lower[i] = (char)tolower((unsigned char)lower[i]);
-		rc = json_object_set_new(root, "rcpt", json_string(lower));
+		rc = json_object_set_new(root, "rcpt", json_string(ak_ascii_lower_str(lower)));
 		free(lower);
 		if (rc != 0)
 			return ak_error_oom();

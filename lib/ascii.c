@@ -5,11 +5,6 @@
 
 #include <stddef.h>
 
-char ak_ascii_lower(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 char *ak_ascii_lower_str(char *s)
 {
 	char *p;

@@ -12,6 +12,7 @@
  */
 #include "reports/bundle_int.h"
 
+#include "lib/ascii.h"
 #include "lib/buf.h"
 #include "lib/error.h"
 #include "lib/jcs.h"
@@ -134,11 +135,6 @@ int bundle_selection_is_range(const struct bundle_selection *sel)
 
 /* ---- matching bodies ---- */
 
-static int ascii_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
 static int str_is(const struct ak_jv *v, const char *want, int any_case)
 {
 	size_t n = strlen(want), i;
@@ -148,7 +144,7 @@ static int str_is(const struct ak_jv *v, const char *want, int any_case)
 	if (!any_case)
 		return memcmp(v->u.s.ptr, want, n) == 0;
 	for (i = 0; i < n; i++)
-		if (ascii_lower((unsigned char)v->u.s.ptr[i]) != ascii_lower((unsigned char)want[i]))
+		if (ak_ascii_lower(v->u.s.ptr[i]) != ak_ascii_lower(want[i]))
 			return 0;
 	return 1;
 }

@@ -497,12 +497,12 @@ static int keep_reject(void *ctx, const char *where, const char *reason)
 	char cw[512], cr[1024];
 
 	w->rejected++;
+	if (json_array_size(w->rejects) >= MAX_REJECTS_SHOWN)
+		return 0;
 	/* A reason may quote the record, cut in the middle of a character. */
 	ak_utf8_clean(cw, sizeof(cw), where, strlen(where));
 	ak_utf8_clean(cr, sizeof(cr), reason, strlen(reason));
-	if (json_array_size(w->rejects) < MAX_REJECTS_SHOWN)
-		json_array_append_new(w->rejects,
-		                      json_pack("{s:s,s:s}", "where", cw, "reason", cr));
+	json_array_append_new(w->rejects, json_pack("{s:s,s:s}", "where", cw, "reason", cr));
 	return 0;
 }
 

@@ -385,9 +385,12 @@ static int feed_row(void *ctx, const struct evidence_entry *e)
 	return 0;
 }
 
-/* Feed the detectors every entry after the last one fed, up to upto, in
- * seq order (alerts thread). */
-static void feed_alerts(struct daemon *d, struct evidence_store *st, int64_t upto)
+/* Entries fed to the detectors in one scan: their alerts go to the
+ * writer after each slice, not only at the end of a long catch-up. */
+#define FEED_SLICE 20000
+
+/* One slice: (alerts_fed, upto]. */
+static void feed_slice(struct daemon *d, struct evidence_store *st, int64_t upto)
 {
 	struct evidence_filter f = {0};
 
@@ -404,6 +407,15 @@ static void feed_alerts(struct daemon *d, struct evidence_store *st, int64_t upt
 		d->alerts_fed = upto; /* do not stall on a bad stretch */
 	}
 	queue_alerts(d);
+}
+
+/* Feed the detectors every entry after the last one fed, up to upto, in
+ * seq order, in slices (alerts thread). */
+static void feed_alerts(struct daemon *d, struct evidence_store *st, int64_t upto)
+{
+	while (d->alerts_fed < upto)
+		feed_slice(d, st,
+		           upto < d->alerts_fed + FEED_SLICE ? upto : d->alerts_fed + FEED_SLICE);
 }
 
 /* The alerts thread's job: catch up with what was asked for, in slices,
@@ -423,7 +435,7 @@ static int feed_call(struct evidence_store *st, void *arg)
 			return 0;
 		}
 		pthread_mutex_unlock(&d->feed_mu);
-		feed_alerts(d, st, want < d->alerts_fed + 20000 ? want : d->alerts_fed + 20000);
+		feed_alerts(d, st, want);
 	}
 }
 
@@ -660,17 +672,19 @@ static int start_sinks(struct daemon *d)
 	sc.email = STR_OR_NULL("alerts.email");
 	alert_sender(d->cfg, from, sizeof(from));
 	sc.email_from = from;
-	if (sc.email && delivery_service_off(d))
-		ak_log(AK_LOG_ERR, "alerts.email: the delivery engine is off: %s",
-		       delivery_service_off(d));
-	else if (sc.email) {
-		sc.mail = mail_alert;
-		sc.mail_ctx = d;
-	}
+	sc.mail = mail_alert;
+	sc.mail_ctx = d;
 	sc.min_severity = STR_OR_NULL("alerts.min_severity");
 	sc.ca_file = STR_OR_NULL("alerts.ca_file");
 #undef STR_OR_NULL
-	if ((rc = alert_sinks_new(&s, d->base, &sc)) != 0) {
+	if (sc.email && delivery_service_off(d))
+		rc = ak_error_code(AK_EINVALID,
+		                   "alerts.email is mailed through the delivery engine, which is "
+		                   "off: %s",
+		                   delivery_service_off(d));
+	else
+		rc = alert_sinks_new(&s, d->base, &sc);
+	if (rc != 0) {
 		ak_log(AK_LOG_ERR, "alert sinks: %s%s", ak_error_last(),
 		       d->sinks ? "; the running ones stay" : "");
 		return rc;
@@ -1153,8 +1167,7 @@ static int feed_to_end_call(struct evidence_store *st, void *arg)
 
 	if (d->alerts == NULL || evidence_size(st, &size) != 0)
 		return 0;
-	while (d->alerts_fed < size)
-		feed_alerts(d, st, size < d->alerts_fed + 20000 ? size : d->alerts_fed + 20000);
+	feed_alerts(d, st, size);
 	return 0;
 }
 
@@ -1528,18 +1541,10 @@ int cmd_serve(struct cli *cli, int argc, char **argv)
 	}
 	set_timer(d, &d->ev_checkpoint, d->s.checkpoint_interval_s, on_checkpoint_timer);
 	set_timer(d, &d->ev_audit, d->s.audit_interval_s, on_audit_timer);
-	/* Alerts to be mailed with no engine to mail them, or sinks that could
-	 * not be made, would leave the security team without alerts and
-	 * without a word: stop (recorded, like any stop) and exit 1. */
-	if (*config_get(d->cfg, "alerts.email") && delivery_service_off(d)) {
-		ak_log(AK_LOG_ERR,
-		       "alerts.email is set but the delivery engine is off (%s): refusing to "
-		       "serve without alert mail (fix the delivery settings, or unset "
-		       "alerts.email)",
-		       delivery_service_off(d));
-		d->exit_code = CLI_FAIL;
-		shutdown_start(d, "alerts.email");
-	} else if (sinks_rc != 0) {
+	/* Sinks that could not be made (alert mail with no engine to mail it,
+	 * say) would leave the security team without alerts and without a
+	 * word: stop (recorded, like any stop) and exit 1. */
+	if (sinks_rc != 0) {
 		ak_log(AK_LOG_ERR, "refusing to serve without the alert sinks configured");
 		d->exit_code = CLI_FAIL;
 		shutdown_start(d, "alert sinks");

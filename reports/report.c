@@ -1107,20 +1107,18 @@ static json_t *counts_json(struct groups *gr)
 }
 
 /* The index of the first policy of control in the set, or -1. */
-static long first_index(const struct policy_set *set, const char *control)
+/* The index of the policy of control in set, or -1. */
+static long policy_index(const struct policy_set *set, const char *control)
 {
-	size_t i;
+	const struct policy *p = policy_find_control(set, control);
 
-	for (i = 0; set && i < set->n; i++)
-		if (strcmp(set->policies[i].control, control) == 0)
-			return (long)i;
-	return -1;
+	return p ? (long)(p - set->policies) : -1;
 }
 
 /* That policy's figures (borrowed), or NULL. */
 static json_t *figures_of(const struct gather *g, const char *control)
 {
-	long i = first_index(g->req->set, control);
+	long i = policy_index(g->req->set, control);
 
 	return i < 0 ? NULL : g->view.pol[i].figures;
 }
@@ -1264,8 +1262,8 @@ static const int age_edges[] = {30, 60, 90, 180};
 static json_t *access_json(struct gather *g)
 {
 	const struct policy *review = policy_find_control(g->req->set, "access.review");
-	const long rv = first_index(g->req->set, "access.review"),
-	           pw = first_index(g->req->set, "password.rotation");
+	const long rv = policy_index(g->req->set, "access.review"),
+	           pw = policy_index(g->req->set, "password.rotation");
 	const int64_t from = g->req->period.from_us, to = g->req->period.to_us;
 	json_t *priv = json_array(), *reviews = json_array(), *missing = json_array(),
 	       *ages = json_array(), *hist = json_array(), *roles_param;

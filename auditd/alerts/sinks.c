@@ -734,15 +734,9 @@ static void syslog_free(struct syslog_sink *l)
  * bytes on a UTF-8 character boundary, "..." marking the cut. */
 static int put_clean(struct ak_buf *out, const char *s, size_t max)
 {
-	size_t n = strlen(s), i;
-	int cut = 0, rc = 0;
+	size_t n = (size_t)alerts_cut(s, max), i;
+	int cut = s[n] != '\0', rc = 0;
 
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-		cut = 1;
-	}
 	for (i = 0; i < n && rc == 0; i++)
 		rc = ak_buf_putc(out, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
 	if (rc == 0 && cut)

@@ -658,6 +658,22 @@ static int base64_body(struct ak_buf *out, const char *s, size_t len)
 	return 0;
 }
 
+/* The body text s[0..len) with CRLF line ends; with encode, as base64 of
+ * that canonical form (RFC 2045 6.8). */
+static int put_body(struct ak_buf *out, const char *s, size_t len, int encode)
+{
+	struct ak_buf canon = AK_BUF_INIT(0);
+	int rc;
+
+	if (!encode)
+		return crlf(out, s, len);
+	rc = crlf(&canon, s, len);
+	if (rc == 0)
+		rc = base64_body(out, canon.data ? canon.data : "", canon.len);
+	ak_buf_free(&canon);
+	return rc;
+}
+
 int delivery_render_headers(struct ak_buf *out, struct ak_buf *scratch,
                             const struct delivery_template *t, const struct delivery_render *r)
 {
@@ -718,18 +734,7 @@ int delivery_render(struct ak_buf *out, struct ak_buf *scratch, const struct del
 	}
 	if ((rc = ak_buf_puts(out, "\r\n")) != 0)
 		return rc;
-	if (encode_body) {
-		/* Text goes into base64 in its canonical form, CRLF line ends
-		 * (RFC 2045 6.8). */
-		struct ak_buf canon = AK_BUF_INIT(0);
-
-		rc = crlf(&canon, scratch->data, scratch->len);
-		if (rc == 0)
-			rc = base64_body(out, canon.data ? canon.data : "", canon.len);
-		ak_buf_free(&canon);
-		return rc;
-	}
-	return crlf(out, scratch->data ? scratch->data : "", scratch->len);
+	return put_body(out, scratch->data ? scratch->data : "", scratch->len, encode_body);
 }
 
 int delivery_compose_raw(struct ak_buf *out, const char *msg, size_t len,
@@ -823,14 +828,5 @@ int delivery_compose_notice(struct ak_buf *out, const struct delivery_notice *n)
 	                        "Content-Transfer-Encoding: %s\r\n\r\n",
 	                        encode ? "base64" : "7bit")) != 0)
 		return rc;
-	if (encode) {
-		struct ak_buf canon = AK_BUF_INIT(0);
-
-		rc = crlf(&canon, text, n->text_len);
-		if (rc == 0)
-			rc = base64_body(out, canon.data ? canon.data : "", canon.len);
-		ak_buf_free(&canon);
-		return rc;
-	}
-	return crlf(out, text, n->text_len);
+	return put_body(out, text, n->text_len, encode);
 }

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void free_list(char **l)
+void alerts_strv_free(char **l)
 {
 	size_t i;
 
@@ -46,6 +46,24 @@ static int copy_list(const char *const *list, char ***out)
 	return 0;
 }
 
+int alerts_strv_of(const json_t *a, char ***out)
+{
+	json_t *v;
+	size_t i, n = 0;
+
+	if ((*out = calloc(json_array_size(a) + 1, sizeof(char *))) == NULL)
+		return ak_error_oom();
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v))
+			continue;
+		if (((*out)[n] = strdup(json_string_value(v))) == NULL)
+			return ak_error_oom();
+		n++;
+	}
+	return 0;
+}
+
 /* The access.review control's default privileged roles, so a policy
  * change there and here cannot drift apart. */
 static int default_roles(char ***out)
@@ -53,8 +71,7 @@ static int default_roles(char ***out)
 	const struct policy_control_spec *c = policy_control_find("access.review");
 	const struct policy_param_spec *p;
 	json_t *v = NULL;
-	size_t i;
-	int rc = 0;
+	int rc;
 
 	for (p = c ? c->params : NULL; p && p->name; p++)
 		if (strcmp(p->name, "privileged_roles") == 0)
@@ -63,11 +80,7 @@ static int default_roles(char ***out)
 		json_decref(v);
 		return ak_error_set("alerts: the access.review control has no privileged_roles");
 	}
-	if ((*out = calloc(json_array_size(v) + 1, sizeof(char *))) == NULL)
-		rc = ak_error_oom();
-	for (i = 0; rc == 0 && i < json_array_size(v); i++)
-		if (((*out)[i] = strdup(json_string_value(json_array_get(v, i)))) == NULL)
-			rc = ak_error_oom();
+	rc = alerts_strv_of(v, out);
 	json_decref(v);
 	return rc;
 }
@@ -182,7 +195,7 @@ void alerts_free(struct alerts *a)
 	ak_buf_free(&a->pending);
 	rules_conf_clear(a->conf);
 	for (r = 0; r < 3; r++)
-		free_list(a->owned[r]);
+		alerts_strv_free(a->owned[r]);
 	free(a->zone);
 	free(a);
 }

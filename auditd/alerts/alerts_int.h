@@ -187,6 +187,12 @@ int alerts_cut(const char *s, size_t max);
 
 const char *alerts_str(const struct ak_jv *obj, const char *key);
 
+/* *out: a NULL-terminated copy of the strings of JSON array a (other
+ * members skipped), for alerts_strv_free(); 0 or AK_ENOMEM (*out is then
+ * partly filled, still freeable). */
+int alerts_strv_of(const json_t *a, char ***out);
+void alerts_strv_free(char **l);
+
 int alerts_login_init(struct alerts *a);
 int alerts_login_feed(struct alerts *a, const struct evidence_entry *e, const struct ak_jv *b);
 

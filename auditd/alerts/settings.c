@@ -4,7 +4,7 @@
  * place, so that `akashi alerts replay` judges history by what the daemon
  * judges the live stream by (see alerts.h).
  */
-#include "auditd/alerts/alerts.h"
+#include "auditd/alerts/alerts_int.h"
 
 #include "lib/error.h"
 #include "policies/policy.h"
@@ -19,35 +19,14 @@ static char **strings_of(const struct policy_set *set, const char *control, cons
                          int *oom)
 {
 	const struct policy *p = policy_find_control(set, control);
-	json_t *a, *v;
-	char **out;
-	size_t i, n = 0;
+	json_t *a;
+	char **out = NULL;
 
 	if (p == NULL || (a = policy_param_array(p, param)) == NULL || json_array_size(a) == 0)
 		return NULL;
-	if ((out = calloc(json_array_size(a) + 1, sizeof(*out))) == NULL) {
+	if (alerts_strv_of(a, &out) != 0)
 		*oom = 1;
-		return NULL;
-	}
-	json_array_foreach(a, i, v)
-	{
-		if (!json_is_string(v))
-			continue;
-		if ((out[n] = strdup(json_string_value(v))) == NULL)
-			*oom = 1;
-		else
-			n++;
-	}
 	return out;
-}
-
-static void strings_free(char **s)
-{
-	size_t i;
-
-	for (i = 0; s && s[i]; i++)
-		free(s[i]);
-	free(s);
 }
 
 static json_t *strings_json(char *const *s)
@@ -104,7 +83,7 @@ json_t *alerts_settings_json(const struct alerts_settings *s)
 void alerts_settings_free(struct alerts_settings *s)
 {
 	json_decref(s->rules);
-	strings_free(s->roles);
-	strings_free(s->domains);
+	alerts_strv_free(s->roles);
+	alerts_strv_free(s->domains);
 	memset(s, 0, sizeof(*s));
 }

@@ -401,7 +401,6 @@ struct waiting {
 	json_t *rejects;
 	int html; /* unsubscribe: answer with a page */
 	char *subject, *list;
-	char token_id[33]; /* unsubscribe: the token's id */
 	int64_t at_us;     /* unsubscribe: the click's time */
 	int64_t in_force;  /* unsubscribe: writer thread: the opt-out that made this one a repeat */
 };
@@ -1664,7 +1663,6 @@ static void unsub_done(struct writer_job *j)
 			reply_error(&w->c, 503, "the opt-out could not be recorded; try again");
 	} else {
 		/* Either way an opt-out of the pair is durable now. */
-		unsub_repeats_note(w->d->unsub_repeats, w->token_id, w->at_us);
 		metrics_add(w->d->metrics, M_UNSUBSCRIBES,
 		            j->appended ? "result=\"ok\"" : "result=\"already\"", 1);
 		unsub_ok(&w->c, w->html, w->subject, w->list,
@@ -1672,31 +1670,6 @@ static void unsub_done(struct writer_job *j)
 	}
 	writer_job_free(j);
 	waiting_free(w);
-}
-
-/* A repeat of a token whose opt-out was found durable within
- * unsubscribe.repeat_window, for a pair still opted out by the committed
- * state: answered here, without the writer. 1 when answered. The pair is
- * read again because a later opt-in must not be answered from memory. */
-static int unsub_repeat(struct hctx *c, int html, const struct unsub_token *ut, int64_t now)
-{
-	struct daemon *d = c->d;
-	int64_t seq = 0, since = 0;
-	int out = 0;
-
-	if (!unsub_repeats_recent(d->unsub_repeats, ut->id, now))
-		return 0;
-	if (evidence_state_missing(d->rd) != NULL ||
-	    policy_state_opted_out(evidence_db(d->rd), ut->subject, ut->list, now, &out, &seq,
-	                           &since) != 0 ||
-	    !unsub_is_repeat(out, since, now, d->s.unsub_repeat_us)) {
-		ak_error_clear();
-		unsub_repeats_forget(d->unsub_repeats, ut->id);
-		return 0;
-	}
-	metrics_add(d->metrics, M_UNSUBSCRIBES, "result=\"repeat\"", 1);
-	unsub_ok(c, html, ut->subject, ut->list, seq);
-	return 1;
 }
 
 /*
@@ -1710,11 +1683,10 @@ static int unsub_repeat(struct hctx *c, int html, const struct unsub_token *ut, 
  * state inside the append transaction (unsub_wanted), after everything
  * queued ahead, so neither an opt-out nor a re-subscription still waiting
  * for its commit is missed; a subject who opted in again after the
- * opt-out gets a new entry. A repeat is answered with the same 200, citing the opt-out in
- * force, and only once that one is durable. Repeats of a link within
- * unsubscribe.repeat_window of its last such answer skip the writer
- * (unsub_repeat; auditd/unsubscribe.h), unless the committed state shows
- * the pair subscribed again.
+ * opt-out gets a new entry. A repeat is answered with the same 200,
+ * citing the opt-out in force, and only once that one is durable: every
+ * POST goes through the writer, where nothing still waiting for its
+ * commit can be missed.
  */
 static void h_unsub_post(struct hctx *c, const char *rest)
 {
@@ -1746,8 +1718,6 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 	/* The state is keyed by the subject as the consent rules store it
 	 * (auditd/ingest/kinds.c: ASCII lower case). */
 	ak_ascii_lower_str(ut.subject);
-	if (unsub_repeat(c, html, &ut, now))
-		return;
 	ak_time_format(now_text, now, AK_TIME_AUTO);
 	rec = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:o}}", "subject", ut.subject, "list",
 	                ut.list, "action", "opt_out", "method", "one_click", "proof", "token_id",
@@ -1764,7 +1734,6 @@ static void h_unsub_post(struct hctx *c, const char *rest)
 	w->subject = strdup(ut.subject);
 	w->list = strdup(ut.list);
 	w->at_us = now;
-	snprintf(w->token_id, sizeof(w->token_id), "%s", ut.id);
 	if (w->subject == NULL || w->list == NULL) {
 		rc = ak_error_oom();
 		goto fail;

@@ -1015,7 +1015,6 @@ static void reload(struct daemon *d)
 		writer_set_opts(d->writer, &wo);
 	}
 	http_apply_settings(d);
-	unsub_repeats_set_window(d->unsub_repeats, d->s.unsub_repeat_us);
 	d->nbuckets = 0;
 	set_timer(d, &d->ev_checkpoint, d->s.checkpoint_interval_s, on_checkpoint_timer);
 	set_timer(d, &d->ev_audit, d->s.audit_interval_s, on_audit_timer);
@@ -1335,7 +1334,7 @@ static int unsub_setup(struct daemon *d)
 		ak_log(AK_LOG_WARN, "one-click unsubscribe is off: %s", d->unsub_error);
 		return 0;
 	}
-	return unsub_repeats_new(&d->unsub_repeats, d->s.unsub_repeat_us);
+	return 0;
 }
 
 /* Hand the database files to the user the daemon runs as. */
@@ -1615,7 +1614,6 @@ done:
 	evidence_close(d->rd);
 	evidence_close(st);
 	unsub_secret_free(d->unsub_secret, d->unsub_secret_len);
-	unsub_repeats_free(d->unsub_repeats);
 	if (d->ssl)
 		SSL_CTX_free((SSL_CTX *)d->ssl);
 	metrics_free(d->metrics);

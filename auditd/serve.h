@@ -36,7 +36,6 @@ struct evhttp_bound_socket;
 struct evhttp_request;
 struct ssl_ctx_st;
 struct http_stream;
-struct unsub_repeats;
 
 /* Settings read from the config at start and on SIGHUP. */
 struct serve_settings {
@@ -86,7 +85,6 @@ struct daemon {
 	unsigned char *unsub_secret;
 	size_t unsub_secret_len;
 	char unsub_error[512];
-	struct unsub_repeats *unsub_repeats; /* recent durable opt-outs by token (unsubscribe.h) */
 	int draining;
 	size_t inflight;  /* requests waiting for the writer */
 	size_t unflushed; /* answers handed to evhttp, not yet sent */

@@ -13,17 +13,11 @@
  * decoding, decodes into a fixed buffer, checks the MAC in constant time
  * before trusting any field, and refuses NUL bytes in the strings (the
  * caller handles them as C strings). It allocates nothing.
- *
- * The repeat table (unsub_repeats_*) is keyed by token ids, which only
- * the holder of a valid token can name; its size is fixed and its buckets
- * keyed with SipHash, so no sequence of requests grows it or lines its
- * keys up in one set.
  */
 #include "auditd/unsubscribe.h"
 
 #include "lib/b64.h"
 #include "lib/error.h"
-#include "lib/siphash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +25,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -177,104 +170,6 @@ done:
 	if (rc != 0)
 		memset(out, 0, sizeof(*out));
 	return rc;
-}
-
-/* ---- repeated clicks ---- */
-
-#define WAYS 4
-
-struct repeat_slot {
-	char id[33]; /* "" when free */
-	int64_t at_us;
-};
-
-struct unsub_repeats {
-	uint64_t k0, k1;
-	int64_t window_us;
-	struct repeat_slot slot[UNSUB_REPEAT_SLOTS];
-};
-
-int unsub_repeats_new(struct unsub_repeats **out, int64_t window_us)
-{
-	struct unsub_repeats *r = calloc(1, sizeof(*r));
-
-	*out = NULL;
-	if (r == NULL)
-		return ak_error_oom();
-	ak_siphash_key(&r->k0, &r->k1);
-	r->window_us = window_us;
-	*out = r;
-	return 0;
-}
-
-void unsub_repeats_free(struct unsub_repeats *r)
-{
-	free(r);
-}
-
-void unsub_repeats_set_window(struct unsub_repeats *r, int64_t window_us)
-{
-	if (r)
-		r->window_us = window_us;
-}
-
-/* The first slot of id's set. */
-static struct repeat_slot *set_of(const struct unsub_repeats *r, const char *id)
-{
-	size_t sets = UNSUB_REPEAT_SLOTS / WAYS;
-	uint64_t h = ak_siphash(r->k0, r->k1, id, strlen(id));
-
-	return (struct repeat_slot *)&r->slot[(h % sets) * WAYS];
-}
-
-static struct repeat_slot *find_slot(const struct unsub_repeats *r, const char *id)
-{
-	struct repeat_slot *s = set_of(r, id);
-	int i;
-
-	for (i = 0; i < WAYS; i++)
-		if (s[i].id[0] && strcmp(s[i].id, id) == 0)
-			return &s[i];
-	return NULL;
-}
-
-int unsub_repeats_recent(const struct unsub_repeats *r, const char *id, int64_t now_us)
-{
-	const struct repeat_slot *s;
-
-	if (r == NULL || r->window_us <= 0 || (s = find_slot(r, id)) == NULL)
-		return 0;
-	/* A clock stepped back counts as outside the window. */
-	return s->at_us <= now_us && now_us - s->at_us < r->window_us;
-}
-
-void unsub_repeats_note(struct unsub_repeats *r, const char *id, int64_t now_us)
-{
-	struct repeat_slot *s, *set;
-	int i;
-
-	if (r == NULL || strlen(id) >= sizeof(s->id))
-		return;
-	if ((s = find_slot(r, id)) == NULL) {
-		/* A free slot, else the one noted longest ago. */
-		set = set_of(r, id);
-		s = &set[0];
-		for (i = 0; i < WAYS && set[i].id[0]; i++)
-			if (set[i].at_us < s->at_us)
-				s = &set[i];
-		if (i < WAYS)
-			s = &set[i];
-		snprintf(s->id, sizeof(s->id), "%s", id);
-	}
-	s->at_us = now_us;
-}
-
-void unsub_repeats_forget(struct unsub_repeats *r, const char *id)
-{
-	struct repeat_slot *s;
-
-	if (r && (s = find_slot(r, id)) != NULL)
-		s->id[0] = '\0';
 }
 
 int unsub_secret_load(const char *path, unsigned char **out, size_t *len)

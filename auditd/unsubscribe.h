@@ -6,11 +6,9 @@
  * takes a POST of "List-Unsubscribe=One-Click" to that URL without any
  * other authentication, checks the token and appends an opt_out consent
  * entry, unless it repeats an opt-out of the pair less than
- * unsubscribe.repeat_window old (h_unsub_post in auditd/http.c; the
- * repeat table below). The token is the (subject, list, campaign) it
- * speaks for and when it was issued, with an HMAC-SHA256 under the
- * daemon's secret: it cannot be forged or altered, and it carries no
- * secret itself.
+ * unsubscribe.repeat_window old (h_unsub_post in auditd/http.c). The token is the (subject, list,
+ * campaign) it speaks for and when it was issued, with an HMAC-SHA256 under the daemon's secret: it
+ * cannot be forged or altered, and it carries no secret itself.
  *
  * Format: base64url without padding of
  *   0x01 || issued (8 bytes, big-endian Unix seconds) ||
@@ -44,40 +42,6 @@ int unsub_token_make(struct ak_buf *out, const void *secret, size_t secret_len, 
  * limit). AK_EINVALID with the reason otherwise. */
 int unsub_token_check(const char *token, size_t len, const void *secret, size_t secret_len,
                       int64_t now_us, int64_t max_age_us, struct unsub_token *out);
-
-/* ---- repeated clicks ----
- *
- * Mail providers retry, scanners replay, and anyone holding one message
- * can POST its link in a loop. The daemon records no opt-out while one
- * of the pair less than the window old is in force (checked inside the
- * append transaction, auditd/http.c), so a loop adds one entry per
- * window; this table spares the writer even that check: it remembers,
- * per token, when an opt-out for it was last found durable (appended, or
- * already in force). A repeat within the window is answered without the
- * writer, if the committed state still shows such an opt-out.
- *
- * Bounded: a fixed number of slots in sets of four, chosen with SipHash
- * under a random key (token ids come from the network). A full set
- * drops its oldest slot; a dropped or expired token only costs one more
- * trip through the writer, never an entry. Loop thread only. */
-struct unsub_repeats;
-
-#define UNSUB_REPEAT_SLOTS 4096
-
-/* A table of UNSUB_REPEAT_SLOTS tokens, each remembered for window_us
- * (0: nothing is). *out is the caller's, released with
- * unsub_repeats_free(). */
-int unsub_repeats_new(struct unsub_repeats **out, int64_t window_us);
-void unsub_repeats_free(struct unsub_repeats *r);
-void unsub_repeats_set_window(struct unsub_repeats *r, int64_t window_us);
-
-/* Was an opt-out for token id (struct unsub_token.id) found durable
- * within the window before now? r may be NULL (no). */
-int unsub_repeats_recent(const struct unsub_repeats *r, const char *id, int64_t now_us);
-/* It was, at now. */
-void unsub_repeats_note(struct unsub_repeats *r, const char *id, int64_t now_us);
-/* Forget id (its pair is no longer opted out). */
-void unsub_repeats_forget(struct unsub_repeats *r, const char *id);
 
 /* ---- the secret ---- */
 

@@ -264,58 +264,6 @@ static void test_unsubscribe__secret_file(void **state)
 	rmdir(dir);
 }
 
-static void test_unsubscribe__repeats_are_remembered_for_the_window_only(void **state)
-{
-	struct unsub_repeats *r;
-	const char *a = "00112233445566778899aabbccddeeff";
-	const char *b = "ffeeddccbbaa99887766554433221100";
-
-	(void)state;
-	assert_int_equal(unsub_repeats_new(&r, 10 * 1000000), 0);
-	assert_false(unsub_repeats_recent(r, a, 1000000));
-	unsub_repeats_note(r, a, 1000000);
-	assert_true(unsub_repeats_recent(r, a, 1000000));
-	assert_true(unsub_repeats_recent(r, a, 10999999));
-	assert_false(unsub_repeats_recent(r, a, 11000000)); /* the window is over */
-	assert_false(unsub_repeats_recent(r, a, 999999));   /* the clock went back */
-	assert_false(unsub_repeats_recent(r, b, 1000000));  /* another token */
-	unsub_repeats_forget(r, a);
-	assert_false(unsub_repeats_recent(r, a, 1000000));
-	unsub_repeats_note(r, a, 1000000);
-	unsub_repeats_set_window(r, 0); /* off */
-	assert_false(unsub_repeats_recent(r, a, 1000000));
-	assert_false(unsub_repeats_recent(NULL, a, 1000000));
-	unsub_repeats_free(r);
-}
-
-static void test_unsubscribe__repeat_table_stays_bounded_and_keeps_the_newest(void **state)
-{
-	struct unsub_repeats *r;
-	char id[33];
-	int i, kept = 0;
-
-	(void)state;
-	assert_int_equal(unsub_repeats_new(&r, 3600 * (int64_t)1000000), 0);
-	/* Four times as many tokens as slots: the table never grows, and
-	 * the last ones noted are there (sets drop their oldest). */
-	for (i = 0; i < 4 * UNSUB_REPEAT_SLOTS; i++) {
-		snprintf(id, sizeof(id), "%032x", i);
-		unsub_repeats_note(r, id, 1000000 + i);
-	}
-	for (i = 4 * UNSUB_REPEAT_SLOTS - 64; i < 4 * UNSUB_REPEAT_SLOTS; i++) {
-		snprintf(id, sizeof(id), "%032x", i);
-		kept += unsub_repeats_recent(r, id, 1000000 + 4 * UNSUB_REPEAT_SLOTS);
-	}
-	assert_int_equal(kept, 64);
-	kept = 0;
-	for (i = 0; i < 4 * UNSUB_REPEAT_SLOTS; i++) {
-		snprintf(id, sizeof(id), "%032x", i);
-		kept += unsub_repeats_recent(r, id, 1000000 + 4 * UNSUB_REPEAT_SLOTS);
-	}
-	assert_true(kept <= UNSUB_REPEAT_SLOTS);
-	unsub_repeats_free(r);
-}
-
 static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unsubscribe__round_trip),
         cmocka_unit_test(test_unsubscribe__empty_campaign_and_long_fields),
@@ -326,8 +274,6 @@ static const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unsubscribe__well_signed_but_malformed_is_refused),
         cmocka_unit_test(test_unsubscribe__expiry_and_clock_skew),
         cmocka_unit_test(test_unsubscribe__secret_file),
-        cmocka_unit_test(test_unsubscribe__repeats_are_remembered_for_the_window_only),
-        cmocka_unit_test(test_unsubscribe__repeat_table_stays_bounded_and_keeps_the_newest),
 };
 
 AK_UNIT_MAIN(tests)
